@@ -1,0 +1,171 @@
+"""The database, and tenant isolation in the ORM layer.
+
+Every tenant-owned model mixes in :class:`TenantScoped`. Inside a :func:`tenant_context`
+every ORM select, ``session.get``, lazy load, ORM ``update()`` and ``delete()`` is filtered on
+that tenant, and new rows are stamped with it. Outside any tenant context, touching a
+tenant-owned model raises :class:`TenantContextRequired`: forgetting the context cannot leak.
+
+On PostgreSQL the same tenant is also set, transaction-local, as ``app.tenant_id`` for the
+row-level security policies (see :mod:`livc.platform.rls`): the second, independent layer
+that also covers Core statements and raw SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    scoped_session,
+    with_loader_criteria,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+# 64-bit keys on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
+Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+
+class TenantContextRequired(RuntimeError):
+    """Tenant-owned data was touched outside a tenant context."""
+
+
+class CrossTenantWrite(RuntimeError):
+    """A row was about to be written into, or moved to, another tenant."""
+
+
+class TenantScoped:
+    """Mixin for every tenant-owned model: a non-null ``tenant_id`` and global filtering."""
+
+    tenant_id: Mapped[int] = mapped_column(
+        Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+
+
+_current_tenant: ContextVar[int | None] = ContextVar("livc_current_tenant", default=None)
+
+
+def current_tenant_id() -> int | None:
+    return _current_tenant.get()
+
+
+def enter_tenant(tenant_id: int, session: Session | None = None) -> Token:
+    """Work as ``tenant_id`` from now on; returns the token for :func:`leave_tenant`.
+
+    If ``session`` already has a transaction open (for instance after it looked the tenant
+    up), the database-side setting is refreshed on it too, so row-level security agrees with
+    the ORM filter for the rest of that transaction.
+    """
+    token = _current_tenant.set(int(tenant_id))
+    _refresh_database_setting(session)
+    return token
+
+
+def leave_tenant(token: Token, session: Session | None = None) -> None:
+    _current_tenant.reset(token)
+    _refresh_database_setting(session)
+
+
+@contextmanager
+def tenant_context(tenant_id: int, session: Session | None = None) -> Iterator[int]:
+    """Work as ``tenant_id`` until the block ends."""
+    token = enter_tenant(tenant_id, session)
+    try:
+        yield int(tenant_id)
+    finally:
+        leave_tenant(token, session)
+
+
+def _refresh_database_setting(session: Session | None) -> None:
+    if session is None:
+        return
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        return
+    # One bind per session here, so this is the connection the transaction already holds.
+    _apply_database_setting(session.connection())
+
+
+def _apply_database_setting(connection: sa.Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    tenant_id = _current_tenant.get()
+    connection.execute(
+        sa.text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+        {"tenant_id": "" if tenant_id is None else str(tenant_id)},
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _set_tenant_for_transaction(session, transaction, connection) -> None:
+    # Transaction-local: it cannot outlive the transaction into another pooled checkout.
+    _apply_database_setting(connection)
+
+
+def _touches_tenant_data(execute_state) -> bool:
+    return any(
+        isinstance(mapper.class_, type) and issubclass(mapper.class_, TenantScoped)
+        for mapper in execute_state.all_mappers
+    )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement_to_tenant(execute_state) -> None:
+    if execute_state.is_column_load:
+        return  # refreshing attributes of an object that was already loaded in scope
+    if not (execute_state.is_select or execute_state.is_update or execute_state.is_delete):
+        return
+    if not _touches_tenant_data(execute_state):
+        return
+    tenant_id = _current_tenant.get()
+    if tenant_id is None:
+        raise TenantContextRequired("tenant-owned data queried outside a tenant context")
+    execute_state.statement = execute_state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_and_guard_tenant(session, flush_context, instances) -> None:
+    tenant_id = _current_tenant.get()
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            raise TenantContextRequired("tenant-owned row created outside a tenant context")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise CrossTenantWrite("a row cannot be created in another tenant")
+    for obj in list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        history = sa.inspect(obj).attrs.tenant_id.history
+        if history.has_changes() or obj.tenant_id != tenant_id:
+            raise CrossTenantWrite("a row cannot be changed outside its own tenant")

@@ -1,0 +1,70 @@
+"""Languages: Dutch first, French and English too; each tenant limits to its working languages.
+
+The chosen language is kept in a cookie (set by ``/language/<code>``); without a choice the
+browser's preferences decide among the languages on offer, then the tenant's main language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, redirect, request
+from flask_babel import Babel, get_locale
+from werkzeug.exceptions import NotFound
+
+from livc.platform.settings import LANGUAGES
+
+COOKIE = "livc_lang"
+LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+babel = Babel()
+
+
+def offered_languages() -> list[str]:
+    """The languages this page may be shown in: the tenant's working languages, or all."""
+    tenant = getattr(g, "tenant", None)
+    return list(tenant.languages) if tenant is not None else list(LANGUAGES)
+
+
+def select_locale() -> str:
+    offered = offered_languages()
+    chosen = request.cookies.get(COOKIE)
+    if chosen in offered:
+        return chosen
+    preferred = request.accept_languages.best_match(offered)
+    if preferred:
+        return preferred
+    default = current_app.extensions["livc.settings"].default_locale
+    return default if default in offered else offered[0]
+
+
+def init_app(app: Flask) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["BABEL_DEFAULT_LOCALE"] = app.extensions["livc.settings"].default_locale
+    babel.init_app(app, locale_selector=select_locale)
+    app.add_url_rule("/language/<code>", "set_language", set_language, methods=["GET"])
+
+    @app.context_processor
+    def _language_switch():
+        return {
+            "current_language": str(get_locale()),
+            "offered_languages": [(code, LANGUAGE_NAMES[code]) for code in offered_languages()],
+        }
+
+
+def set_language(code: str):
+    """Remember the language choice and go back to the page (same site only)."""
+    if code not in LANGUAGES:
+        raise NotFound()
+    target = request.args.get("next", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = redirect(target)
+    response.set_cookie(
+        COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response

@@ -1,0 +1,231 @@
+"""Background jobs on RQ and Redis, inline when no Redis is configured.
+
+A job is a function marked with :func:`task`. It is enqueued with plain ids (never objects, and
+never personal data: job arguments sit in Redis and in dashboards) and the tenant it works for.
+Inside the worker, :func:`execute` opens an app context, re-enters that tenant (ORM filter and
+row-level security alike), runs the function in one transaction and commits. Failures are
+retried with back-off, then kept in RQ's failed-job registry (``livc jobs failed``).
+
+Jobs must be idempotent: what must not be lost is written to the database first (an outbox)
+and the job delivers it, so a retry or a duplicate delivery does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("default", "mail", "federation", "maintenance")
+RETRY_INTERVALS = (10, 60, 300)  # seconds before the 1st, 2nd and 3rd retry
+JOB_TIMEOUT = 600
+
+_TASKS: dict[str, Task] = {}
+
+
+class TenantUnavailable(Exception):
+    """The job's tenant no longer exists or is not active; the job is dropped, not retried."""
+
+
+@dataclass(frozen=True)
+class Task:
+    func: Callable[..., Any]
+    queue: str
+    retries: int
+
+    @property
+    def path(self) -> str:
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+
+def task(queue: str = "default", retries: int = len(RETRY_INTERVALS)):
+    """Mark a function as a job. Only marked functions can be run by a worker."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        definition = Task(func, queue, retries)
+        _TASKS[definition.path] = definition
+        func.task = definition  # type: ignore[attr-defined]
+        return func
+
+    return register
+
+
+def _task_for(path: str) -> Task:
+    module_name, _, _ = path.rpartition(".")
+    if not module_name.startswith("livc."):
+        raise LookupError(f"not a livc task: {path}")
+    import_module(module_name)
+    try:
+        return _TASKS[path]
+    except KeyError:
+        raise LookupError(f"not a registered task: {path}") from None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What :func:`enqueue` did: an RQ job id, or ``inline`` with the outcome."""
+
+    job_id: str | None
+    inline: bool
+    succeeded: bool | None = None
+
+
+def enqueue(func: Callable[..., Any], *args: Any, tenant_id: int | None, **kwargs: Any) -> Enqueued:
+    """Run ``func(*args, **kwargs)`` as ``tenant_id`` in the background.
+
+    ``tenant_id`` is explicit on purpose: a job must never guess whose data it works on.
+    Pass ``None`` only for platform-level jobs that touch no tenant data themselves.
+    """
+    definition: Task = getattr(func, "task", None) or _task_for(f"{func.__module__}.{func.__qualname__}")
+    settings = current_app.extensions["livc.settings"]
+    if settings.jobs_inline:
+        return _run_inline(definition, tenant_id, args, kwargs)
+    from rq import Retry
+
+    job = queue(definition.queue).enqueue(
+        execute,
+        tenant_id,
+        definition.path,
+        list(args),
+        kwargs,
+        retry=Retry(max=definition.retries, interval=list(RETRY_INTERVALS[: definition.retries]))
+        if definition.retries
+        else None,
+        job_timeout=JOB_TIMEOUT,
+        description=definition.path,  # not the arguments
+        meta={"tenant_id": tenant_id, "task": definition.path},
+    )
+    return Enqueued(job_id=job.id, inline=False)
+
+
+def _run_inline(definition: Task, tenant_id: int | None, args, kwargs) -> Enqueued:
+    """Embedded mode: run now, in a fresh app context (and so a fresh session and transaction)."""
+    app = current_app._get_current_object()  # noqa: SLF001
+    try:
+        with app.app_context():
+            _execute_in_app(tenant_id, definition, list(args), kwargs)
+    except TenantUnavailable as reason:
+        log.info("inline job %s dropped: %s", definition.path, reason)
+        return Enqueued(job_id=None, inline=True, succeeded=False)
+    except Exception as error:  # the caller's request must not fail because of its job
+        log.error("inline job %s failed: %s", definition.path, type(error).__name__)
+        return Enqueued(job_id=None, inline=True, succeeded=False)
+    return Enqueued(job_id=None, inline=True, succeeded=True)
+
+
+def execute(tenant_id: int | None, task_path: str, args: list, kwargs: dict) -> Any:
+    """The function RQ runs for every livc job (in the worker's work horse)."""
+    definition = _task_for(task_path)
+    app = worker_app()
+    with app.app_context():
+        try:
+            return _execute_in_app(tenant_id, definition, args, kwargs)
+        except TenantUnavailable as reason:
+            log.warning("job %s dropped: %s", task_path, reason)
+            return None
+
+
+def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs: dict) -> Any:
+    from livc.platform.db import db, tenant_context
+    from livc.tenants.models import Tenant, TenantStatus
+
+    try:
+        if tenant_id is None:
+            result = definition.func(*args, **kwargs)
+        else:
+            tenant = db.session.get(Tenant, tenant_id)
+            if tenant is None or tenant.status != TenantStatus.ACTIVE:
+                raise TenantUnavailable(f"tenant {tenant_id} is missing or not active")
+            db.session.rollback()  # start the tenant's own transaction with its setting
+            with tenant_context(tenant_id):
+                result = definition.func(*args, **kwargs)
+                db.session.commit()
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def queue(name: str):
+    """The RQ queue ``name`` (with the configured prefix) on the configured Redis."""
+    from rq import Queue
+
+    settings = current_app.extensions["livc.settings"]
+    return Queue(settings.queue_prefix + name, connection=redis_connection(settings.redis_url))
+
+
+@cache
+def redis_connection(url: str):
+    from redis import Redis
+
+    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+
+
+_worker_app: Flask | None = None
+
+
+def worker_app() -> Flask:
+    """The app a worker process runs jobs in: created once, reused by every job."""
+    global _worker_app
+    if has_app_context():
+        return current_app._get_current_object()  # noqa: SLF001
+    if _worker_app is None:
+        from livc.platform.app import create_app
+
+        use_worker_app(create_app())
+    assert _worker_app is not None
+    return _worker_app
+
+
+def use_worker_app(app: Flask) -> None:
+    global _worker_app
+    _worker_app = app
+
+
+def _dispose_pool_after_fork() -> None:
+    # A forked work horse must not reuse the parent's pooled connections.
+    if _worker_app is not None:
+        from livc.platform.db import db
+
+        with _worker_app.app_context():
+            db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_pool_after_fork)
+
+
+def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> bool:
+    """Start an RQ worker (with its scheduler, which re-enqueues delayed retries)."""
+    from rq import Worker
+
+    use_worker_app(app)
+    with app.app_context():
+        queues = [queue(name) for name in queue_names]
+        worker = Worker(queues, connection=queues[0].connection)
+        return worker.work(with_scheduler=True, burst=burst, logging_level=app.logger.level or "INFO")
+
+
+@task(queue="maintenance", retries=0)
+def ping() -> dict[str, str]:
+    """Diagnostics: proves a worker runs jobs, and which interpreter and modules it runs on."""
+    import platform
+    import sys
+
+    return {
+        "pid": str(os.getpid()),
+        "python": sys.version.split()[0],
+        "platform_module": platform.__file__,
+    }

@@ -1,0 +1,139 @@
+"""Settings, read once from ``LIVC_*`` environment variables, typed and validated at start-up.
+
+Development needs no configuration at all: an SQLite file under ``LIVC_DATA_DIR``, jobs run
+inline, a secret key generated once and kept in the data folder. Production refuses to start
+on a missing or unsafe setting and says, in one line, which variable to fix.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "LIVC_"
+LANGUAGES = ("nl", "fr", "en")
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+def variable(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. Field ``foo`` is read from ``LIVC_FOO``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: str | None = Field(default=None, repr=False)
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(default=None, repr=False)
+    # Migrations run as the owner of the tables; the app connects as a role that owns nothing
+    # and cannot bypass row-level security. Defaults to database_url (fine on SQLite).
+    migrate_database_url: str | None = Field(default=None, repr=False)
+    redis_url: str | None = Field(default=None, repr=False)
+    default_locale: Literal["nl", "fr", "en"] = "nl"
+    max_content_length: int = Field(default=2 * 1024 * 1024, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5000, gt=0, lt=65536)
+    queue_prefix: str = ""
+
+    @field_validator("database_url", "migrate_database_url", "redis_url", "secret_key")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("database_url", "migrate_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("must be an sqlite:// or postgresql:// URL")
+        if url.get_backend_name() == "postgresql" and url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.env != "production":
+            return self
+        if not self.secret_key or len(self.secret_key) < 32:
+            raise ValueError("secret_key: required in production, at least 32 characters")
+        if not self.database_url or not self.database_url.startswith("postgresql"):
+            raise ValueError("database_url: required in production, a postgresql:// URL")
+        if not self.redis_url:
+            raise ValueError("redis_url: required in production (jobs must not run inline)")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'livc.sqlite').resolve()}"
+
+    @property
+    def migration_url(self) -> str:
+        return self.migrate_database_url or self.sqlalchemy_url
+
+    @property
+    def jobs_inline(self) -> bool:
+        return self.redis_url is None
+
+    def prepare_data_dir(self) -> None:
+        """The embedded database and development secret live here; create it when needed."""
+        if self.database_url is None or self.secret_key is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def flask_secret_key(self) -> str:
+        """The configured key, or in development one generated once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.prepare_data_dir()
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
+
+
+def load_settings(overrides: dict | None = None) -> Settings:
+    """Read the environment (``overrides`` win) or raise one-line :class:`ConfigurationError`."""
+    values = {key.lower(): value for key, value in (overrides or {}).items()}
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigurationError(_first_problem(error)) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors(include_url=False, include_input=False)[0]
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["loc"]:
+        return f"{variable(str(problem['loc'][0]))}: {message}"
+    # Model-level rules start their message with the field name.
+    field, _, rest = message.partition(": ")
+    return f"{variable(field)}: {rest}"

@@ -1,0 +1,186 @@
+"""The shared web layer: one transaction per request, errors, security headers, health."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from livc.platform.db import db, leave_tenant
+from livc.platform.logs import describe_error
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("platform", __name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+ERROR_TEXTS = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Access refused"), _l("You do not have access to this page.")),
+    404: (_l("Page not found"), _l("There is no page at this address.")),
+    405: (_l("Method not allowed"), _l("This page does not accept that kind of request.")),
+    413: (_l("Request too large"), _l("What you sent is larger than the platform accepts.")),
+    415: (_l("Unsupported content"), _l("The platform does not accept this kind of content.")),
+    429: (_l("Too many requests"), _l("Please wait a moment before trying again.")),
+    500: (_l("Something went wrong"), _l("The error was logged. Nothing you sent was saved.")),
+    503: (
+        _l("Temporarily unavailable"),
+        _l("The platform cannot reach its database right now. Nothing was saved; try again shortly."),
+    ),
+}
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.after_request(_finish_transaction)
+    app.after_request(_security_headers)
+    app.teardown_request(_leave_tenant)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _internal_error)
+    app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
+    app.register_error_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.register_blueprint(blueprint)
+
+
+def _assign_request_id() -> None:
+    offered = request.headers.get("X-Request-ID", "")
+    g.request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+
+
+def _finish_transaction(response):
+    """Commit what a successful request did, roll back anything else: never half-written."""
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if hasattr(g, "request_id"):
+        response.headers["X-Request-ID"] = g.request_id
+    return response
+
+
+def _leave_tenant(_error=None) -> None:
+    token = g.pop("tenant_token", None)
+    if token is not None:
+        leave_tenant(token)
+
+
+def wants_json() -> bool:
+    if request.is_json or "/api/" in request.path or request.path.endswith(("/healthz", "/readyz")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str | None = None):
+    title, default_message = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+    text = str(message or default_message)
+    if wants_json():
+        return jsonify(error={"status": status, "title": str(title), "message": text}), status
+    return render_template("error.html", status=status, title=title, message=text), status
+
+
+def _http_error(error: HTTPException):
+    db.session.rollback()
+    # A description we set ourselves is shown; werkzeug's English defaults are replaced by ours.
+    own = error.description if error.description != type(error).description else None
+    response = error_response(error.code or 500, own)
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response[0].headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _internal_error(error: InternalServerError):
+    """Errors raised outside a view (a failing commit after the view returned) land here."""
+    original = error.original_exception
+    if isinstance(original, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return _database_unavailable(original)
+    if original is not None:
+        return _unexpected_error(original)
+    return _http_error(error)
+
+
+def _database_unavailable(error: Exception):
+    db.session.rollback()
+    log.error("database unavailable: %s", describe_error(error))
+    return error_response(ServiceUnavailable.code)
+
+
+def _unexpected_error(error: Exception):
+    try:
+        db.session.rollback()
+    except Exception:  # a broken connection must not hide the original error page
+        log.warning("rollback failed after an error")
+    log.error("unhandled error: %s", describe_error(error))
+    return error_response(InternalServerError.code)
+
+
+@blueprint.get("/")
+def home():
+    return render_template("home.html")
+
+
+@blueprint.get("/healthz")
+def healthz():
+    """Liveness: the process answers. Touches nothing else."""
+    return jsonify(status="ok")
+
+
+@blueprint.get("/readyz")
+def readyz():
+    """Readiness: the database (and Redis, where configured) answer, and isolation holds."""
+    from flask import current_app
+
+    from livc.platform.jobs import redis_connection
+    from livc.platform.rls import role_problem
+
+    checks: dict[str, str] = {}
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            problem = role_problem(connection)
+        checks["database"] = problem or "ok"
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("readiness: database unreachable (%s)", type(error).__name__)
+        checks["database"] = "unreachable"
+    settings = current_app.extensions["livc.settings"]
+    if settings.redis_url:
+        try:
+            redis_connection(settings.redis_url).ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # redis-py raises several unrelated types
+            log.warning("readiness: redis unreachable (%s)", type(error).__name__)
+            checks["redis"] = "unreachable"
+    else:
+        checks["redis"] = "not configured (jobs run inline)"
+    failing = {name: state for name, state in checks.items() if state not in ("ok",) and not state.startswith("not configured")}
+    if failing:
+        reason = "; ".join(f"{name}: {state}" for name, state in failing.items())
+        return jsonify(status="unavailable", reason=reason, checks=checks), 503
+    return jsonify(status="ready", checks=checks)

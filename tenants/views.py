@@ -1,0 +1,48 @@
+"""Tenant pages under ``/<slug>/``: resolving the tenant is the first thing any of them does."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import Forbidden, NotFound
+
+from livc.platform.db import db, enter_tenant
+from livc.tenants.models import SLUG_PATTERN, Tenant, TenantKind, TenantStatus
+from livc.tenants.operations import find_tenant
+
+blueprint = Blueprint("tenant", __name__, url_prefix="/<tenant_slug>", template_folder="templates")
+
+KIND_LABELS = {
+    TenantKind.MUNICIPALITY: _l("Municipal cell"),
+    TenantKind.INTERMUNICIPAL: _l("Intermunicipal cell"),
+    TenantKind.POLICE_ZONE: _l("Zonal cell of a police zone"),
+}
+
+
+def resolve_tenant(slug: str) -> Tenant:
+    """The tenant at ``slug``, or a 404 (unknown, gone) or 403 (suspended) refusal."""
+    tenant = find_tenant(slug) if SLUG_PATTERN.match(slug) else None
+    if tenant is None:
+        raise NotFound(_l("There is no cell at this address."))
+    if tenant.status == TenantStatus.OFFBOARDED:
+        raise NotFound(_l("This cell is no longer on the platform."))
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise Forbidden(_l("Access to this cell is suspended. Contact your cell coordinator."))
+    return tenant
+
+
+@blueprint.url_value_preprocessor
+def _enter_tenant(_endpoint, values) -> None:
+    g.tenant = resolve_tenant(values.pop("tenant_slug"))
+    g.tenant_token = enter_tenant(g.tenant.id, db.session)
+
+
+@blueprint.url_defaults
+def _tenant_slug(_endpoint, values) -> None:
+    if "tenant_slug" not in values and getattr(g, "tenant", None) is not None:
+        values["tenant_slug"] = g.tenant.slug
+
+
+@blueprint.get("/")
+def landing():
+    return render_template("tenants/landing.html", tenant=g.tenant, kind_label=KIND_LABELS[g.tenant.kind])
