@@ -52,7 +52,7 @@ def _flask_config(settings: Settings) -> dict:
         "SQLALCHEMY_DATABASE_URI": settings.sqlalchemy_url,
         # Statement parameters never appear in error messages or logs: they may hold
         # personal data.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True, "pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings),
         "MAX_CONTENT_LENGTH": settings.max_content_length,
         "MAX_FORM_MEMORY_SIZE": settings.max_content_length,
         "SESSION_COOKIE_SECURE": settings.production,
@@ -61,6 +61,13 @@ def _flask_config(settings: Settings) -> dict:
         "PREFERRED_URL_SCHEME": "https" if settings.production else "http",
         "TESTING": settings.env == "test",
     }
+
+
+def _engine_options(settings: Settings) -> dict:
+    options = {"hide_parameters": True, "pool_pre_ping": True}
+    if settings.sqlalchemy_url.startswith("postgresql"):
+        options.update(pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size)
+    return options
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

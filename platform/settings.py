@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # Migrations run as the owner of the tables; the app connects as a role that owns nothing
     # and cannot bypass row-level security. Defaults to database_url (fine on SQLite).
     migrate_database_url: str | None = Field(default=None, repr=False)
+    database_pool_size: int = Field(default=5, gt=0, le=100)
     redis_url: str | None = Field(default=None, repr=False)
     default_locale: Literal["nl", "fr", "en"] = "nl"
     max_content_length: int = Field(default=2 * 1024 * 1024, gt=0)
