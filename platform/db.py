@@ -24,7 +24,6 @@ from sqlalchemy.orm import (
     Mapped,
     Session,
     mapped_column,
-    scoped_session,
     with_loader_criteria,
 )
 
@@ -70,58 +69,55 @@ def current_tenant_id() -> int | None:
     return _current_tenant.get()
 
 
-def enter_tenant(tenant_id: int, session: Session | None = None) -> Token:
-    """Work as ``tenant_id`` from now on; returns the token for :func:`leave_tenant`.
-
-    If ``session`` already has a transaction open (for instance after it looked the tenant
-    up), the database-side setting is refreshed on it too, so row-level security agrees with
-    the ORM filter for the rest of that transaction.
-    """
-    token = _current_tenant.set(int(tenant_id))
-    _refresh_database_setting(session)
-    return token
+def enter_tenant(tenant_id: int) -> Token:
+    """Work as ``tenant_id`` from now on; returns the token for :func:`leave_tenant`."""
+    return _current_tenant.set(int(tenant_id))
 
 
-def leave_tenant(token: Token, session: Session | None = None) -> None:
+def leave_tenant(token: Token) -> None:
     _current_tenant.reset(token)
-    _refresh_database_setting(session)
 
 
 @contextmanager
-def tenant_context(tenant_id: int, session: Session | None = None) -> Iterator[int]:
+def tenant_context(tenant_id: int) -> Iterator[int]:
     """Work as ``tenant_id`` until the block ends."""
-    token = enter_tenant(tenant_id, session)
+    token = enter_tenant(tenant_id)
     try:
         yield int(tenant_id)
     finally:
-        leave_tenant(token, session)
+        leave_tenant(token)
 
 
-def _refresh_database_setting(session: Session | None) -> None:
-    if session is None:
-        return
-    if isinstance(session, scoped_session):
-        session = session()
-    if not session.in_transaction():
-        return
-    # One bind per session here, so this is the connection the transaction already holds.
-    _apply_database_setting(session.connection())
+_DB_TENANT = "livc_database_tenant"  # session.info key: the tenant the open transaction carries
 
 
-def _apply_database_setting(connection: sa.Connection) -> None:
-    if connection.dialect.name != "postgresql":
-        return
+def _apply_database_setting(session: Session, connection: sa.Connection) -> None:
     tenant_id = _current_tenant.get()
-    connection.execute(
-        sa.text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
-        {"tenant_id": "" if tenant_id is None else str(tenant_id)},
-    )
+    session.info[_DB_TENANT] = tenant_id
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+            {"tenant_id": "" if tenant_id is None else str(tenant_id)},
+        )
+
+
+def _sync_database_setting(session: Session) -> None:
+    """Keep the transaction's setting equal to the current tenant.
+
+    A transaction can outlive the context it began in (a refresh after commit, a lookup
+    before the tenant is known): before every statement and flush, re-align the database
+    side with the ORM side, so the two layers never disagree.
+    """
+    if not session.in_transaction() or session.info.get(_DB_TENANT, None) == _current_tenant.get():
+        return
+    connection = session.connection()  # one bind per session: the transaction's connection
+    _apply_database_setting(session, connection)
 
 
 @event.listens_for(Session, "after_begin")
 def _set_tenant_for_transaction(session, transaction, connection) -> None:
     # Transaction-local: it cannot outlive the transaction into another pooled checkout.
-    _apply_database_setting(connection)
+    _apply_database_setting(session, connection)
 
 
 def _touches_tenant_data(execute_state) -> bool:
@@ -133,26 +129,29 @@ def _touches_tenant_data(execute_state) -> bool:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement_to_tenant(execute_state) -> None:
+    _sync_database_setting(execute_state.session)
     if execute_state.is_column_load:
         return  # refreshing attributes of an object that was already loaded in scope
     if not (execute_state.is_select or execute_state.is_update or execute_state.is_delete):
         return
-    if not _touches_tenant_data(execute_state):
-        return
     tenant_id = _current_tenant.get()
     if tenant_id is None:
-        raise TenantContextRequired("tenant-owned data queried outside a tenant context")
+        if _touches_tenant_data(execute_state):
+            raise TenantContextRequired("tenant-owned data queried outside a tenant context")
+        # Entities hidden from all_mappers (select_from, subqueries) still get a criterion,
+        # one that matches no row: tenant_id is never null.
+        criterion = lambda cls: cls.tenant_id.is_(None)  # noqa: E731
+    else:
+        criterion = lambda cls: cls.tenant_id == tenant_id  # noqa: E731
+    # Added to every ORM statement: it only bites where a tenant-owned entity appears.
     execute_state.statement = execute_state.statement.options(
-        with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-        )
+        with_loader_criteria(TenantScoped, criterion, include_aliases=True)
     )
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_and_guard_tenant(session, flush_context, instances) -> None:
+    _sync_database_setting(session)
     tenant_id = _current_tenant.get()
     for obj in session.new:
         if not isinstance(obj, TenantScoped):

@@ -22,7 +22,7 @@ def create_tenant(data: dict, *, actor: str = "system") -> Tenant:
     tenant.municipalities = [TenantMunicipality(**m) for m in values["municipalities"]]
     db.session.add(tenant)
     db.session.flush()
-    with tenant_context(tenant.id, db.session):
+    with tenant_context(tenant.id):
         audit.record(
             "tenant.created",
             actor=actor,

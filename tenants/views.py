@@ -6,7 +6,7 @@ from flask import Blueprint, g, render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden, NotFound
 
-from livc.platform.db import db, enter_tenant
+from livc.platform.db import enter_tenant
 from livc.tenants.models import SLUG_PATTERN, Tenant, TenantKind, TenantStatus
 from livc.tenants.operations import find_tenant
 
@@ -34,7 +34,7 @@ def resolve_tenant(slug: str) -> Tenant:
 @blueprint.url_value_preprocessor
 def _enter_tenant(_endpoint, values) -> None:
     g.tenant = resolve_tenant(values.pop("tenant_slug"))
-    g.tenant_token = enter_tenant(g.tenant.id, db.session)
+    g.tenant_token = enter_tenant(g.tenant.id)
 
 
 @blueprint.url_defaults
