@@ -163,14 +163,20 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def demo_tenants(app):
-    """The two demo cells, as (slug, id) pairs."""
+def seed_demo_tenants(app) -> dict[str, int]:
+    """Create the two demo cells in ``app``; returns slug -> id."""
     from livc.platform.demo import seed_demo
 
     with app.app_context():
-        tenants = seed_demo()
-        return {tenant.slug: tenant.id for tenant in tenants}
+        tenants = {tenant.slug: tenant.id for tenant in seed_demo()}
+        db.session.remove()
+        return tenants
+
+
+@pytest.fixture
+def demo_tenants(app) -> dict[str, int]:
+    """The two demo cells in ``app`` (on each backend), slug -> id."""
+    return seed_demo_tenants(app)
 
 
 # --- Redis ------------------------------------------------------------------------------------
