@@ -1,0 +1,129 @@
+"""What a person sees in a real browser: the demo cell's landing page, languages, a 404 page.
+
+The app runs as ``livc demo`` in a subprocess (see ``browser_support``); Debian's chromium
+renders it headless.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_support import browser, demo_server, open_page, page  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+LEUVEN = "/demo-leuven/"
+# Known app bug (reported): the platform has no favicon. Chromium asks for /favicon.ico, the
+# tenant blueprint redirects it to /favicon.ico/ (308) and that answers 404, which Chromium
+# logs as a console error on every page. test_pages_have_a_favicon tracks it; once it
+# passes, drop this from the assert_clean calls.
+KNOWN_FAVICON_404 = (r"/favicon\.ico/?$",)
+
+
+def visible_text(page) -> str:  # noqa: F811 - a page, not the fixture
+    return page.locator("body").inner_text()
+
+
+def is_styled(page) -> bool:  # noqa: F811 - a page, not the fixture
+    """The platform stylesheet applies (it sets the page background)."""
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    return background == "rgb(247, 248, 250)"
+
+
+def test_demo_cell_landing_page_in_dutch_then_english(demo_server, page):  # noqa: F811
+    response = page.goto(demo_server.url(LEUVEN))
+    assert response.status == 200
+    # The page is checked under the platform's CSP: no violations means it complies.
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+    assert page.locator("h1").count() == 1
+    assert page.locator("h1").inner_text() == "DEMO LIVC-R Leuven"
+    assert page.title() == "DEMO LIVC-R Leuven · livc"
+    assert page.locator("html").get_attribute("lang") == "nl"
+    # The kind is shown in capitals (CSS); its words are the Dutch ones.
+    assert page.locator("p.kind").is_visible()
+    assert page.locator("p.kind").text_content() == "Gemeentelijke cel"
+    assert is_styled(page)
+    text = visible_text(page)
+    municipality = page.locator("ul.municipalities li")
+    assert municipality.count() == 1
+    assert "Leuven" in municipality.inner_text()
+    assert "NIS-code 24062" in municipality.inner_text()
+    assert "beroepsgeheim" in text  # the professional secrecy notice
+    # The cell works in Dutch and English only: no French on offer.
+    assert page.locator("nav.languages [aria-current=true]").inner_text() == "Nederlands"
+    assert page.get_by_role("link", name="Français").count() == 0
+    page.assert_clean(ignore=KNOWN_FAVICON_404)
+
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+
+    assert page.url == demo_server.url(LEUVEN)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("h1").inner_text() == "DEMO LIVC-R Leuven"
+    assert page.locator("p.kind").text_content() == "Municipal cell"
+    assert "Gemeentelijke cel" not in page.locator("body").text_content()
+    assert "NIS code 24062" in page.locator("ul.municipalities li").inner_text()
+    assert page.get_by_role("link", name="Nederlands").count() == 1
+    # The choice sticks: the next visit is in English too.
+    page.goto(demo_server.url(LEUVEN))
+    assert page.locator("p.kind").text_content() == "Municipal cell"
+    page.assert_clean(ignore=KNOWN_FAVICON_404)
+
+
+def test_dutch_is_the_default_for_a_browser_without_a_matching_language(demo_server, browser):  # noqa: F811
+    with open_page(browser, locale="de-DE") as german:
+        german.goto(demo_server.url(LEUVEN))
+        assert german.locator("html").get_attribute("lang") == "nl"
+        assert german.locator("p.kind").text_content() == "Gemeentelijke cel"
+        german.assert_clean(ignore=KNOWN_FAVICON_404)
+
+
+def test_unknown_cell_shows_a_proper_404_page(demo_server, page):  # noqa: F811
+    response = page.goto(demo_server.url("/no-such-cell/"))
+    assert response.status == 404
+    assert "text/html" in response.headers["content-type"]
+
+    assert page.locator("h1").inner_text() == "Pagina niet gevonden"
+    assert page.title() == "Pagina niet gevonden · livc"
+    text = visible_text(page)
+    assert "Op dit adres is er geen cel." in text
+    assert "404" in text
+    for leak in ("Traceback", "Werkzeug", "NotFound", 'File "', "sqlalchemy", "jinja2"):
+        assert leak not in text, f"the error page shows {leak!r}"
+    assert not re.search(r"\.py\b", text)
+    # A way back, and the page is styled (the stylesheet loaded under the CSP).
+    assert is_styled(page)
+    assert page.get_by_role("link", name=re.compile("startpagina", re.IGNORECASE)).count() == 1
+    page.assert_clean(expected_statuses=(404,), ignore=KNOWN_FAVICON_404)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="app bug: no favicon; /favicon.ico is redirected to /favicon.ico/ and answers 404",
+)
+def test_pages_have_a_favicon(demo_server, page):  # noqa: F811
+    """Without an icon link, browsers ask for /favicon.ico (once per profile, hence not the
+    console check: whether it shows depends on which test ran first)."""
+    page.goto(demo_server.url(LEUVEN))
+    declared = page.locator("link[rel~=icon]")
+    if declared.count():
+        href = declared.first.get_attribute("href")
+        assert href.startswith("data:") or page.request.get(demo_server.url(href)).status == 200
+    else:
+        assert page.request.get(demo_server.url("/favicon.ico")).status == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="app bug: an unknown cell is refused in the tenant url_value_preprocessor, which "
+    "runs before the before_request hook that assigns the request id",
+)
+def test_unknown_cell_error_page_gives_a_reference(demo_server, page):  # noqa: F811
+    """The error page template shows a reference (the request id) to quote to support."""
+    response = page.goto(demo_server.url("/no-such-cell/"))
+    assert response.headers.get("x-request-id")
+    assert "Referentie" in visible_text(page)
