@@ -125,6 +125,7 @@ def record(
     entry.hash = entry.computed_hash()
     head.seq, head.hash = entry.seq, entry.hash
     db.session.add(entry)
+    db.session.flush()  # written now, inside the tenant context it belongs to
     return entry
 
 

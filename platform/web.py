@@ -7,7 +7,7 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, g, jsonify, render_template, request
+from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -25,6 +25,7 @@ ERROR_TEXTS = {
     403: (_l("Access refused"), _l("You do not have access to this page.")),
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Method not allowed"), _l("This page does not accept that kind of request.")),
+    422: (_l("Some fields need attention"), _l("Please correct the fields marked.")),
     413: (_l("Request too large"), _l("What you sent is larger than the platform accepts.")),
     415: (_l("Unsupported content"), _l("The platform does not accept this kind of content.")),
     429: (_l("Too many requests"), _l("Please wait a moment before trying again.")),
@@ -108,6 +109,8 @@ def error_response(status: int, message: str | None = None):
 
 def _http_error(error: HTTPException):
     db.session.rollback()
+    if getattr(error, "messages", None) is not None:  # field-level answers carry their own body
+        return error.get_response()
     # A description we set ourselves is shown; werkzeug's English defaults are replaced by ours.
     own = error.description if error.description != type(error).description else None
     response = error_response(error.code or 500, own)
@@ -144,6 +147,12 @@ def _unexpected_error(error: Exception):
 @blueprint.get("/")
 def home():
     return render_template("home.html")
+
+
+@blueprint.get("/favicon.ico")
+def favicon():
+    # Browsers ask for it at the root whatever the page says; never let it reach tenant routing.
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @blueprint.get("/healthz")

@@ -29,7 +29,6 @@ def create_tenant(data: dict, *, actor: str = "system") -> Tenant:
             subject=f"tenant:{tenant.slug}",
             details={"kind": tenant.kind.value, "municipalities": tenant.nis_codes},
         )
-        db.session.flush()
     return tenant
 
 
