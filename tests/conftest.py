@@ -15,6 +15,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,9 @@ def _normalised(url: str) -> sa.URL:
     return parsed
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[dict[str, str]]:
-    """A fresh database for this test session: owner URL (migrations) and app URL."""
+@contextmanager
+def new_postgres_database() -> Iterator[dict[str, str]]:
+    """A fresh, migrated database: owner URL (migrations) and app URL (ordinary role)."""
     admin_url = _normalised(POSTGRES_ADMIN_URL)
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
@@ -82,16 +83,24 @@ def postgres_database() -> Iterator[dict[str, str]]:
         connection.execute(sa.text(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC"))
         connection.execute(sa.text(f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}"))
     # On PostgreSQL 15+ the public schema belongs to the database owner: the owner role.
-    owner_db = admin_url.set(database=name, username=OWNER_ROLE, password=None)
     urls = {
-        "owner": owner_db.render_as_string(hide_password=False),
+        "owner": admin_url.set(database=name, username=OWNER_ROLE, password=None).render_as_string(hide_password=False),
         "app": admin_url.set(database=name, username=APP_ROLE, password=None).render_as_string(hide_password=False),
     }
-    migrating.upgrade(load_settings({"database_url": urls["app"], "migrate_database_url": urls["owner"]}))
-    yield urls
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        migrating.upgrade(load_settings({"database_url": urls["app"], "migrate_database_url": urls["owner"]}))
+        yield urls
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[dict[str, str]]:
+    """The PostgreSQL database shared by this test session (emptied before each test)."""
+    with new_postgres_database() as urls:
+        yield urls
 
 
 def _empty_postgres(owner_url: str) -> None:
