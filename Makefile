@@ -1,0 +1,41 @@
+# Two entry points for people: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.livc-installed
+CATALOGUES := $(wildcard platform/translations/*/LC_MESSAGES/messages.po)
+
+.PHONY: demo test install test-tools translations clean
+
+demo: $(STAMP)
+	$(BIN)/livc demo
+
+# pytest's exit status 5 means it collected no test at all: a broken run, never a pass.
+test: $(STAMP) test-tools
+	@$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
+
+install: $(STAMP)
+
+# Installs livc (editable, with the test extras) and compiles the translation catalogues.
+$(STAMP): pyproject.toml setup.py $(CATALOGUES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/pybabel compile --statistics -d platform/translations
+	touch $@
+
+# Real tools the tests drive: Debian's chromium (browser tests), helm (chart tests).
+test-tools:
+	sh scripts/install-browser.sh
+	bash scripts/install-helm.sh >/dev/null
+
+# After changing user-facing strings: refresh the template and the catalogues, then translate.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project livc \
+		--ignore-dirs ".venv .tools node_modules tests build" -o platform/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i platform/translations/messages.pot -d platform/translations
+	$(BIN)/pybabel compile -d platform/translations
+
+clean:
+	rm -rf $(VENV) .tools build *.egg-info var
