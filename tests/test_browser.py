@@ -14,11 +14,6 @@ from browser_support import browser, demo_server, open_page, page  # noqa: F401
 pytestmark = pytest.mark.browser
 
 LEUVEN = "/demo-leuven/"
-# Known app bug (reported): the platform has no favicon. Chromium asks for /favicon.ico, the
-# tenant blueprint redirects it to /favicon.ico/ (308) and that answers 404, which Chromium
-# logs as a console error on every page. test_pages_have_a_favicon tracks it; once it
-# passes, drop this from the assert_clean calls.
-KNOWN_FAVICON_404 = (r"/favicon\.ico/?$",)
 
 
 def visible_text(page) -> str:  # noqa: F811 - a page, not the fixture
@@ -54,7 +49,7 @@ def test_demo_cell_landing_page_in_dutch_then_english(demo_server, page):  # noq
     # The cell works in Dutch and English only: no French on offer.
     assert page.locator("nav.languages [aria-current=true]").inner_text() == "Nederlands"
     assert page.get_by_role("link", name="Français").count() == 0
-    page.assert_clean(ignore=KNOWN_FAVICON_404)
+    page.assert_clean()
 
     page.get_by_role("link", name="English").click()
     page.wait_for_load_state()
@@ -69,7 +64,7 @@ def test_demo_cell_landing_page_in_dutch_then_english(demo_server, page):  # noq
     # The choice sticks: the next visit is in English too.
     page.goto(demo_server.url(LEUVEN))
     assert page.locator("p.kind").text_content() == "Municipal cell"
-    page.assert_clean(ignore=KNOWN_FAVICON_404)
+    page.assert_clean()
 
 
 def test_dutch_is_the_default_for_a_browser_without_a_matching_language(demo_server, browser):  # noqa: F811
@@ -77,7 +72,7 @@ def test_dutch_is_the_default_for_a_browser_without_a_matching_language(demo_ser
         german.goto(demo_server.url(LEUVEN))
         assert german.locator("html").get_attribute("lang") == "nl"
         assert german.locator("p.kind").text_content() == "Gemeentelijke cel"
-        german.assert_clean(ignore=KNOWN_FAVICON_404)
+        german.assert_clean()
 
 
 def test_unknown_cell_shows_a_proper_404_page(demo_server, page):  # noqa: F811
@@ -96,24 +91,22 @@ def test_unknown_cell_shows_a_proper_404_page(demo_server, page):  # noqa: F811
     # A way back, and the page is styled (the stylesheet loaded under the CSP).
     assert is_styled(page)
     assert page.get_by_role("link", name=re.compile("startpagina", re.IGNORECASE)).count() == 1
-    page.assert_clean(expected_statuses=(404,), ignore=KNOWN_FAVICON_404)
+    page.assert_clean(expected_statuses=(404,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app bug: no favicon; /favicon.ico is redirected to /favicon.ico/ and answers 404",
-)
 def test_pages_have_a_favicon(demo_server, page):  # noqa: F811
-    """Without an icon link, browsers ask for /favicon.ico (once per profile, hence not the
-    console check: whether it shows depends on which test ran first)."""
+    """The page declares an icon that loads, and /favicon.ico (which browsers and tools ask
+    for whatever the page says) does not fall through to tenant routing as a 404."""
     page.goto(demo_server.url(LEUVEN))
     declared = page.locator("link[rel~=icon]")
-    if declared.count():
-        href = declared.first.get_attribute("href")
-        assert href.startswith("data:") or page.request.get(demo_server.url(href)).status == 200
-    else:
-        assert page.request.get(demo_server.url("/favicon.ico")).status == 200
+    assert declared.count() == 1
+    icon = page.request.get(demo_server.url(declared.get_attribute("href")))
+    assert icon.status == 200
+    assert icon.headers["content-type"].startswith("image/")
+    fallback = page.request.get(demo_server.url("/favicon.ico"))
+    assert fallback.status == 200
+    assert fallback.headers["content-type"].startswith("image/")
+    page.assert_clean()
 
 
 @pytest.mark.xfail(
