@@ -35,6 +35,15 @@ class TenantUnavailable(Exception):
     """The job's tenant no longer exists or is not active; the job is dropped, not retried."""
 
 
+class JobFailed(Exception):
+    """A job raised: says which exception and where, never its message.
+
+    The worker logs a failed job's traceback and RQ keeps it in Redis (dashboards show it);
+    an exception's message can carry personal data, so what reaches either is this, raised
+    in place of the original (see :func:`livc.platform.logs.describe_error`).
+    """
+
+
 @dataclass(frozen=True)
 class Task:
     func: Callable[..., Any]
@@ -116,21 +125,45 @@ def _run_inline(definition: Task, tenant_id: int | None, args, kwargs) -> Enqueu
         log.info("inline job %s dropped: %s", definition.path, reason)
         return Enqueued(job_id=None, inline=True, succeeded=False)
     except Exception as error:  # the caller's request must not fail because of its job
-        log.error("inline job %s failed: %s", definition.path, type(error).__name__)
+        log.error("inline job %s failed: %s", definition.path, error_type(error))
         return Enqueued(job_id=None, inline=True, succeeded=False)
     return Enqueued(job_id=None, inline=True, succeeded=True)
 
 
 def execute(tenant_id: int | None, task_path: str, args: list, kwargs: dict) -> Any:
-    """The function RQ runs for every livc job (in the worker's work horse)."""
-    definition = _task_for(task_path)
-    app = worker_app()
-    with app.app_context():
-        try:
-            return _execute_in_app(tenant_id, definition, args, kwargs)
-        except TenantUnavailable as reason:
-            log.warning("job %s dropped: %s", task_path, reason)
-            return None
+    """The function RQ runs for every livc job (in the worker's work horse).
+
+    A failure reaches RQ (which retries it, then keeps it as failed) as :class:`JobFailed`,
+    and the job's ``meta["error"]`` names the exception type for ``livc jobs failed``.
+    """
+    try:
+        definition = _task_for(task_path)
+        app = worker_app()
+        with app.app_context():
+            try:
+                return _execute_in_app(tenant_id, definition, args, kwargs)
+            except TenantUnavailable as reason:
+                log.warning("job %s dropped: %s", task_path, reason)
+                return None
+    except Exception as error:
+        from livc.platform.logs import describe_error
+
+        _note_error(error)
+        raise JobFailed(describe_error(error)) from None
+
+
+def error_type(error: BaseException) -> str:
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _note_error(error: BaseException) -> None:
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        job.meta["error"] = error_type(error)
+        job.save_meta()
 
 
 def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs: dict) -> Any:
@@ -205,15 +238,43 @@ def _dispose_pool_after_fork() -> None:
 os.register_at_fork(after_in_child=_dispose_pool_after_fork)
 
 
+@cache
+def _worker_class():
+    from rq import Worker
+    from rq.job_lifecycle import call_exception_handlers
+
+    from livc.platform.logs import describe_error
+
+    class LivcWorker(Worker):
+        """RQ's worker, but a failed job is logged in one line and by type and place only.
+
+        (RQ logs the whole traceback, whose last line is the exception's message.)
+        """
+
+        def handle_exception(self, job, *exc_info):
+            error = exc_info[1]
+            if isinstance(error, JobFailed):
+                what = str(error)  # already type and place, see execute()
+            else:
+                what = describe_error(error) if error is not None else "unknown error"
+            try:
+                task_path = job.meta.get("task") or job.func_name
+            except Exception:  # an undecodable job still gets its line
+                task_path = "?"
+            self.log.error("Worker %s: job %s (%s) failed: %s", self.name, job.id, task_path, what)
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    return LivcWorker
+
+
 def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> bool:
     """Start an RQ worker (with its scheduler, which re-enqueues delayed retries)."""
-    from rq import Worker
-
     use_worker_app(app)
     with app.app_context():
         queues = [queue(name) for name in queue_names]
-        worker = Worker(queues, connection=queues[0].connection)
-        return worker.work(with_scheduler=True, burst=burst, logging_level=app.logger.level or "INFO")
+        worker = _worker_class()(queues, connection=queues[0].connection)
+        level = app.extensions["livc.settings"].log_level
+        return worker.work(with_scheduler=True, burst=burst, logging_level=level)
 
 
 @task(queue="maintenance", retries=0)
