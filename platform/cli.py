@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -172,6 +173,21 @@ def _require_redis(app) -> None:
         raise click.ClickException("LIVC_REDIS_URL is not set: jobs run inline and are not kept")
 
 
+_TYPE_NAME = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def _failure_type(job) -> str:
+    """The exception type a failed job ended with; never any of the exception's message."""
+    if job.meta.get("error"):
+        return str(job.meta["error"])  # noted by the job itself (livc.platform.jobs.execute)
+    # Failed outside the job's code (work horse killed, timeout): RQ's own text. Its last line
+    # reads "Type: message" (or is a line of a multi-line message): keep only a type name.
+    result = job.latest_result()
+    lines = ((result.exc_string if result else None) or "").strip().splitlines()
+    candidate = lines[-1].split(":", 1)[0].strip() if lines and ":" in lines[-1] else ""
+    return candidate if _TYPE_NAME.fullmatch(candidate) else "?"
+
+
 @jobs.command("failed")
 @with_app
 def jobs_failed(app) -> None:
@@ -189,11 +205,12 @@ def jobs_failed(app) -> None:
             if job is None:
                 continue
             count += 1
-            error = (job.exc_info or "").strip().splitlines()[-1:] or ["?"]
-            error_type = error[0].split(":", 1)[0]
+            # The task path, not the description: for jobs without meta it lists the arguments.
+            task_path = job.meta.get("task") or job.func_name
+            failed = f"{job.ended_at:%Y-%m-%d %H:%M}" if job.ended_at else "?"
             click.echo(
-                f"{job.id}  {name}  {job.meta.get('task', job.description)}  "
-                f"tenant={job.meta.get('tenant_id')}  failed={job.ended_at:%Y-%m-%d %H:%M}  {error_type}"
+                f"{job.id}  {name}  {task_path}  "
+                f"tenant={job.meta.get('tenant_id')}  failed={failed}  {_failure_type(job)}"
             )
     click.echo(f"{count} failed job(s)")
 
@@ -206,17 +223,25 @@ def jobs_retry(app, job_ids: tuple[str, ...], retry_all: bool) -> None:
     """Put failed jobs back on their queue."""
     from livc.platform.jobs import QUEUES, queue
 
+    from rq.exceptions import InvalidJobOperation
+
     _require_redis(app)
     if not job_ids and not retry_all:
         raise click.UsageError("name job ids, or --all")
-    retried = 0
+    retried: set[str] = set()
     for name in QUEUES:
         registry = queue(name).failed_job_registry
         for job_id in registry.get_job_ids():
             if retry_all or job_id in job_ids:
-                registry.requeue(job_id)
-                retried += 1
-    click.echo(f"{retried} job(s) put back on their queue")
+                try:
+                    registry.requeue(job_id)
+                except InvalidJobOperation:  # retried or expired meanwhile
+                    continue
+                retried.add(job_id)
+    click.echo(f"{len(retried)} job(s) put back on their queue")
+    unknown = [job_id for job_id in job_ids if job_id not in retried]
+    if unknown:
+        raise click.ClickException(f"not among the failed jobs: {', '.join(unknown)}")
 
 
 @jobs.command("ping")
@@ -226,6 +251,8 @@ def jobs_ping(app, timeout: int) -> None:
     """Check that a worker picks up and runs jobs."""
     import time
 
+    from rq.job import JobStatus
+
     from livc.platform.jobs import enqueue, ping, queue
 
     _require_redis(app)
@@ -233,8 +260,16 @@ def jobs_ping(app, timeout: int) -> None:
     job = queue(ping.task.queue).fetch_job(enqueued.job_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if job.get_status(refresh=True) == "finished":
-            click.echo(f"worker answered: {job.return_value()}")
+        status = job.get_status(refresh=True)
+        if status == JobStatus.FINISHED:
+            click.echo(f"worker answered: {job.return_value(refresh=True)}")
             return
+        if status == JobStatus.FAILED:
+            raise click.ClickException(f"a worker ran the job and it failed (livc jobs failed: {job.id})")
         time.sleep(0.2)
+    job.delete()  # a worker that starts later must not answer nobody
     raise click.ClickException(f"no worker ran the job within {timeout} s")
+
+
+if __name__ == "__main__":  # python -m livc.platform.cli
+    main()
