@@ -6,12 +6,14 @@ runs inside its own tenant's isolation, exactly like any other job.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask
 
-from livc.platform.jobs import _task_for, enqueue, execute, queue, task
+from livc.platform.jobs import JOB_TIMEOUT, _task_for, enqueue, execute, queue, task
 
 
 @dataclass(frozen=True)
@@ -43,25 +45,35 @@ def fan_out(task_path: str) -> int:
 
 
 def build_scheduler(app: Flask):
-    """An RQ :class:`CronScheduler` with every periodic job registered."""
+    """An RQ :class:`CronScheduler` with every periodic job registered.
+
+    The jobs it enqueues look like those of :func:`~livc.platform.jobs.enqueue`: they run
+    through :func:`~livc.platform.jobs.execute`, with the task path and tenant in their meta
+    (what ``livc jobs failed`` shows) and the same time limit.
+    """
     from rq.cron import CronScheduler
 
+    prefix = app.extensions["livc.settings"].queue_prefix
     with app.app_context():
         connection = queue("maintenance").connection
-        scheduler = CronScheduler(connection=connection, name=f"livc-cron-{app.name}")
+        # Named per deployment (queue prefix) and process, as RQ's default name is.
+        name = f"livc-cron:{prefix}{socket.gethostname()}:{os.getpid()}"
+        scheduler = CronScheduler(connection=connection, name=name)
         for periodic in PERIODIC:
             definition = _task_for(periodic.task)
             if periodic.per_tenant:
-                args = (None, f"{fan_out.__module__}.fan_out", [periodic.task], {})
-                queue_name = fan_out.task.queue
+                runs = fan_out.task
+                args = (None, runs.path, [periodic.task], {})
             else:
-                args = (None, periodic.task, [], {})
-                queue_name = definition.queue
+                runs = definition
+                args = (None, runs.path, [], {})
             scheduler.register(
                 execute,
-                queue_name=app.extensions["livc.settings"].queue_prefix + queue_name,
+                queue_name=prefix + runs.queue,
                 args=args,
                 cron=periodic.cron,
                 name=periodic.name,
+                job_timeout=JOB_TIMEOUT,
+                meta={"tenant_id": None, "task": runs.path},
             )
     return scheduler
