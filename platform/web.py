@@ -50,7 +50,9 @@ SECURITY_HEADERS = {
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_assign_request_id)
+    # A URL value preprocessor runs before any blueprint's (the tenant is resolved in one), so
+    # even a refusal of an unknown cell carries its request id.
+    app.url_value_preprocessor(_assign_request_id)
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.teardown_request(_leave_tenant)
@@ -62,7 +64,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
 
 
-def _assign_request_id() -> None:
+def _assign_request_id(_endpoint=None, _values=None) -> None:
     offered = request.headers.get("X-Request-ID", "")
     g.request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
 
@@ -153,6 +155,12 @@ def home():
 def favicon():
     # Browsers ask for it at the root whatever the page says; never let it reach tenant routing.
     return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
+@blueprint.get("/robots.txt")
+def robots():
+    # Nothing here is for search engines, cells' addresses included.
+    return "User-agent: *\nDisallow: /\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @blueprint.get("/healthz")

@@ -109,12 +109,6 @@ def test_pages_have_a_favicon(demo_server, page):  # noqa: F811
     page.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app bug: an unknown cell is refused in the tenant url_value_preprocessor, which "
-    "runs before the before_request hook that assigns the request id",
-)
 def test_unknown_cell_error_page_gives_a_reference(demo_server, page):  # noqa: F811
     """The error page template shows a reference (the request id) to quote to support."""
     response = page.goto(demo_server.url("/no-such-cell/"))

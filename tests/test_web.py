@@ -199,3 +199,15 @@ def test_the_language_switch_never_redirects_off_site(client, target):
 
 def test_an_unknown_language_is_not_found(client):
     assert client.get("/language/de").status_code == 404
+
+
+def test_search_engines_are_told_to_stay_away(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert "Disallow: /" in response.get_data(as_text=True)
+
+
+def test_a_refused_cell_still_gets_a_reference_to_quote(client, demo_tenants):
+    response = client.get("/no-such-cell/", headers={"Accept-Language": "nl"})
+    reference = response.headers["X-Request-ID"]
+    assert reference in response.get_data(as_text=True)
