@@ -61,6 +61,15 @@ def ctx(app):
         db.session.remove()
 
 
+def _plant_intruder(cells: Cells) -> None:
+    """A corrupt row of B's that points at A's folder (written with Core, around the ORM)."""
+    with tenant_context(cells.b):
+        db.session.execute(
+            sa.insert(Note.__table__).values(tenant_id=cells.b, folder_id=cells.folder_a, body="B intruder")
+        )
+        db.session.commit()
+
+
 def test_select_returns_only_the_current_cells_rows(cells, ctx):
     with tenant_context(cells.a):
         titles = db.session.scalars(sa.select(Folder.title)).all()
@@ -76,23 +85,14 @@ def test_get_by_primary_key_of_another_cell_finds_nothing(cells, ctx):
 
 
 def test_lazy_load_does_not_follow_a_reference_into_another_cell(cells, ctx):
-    # A corrupt row of B's that points at A's folder (written with Core, around the ORM).
-    with tenant_context(cells.b):
-        db.session.execute(
-            sa.insert(Note.__table__).values(tenant_id=cells.b, folder_id=cells.folder_a, body="B intruder")
-        )
-        db.session.commit()
+    _plant_intruder(cells)
     with tenant_context(cells.a):
         folder = db.session.get(Folder, cells.folder_a)
         assert sorted(note.body for note in folder.notes) == ["A note 1", "A note 2"]
 
 
 def test_eager_loads_and_aliases_are_scoped_too(cells, ctx):
-    with tenant_context(cells.b):
-        db.session.execute(
-            sa.insert(Note.__table__).values(tenant_id=cells.b, folder_id=cells.folder_a, body="B intruder")
-        )
-        db.session.commit()
+    _plant_intruder(cells)
     with tenant_context(cells.a):
         for option in (selectinload(Folder.notes), joinedload(Folder.notes)):
             db.session.expunge_all()
