@@ -83,7 +83,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             self.cfg.set("bind", f"{host or settings.host}:{port or settings.port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("forwarded_allow_ips", "*")
+            self.cfg.set("forwarded_allow_ips", settings.forwarded_allow_ips)
 
         def load(self):
             return app

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=5000, gt=0, lt=65536)
     queue_prefix: str = ""
+    # Proxies whose X-Forwarded-* headers gunicorn believes (comma-separated, or * behind a
+    # network policy that lets only the ingress reach the pods).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @field_validator("database_url", "migrate_database_url", "redis_url", "secret_key")
     @classmethod

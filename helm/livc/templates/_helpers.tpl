@@ -66,7 +66,8 @@ app.kubernetes.io/part-of: livc
       "LIVC_DEFAULT_LOCALE" $c.defaultLocale
       "LIVC_DATABASE_POOL_SIZE" (toString (int64 $c.databasePoolSize))
       "LIVC_MAX_CONTENT_LENGTH" (toString (int64 $c.maxContentLength))
-      "LIVC_QUEUE_PREFIX" $c.queuePrefix -}}
+      "LIVC_QUEUE_PREFIX" $c.queuePrefix
+      "LIVC_FORWARDED_ALLOW_IPS" $c.forwardedAllowIps -}}
 {{- range $key, $value := $c.extra }}
 {{- $_ := set $settings $key (toString $value) -}}
 {{- end }}
