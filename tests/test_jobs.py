@@ -48,7 +48,6 @@ LIVC = str(Path(sys.executable).with_name("livc"))
 WORKER_TIMEOUT = 60  # seconds; a burst worker on an empty queue stops within about one
 
 sqlite_only = pytest.mark.parametrize("app", ["sqlite"], indirect=True)
-postgres_only = [pytest.mark.postgres, pytest.mark.parametrize("app", ["postgres"], indirect=True)]
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -203,6 +202,7 @@ def test_without_redis_the_worker_and_job_commands_refuse_and_say_why(tmp_path):
 
 
 @pytest.mark.redis
+@sqlite_only
 def test_a_queued_job_waits_on_its_prefixed_queue_with_no_arguments_in_its_description(
     deployment, demo_tenants
 ):
