@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import import_module
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -92,27 +95,66 @@ def enqueue(func: Callable[..., Any], *args: Any, tenant_id: int | None, **kwarg
 
     ``tenant_id`` is explicit on purpose: a job must never guess whose data it works on.
     Pass ``None`` only for platform-level jobs that touch no tenant data themselves.
+
+    While the caller's transaction is open the job is held back and handed over when that
+    transaction commits (and dropped if it rolls back): a job never runs on data that is not
+    committed yet, nor waits on the caller's own locks.
     """
+    from livc.platform.db import db
+
     definition: Task = getattr(func, "task", None) or _task_for(f"{func.__module__}.{func.__qualname__}")
     settings = current_app.extensions["livc.settings"]
-    if settings.jobs_inline:
-        return _run_inline(definition, tenant_id, args, kwargs)
-    from rq import Retry
-
-    job = queue(definition.queue).enqueue(
-        execute,
-        tenant_id,
-        definition.path,
-        list(args),
-        kwargs,
-        retry=Retry(max=definition.retries, interval=list(RETRY_INTERVALS[: definition.retries]))
-        if definition.retries
-        else None,
-        job_timeout=JOB_TIMEOUT,
-        description=definition.path,  # not the arguments
-        meta={"tenant_id": tenant_id, "task": definition.path},
+    job_id = None if settings.jobs_inline else uuid.uuid4().hex
+    delivery = partial(
+        _deliver, current_app._get_current_object(), definition, tenant_id, list(args), kwargs, job_id  # noqa: SLF001
     )
-    return Enqueued(job_id=job.id, inline=False)
+    session = db.session()
+    if session.in_transaction():
+        session.info.setdefault(_HELD_BACK, []).append(delivery)
+        return Enqueued(job_id=job_id, inline=settings.jobs_inline)
+    return delivery()
+
+
+_HELD_BACK = "livc_jobs_held_back"
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_over_held_back_jobs(session: Session) -> None:
+    for delivery in session.info.pop(_HELD_BACK, []):
+        try:
+            delivery()
+        except Exception as error:  # the commit stands; say loudly that its job did not go
+            log.error("job could not be queued after commit: %s", error_type(error))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_held_back_jobs(session: Session, transaction) -> None:
+    # Runs after after_commit; whatever is still held back here was rolled back with its cause.
+    if transaction.parent is None:
+        session.info.pop(_HELD_BACK, None)
+
+
+def _deliver(app: Flask, definition: Task, tenant_id, args: list, kwargs: dict, job_id) -> Enqueued:
+    with app.app_context():
+        if app.extensions["livc.settings"].jobs_inline:
+            return _run_inline(definition, tenant_id, args, kwargs)
+        from rq import Retry
+
+        job = queue(definition.queue).enqueue(
+            execute,
+            tenant_id,
+            definition.path,
+            args,
+            kwargs,
+            job_id=job_id,
+            retry=Retry(max=definition.retries, interval=list(RETRY_INTERVALS[: definition.retries]))
+            if definition.retries
+            else None,
+            job_timeout=JOB_TIMEOUT,
+            description=definition.path,  # not the arguments
+            meta={"tenant_id": tenant_id, "task": definition.path},
+        )
+        return Enqueued(job_id=job.id, inline=False)
 
 
 def _run_inline(definition: Task, tenant_id: int | None, args, kwargs) -> Enqueued:
@@ -120,7 +162,7 @@ def _run_inline(definition: Task, tenant_id: int | None, args, kwargs) -> Enqueu
     app = current_app._get_current_object()  # noqa: SLF001
     try:
         with app.app_context():
-            _execute_in_app(tenant_id, definition, list(args), kwargs)
+            _execute_in_app(tenant_id, definition, args, kwargs)
     except TenantUnavailable as reason:
         log.info("inline job %s dropped: %s", definition.path, reason)
         return Enqueued(job_id=None, inline=True, succeeded=False)

@@ -36,6 +36,7 @@ import job_tasks
 from conftest import make_app
 from livc.platform.audit import AuditEntry
 from livc.platform.cli import cli
+from livc.platform import audit
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.jobs import RETRY_INTERVALS, Enqueued, _task_for, enqueue
 from livc.platform.schedule import PERIODIC, build_scheduler, fan_out
@@ -161,6 +162,32 @@ def test_without_redis_a_job_runs_at_once_as_its_own_tenant(app, demo_tenants):
     assert trail(app, herko, "test.visited") == []
 
 
+def test_a_job_enqueued_inside_a_transaction_runs_only_once_that_transaction_commits(app, demo_tenants):
+    """The caller's own uncommitted write (and the lock on its audit head) comes first."""
+    leuven = demo_tenants["demo-leuven"]
+    with app.app_context(), tenant_context(leuven):
+        audit.record("test.caller_wrote", actor="system:test")  # holds the chain's head
+        outcome = enqueue(job_tasks.visit, "after-commit", tenant_id=leuven)
+        assert outcome.succeeded is None  # held back, not run, not deadlocked
+        assert trail(app, leuven, "test.visited") == []
+        db.session.commit()
+        db.session.remove()
+    assert [e.subject for e in trail(app, leuven, "test.visited")] == ["note:after-commit"]
+    with app.app_context(), tenant_context(leuven):
+        assert audit.verify_chain().intact
+
+
+def test_a_job_enqueued_in_a_transaction_that_rolls_back_never_runs(app, demo_tenants):
+    leuven = demo_tenants["demo-leuven"]
+    with app.app_context(), tenant_context(leuven):
+        audit.record("test.caller_wrote", actor="system:test")
+        enqueue(job_tasks.visit, "rolled-back", tenant_id=leuven)
+        db.session.rollback()
+        db.session.commit()  # a later, empty commit does not revive it
+        db.session.remove()
+    assert trail(app, leuven, "test.visited") == []
+
+
 def test_without_redis_a_failing_job_leaves_the_caller_alone_and_logs_no_message(app, demo_tenants, caplog):
     leuven = demo_tenants["demo-leuven"]
     with app.app_context(), caplog.at_level("INFO"):
@@ -222,6 +249,19 @@ def test_a_queued_job_waits_on_its_prefixed_queue_with_no_arguments_in_its_descr
     assert job.retries_left == len(RETRY_INTERVALS)
     # Nothing ran yet: with Redis nothing runs inline.
     assert trail(deployment.app, leuven, "test.visited") == []
+
+
+@pytest.mark.redis
+@sqlite_only
+def test_a_job_reaches_redis_only_when_the_callers_transaction_commits(deployment, demo_tenants):
+    leuven = demo_tenants["demo-leuven"]
+    with deployment.app.app_context(), tenant_context(leuven):
+        audit.record("test.caller_wrote", actor="system:test")
+        outcome = enqueue(job_tasks.visit, "queued-after-commit", tenant_id=leuven)
+        assert deployment.queue("default").count == 0  # a worker could not see the write yet
+        db.session.commit()
+        db.session.remove()
+    assert deployment.queue("default").get_job_ids() == [outcome.job_id]
 
 
 @pytest.mark.redis
