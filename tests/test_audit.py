@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from itertools import pairwise
 
 import pytest
 import sqlalchemy as sa
@@ -52,7 +53,7 @@ def test_entries_form_an_unbroken_chain_per_cell(app, demo_tenants):
     with app.app_context(), tenant_context(leuven):
         entries = db.session.scalars(sa.select(audit.AuditEntry).order_by(audit.AuditEntry.seq)).all()
         assert [e.seq for e in entries] == [1, 2, 3, 4]  # tenant.created, then three reads
-        assert all(later.prev_hash == earlier.hash for earlier, later in zip(entries, entries[1:]))
+        assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(entries))
         assert entries[1].subject == "case:DEMO-2026-000" and entries[1].actor == "user:7"
     assert _report(app, leuven).intact and _report(app, leuven).entries == 4
     assert _report(app, herko).entries == 1  # the other cell's trail is its own
