@@ -215,15 +215,14 @@ def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs:
     try:
         if tenant_id is None:
             result = definition.func(*args, **kwargs)
-        else:
-            tenant = db.session.get(Tenant, tenant_id)
-            if tenant is None or tenant.status != TenantStatus.ACTIVE:
-                raise TenantUnavailable(f"tenant {tenant_id} is missing or not active")
-            db.session.rollback()  # start the tenant's own transaction with its setting
-            with tenant_context(tenant_id):
-                result = definition.func(*args, **kwargs)
-                db.session.commit()
-        db.session.commit()
+            db.session.commit()
+            return result
+        tenant = db.session.get(Tenant, tenant_id)
+        if tenant is None or tenant.status != TenantStatus.ACTIVE:
+            raise TenantUnavailable(f"tenant {tenant_id} is missing or not active")
+        with tenant_context(tenant_id):
+            result = definition.func(*args, **kwargs)
+            db.session.commit()  # inside the context: the final flush belongs to the tenant
         return result
     except BaseException:
         db.session.rollback()

@@ -178,6 +178,7 @@ def readyz():
     from livc.platform.rls import role_problem
 
     checks: dict[str, str] = {}
+    failing: list[str] = []
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -186,6 +187,8 @@ def readyz():
     except sa.exc.SQLAlchemyError as error:
         log.warning("readiness: database unreachable (%s)", type(error).__name__)
         checks["database"] = "unreachable"
+    if checks["database"] != "ok":
+        failing.append("database")
     settings = current_app.extensions["livc.settings"]
     if settings.redis_url:
         try:
@@ -194,10 +197,10 @@ def readyz():
         except Exception as error:  # redis-py raises several unrelated types
             log.warning("readiness: redis unreachable (%s)", type(error).__name__)
             checks["redis"] = "unreachable"
+            failing.append("redis")
     else:
         checks["redis"] = "not configured (jobs run inline)"
-    failing = {name: state for name, state in checks.items() if state not in ("ok",) and not state.startswith("not configured")}
     if failing:
-        reason = "; ".join(f"{name}: {state}" for name, state in failing.items())
+        reason = "; ".join(f"{name}: {checks[name]}" for name in failing)
         return jsonify(status="unavailable", reason=reason, checks=checks), 503
     return jsonify(status="ready", checks=checks)

@@ -211,3 +211,14 @@ def test_a_refused_cell_still_gets_a_reference_to_quote(client, demo_tenants):
     response = client.get("/no-such-cell/", headers={"Accept-Language": "nl"})
     reference = response.headers["X-Request-ID"]
     assert reference in response.get_data(as_text=True)
+
+
+def test_readiness_names_an_unreachable_redis(tmp_path, sqlite_template):
+    import shutil
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(sqlite_template, tmp_path / "data" / "livc.sqlite")
+    response = make_app(tmp_path, redis_url="redis://127.0.0.1:9/0").test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["reason"] == "redis: unreachable"
+    assert response.get_json()["checks"]["database"] == "ok"
