@@ -15,7 +15,11 @@ from livc.platform.settings import Settings, load_settings
 
 def import_models() -> None:
     """Import every module that defines models, so metadata (and Alembic) sees them all."""
+    import livc.platform.accounts  # noqa: F401
     import livc.platform.audit  # noqa: F401
+    import livc.platform.sessions  # noqa: F401
+    import livc.platform.sso  # noqa: F401
+    import livc.tenants.members  # noqa: F401
     import livc.tenants.models  # noqa: F401
 
 
@@ -39,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
 
+    from livc.tenants import auth_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)
@@ -58,6 +63,10 @@ def _flask_config(settings: Settings) -> dict:
         "SESSION_COOKIE_SECURE": settings.production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "livc_session",
+        # CSRF tokens live as long as the sign-in session may; the session's own time-outs apply.
+        "WTF_CSRF_TIME_LIMIT": settings.session_absolute_hours * 3600,
+        "WTF_CSRF_SSL_STRICT": True,
         "PREFERRED_URL_SCHEME": "https" if settings.production else "http",
         "TESTING": settings.env == "test",
     }

@@ -26,6 +26,7 @@ class Periodic:
 
 PERIODIC = (
     Periodic("audit-chain-verification", "livc.platform.audit.verify_tenant_chain", "17 3 * * *"),
+    Periodic("expired-session-purge", "livc.platform.sessions.purge_expired_sessions", "*/15 * * * *"),
 )
 
 

@@ -51,8 +51,20 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-* headers gunicorn believes (comma-separated, or * behind a
     # network policy that lets only the ingress reach the pods).
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Where people reach the platform: links in e-mails are built on it.
+    public_url: str | None = None
+    # Outgoing mail: smtp://user:password@host:port (STARTTLS when offered) or smtps://...;
+    # unset, mails are written as .eml files under data_dir/mail (development only).
+    smtp_url: str | None = Field(default=None, repr=False)
+    mail_from: str = "livc <no-reply@localhost>"
+    # Sign-in sessions end after this much inactivity, and in any case this long after sign-in.
+    session_idle_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, gt=0, le=7 * 24)
+    # Temporary lock-out after this many failed sign-ins in a row for one e-mail address.
+    sign_in_failures_allowed: int = Field(default=5, gt=0, le=100)
+    lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
 
-    @field_validator("database_url", "migrate_database_url", "redis_url", "secret_key")
+    @field_validator("database_url", "migrate_database_url", "redis_url", "secret_key", "smtp_url", "public_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -72,6 +84,20 @@ class Settings(BaseSettings):
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("must be an smtp:// or smtps:// URL")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
@@ -89,6 +115,10 @@ class Settings(BaseSettings):
             raise ValueError("database_url: required in production, a postgresql:// URL")
         if not self.redis_url:
             raise ValueError("redis_url: required in production (jobs must not run inline)")
+        if not self.public_url or not self.public_url.startswith("https://"):
+            raise ValueError("public_url: required in production, an https:// URL")
+        if not self.smtp_url:
+            raise ValueError("smtp_url: required in production (invitations and resets are mailed)")
         return self
 
     @property
@@ -102,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def migration_url(self) -> str:
         return self.migrate_database_url or self.sqlalchemy_url
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def jobs_inline(self) -> bool:

@@ -9,6 +9,7 @@ import uuid
 import sqlalchemy as sa
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from livc.platform.db import db, leave_tenant
@@ -17,15 +18,18 @@ from livc.platform.logs import describe_error
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("platform", __name__)
+csrf = CSRFProtect()
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 ERROR_TEXTS = {
     400: (_l("Bad request"), _l("The request could not be understood.")),
+    401: (_l("Sign-in required"), _l("Sign in to continue.")),
     403: (_l("Access refused"), _l("You do not have access to this page.")),
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Method not allowed"), _l("This page does not accept that kind of request.")),
     422: (_l("Some fields need attention"), _l("Please correct the fields marked.")),
+    410: (_l("Link no longer valid"), _l("This link has expired or was already used.")),
     413: (_l("Request too large"), _l("What you sent is larger than the platform accepts.")),
     415: (_l("Unsupported content"), _l("The platform does not accept this kind of content.")),
     429: (_l("Too many requests"), _l("Please wait a moment before trying again.")),
@@ -56,6 +60,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.teardown_request(_leave_tenant)
+    csrf.init_app(app)  # every POST, PUT, PATCH and DELETE, forms and JSON alike
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
@@ -69,13 +75,31 @@ def _assign_request_id(_endpoint=None, _values=None) -> None:
     g.request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
 
 
+def after_refusal(callback) -> None:
+    """Run ``callback`` after this request's work was rolled back, in a transaction of its own.
+
+    A refused request changes nothing, except what records the refusal: the audit entry of a
+    denied access, the count of failed sign-ins. Those go here. On success they run too.
+    """
+    g.setdefault("after_refusal", []).append(callback)
+
+
 def _finish_transaction(response):
     """Commit what a successful request did, roll back anything else: never half-written."""
     if response.status_code < 400:
+        _run_recorders()
         db.session.commit()
     else:
         db.session.rollback()
+        if g.get("after_refusal"):
+            _run_recorders()
+            db.session.commit()
     return response
+
+
+def _run_recorders() -> None:
+    for callback in g.pop("after_refusal", []):
+        callback()
 
 
 def _security_headers(response):
@@ -119,6 +143,17 @@ def _http_error(error: HTTPException):
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response[0].headers["Allow"] = ", ".join(error.valid_methods)
     return response
+
+
+def _csrf_error(error: CSRFError):
+    """A state-changing request without a valid token: refused, changes nothing, audited."""
+    db.session.rollback()
+    if getattr(g, "tenant", None) is not None:
+        from livc.platform import audit
+
+        endpoint = request.endpoint
+        after_refusal(lambda: audit.record("access.csrf_refused", details={"endpoint": endpoint}))
+    return error_response(400, _l("This form has expired or did not come from this site. Reload the page and try again."))
 
 
 def _internal_error(error: InternalServerError):

@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform.db import enter_tenant
+from livc.platform.policy import Action, public
+from livc.tenants.access import guard
 from livc.tenants.models import SLUG_PATTERN, Tenant, TenantKind, TenantStatus
 from livc.tenants.operations import find_tenant
 
@@ -43,6 +45,37 @@ def _tenant_slug(_endpoint, values) -> None:
         values["tenant_slug"] = g.tenant.slug
 
 
+@blueprint.before_request
+def _signed_in_member() -> None:
+    from livc.tenants.access import load_person
+
+    load_person()
+
+
 @blueprint.get("/")
+@public
 def landing():
     return render_template("tenants/landing.html", tenant=g.tenant, kind_label=KIND_LABELS[g.tenant.kind])
+
+
+@blueprint.get("/home")
+@guard(Action.CELL_ENTER)
+def home():
+    from livc.platform.policy import decide
+
+    links = [
+        (action, endpoint, label)
+        for action, endpoint, label in HOME_LINKS
+        if decide(g.person, action)
+    ]
+    return render_template(
+        "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind]
+    )
+
+
+HOME_LINKS = (
+    (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
+    (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
+    (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),
+    (Action.PROFILE_MANAGE, "tenant.profile", _l("Your profile and sign-in")),
+)

@@ -1,0 +1,359 @@
+"""People who sign in: one global account per e-mail address, and their credentials.
+
+An account holds who someone is and how they prove it (argon2id password, TOTP second
+factor, one-time recovery codes, links to single sign-on identities). What they may do lives
+in their memberships of cells (:mod:`livc.tenants.members`). Nothing here ever tells a caller
+whether an e-mail address has an account: failures look and take the same.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+import pyotp
+import segno
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy_utils import StringEncryptedType
+from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
+
+from livc.platform.crypto import derived_key, keyed_digest, new_token, token_digest
+from livc.platform.db import Id, TenantScoped, db
+from livc.platform.timeutil import utcnow
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 200
+EMAIL_MAX = 254
+NAME_MAX = 120
+TOTP_ISSUER = "livc"
+TOTP_STEP = 30
+RECOVERY_CODE_COUNT = 10
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+
+_hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory parameters
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _totp_key() -> bytes:
+    return derived_key("totp-secret")
+
+
+class Account(db.Model):
+    """A person who can sign in. Global: the same person may be a member of several cells."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(EMAIL_MAX), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(NAME_MAX), default="")
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    password_changed_at: Mapped[datetime | None]
+    # Encrypted at rest (AES-GCM) under a key derived from the platform secret.
+    totp_secret: Mapped[str | None] = mapped_column(StringEncryptedType(sa.String, _totp_key, AesGcmEngine))
+    totp_enabled_at: Mapped[datetime | None]
+    # The last time step a code was accepted for: a code is never accepted twice.
+    totp_last_step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.email
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
+    @property
+    def remaining_recovery_codes(self) -> int:
+        return sum(1 for code in self.recovery_codes if code.used_at is None)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that replaces the second factor once, kept as a keyed digest."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    code_digest: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None]
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins per e-mail address, known or not (keyed digest): lock-out without telling."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+
+
+class PasswordReset(TenantScoped, db.Model):
+    """A single-use, expiring password reset link for one cell (only its digest is kept)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship()
+
+
+class AccountIdentity(db.Model):
+    """An account's identity at an OpenID Connect provider (issuer + subject)."""
+
+    __tablename__ = "account_identities"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(sa.String(300))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship()
+
+
+# --- look-up --------------------------------------------------------------------------------
+
+
+def find_account(email: str) -> Account | None:
+    return db.session.execute(
+        sa.select(Account).where(Account.email == normalise_email(email))
+    ).scalar_one_or_none()
+
+
+def get_or_create_account(email: str, display_name: str = "") -> Account:
+    account = find_account(email)
+    if account is None:
+        account = Account(email=normalise_email(email), display_name=display_name.strip())
+        db.session.add(account)
+        db.session.flush()
+    elif display_name and not account.display_name:
+        account.display_name = display_name.strip()
+    return account
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """Why ``password`` is not acceptable (a message key), or None."""
+    if len(password) < PASSWORD_MIN:
+        return "too_short"
+    if len(password) > PASSWORD_MAX:
+        return "too_long"
+    if email and normalise_email(password) == normalise_email(email):
+        return "is_email"
+    if len(set(password)) < 5:
+        return "too_simple"
+    return None
+
+
+def set_password(account: Account, password: str) -> None:
+    account.password_hash = _hasher.hash(password)
+    account.password_changed_at = utcnow()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def check_password(account: Account | None, password: str) -> bool:
+    """True when ``password`` is the account's. Takes as long when there is no such account."""
+    stored = account.password_hash if account is not None and account.password_hash else None
+    try:
+        _hasher.verify(stored or _dummy_hash(), password[: PASSWORD_MAX + 1])
+    except (VerificationError, InvalidHashError):
+        return False
+    if stored is None or account.disabled_at is not None:
+        return False
+    if _hasher.check_needs_rehash(stored):
+        set_password(account, password)
+    return True
+
+
+# --- second factor --------------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, email: str, tenant_name: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=f"{TOTP_ISSUER} {tenant_name}")
+
+
+def qr_svg(uri: str) -> str:
+    """The QR code of ``uri`` as inline SVG markup (no script, no external image)."""
+    return segno.make(uri, error="m").svg_inline(scale=5, dark="#111", light="#fff", title="QR")
+
+
+def _normalise_code(code: str) -> str:
+    return "".join(ch for ch in code if not ch.isspace() and ch != "-").lower()
+
+
+def matching_totp_step(secret: str, code: str, after_step: int = 0, now: float | None = None) -> int | None:
+    """The time step ``code`` belongs to (one step of clock drift allowed), if newer than ``after_step``."""
+    code = _normalise_code(code)
+    if not (len(code) == 6 and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int((now if now is not None else time.time()) // TOTP_STEP)
+    for step in (current - 1, current, current + 1):
+        if step > after_step and hmac.compare_digest(totp.at(step * TOTP_STEP), code):
+            return step
+    return None
+
+
+def enable_totp(account: Account, secret: str, code: str) -> bool:
+    """Enrol ``secret`` when ``code`` proves the person's app holds it."""
+    step = matching_totp_step(secret, code)
+    if step is None:
+        return False
+    account.totp_secret = secret
+    account.totp_last_step = step
+    account.totp_enabled_at = utcnow()
+    return True
+
+
+def check_totp(account: Account, code: str) -> bool:
+    """Accept a current code once: a replayed code (same or earlier step) is refused."""
+    if not account.has_totp:
+        return False
+    step = matching_totp_step(account.totp_secret, code, after_step=account.totp_last_step)
+    if step is None:
+        return False
+    account.totp_last_step = step
+    return True
+
+
+def _recovery_digest(code: str) -> str:
+    return keyed_digest("recovery-code", _normalise_code(code))
+
+
+def new_recovery_codes(account: Account) -> list[str]:
+    """Replace the account's recovery codes; the plain codes are shown once, never stored."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    codes = ["-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3)) for _ in range(RECOVERY_CODE_COUNT)]
+    account.recovery_codes.clear()
+    db.session.flush()
+    account.recovery_codes.extend(RecoveryCode(code_digest=_recovery_digest(code)) for code in codes)
+    return codes
+
+
+def use_recovery_code(account: Account, code: str) -> bool:
+    digest = _recovery_digest(code)
+    for stored in account.recovery_codes:
+        if stored.used_at is None and hmac.compare_digest(stored.code_digest, digest):
+            stored.used_at = utcnow()
+            return True
+    return False
+
+
+def check_second_factor(account: Account, code: str) -> str | None:
+    """``"totp"`` or ``"recovery_code"`` when ``code`` is accepted, else None."""
+    if check_totp(account, code):
+        return "totp"
+    if len(_normalise_code(code)) == 12 and use_recovery_code(account, code):
+        return "recovery_code"
+    return None
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    locked: bool
+    retry_after: int = 0  # seconds
+
+
+def _throttle_key(email: str) -> str:
+    return keyed_digest("sign-in-throttle", normalise_email(email))
+
+
+def throttle_state(email: str) -> ThrottleState:
+    row = db.session.get(SignInThrottle, _throttle_key(email))
+    now = utcnow()
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return ThrottleState(False)
+    return ThrottleState(True, int((row.locked_until - now).total_seconds()) + 1)
+
+
+def note_failure(email: str) -> ThrottleState:
+    """Count a failed attempt; lock the address for a while after too many in a row."""
+    settings = current_app.extensions["livc.settings"]
+    key = _throttle_key(email)
+    row = db.session.get(SignInThrottle, key)
+    now = utcnow()
+    if row is None:
+        row = SignInThrottle(key=key, failures=0)
+        db.session.add(row)
+    if row.locked_until is not None and row.locked_until <= now:
+        row.failures, row.locked_until = 0, None
+    row.failures += 1
+    row.last_failure_at = now
+    if row.failures >= settings.sign_in_failures_allowed:
+        row.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+    db.session.flush()
+    return throttle_state(email)
+
+
+def clear_failures(email: str) -> None:
+    row = db.session.get(SignInThrottle, _throttle_key(email))
+    if row is not None:
+        db.session.delete(row)
+
+
+# --- password resets ------------------------------------------------------------------------
+
+
+def create_password_reset(account: Account) -> str:
+    """A reset link for the current cell; earlier unused links of the account stop working."""
+    now = utcnow()
+    db.session.execute(
+        sa.update(PasswordReset)
+        .where(PasswordReset.account_id == account.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = new_token()
+    db.session.add(
+        PasswordReset(token_digest=token_digest(token), account_id=account.id, expires_at=now + PASSWORD_RESET_LIFETIME)
+    )
+    return token
+
+
+def find_password_reset(token: str) -> PasswordReset | None:
+    """The unused, unexpired reset for ``token`` in the current cell, or None (all failures alike)."""
+    reset = db.session.execute(
+        sa.select(PasswordReset).where(PasswordReset.token_digest == token_digest(token[:100]))
+    ).scalar_one_or_none()
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
+        return None
+    return reset

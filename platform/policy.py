@@ -1,0 +1,183 @@
+"""Who may do what: every authorisation decision of the platform, in one place, deny by default.
+
+Views, API endpoints and jobs ask :func:`decide` with the acting :class:`Person`, an
+:class:`Action` and, where it matters, the resource. An action without a rule is refused, a
+missing person is refused, and every refusal carries a reason for the audit trail.
+
+Need-to-know (seeds 001 and 004): a case is visible to the cell coordinator and to its case
+team only; other members see at most that the case exists, by its code, when it is on the
+agenda of a meeting they attend. Police information is a class of its own, for the
+coordinator and the information officer (with a valid security clearance) only.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from livc.tenants.members import OrganisationKind, Role
+
+
+class Action(enum.StrEnum):
+    CELL_ENTER = "cell.enter"
+    PROFILE_MANAGE = "profile.manage"
+    UNDERTAKING_ACCEPT = "undertaking.accept"
+    MEMBERS_VIEW = "members.view"
+    MEMBERS_MANAGE = "members.manage"
+    ORGANISATIONS_MANAGE = "organisations.manage"
+    SSO_MANAGE = "sso.manage"
+    CASE_SEE_CODE = "case.see_code"
+    CASE_READ = "case.read"
+    POLICE_INFO_READ = "police_info.read"
+
+
+# Reaching these means reaching case content: the secrecy undertaking must be accepted first.
+CONTENT_ACTIONS = frozenset({Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.POLICE_INFO_READ})
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a view declares: the action it needs (None: public) and how it loads its resource."""
+
+    action: Action | None
+    load: Callable[..., object] | None = None
+
+
+def public(view):
+    """Mark a view reachable without signing in (sign-in pages, invitation links, health)."""
+    view.access = Access(None)
+    return view
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member acting in the cell they signed in to."""
+
+    account_id: int
+    membership_id: int
+    tenant_id: int
+    role: Role
+    organisation_kind: OrganisationKind
+    clearance_valid: bool = False
+
+
+class CaseLike(Protocol):
+    """What the policy needs to know about a case (the cell issue's model provides it)."""
+
+    tenant_id: int
+    team_membership_ids: Collection[int]
+    agenda_attendee_ids: Collection[int]
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+Rule = Callable[[Person, object | None], Decision]
+_RULES: dict[Action, Rule] = {}
+
+
+def allow(reason: str) -> Decision:
+    return Decision(True, reason)
+
+
+def deny(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+def rule(*actions: Action):
+    def register(func: Rule) -> Rule:
+        for action in actions:
+            if action in _RULES:
+                raise ValueError(f"{action} already has a rule")
+            _RULES[action] = func
+        return func
+
+    return register
+
+
+def decide(person: Person | None, action: Action | str, resource: object | None = None) -> Decision:
+    """May ``person`` do ``action`` (on ``resource``)? Refused unless a rule says yes."""
+    if person is None:
+        return deny("not signed in")
+    try:
+        rule_for = _RULES[Action(action)]
+    except (ValueError, KeyError):
+        return deny("no rule for this action")
+    if resource is not None and getattr(resource, "tenant_id", person.tenant_id) != person.tenant_id:
+        return deny("resource of another cell")
+    return rule_for(person, resource)
+
+
+def roles(*allowed: Role) -> Rule:
+    def check(person: Person, _resource: object | None) -> Decision:
+        if person.role in allowed:
+            return allow(f"role {person.role}")
+        return deny(f"role {person.role} may not")
+
+    return check
+
+
+@rule(Action.CELL_ENTER, Action.PROFILE_MANAGE, Action.UNDERTAKING_ACCEPT)
+def _any_member(person: Person, _resource: object | None) -> Decision:
+    return allow("member of the cell")
+
+
+@rule(Action.MEMBERS_VIEW)
+def _members_view(person: Person, resource: object | None) -> Decision:
+    # The table knows who sits at it; a guest expert invited for one case does not need to.
+    if person.role == Role.GUEST_EXPERT:
+        return deny("guest experts see their case team only")
+    return allow("member of the table")
+
+
+_RULES[Action.MEMBERS_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.ORGANISATIONS_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.SSO_MANAGE] = roles(Role.COORDINATOR)
+
+
+def _in_case_team(person: Person, case: CaseLike) -> bool:
+    return person.membership_id in set(case.team_membership_ids)
+
+
+@rule(Action.CASE_READ)
+def _case_read(person: Person, case: CaseLike | None) -> Decision:
+    if case is None:
+        return deny("no case given")
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if _in_case_team(person, case):
+        return allow("case team")
+    return deny("not in the case team")
+
+
+@rule(Action.CASE_SEE_CODE)
+def _case_see_code(person: Person, case: CaseLike | None) -> Decision:
+    readable = _case_read(person, case)
+    if readable or case is None:
+        return readable
+    if person.membership_id in set(case.agenda_attendee_ids):
+        return allow("on the agenda of a meeting attended")
+    return deny("not in the case team nor at a meeting with it on the agenda")
+
+
+@rule(Action.POLICE_INFO_READ)
+def _police_info(person: Person, case: CaseLike | None) -> Decision:
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if person.role == Role.INFORMATION_OFFICER:
+        if person.clearance_valid:
+            return allow("information officer with a valid clearance")
+        return deny("security clearance missing or expired")
+    return deny("police information is for the coordinator and the information officer")
+
+
+def actions_without_rule() -> list[Action]:
+    return [action for action in Action if action not in _RULES]

@@ -1,0 +1,162 @@
+"""Sign-in sessions: kept on the server, revocable, bound to one cell.
+
+The browser holds Flask's signed cookie (``livc_session``: Secure in production, HttpOnly,
+SameSite=Lax). It carries, per cell, a random session token whose SHA-256 is the key of an
+:class:`AuthSession` row in that cell. Deleting the row ends the session wherever the cookie
+is. A new token is issued at every sign-in and whenever the member's rights change; sessions
+end after ``LIVC_SESSION_IDLE_MINUTES`` without activity and ``LIVC_SESSION_ABSOLUTE_HOURS``
+after sign-in, whatever happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, session
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livc.platform.crypto import new_token, token_digest
+from livc.platform.db import Id, TenantScoped, db
+from livc.platform.jobs import task
+from livc.platform.timeutil import utcnow
+
+SESSION_KEY = "auth"  # Flask session: {tenant slug: token}
+TOUCH_EVERY = timedelta(seconds=60)  # last activity is written at most once a minute
+
+
+class AuthSession(TenantScoped, db.Model):
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("memberships.id", ondelete="CASCADE"), index=True)
+    privilege_version: Mapped[int]
+    method: Mapped[str] = mapped_column(sa.String(20))  # "password" or "sso"
+    # For single sign-on: the provider's session id, so its back-channel logout can end this one.
+    sso_issuer: Mapped[str | None] = mapped_column(sa.String(300))
+    sso_sid: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    sso_subject: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+def _settings():
+    return current_app.extensions["livc.settings"]
+
+
+def _tokens() -> dict:
+    return dict(session.get(SESSION_KEY) or {})
+
+
+def _store_token(slug: str, token: str | None) -> None:
+    tokens = _tokens()
+    if token is None:
+        tokens.pop(slug, None)
+    else:
+        tokens[slug] = token
+    session[SESSION_KEY] = tokens
+
+
+def start(slug: str, membership, method: str, *, sso_issuer=None, sso_sid=None, sso_subject=None) -> AuthSession:
+    """Sign ``membership`` in: a fresh token, and a fresh CSRF token with it."""
+    now = utcnow()
+    token = new_token()
+    row = AuthSession(
+        token_digest=token_digest(token),
+        account_id=membership.account_id,
+        membership_id=membership.id,
+        privilege_version=membership.privilege_version,
+        method=method,
+        sso_issuer=sso_issuer,
+        sso_sid=sso_sid,
+        sso_subject=sso_subject,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=_settings().session_absolute_hours),
+    )
+    db.session.add(row)
+    db.session.flush()
+    tokens = _tokens()
+    session.clear()  # whatever was in the cookie before signing in does not carry over
+    tokens[slug] = token
+    session[SESSION_KEY] = tokens
+    return row
+
+
+@dataclass(frozen=True)
+class Found:
+    row: AuthSession | None
+    ended: str | None = None  # why a session the browser still presented is over
+
+
+def current(slug: str) -> Found:
+    """The live session for this cell, touched; or why the presented one has ended."""
+    token = _tokens().get(slug)
+    if not token:
+        return Found(None)
+    row = db.session.execute(
+        sa.select(AuthSession).where(AuthSession.token_digest == token_digest(token))
+    ).scalar_one_or_none()
+    if row is None:
+        _store_token(slug, None)
+        return Found(None, "revoked")
+    now = utcnow()
+    if row.expires_at <= now or row.last_seen_at + timedelta(minutes=_settings().session_idle_minutes) <= now:
+        db.session.delete(row)
+        _store_token(slug, None)
+        return Found(None, "expired")
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return Found(row)
+
+
+def rotate(slug: str, row: AuthSession, privilege_version: int) -> None:
+    """A new token for the same session, e.g. after the member's rights changed."""
+    token = new_token()
+    row.token_digest = token_digest(token)
+    row.privilege_version = privilege_version
+    _store_token(slug, token)
+    session.pop("csrf_token", None)
+
+
+def end(slug: str, row: AuthSession | None) -> None:
+    if row is not None:
+        db.session.delete(row)
+    _store_token(slug, None)
+
+
+def end_all_for(account_id: int) -> int:
+    """End every session of ``account_id`` in the current cell (membership removed, password reset)."""
+    result = db.session.execute(sa.delete(AuthSession).where(AuthSession.account_id == account_id))
+    return result.rowcount or 0
+
+
+def end_sso_sessions(issuer: str, *, sid: str | None, subject: str | None) -> int:
+    """Back-channel logout: end this cell's sessions opened through ``issuer`` for ``sid``/``subject``."""
+    query = sa.delete(AuthSession).where(AuthSession.sso_issuer == issuer)
+    if sid:
+        query = query.where(AuthSession.sso_sid == sid)
+    elif subject:
+        query = query.where(AuthSession.sso_subject == subject)
+    else:
+        return 0
+    return db.session.execute(query).rowcount or 0
+
+
+def purge_expired() -> int:
+    """Delete the current cell's sessions that are over (a periodic job)."""
+    now = utcnow()
+    idle = now - timedelta(minutes=_settings().session_idle_minutes)
+    result = db.session.execute(
+        sa.delete(AuthSession).where(sa.or_(AuthSession.expires_at <= now, AuthSession.last_seen_at <= idle))
+    )
+    return result.rowcount or 0
+
+
+@task(queue="maintenance")
+def purge_expired_sessions() -> int:
+    return purge_expired()

@@ -1,0 +1,148 @@
+"""The door of every cell page: who is signed in, and whether the policy lets them through.
+
+Every view of a cell is declared with :func:`guard` (an action of :mod:`livc.platform.policy`)
+or :func:`public`. The authorisation matrix test walks the URL map and fails on any view that
+declares neither. Refusals are audited, in a transaction of their own, after the request's
+work has been rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import current_app, g, jsonify, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
+
+from livc.platform import audit, sessions
+from livc.platform.db import db
+from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide, public  # noqa: F401
+from livc.platform.web import after_refusal, wants_json
+from livc.tenants.members import Membership, has_accepted_current
+
+SIGN_IN_ATTEMPTS_PER_MINUTE = 30  # per client address, on every credential-checking endpoint
+
+
+def guard(action: Action, *, load: Callable[..., object] | None = None):
+    """Let the view run only when the policy allows ``action`` for the signed-in member.
+
+    ``load`` receives the view's URL values and returns the resource or raises NotFound. It
+    runs inside the cell, so another cell's ids look exactly like ids that do not exist.
+    """
+
+    def wrap(view):
+        @wraps(view)
+        def guarded(**values):
+            if g.person is None:
+                return sign_in_required()
+            g.resource = load(**values) if load is not None else None
+            decision = decide(g.person, action, g.resource)
+            if not decision:
+                refuse(action, decision.reason)
+            if action in CONTENT_ACTIONS and not has_accepted_current(g.membership):
+                if wants_json():
+                    return _json_error(403, _l("Accept the cell's secrecy undertaking first."), "undertaking_required")
+                return redirect(url_for("tenant.undertaking", next=_current_path()))
+            return view(**values)
+
+        guarded.access = Access(action, load)
+        return guarded
+
+    return wrap
+
+
+def refuse(action: Action | str, reason: str):
+    """Audit the refusal and answer 403."""
+    subject = f"{type(g.resource).__name__.lower()}:{g.resource.id}" if getattr(g, "resource", None) is not None else None
+    endpoint = request.endpoint
+    after_refusal(
+        lambda: audit.record("access.denied", subject=subject, details={"action": str(action), "reason": reason, "endpoint": endpoint})
+    )
+    raise Forbidden()
+
+
+def _json_error(status: int, message, code: str | None = None):
+    body = {"status": status, "message": str(message)}
+    if code:
+        body["code"] = code
+    return jsonify(error=body), status
+
+
+def sign_in_required():
+    if wants_json():
+        return _json_error(401, _l("Sign in first."), "sign_in_required")
+    return redirect(url_for("tenant.sign_in", next=_current_path()))
+
+
+def _current_path() -> str:
+    return request.full_path.rstrip("?")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path inside this cell, else ``default``: no open redirects."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
+        return default
+    if not parts.path.startswith(f"/{g.tenant.slug}/"):
+        return default
+    return target
+
+
+def load_person() -> None:
+    """Before every cell request: the signed-in member of this cell, if any."""
+    g.person = g.membership = g.auth_session = None
+    found = sessions.current(g.tenant.slug)
+    g.session_ended = found.ended
+    row = found.row
+    if row is None:
+        return
+    membership = db.session.get(Membership, row.membership_id)
+    if membership is None or not membership.usable:
+        sessions.end(g.tenant.slug, row)
+        g.session_ended = "revoked"
+        return
+    if row.privilege_version != membership.privilege_version:
+        sessions.rotate(g.tenant.slug, row, membership.privilege_version)
+    g.auth_session = row
+    g.membership = membership
+    g.person = person_for(membership)
+    g.audit_actor = f"account:{membership.account_id}"
+
+
+def person_for(membership: Membership) -> Person:
+    return Person(
+        account_id=membership.account_id,
+        membership_id=membership.id,
+        tenant_id=membership.tenant_id,
+        role=membership.role,
+        organisation_kind=membership.organisation.kind,
+        clearance_valid=membership.clearance_valid,
+    )
+
+
+def _rate_limiter() -> MovingWindowRateLimiter:
+    limiter = current_app.extensions.get("livc.rate_limiter")
+    if limiter is None:
+        settings = current_app.extensions["livc.settings"]
+        storage = storage_from_string(settings.redis_url or "memory://")
+        limiter = current_app.extensions["livc.rate_limiter"] = MovingWindowRateLimiter(storage)
+    return limiter
+
+
+def limit_credential_attempts() -> None:
+    """429 when one client address tries credentials too often (any account, any cell)."""
+    item = RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE)
+    if not _rate_limiter().hit(item, "credentials", request.remote_addr or "unknown"):
+        after_refusal(lambda: audit.record("auth.rate_limited", details={"endpoint": request.endpoint}))
+        raise TooManyRequests()
+
+
+def not_found():
+    raise NotFound()
