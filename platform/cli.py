@@ -51,6 +51,8 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     from livc.platform.demo import seed_demo
 
     settings = load_settings()
+    if settings.production:
+        raise click.ClickException("the demo never runs in production (LIVC_ENV=production)")
     migrating.upgrade(settings)
     app = create_app()
     host, port = host or settings.host, port or settings.port
@@ -58,11 +60,46 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         tenants = seed_demo()
         click.echo("livc demo: two neighbouring demo cells (all content is fake):")
         for tenant in tenants:
-            click.echo(f"  {tenant.name}: http://{host}:{port}/{tenant.slug}/")
+            click.echo(f"  {tenant.name}: http://{host}:{port}/{tenant.slug}/sign-in")
         click.echo(f"  database: {settings.sqlalchemy_url if settings.database_url is None else 'LIVC_DATABASE_URL'}")
         click.echo("  jobs: inline (no Redis configured)" if settings.jobs_inline else "  jobs: Redis")
+        click.echo(f"  mail: written to {settings.data_dir / 'mail'}" if settings.smtp_url is None else "  mail: SMTP")
+        _print_demo_logins()
     if not no_serve:
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _print_demo_logins() -> None:
+    from livc.platform.demo import DEMO_PASSWORD, demo_logins
+
+    click.echo("")
+    click.echo(f"Demo logins (DEMO ONLY; password for all: {DEMO_PASSWORD}).")
+    click.echo("Add the authenticator key to an app (FreeOTP, Google or Microsoft Authenticator),")
+    click.echo("or print the current code with: livc demo-code EMAIL")
+    for login in demo_logins():
+        click.echo(f"  {login.tenant_slug:12} {login.role.value:20} {login.email:45} key {login.totp_secret}")
+
+
+@cli.command("demo-code")
+@click.argument("email")
+def demo_code(email: str) -> None:
+    """Print the current authenticator code of a demo login (demo accounts only)."""
+    import pyotp
+
+    from livc.platform.app import create_app
+    from livc.platform.demo import demo_account
+
+    settings = load_settings()
+    if settings.production:
+        raise click.ClickException("the demo never runs in production (LIVC_ENV=production)")
+    app = create_app()
+    with app.app_context():
+        account = demo_account(email)
+        if account is None or not account.has_totp:
+            raise click.ClickException("not a demo login (see the list livc demo prints)")
+        click.echo(pyotp.TOTP(account.totp_secret).now())
+
+
 
 
 @cli.command()

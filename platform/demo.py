@@ -1,14 +1,28 @@
-"""Two neighbouring demo cells with synthetic, clearly fake content.
+"""Two neighbouring demo cells with synthetic, clearly fake content, and a login per role.
 
 The municipalities are real (so federation suggestions make sense later); everything said
-about them in the demo is invented.
+about them in the demo is invented. Every demo member signs in with the same password and
+their own authenticator secret, generated once and printed by ``livc demo`` (and the current
+code by ``livc demo-code``): for the demo only, never in production.
 """
 
 from __future__ import annotations
 
-from livc.platform.db import db
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from livc.platform import audit
+from livc.platform.accounts import Account, find_account, get_or_create_account, new_totp_secret, set_password
+from livc.platform.db import db, tenant_context
+from livc.platform.timeutil import utcnow
+from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
 from livc.tenants.models import Tenant
 from livc.tenants.operations import create_tenant, find_tenant
+
+DEMO_PASSWORD = "demo-livc-2026"
+DEMO_DOMAIN = "demo.livc.example"  # .example is reserved: these addresses reach nobody
 
 DEMO_TENANTS = (
     {
@@ -30,12 +44,89 @@ DEMO_TENANTS = (
     },
 )
 
+# (role, organisation name, kind, display name): invented people of invented organisations.
+DEMO_MEMBERS = (
+    (Role.COORDINATOR, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Ann Coördinator (DEMO)"),
+    (Role.MAYOR, "Kabinet burgemeester (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Bart Burgemeester (DEMO)"),
+    (Role.INFORMATION_OFFICER, "Lokale politie (DEMO)", OrganisationKind.POLICE, "Ines Informatie (DEMO)"),
+    (Role.POLICE_CHIEF, "Lokale politie (DEMO)", OrganisationKind.POLICE, "Karel Korpschef (DEMO)"),
+    (Role.SOCIAL_ALDERMAN, "Kabinet schepen sociale zaken (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sara Schepen (DEMO)"),
+    (Role.PARTNER, "CLB (DEMO)", OrganisationKind.CLB, "Pieter Partner (DEMO)"),
+    (Role.SECRETARY, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sofie Secretaris (DEMO)"),
+    (Role.GUEST_EXPERT, "Deskundige (DEMO)", OrganisationKind.OTHER, "Geert Gastexpert (DEMO)"),
+)
 
-def seed_demo() -> list[Tenant]:
-    """Create the demo cells that do not exist yet; return all of them."""
+
+@dataclass(frozen=True)
+class DemoLogin:
+    tenant_slug: str
+    role: Role
+    email: str
+    totp_secret: str
+
+
+def demo_email(tenant_slug: str, role: Role) -> str:
+    return f"{role.value.replace('_', '-')}.{tenant_slug.removeprefix('demo-')}@{DEMO_DOMAIN}"
+
+
+def is_demo_account(email: str) -> bool:
+    return email.endswith(f"@{DEMO_DOMAIN}")
+
+
+def seed_demo(with_members: bool = True) -> list[Tenant]:
+    """Create the demo cells (and their members) that do not exist yet; return the cells."""
     tenants = []
     for data in DEMO_TENANTS:
         tenant = find_tenant(data["slug"]) or create_tenant(data, actor="system:demo")
+        if with_members:
+            with tenant_context(tenant.id):
+                _seed_members(tenant)
         tenants.append(tenant)
     db.session.commit()
     return tenants
+
+
+def _seed_members(tenant: Tenant) -> None:
+    organisations: dict[str, Organisation] = {
+        o.name: o for o in db.session.scalars(sa.select(Organisation))
+    }
+    for role, organisation_name, kind, display_name in DEMO_MEMBERS:
+        account = get_or_create_account(demo_email(tenant.slug, role), display_name)
+        if not account.has_password:
+            set_password(account, DEMO_PASSWORD)
+        if not account.has_totp:
+            account.totp_secret = new_totp_secret()
+            account.totp_enabled_at = utcnow()
+        if db.session.scalar(sa.select(Membership.id).where(Membership.account_id == account.id)) is not None:
+            continue
+        organisation = organisations.get(organisation_name)
+        if organisation is None:
+            organisation = organisations[organisation_name] = Organisation(name=organisation_name, kind=kind)
+            db.session.add(organisation)
+            db.session.flush()
+        membership = Membership(
+            account_id=account.id,
+            organisation_id=organisation.id,
+            role=role,
+            status=MembershipStatus.ACTIVE,
+            clearance_expires_on=date.today() + timedelta(days=3 * 365) if role == Role.INFORMATION_OFFICER else None,
+            expires_at=utcnow() + timedelta(days=365) if role == Role.GUEST_EXPERT else None,
+        )
+        db.session.add(membership)
+        db.session.flush()
+        audit.record("member.added", actor="system:demo", subject=f"membership:{membership.id}", details={"role": role.value})
+
+
+def demo_logins() -> list[DemoLogin]:
+    """Every demo member's sign-in, for printing by ``livc demo``."""
+    logins = []
+    for data in DEMO_TENANTS:
+        for role, *_ in DEMO_MEMBERS:
+            account = find_account(demo_email(data["slug"], role))
+            if account is not None and account.has_totp:
+                logins.append(DemoLogin(data["slug"], role, account.email, account.totp_secret))
+    return logins
+
+
+def demo_account(email: str) -> Account | None:
+    return find_account(email) if is_demo_account(email) else None

@@ -246,7 +246,7 @@ def invitation(token: str):
     membership = invitation.membership
     account = membership.account
     existing = account.has_password
-    context = {"invitation": invitation, "membership": membership, "account": account, "existing": existing}
+    context = {"token": token, "membership": membership, "account": account, "existing": existing}
     if request.method == "GET":
         return render_form("tenants/invitation.html", **context)
     limit_credential_attempts()

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform.db import enter_tenant
-from livc.platform.policy import Action, public
+from livc.platform.policy import Action, decide, public
 from livc.tenants.access import guard
 from livc.tenants.models import SLUG_PATTERN, Tenant, TenantKind, TenantStatus
 from livc.tenants.operations import find_tenant
@@ -52,6 +52,16 @@ def _signed_in_member() -> None:
     load_person()
 
 
+@blueprint.context_processor
+def _labels() -> dict:
+    from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS
+
+    return {
+        "role_label": lambda role: ROLE_LABELS[role],
+        "organisation_kind_label": lambda kind: ORGANISATION_KIND_LABELS[kind],
+    }
+
+
 @blueprint.get("/")
 @public
 def landing():
@@ -61,13 +71,7 @@ def landing():
 @blueprint.get("/home")
 @guard(Action.CELL_ENTER)
 def home():
-    from livc.platform.policy import decide
-
-    links = [
-        (action, endpoint, label)
-        for action, endpoint, label in HOME_LINKS
-        if decide(g.person, action)
-    ]
+    links = [(action, endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.person, action)]
     return render_template(
         "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind]
     )

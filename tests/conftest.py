@@ -173,11 +173,11 @@ def client(app):
 
 
 def seed_demo_tenants(app) -> dict[str, int]:
-    """Create the two demo cells in ``app``; returns slug -> id."""
+    """Create the two demo cells in ``app`` (without their demo members); returns slug -> id."""
     from livc.platform.demo import seed_demo
 
     with app.app_context():
-        tenants = {tenant.slug: tenant.id for tenant in seed_demo()}
+        tenants = {tenant.slug: tenant.id for tenant in seed_demo(with_members=False)}
         db.session.remove()
         return tenants
 
