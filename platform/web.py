@@ -7,7 +7,7 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
@@ -129,8 +129,11 @@ def error_response(status: int, message: str | None = None):
     title, default_message = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
     text = str(message or default_message)
     if wants_json():
-        return jsonify(error={"status": status, "title": str(title), "message": text}), status
-    return render_template("error.html", status=status, title=title, message=text), status
+        response = jsonify(error={"status": status, "title": str(title), "message": text})
+    else:
+        response = make_response(render_template("error.html", status=status, title=title, message=text))
+    response.status_code = status
+    return response
 
 
 def _http_error(error: HTTPException):

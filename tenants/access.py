@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import current_app, g, jsonify, redirect, request, url_for
+from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
@@ -25,6 +25,7 @@ from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide
 from livc.platform.web import after_refusal, wants_json
 from livc.tenants.members import Membership, has_accepted_current
 
+SESSION_ENDED = _l("Your session has ended. Please sign in again.")
 SIGN_IN_ATTEMPTS_PER_MINUTE = 30  # per client address, on every credential-checking endpoint
 
 
@@ -99,14 +100,15 @@ def load_person() -> None:
     """Before every cell request: the signed-in member of this cell, if any."""
     g.person = g.membership = g.auth_session = None
     found = sessions.current(g.tenant.slug)
-    g.session_ended = found.ended
     row = found.row
+    if found.ended:
+        flash(SESSION_ENDED, "warning")
     if row is None:
         return
     membership = db.session.get(Membership, row.membership_id)
     if membership is None or not membership.usable:
         sessions.end(g.tenant.slug, row)
-        g.session_ended = "revoked"
+        flash(SESSION_ENDED, "warning")
         return
     if row.privilege_version != membership.privilege_version:
         sessions.rotate(g.tenant.slug, row, membership.privilege_version)

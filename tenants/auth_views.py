@@ -127,7 +127,7 @@ def _finish_sign_in(account: Account, factor: str, next_url: str | None):
 def sign_in():
     from livc.platform.sso import provider_for_tenant
 
-    context = {"next": request.values.get("next", ""), "sso": provider_for_tenant(), "ended": g.session_ended}
+    context = {"next": request.values.get("next", ""), "sso": provider_for_tenant()}
     if request.method == "GET":
         if g.person is not None:
             return redirect(safe_next(context["next"], url_for("tenant.home")))

@@ -78,7 +78,14 @@ def form_values(schema: Schema, source=None) -> tuple[dict, dict[str, list[str]]
     try:
         return schema.load(raw), {}
     except ValidationError as error:
-        return {}, {field: [str(m) for m in messages] for field, messages in error.normalized_messages().items()}
+        return {}, {field: _texts(messages) for field, messages in error.normalized_messages().items()}
+
+
+def _texts(messages) -> list[str]:
+    """Marshmallow gives a message or a list of them, possibly lazy: always a list of strings."""
+    if isinstance(messages, list | tuple):
+        return [str(message) for message in messages]
+    return [str(messages)]
 
 
 SECRET_FIELDS = {"password", "password_repeat", "current_password", "code"}

@@ -45,9 +45,20 @@ class Member:
     account_id: int
     membership_id: int
     role: Role
+    codes_used: int = 0
 
     def code(self, offset_steps: int = 0) -> str:
         return pyotp.TOTP(self.totp_secret).at(time.time() + 30 * offset_steps)
+
+    def fresh_code(self) -> str:
+        """A code not used yet: each is accepted once, so a second sign-in takes the next step
+        (one step of clock drift is allowed); a third within the same 30 s must wait."""
+        if self.codes_used >= 2:
+            time.sleep(30 - time.time() % 30 + 0.5)
+            self.codes_used = 1
+        code = self.code(self.codes_used)
+        self.codes_used += 1
+        return code
 
 
 def add_member(app, tenant_id: int, slug: str, role: Role, email: str | None = None, *,
@@ -100,7 +111,7 @@ def sign_in(client, member: Member, *, accept_undertaking: bool = True):
     slug = member.tenant_slug
     first = post_form(client, f"/{slug}/sign-in", {"email": member.email, "password": member.password})
     assert first.status_code == 302 and first.headers["Location"].endswith("/sign-in/verify"), first.status_code
-    second = post_form(client, f"/{slug}/sign-in/verify", {"code": member.code()})
+    second = post_form(client, f"/{slug}/sign-in/verify", {"code": member.fresh_code()})
     assert second.status_code == 302, second.get_data(as_text=True)
     if accept_undertaking:
         page = client.get(f"/{slug}/undertaking")
