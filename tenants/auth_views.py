@@ -16,26 +16,15 @@ from flask_babel import lazy_gettext as _l
 from livc.platform import audit, sessions
 from livc.platform.accounts import (
     Account,
-    check_password,
-    check_second_factor,
-    clear_failures,
-    create_password_reset,
     enable_totp,
-    find_account,
     find_password_reset,
     new_recovery_codes,
     new_totp_secret,
-    note_failure,
-    password_problem,
     provisioning_uri,
     qr_svg,
-    set_password,
-    throttle_state,
 )
 from livc.platform.db import db
 from livc.platform.policy import Action
-from livc.platform.timeutil import utcnow
-from livc.platform.web import after_refusal
 from livc.tenants.access import guard, limit_credential_attempts, public, safe_next
 from livc.tenants.forms import (
     ChangePasswordSchema,
@@ -47,26 +36,25 @@ from livc.tenants.forms import (
     form_values,
     render_form,
 )
-from livc.tenants.members import (
-    MembershipStatus,
-    accept_undertaking,
-    current_undertaking,
-    find_invitation,
-    has_accepted_current,
-    membership_of,
+from livc.tenants.members import current_undertaking, has_accepted_current
+from livc.tenants.signing import (
+    CODE_FAILED,
+    Refused,
+    accept_current_undertaking,
+    change_own_password,
+    check_code,
+    check_credentials,
+    complete_password_reset,
+    complete_sign_in,
+    confirm_password,
+    new_password_errors,
+    open_invitation,
+    request_password_reset,
+    take_up_invitation,
 )
 from livc.tenants.views import blueprint
 
 PENDING_MAX_AGE = 600  # seconds between the password and the second factor
-SIGN_IN_FAILED = _l("The e-mail address or password is wrong, or this account has no access to this cell.")
-CODE_FAILED = _l("This code is not valid. Use the current code of your authenticator app, or an unused recovery code.")
-LOCKED = _l("Too many failed attempts. Wait {minutes} minutes and try again.")
-PASSWORD_PROBLEMS = {
-    "too_short": _l("Use at least 12 characters."),
-    "too_long": _l("Use at most 200 characters."),
-    "is_email": _l("Do not use your e-mail address as password."),
-    "too_simple": _l("Use a less repetitive password."),
-}
 LINK_INVALID = _l("This link is no longer valid: it has expired or was already used. Ask for a new one.")
 
 
@@ -96,27 +84,13 @@ def _restart():
     return redirect(url_for("tenant.sign_in"))
 
 
-def _locked_response(template: str, minutes: int, **context):
-    return render_form(template, 429, {"form": [LOCKED.format(minutes=minutes)]}, **context)
-
-
-def _count_failure(email: str, action: str, account: Account | None, reason: str) -> None:
-    subject = f"account:{account.id}" if account is not None else None
-    after_refusal(lambda: (note_failure(email), audit.record(action, subject=subject, details={"reason": reason})))
-
-
-def _finish_sign_in(account: Account, factor: str, next_url: str | None):
-    membership = membership_of(account.id)
-    sessions.start(g.tenant.slug, membership, "password")
-    clear_failures(account.email)
-    g.audit_actor = f"account:{account.id}"
-    audit.record("auth.signed_in", subject=f"account:{account.id}", details={"method": "password", "factor": factor})
+def _finish_sign_in(account: Account, factor: str) -> None:
+    complete_sign_in(account, factor)
     if factor == "recovery_code":
         flash(
             _l("You signed in with a recovery code. {count} unused codes remain.").format(count=account.remaining_recovery_codes),
             "warning",
         )
-    return redirect(safe_next(next_url, url_for("tenant.home")))
 
 
 # --- sign in --------------------------------------------------------------------------------
@@ -136,18 +110,10 @@ def sign_in():
     values, errors = form_values(SignInSchema())
     if errors:
         return render_form("tenants/sign_in.html", 422, errors, **context)
-    email = values["email"]
-    state = throttle_state(email)
-    if state.locked:
-        after_refusal(lambda: audit.record("auth.sign_in_locked", details={}))
-        return _locked_response("tenants/sign_in.html", -(-state.retry_after // 60), **context)
-    account = find_account(email)
-    password_ok = check_password(account, values["password"])
-    membership = membership_of(account.id) if password_ok else None
-    if not password_ok or membership is None or not membership.usable:
-        reason = "password" if not password_ok else "no usable membership"
-        _count_failure(email, "auth.sign_in_failed", account, reason)
-        return render_form("tenants/sign_in.html", 401, {"form": [SIGN_IN_FAILED]}, **context)
+    try:
+        account = check_credentials(values["email"], values["password"])
+    except Refused as refusal:
+        return render_form("tenants/sign_in.html", refusal.status, refusal.errors, **context)
     _set_pending(account, "sign_in", next=context["next"])
     if not account.has_totp:
         return redirect(url_for("tenant.enrol"))
@@ -166,16 +132,13 @@ def verify():
     values, errors = form_values(CodeSchema())
     if errors:
         return render_form("tenants/verify.html", 422, errors)
-    state = throttle_state(account.email)
-    if state.locked:
-        return _locked_response("tenants/verify.html", -(-state.retry_after // 60))
-    membership = membership_of(account.id)
-    factor = check_second_factor(account, values["code"]) if membership is not None and membership.usable else None
-    if factor is None:
-        _count_failure(account.email, "auth.second_factor_failed", account, "code")
-        return render_form("tenants/verify.html", 401, {"code": [CODE_FAILED]})
+    try:
+        factor = check_code(account, values["code"])
+    except Refused as refusal:
+        return render_form("tenants/verify.html", refusal.status, refusal.errors)
     session.pop("pending", None)
-    return _finish_sign_in(account, factor, pending.get("next"))
+    _finish_sign_in(account, factor)
+    return redirect(safe_next(pending.get("next"), url_for("tenant.home")))
 
 
 @blueprint.route("/sign-in/authenticator", methods=["GET", "POST"])
@@ -204,7 +167,7 @@ def enrol():
     if pending["purpose"] == "re_enrol":
         next_url = url_for("tenant.profile")
     else:
-        _finish_sign_in(account, "totp", pending.get("next"))
+        _finish_sign_in(account, "totp")
         next_url = safe_next(pending.get("next"), url_for("tenant.home"))
     return render_template("tenants/recovery_codes.html", codes=codes, next_url=next_url)
 
@@ -227,20 +190,10 @@ def sign_out():
 # --- invitations ----------------------------------------------------------------------------
 
 
-def _invitation_or_gone(token: str):
-    invitation = find_invitation(token)
-    if invitation is None or not invitation.open:
-        if invitation is not None:
-            reason = "used" if invitation.used_at else "revoked" if invitation.revoked_at else "expired"
-            after_refusal(lambda: audit.record("invitation.refused", subject=f"invitation:{invitation.id}", details={"reason": reason}))
-        return None
-    return invitation
-
-
 @blueprint.route("/invitation/<token>", methods=["GET", "POST"])
 @public
 def invitation(token: str):
-    invitation = _invitation_or_gone(token)
+    invitation = open_invitation(token)
     if invitation is None:
         return render_template("tenants/link_invalid.html", message=LINK_INVALID), 410
     membership = invitation.membership
@@ -250,37 +203,18 @@ def invitation(token: str):
     if request.method == "GET":
         return render_form("tenants/invitation.html", **context)
     limit_credential_attempts()
-    if existing:
-        values, errors = form_values(SignInSchema(only=("password",)))
-        if errors:
-            return render_form("tenants/invitation.html", 422, errors, **context)
-        state = throttle_state(account.email)
-        if state.locked:
-            return _locked_response("tenants/invitation.html", -(-state.retry_after // 60), **context)
-        if not check_password(account, values["password"]):
-            _count_failure(account.email, "auth.sign_in_failed", account, "password (invitation)")
-            return render_form("tenants/invitation.html", 401, {"password": [_l("This password is wrong.")]}, **context)
-    else:
-        values, errors = form_values(InvitationAcceptSchema())
-        errors = errors or _new_password_errors(values, account.email)
-        if errors:
-            return render_form("tenants/invitation.html", 422, errors, **context)
-        account.display_name = values["display_name"]
-        set_password(account, values["password"])
-    invitation.used_at = utcnow()
-    membership.status = MembershipStatus.ACTIVE
-    audit.record("member.joined", subject=f"membership:{membership.id}", actor=f"account:{account.id}", details={"role": membership.role.value})
+    schema = SignInSchema(only=("password",)) if existing else InvitationAcceptSchema()
+    values, errors = form_values(schema)
+    if not errors and not existing:
+        errors = new_password_errors(values["password"], values["password_repeat"], account.email)
+    if errors:
+        return render_form("tenants/invitation.html", 422, errors, **context)
+    try:
+        take_up_invitation(invitation, values["password"], values.get("display_name"))
+    except Refused as refusal:
+        return render_form("tenants/invitation.html", refusal.status, refusal.errors, **context)
     _set_pending(account, "sign_in" if account.has_totp else "invitation")
     return redirect(url_for("tenant.verify" if account.has_totp else "tenant.enrol"))
-
-
-def _new_password_errors(values: dict, email: str) -> dict:
-    problem = password_problem(values["password"], email)
-    if problem:
-        return {"password": [PASSWORD_PROBLEMS[problem]]}
-    if values["password"] != values["password_repeat"]:
-        return {"password_repeat": [_l("The two passwords differ.")]}
-    return {}
 
 
 # --- password reset -------------------------------------------------------------------------
@@ -295,22 +229,9 @@ def reset_request():
     values, errors = form_values(ResetRequestSchema())
     if errors:
         return render_form("tenants/reset_request.html", 422, errors)
-    account = find_account(values["email"])
-    membership = membership_of(account.id) if account is not None else None
-    if membership is not None and membership.usable:
-        _mail_reset_link(account)
+    request_password_reset(values["email"], str(get_locale()))
     # The same answer whether or not the address is known here.
     return render_template("tenants/reset_requested.html")
-
-
-def _mail_reset_link(account: Account) -> None:
-    from livc.platform.mail import render_mail, send_mail
-
-    token = create_password_reset(account)
-    link = url_for("tenant.reset_password", token=token, _external=True)
-    subject, body = render_mail("password_reset", str(get_locale()), tenant=g.tenant, account=account, link=link)
-    send_mail(account.email, subject, body, tenant_id=g.tenant.id)
-    audit.record("auth.password_reset_requested", subject=f"account:{account.id}")
 
 
 @blueprint.route("/password-reset/<token>", methods=["GET", "POST"])
@@ -322,14 +243,11 @@ def reset_password(token: str):
     if request.method == "GET":
         return render_form("tenants/reset_password.html")
     values, errors = form_values(NewPasswordSchema())
-    errors = errors or _new_password_errors(values, reset.account.email)
+    if not errors:
+        errors = new_password_errors(values["password"], values["password_repeat"], reset.account.email)
     if errors:
         return render_form("tenants/reset_password.html", 422, errors)
-    set_password(reset.account, values["password"])
-    reset.used_at = utcnow()
-    clear_failures(reset.account.email)
-    ended = sessions.end_all_for(reset.account_id)
-    audit.record("auth.password_reset", subject=f"account:{reset.account_id}", actor=f"account:{reset.account_id}", details={"sessions_ended": ended})
+    complete_password_reset(reset, values["password"])
     flash(_l("Your password was changed. Sign in with it now."), "info")
     return redirect(url_for("tenant.sign_in"))
 
@@ -337,30 +255,29 @@ def reset_password(token: str):
 # --- profile --------------------------------------------------------------------------------
 
 
+def _profile_form(status: int = 200, errors: dict | None = None):
+    return render_form("tenants/profile.html", status, errors, account=g.membership.account, membership=g.membership)
+
+
 @blueprint.get("/profile")
 @guard(Action.PROFILE_MANAGE)
 def profile():
-    return render_form("tenants/profile.html", account=g.membership.account, membership=g.membership)
+    return _profile_form()
 
 
 @blueprint.post("/profile/password")
 @guard(Action.PROFILE_MANAGE)
 def change_password():
-    account = g.membership.account
-    context = {"account": account, "membership": g.membership}
     limit_credential_attempts()
     values, errors = form_values(ChangePasswordSchema())
-    errors = errors or _new_password_errors(values, account.email)
+    if not errors:
+        errors = new_password_errors(values["password"], values["password_repeat"], g.membership.account.email)
     if errors:
-        return render_form("tenants/profile.html", 422, errors, **context)
-    if not check_password(account, values["current_password"]):
-        _count_failure(account.email, "auth.password_change_failed", account, "current password")
-        return render_form("tenants/profile.html", 401, {"current_password": [_l("This password is wrong.")]}, **context)
-    set_password(account, values["password"])
-    audit.record("auth.password_changed", subject=f"account:{account.id}")
-    # Other sessions of this person in this cell end; this one gets a new identifier.
-    sessions.end_all_for(account.id)
-    sessions.start(g.tenant.slug, g.membership, g.auth_session.method)
+        return _profile_form(422, errors)
+    try:
+        change_own_password(g.membership, values["current_password"], values["password"])
+    except Refused as refusal:
+        return _profile_form(refusal.status, refusal.errors)
     flash(_l("Your password was changed. Your other sessions in this cell were ended."), "info")
     return redirect(url_for("tenant.profile"))
 
@@ -371,10 +288,14 @@ def regenerate_recovery_codes():
     account = g.membership.account
     limit_credential_attempts()
     values, errors = form_values(CodeSchema())
-    if errors or check_second_factor(account, values["code"]) != "totp":
-        if not errors:
-            _count_failure(account.email, "auth.second_factor_failed", account, "recovery codes")
-        return render_form("tenants/profile.html", 401 if not errors else 422, errors or {"code": [CODE_FAILED]}, account=account, membership=g.membership)
+    if errors:
+        return _profile_form(422, errors)
+    try:
+        renew_recovery_codes = check_code(account, values["code"]) == "totp"
+    except Refused as refusal:
+        return _profile_form(refusal.status, refusal.errors)
+    if not renew_recovery_codes:  # a recovery code cannot vouch for new recovery codes
+        return _profile_form(401, {"code": [str(CODE_FAILED)]})
     codes = new_recovery_codes(account)
     audit.record("auth.recovery_codes_renewed", subject=f"account:{account.id}")
     return render_template("tenants/recovery_codes.html", codes=codes, next_url=url_for("tenant.profile"))
@@ -386,12 +307,13 @@ def replace_authenticator():
     account = g.membership.account
     limit_credential_attempts()
     values, errors = form_values(SignInSchema(only=("password",)))
-    if errors or not check_password(account, values["password"]):
-        if not errors:
-            _count_failure(account.email, "auth.password_change_failed", account, "authenticator replacement")
-        return render_form("tenants/profile.html", 401 if not errors else 422, errors or {"password": [_l("This password is wrong.")]}, account=account, membership=g.membership)
-    pending = {"tenant": g.tenant.id, "account": account.id, "at": int(time.time()), "purpose": "re_enrol"}
-    session["pending"] = pending
+    if errors:
+        return _profile_form(422, errors)
+    try:
+        confirm_password(account, values["password"], "authenticator replacement")
+    except Refused as refusal:
+        return _profile_form(refusal.status, refusal.errors)
+    _set_pending(account, "re_enrol")
     audit.record("auth.mfa_replacement_started", subject=f"account:{account.id}")
     return redirect(url_for("tenant.enrol"))
 
@@ -409,6 +331,5 @@ def undertaking():
         return render_form("tenants/undertaking.html", **context)
     if request.form.get("accept") != "yes":
         return render_form("tenants/undertaking.html", 422, {"accept": [_l("Tick the box to accept the undertaking.")]}, **context)
-    version = accept_undertaking(g.membership)
-    audit.record("undertaking.accepted", subject=f"membership:{g.membership.id}", details={"version": version})
+    accept_current_undertaking(g.membership)
     return redirect(safe_next(context["next"], url_for("tenant.home")))

@@ -6,15 +6,15 @@ through the real pages.
 
 from __future__ import annotations
 
-import email
-import email.policy
+from email import message_from_bytes
+from email import policy as email_policy
 import re
 from datetime import timedelta
 
 import pyotp
 import pytest
 import sqlalchemy as sa
-from auth_helpers import PASSWORD, add_member, csrf_token, post_form, sign_in
+from auth_helpers import PASSWORD, add_member, post_form, sign_in
 
 from conftest import seed_demo_tenants
 from livc.platform.accounts import Account, PasswordReset
@@ -332,7 +332,7 @@ def _outbox(app) -> list[str]:
     folder = app.extensions["livc.settings"].data_dir / "mail"
     mails = []
     for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        message = message_from_bytes(path.read_bytes(), policy=email_policy.default)
         headers = "".join(f"{name}: {value}\n" for name, value in message.items())
         mails.append(headers + "\n" + message.get_content())
     return mails
