@@ -43,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
 
-    from livc.tenants import auth_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
+    from livc.tenants import auth_api, auth_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)

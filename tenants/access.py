@@ -47,7 +47,7 @@ def guard(action: Action, *, load: Callable[..., object] | None = None):
                 refuse(action, decision.reason)
             if action in CONTENT_ACTIONS and not has_accepted_current(g.membership):
                 if wants_json():
-                    return _json_error(403, _l("Accept the cell's secrecy undertaking first."), "undertaking_required")
+                    return json_error(403, _l("Accept the cell's secrecy undertaking first."), code="undertaking_required")
                 return redirect(url_for("tenant.undertaking", next=_current_path()))
             return view(**values)
 
@@ -67,16 +67,22 @@ def refuse(action: Action | str, reason: str):
     raise Forbidden()
 
 
-def _json_error(status: int, message, code: str | None = None):
-    body = {"status": status, "message": str(message)}
+def json_error(status: int, message, *, code: str | None = None, fields: dict | None = None):
+    """An API refusal in the platform's error shape, with a machine-readable ``code``."""
+    from livc.platform.web import ERROR_TEXTS
+
+    title = ERROR_TEXTS.get(status, ERROR_TEXTS[400])[0]
+    body = {"status": status, "title": str(title), "message": str(message)}
     if code:
         body["code"] = code
+    if fields:
+        body["fields"] = fields
     return jsonify(error=body), status
 
 
 def sign_in_required():
     if wants_json():
-        return _json_error(401, _l("Sign in first."), "sign_in_required")
+        return json_error(401, _l("Sign in first."), code="sign_in_required")
     return redirect(url_for("tenant.sign_in", next=_current_path()))
 
 
