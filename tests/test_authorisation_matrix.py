@@ -1,0 +1,191 @@
+"""Every route x every role x (own cell, another cell's member, anonymous), from the URL map.
+
+The expectations are written here, apart from the policy module, as a specification: which
+roles may do each action. A route whose view declares no policy (``guard`` or ``public``), or
+whose action has no expectation here, fails the test, so a new page cannot slip in unguarded.
+Members are given a server-side session directly (the sign-in path has its own tests), and
+have accepted the secrecy undertaking, so only the policy decides.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from auth_helpers import add_member
+
+from conftest import seed_demo_tenants
+from livc.platform.crypto import new_token, token_digest
+from livc.platform.db import db, tenant_context
+from livc.platform.policy import Action
+from livc.platform.sessions import SESSION_KEY, AuthSession
+from livc.platform.timeutil import utcnow
+from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
+
+OWN, OTHER = "demo-leuven", "demo-herko"
+ALL = frozenset(Role)
+EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
+    Action.CELL_ENTER: ALL,
+    Action.PROFILE_MANAGE: ALL,
+    Action.UNDERTAKING_ACCEPT: ALL,
+    Action.MEMBERS_VIEW: ALL - {Role.GUEST_EXPERT},
+    Action.MEMBERS_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.ORGANISATIONS_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.SSO_MANAGE: frozenset({Role.COORDINATOR}),
+}
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def tenant_routes(app):
+    """(rule, method, view) for every route of a cell, HEAD and OPTIONS aside."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("tenant."):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method, app.view_functions[rule.endpoint]
+
+
+def fill(rule, ids: dict[str, int]) -> str:
+    """The rule's path with the cell's slug and sample values for its other arguments."""
+    values = {}
+    for name in rule.arguments - {"tenant_slug"}:
+        values[name] = ids.get(name, "x" * 43)
+    path = rule.rule.replace("<tenant_slug>", "{slug}")
+    for name, value in values.items():
+        path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
+    return path
+
+
+def give_session(app, client, member) -> None:
+    """A live server-side session for ``member``, as signing in would leave it."""
+    token = new_token()
+    with app.app_context(), tenant_context(member.tenant_id):
+        membership = db.session.get(Membership, member.membership_id)
+        now = utcnow()
+        db.session.add(AuthSession(
+            token_digest=token_digest(token), account_id=member.account_id, membership_id=member.membership_id,
+            privilege_version=membership.privilege_version, method="password",
+            created_at=now, last_seen_at=now, expires_at=now + timedelta(hours=1),
+        ))
+        db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session[SESSION_KEY] = {member.tenant_slug: token}
+
+
+@pytest.fixture
+def world(app):
+    cells = seed_demo_tenants(app)
+    members = {role: add_member(app, cells[OWN], OWN, role) for role in Role}
+    stranger = add_member(app, cells[OTHER], OTHER, Role.COORDINATOR)
+    with app.app_context():
+        for member in [*members.values(), stranger]:
+            with tenant_context(member.tenant_id):
+                accept_undertaking(db.session.get(Membership, member.membership_id))
+        with tenant_context(cells[OWN]):
+            target_org = Organisation(name="Target organisation", kind=OrganisationKind.YOUTH_SERVICE)
+            db.session.add(target_org)
+            db.session.flush()
+            ids = {"organisation_id": target_org.id}
+        db.session.commit()
+    target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
+    ids["membership_id"] = target.membership_id
+    return {"cells": cells, "members": members, "stranger": stranger, "ids": ids}
+
+
+def request_as(app, client, method: str, path: str):
+    headers = {"Accept": "text/html"}
+    if method in UNSAFE:
+        headers["X-CSRFToken"] = client.get(f"/{OWN}/api/session").get_json()["csrf_token"]
+    return client.open(path, method=method, headers=headers, json={} if "/api/" in path and method in UNSAFE else None)
+
+
+def sent_to_sign_in(response, slug: str) -> bool:
+    if response.status_code == 401:
+        return True
+    return response.status_code == 302 and response.headers["Location"].startswith(f"/{slug}/sign-in")
+
+
+def test_every_route_declares_a_policy_with_a_written_expectation(app):
+    undeclared, unexpected = [], []
+    for rule, _method, view in tenant_routes(app):
+        access = getattr(view, "access", None)
+        if access is None:
+            undeclared.append(rule.rule)
+        elif access.action is not None and access.action not in EXPECTED_ROLES:
+            unexpected.append(f"{rule.rule} ({access.action})")
+    assert undeclared == [], "routes without guard() or public"
+    assert unexpected == [], "actions without an expectation in EXPECTED_ROLES"
+
+
+def test_the_authorisation_matrix(app, world):
+    failures = []
+    for rule, method, view in tenant_routes(app):
+        action = view.access.action
+        path = fill(rule, world["ids"]).format(slug=OWN)
+        label = f"{method} {rule.rule}"
+
+        anonymous = request_as(app, app.test_client(), method, path)
+        if action is None:
+            # (the second sign-in steps send a visitor without a first step back to it: fine)
+            if anonymous.status_code in (401, 403):
+                failures.append(f"{label}: public, but anonymous got {anonymous.status_code}")
+            continue
+        if not sent_to_sign_in(anonymous, OWN):
+            failures.append(f"{label}: anonymous got {anonymous.status_code}")
+
+        stranger = app.test_client()
+        give_session(app, stranger, world["stranger"])
+        outsider = request_as(app, stranger, method, path)
+        if not sent_to_sign_in(outsider, OWN):
+            failures.append(f"{label}: another cell's coordinator got {outsider.status_code}")
+
+        for role, member in world["members"].items():
+            client = app.test_client()
+            give_session(app, client, member)
+            response = request_as(app, client, method, path)
+            allowed = role in EXPECTED_ROLES[action]
+            refused = response.status_code == 403 or sent_to_sign_in(response, OWN)
+            if allowed and refused:
+                failures.append(f"{label}: {role} should pass, got {response.status_code}")
+            if not allowed and response.status_code != 403:
+                failures.append(f"{label}: {role} should get 403, got {response.status_code}")
+    assert failures == []
+
+
+def test_refusals_are_audited(app, world):
+    from livc.platform.audit import AuditEntry
+
+    client = app.test_client()
+    give_session(app, client, world["members"][Role.PARTNER])
+    assert client.get(f"/{OWN}/sso").status_code == 403
+    with app.app_context(), tenant_context(world["cells"][OWN]):
+        entry = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert entry.action == "access.denied"
+        assert entry.details["action"] == "sso.manage" and entry.actor == f"account:{world['members'][Role.PARTNER].account_id}"
+
+
+def test_another_cells_ids_look_exactly_like_ids_that_do_not_exist(app, world):
+    """A coordinator probing ids of another cell learns nothing: same status, same page."""
+    with app.app_context(), tenant_context(world["cells"][OTHER]):
+        foreign = {
+            "membership_id": world["stranger"].membership_id,
+            "organisation_id": db.session.scalar(sa.select(Organisation.id)),
+        }
+    missing = {"membership_id": 987654, "organisation_id": 987654}
+    client = app.test_client()
+    give_session(app, client, world["members"][Role.COORDINATOR])
+    probed = 0
+    for rule, method, _view in tenant_routes(app):
+        if method != "GET" or not rule.arguments & set(foreign):
+            continue
+        probed += 1
+        paths = [fill(rule, ids).format(slug=OWN) for ids in (foreign, missing)]
+        answers = [client.get(path) for path in paths]
+        assert [a.status_code for a in answers] == [404, 404], rule.rule
+        # The page names its own address (language links) and request id; all else is equal.
+        bodies = [a.get_data(as_text=True).replace(a.headers["X-Request-ID"], "").replace(path, "")
+                  for a, path in zip(answers, paths, strict=True)]
+        assert bodies[0] == bodies[1], rule.rule
+    assert probed > 0 or not any(rule.arguments & set(foreign) for rule, *_ in tenant_routes(app))
