@@ -1,4 +1,5 @@
-"""What a person sees in a real browser: the demo cell's landing page, languages, a 404 page.
+"""What a person sees in a real browser: the demo cell's landing page, languages, a 404 page,
+and a coordinator signing in with password and authenticator code.
 
 The app runs as ``livc demo`` in a subprocess (see ``browser_support``); Debian's chromium
 renders it headless.
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
-from browser_support import browser, demo_server, open_page, page  # noqa: F401
+from browser_support import browser, demo_server, open_page, page, start_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -114,3 +116,60 @@ def test_unknown_cell_error_page_gives_a_reference(demo_server, page):  # noqa: 
     response = page.goto(demo_server.url("/no-such-cell/"))
     assert response.headers.get("x-request-id")
     assert "Referentie" in visible_text(page)
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+CELL = "/demo-leuven"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo of its own: signing in writes sessions and audit entries."""
+    server = start_demo(tmp_path_factory.mktemp("demo-sign-in"))
+    yield server
+    server.stop()
+
+
+def demo_login(output: str, role: str) -> tuple[str, str, str]:
+    """E-mail, password and authenticator key of a demo login, as ``livc demo`` printed them."""
+    password = re.search(r"password for all: (\S+)\)", output).group(1)
+    line = re.search(rf"^\s+demo-leuven\s+{role}\s+(\S+)\s+key ([A-Z2-7]+)$", output, re.MULTILINE)
+    return line.group(1), password, line.group(2)
+
+
+def test_a_coordinator_signs_in_with_password_and_authenticator_code(demo, browser):  # noqa: F811
+    email, password, key = demo_login(demo.output(), "coordinator")
+    with open_page(browser, locale="en-GB") as page:  # noqa: F811 - a page, not the fixture
+        page.goto(demo.url(f"{CELL}/home"))
+        assert page.url.startswith(demo.url(f"{CELL}/sign-in"))
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Continue").click()
+        assert "The e-mail address or password is wrong" in page.locator("main").inner_text()
+        assert page.get_by_label("E-mail address").input_value() == email  # kept
+        page.assert_clean(expected_statuses=(401,))  # the refused attempt, and nothing else
+
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(re.compile(r"/sign-in/verify$"))
+        page.get_by_label("Code").fill(pyotp.TOTP(key).now())
+        page.get_by_role("button", name="Sign in").click()
+
+        page.wait_for_url(re.compile(r"/undertaking"))
+        assert page.locator("h1").inner_text() == "House rules and secrecy undertaking"
+        page.get_by_label("I have read the house rules and accept the secrecy undertaking.").check()
+        page.get_by_role("button", name="Accept").click()
+
+        page.wait_for_url(demo.url(f"{CELL}/home"))
+        assert page.locator("h1").inner_text() == "DEMO LIVC-R Leuven"
+        assert "Welcome, Ann Coördinator (DEMO) (Cell coordinator)." in page.locator("main").inner_text()
+        assert page.get_by_role("link", name="Members of the cell").count() == 1
+        cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+        assert cookies["livc_session"]["httpOnly"] and cookies["livc_session"]["sameSite"] == "Lax"
+        page.assert_clean()
+
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r"/sign-in$"))
+        page.goto(demo.url(f"{CELL}/home"))
+        assert page.url.startswith(demo.url(f"{CELL}/sign-in"))
