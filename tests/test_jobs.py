@@ -461,14 +461,17 @@ def test_the_periodic_chain_check_reaches_every_active_tenant_and_no_other(deplo
     for cron_job in cron_jobs.values():
         cron_job.next_enqueue_time = datetime.now(UTC) - timedelta(seconds=1)
     assert len(scheduler.enqueue_jobs()) == len(PERIODIC)
-    [fan_out_id] = maintenance.get_job_ids()
-    assert deployment.job(fan_out_id).meta == {"task": fan_out.task.path, "tenant_id": None}
+    fan_out_ids = maintenance.get_job_ids()
+    assert len(fan_out_ids) == len(PERIODIC)  # every periodic job here is per tenant
+    for fan_out_id in fan_out_ids:
+        assert deployment.job(fan_out_id).meta == {"task": fan_out.task.path, "tenant_id": None}
 
     deployment.work()
 
-    fan_out_job = deployment.job(fan_out_id)
-    assert fan_out_job.get_status() == JobStatus.FINISHED
-    assert fan_out_job.return_value() == 2  # active tenants
+    for fan_out_id in fan_out_ids:
+        fan_out_job = deployment.job(fan_out_id)
+        assert fan_out_job.get_status() == JobStatus.FINISHED
+        assert fan_out_job.return_value() == 2  # active tenants
     for tenant_id in (leuven, herko):
         [entry] = trail(deployment.app, tenant_id, "audit.chain_verified")
         assert entry.details["intact"] is True

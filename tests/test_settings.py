@@ -16,6 +16,8 @@ PRODUCTION = {
     "secret_key": "p" * 40,
     "database_url": "postgresql://livc_app:pw@db.internal/livc",
     "redis_url": "redis://redis.internal:6379/0",
+    "public_url": "https://livc.example.be",
+    "smtp_url": "smtp://mailer:pw@smtp.internal:587",
 }
 
 
@@ -48,6 +50,11 @@ def test_a_complete_production_configuration_is_accepted():
         ({"redis_url": "http://cache"}, "LIVC_REDIS_URL"),
         ({"port": "eighty"}, "LIVC_PORT"),
         ({"default_locale": "de"}, "LIVC_DEFAULT_LOCALE"),
+        ({"public_url": None}, "LIVC_PUBLIC_URL"),
+        ({"public_url": "http://livc.example.be"}, "LIVC_PUBLIC_URL"),
+        ({"smtp_url": None}, "LIVC_SMTP_URL"),
+        ({"smtp_url": "mailto:someone"}, "LIVC_SMTP_URL"),
+        ({"session_idle_minutes": "0"}, "LIVC_SESSION_IDLE_MINUTES"),
     ],
 )
 def test_a_wrong_production_setting_is_named(change, variable):

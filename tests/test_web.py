@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from conftest import make_app
 from livc.platform import audit
 from livc.platform.api import load_body
+from livc.platform.web import csrf
 from livc.platform.db import db, tenant_context
 from livc.tenants.models import Tenant, TenantStatus
 
@@ -100,7 +101,8 @@ def api_app(sqlite_app):
                 raise RuntimeError("secret detail 1985-03-02 Jan Janssens")
         return {"saved": True}
 
-    sqlite_app.add_url_rule("/api/test-notes", "test_notes", write_then_answer, methods=["POST"])
+    # This endpoint tests body parsing: CSRF tokens have their own tests (test_auth).
+    sqlite_app.add_url_rule("/api/test-notes", "test_notes", csrf.exempt(write_then_answer), methods=["POST"])
     from conftest import seed_demo_tenants
 
     seeded["tenant"] = seed_demo_tenants(sqlite_app)["demo-leuven"]
