@@ -31,8 +31,9 @@ SECRET_VARS = (
     "LIVC_DATABASE_URL",
     "LIVC_MIGRATE_DATABASE_URL",
     "LIVC_REDIS_URL",
+    "LIVC_SMTP_URL",
 )
-APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL"}
+APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL", "LIVC_SMTP_URL"}
 # The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest the
 # validator knows.
 OLDEST_KUBERNETES = "1.25.0"
@@ -385,7 +386,7 @@ def test_configmap_holds_only_non_secret_settings_in_production(rendered):
 def test_no_secret_value_in_the_rendered_output(rendered):
     documents, text = rendered.documents, rendered.text
     assert not [d for d in documents if d["kind"] == "Secret"]
-    for scheme in ("postgresql://", "postgres://", "redis://", "rediss://", "sqlite://"):
+    for scheme in ("postgresql://", "postgres://", "redis://", "rediss://", "sqlite://", "smtp://", "smtps://"):
         assert scheme not in text
     for document in pod_documents(documents):
         for name, entry in env_of(document).items():
@@ -481,3 +482,22 @@ def test_chart_agrees_with_the_platform():
     )
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["worker"]["terminationGracePeriodSeconds"] > JOB_TIMEOUT
+
+
+def test_the_rendered_settings_start_the_app_in_production(helm):
+    """The ConfigMap plus the Secret's variables pass livc's own production checks; without an
+    ingress host or config.publicUrl the app names the missing LIVC_PUBLIC_URL."""
+    from livc.platform.settings import ConfigurationError, load_settings
+
+    secrets = {"secret_key": "s" * 40, "database_url": "postgresql://app@db/livc",
+               "redis_url": "redis://redis:6379/0", "smtp_url": "smtp://mail:587"}
+
+    def settings_of(documents):
+        data = find(documents, "ConfigMap")["data"]
+        named = {key.removeprefix("LIVC_").lower(): value for key, value in data.items()}
+        return load_settings({**named, **secrets})
+
+    full = settings_of(render(helm, FULL_VALUES).documents)
+    assert full.production and full.public_url == "https://livc.example.be"
+    with pytest.raises(ConfigurationError, match="LIVC_PUBLIC_URL"):
+        settings_of(render(helm).documents)

@@ -67,7 +67,12 @@ app.kubernetes.io/part-of: livc
       "LIVC_DATABASE_POOL_SIZE" (toString (int64 $c.databasePoolSize))
       "LIVC_MAX_CONTENT_LENGTH" (toString (int64 $c.maxContentLength))
       "LIVC_QUEUE_PREFIX" $c.queuePrefix
-      "LIVC_FORWARDED_ALLOW_IPS" $c.forwardedAllowIps -}}
+      "LIVC_FORWARDED_ALLOW_IPS" $c.forwardedAllowIps
+      "LIVC_MAIL_FROM" $c.mailFrom -}}
+{{- $publicUrl := $c.publicUrl | default (ternary (printf "https://%s" .Values.ingress.host) "" (not (empty .Values.ingress.host))) -}}
+{{- if $publicUrl }}
+{{- $_ := set $settings "LIVC_PUBLIC_URL" $publicUrl -}}
+{{- end }}
 {{- range $key, $value := $c.extra }}
 {{- $_ := set $settings $key (toString $value) -}}
 {{- end }}
@@ -104,6 +109,7 @@ app.kubernetes.io/part-of: livc
 {{ include "livc.secretRef" (dict "name" "LIVC_SECRET_KEY" "secret" $secret "key" $keys.secretKey) }}
 {{ include "livc.secretRef" (dict "name" "LIVC_DATABASE_URL" "secret" $secret "key" $keys.databaseUrl) }}
 {{ include "livc.secretRef" (dict "name" "LIVC_REDIS_URL" "secret" $secret "key" $keys.redisUrl) }}
+{{ include "livc.secretRef" (dict "name" "LIVC_SMTP_URL" "secret" $secret "key" $keys.smtpUrl) }}
 {{- end -}}
 
 {{/* Pod and container hardening ------------------------------------------------------------- */}}
