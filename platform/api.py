@@ -51,4 +51,12 @@ def load_body(schema: Schema) -> dict:
     try:
         return schema.load(payload)
     except ValidationError as error:
-        raise InvalidFields(error.messages) from None
+        raise InvalidFields(_as_lists(error.normalized_messages())) from None
+
+
+def _as_lists(messages: dict) -> dict:
+    """Every field's messages as a list (marshmallow gives a bare message for some errors)."""
+    return {
+        key: _as_lists(value) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        for key, value in messages.items()
+    }

@@ -17,12 +17,14 @@ from livc.platform.accounts import (
     check_second_factor,
     clear_failures,
     find_account,
+    normalise_email,
     note_failure,
     password_problem,
     set_password,
     throttle_state,
 )
 from livc.platform.web import after_refusal
+from livc.platform.jobs import task
 from livc.platform.timeutil import utcnow
 from livc.tenants.members import (
     Invitation,
@@ -132,21 +134,35 @@ def change_own_password(membership: Membership, current: str, new: str) -> None:
 
 
 def request_password_reset(email: str, locale: str) -> None:
-    """Mail a reset link when the address has a usable seat here; otherwise do nothing, silently."""
-    from flask import url_for
+    """Hand the request to a job, whoever asks: the answer and its timing are the same for an
+    address with a seat here and for any other (the job looks the address up)."""
+    from livc.platform.jobs import enqueue
+
+    enqueue(mail_password_reset, normalise_email(email), locale, tenant_id=g.tenant.id)
+
+
+@task(queue="mail")
+def mail_password_reset(email: str, locale: str) -> bool:
+    """Mail a reset link when ``email`` has a usable seat in the job's cell; else do nothing."""
+    from flask import current_app
 
     from livc.platform.accounts import create_password_reset
+    from livc.platform.db import current_tenant_id, db
     from livc.platform.mail import render_mail, send_mail
+    from livc.tenants.models import Tenant
 
     account = find_account(email)
     membership = membership_of(account.id) if account is not None else None
     if membership is None or not membership.usable:
-        return
+        return False
+    tenant = db.session.get(Tenant, current_tenant_id())
     token = create_password_reset(account)
-    link = url_for("tenant.reset_password", token=token, _external=True)
-    subject, body = render_mail("password_reset", locale, tenant=g.tenant, account=account, link=link)
-    send_mail(account.email, subject, body, tenant_id=g.tenant.id)
-    audit.record("auth.password_reset_requested", subject=f"account:{account.id}")
+    base_url = current_app.extensions["livc.settings"].base_url
+    link = f"{base_url}/{tenant.slug}/password-reset/{token}"
+    subject, body = render_mail("password_reset", locale, tenant=tenant, account=account, link=link)
+    send_mail(account.email, subject, body, tenant_id=tenant.id)
+    audit.record("auth.password_reset_requested", actor="system", subject=f"account:{account.id}")
+    return True
 
 
 def complete_password_reset(reset, password: str) -> None:

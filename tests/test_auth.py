@@ -10,6 +10,7 @@ from email import message_from_bytes
 from email import policy as email_policy
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -345,12 +346,11 @@ def test_a_password_reset_answers_the_same_for_any_address_and_its_link_works_on
         for email in (coordinator.email, "nobody@example.test")
     ]
     assert [a.status_code for a in answers] == [200, 200]
-    assert text(answers[0]) .replace(answers[0].headers["X-Request-ID"], "") .count("Check your mailbox") == \
-        text(answers[1]).count("Check your mailbox")
+    assert all("If the address belongs to a member of this cell" in text(answer) for answer in answers)
     mails = _outbox(app)
     assert len(mails) == 1 and f"To: {coordinator.email}" in mails[0]
     link = re.search(r"http://\S+/password-reset/\S+", mails[0]).group(0)
-    path = link.split("localhost", 1)[1]
+    path = urlsplit(link).path
 
     new = "my renewed passphrase"
     assert post_form(client, path, {"password": new, "password_repeat": new}).status_code == 302
