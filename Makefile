@@ -25,10 +25,12 @@ $(STAMP): pyproject.toml setup.py $(CATALOGUES)
 	$(BIN)/pybabel compile --statistics -d platform/translations
 	touch $@
 
-# Real tools the tests drive: Debian's chromium (browser tests), helm (chart tests).
+# Real tools the tests drive: Debian's chromium (browser tests), helm (chart tests), and
+# the OpenID Connect provider the single sign-on tests sign in at (npm oidc-provider).
 test-tools:
 	sh scripts/install-browser.sh
 	bash scripts/install-helm.sh >/dev/null
+	bash scripts/install-oidc-provider.sh
 
 # After changing user-facing strings: refresh the template and the catalogues, then translate.
 translations: $(STAMP)

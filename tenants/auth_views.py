@@ -39,7 +39,6 @@ from livc.tenants.forms import (
 from livc.tenants.members import current_undertaking, has_accepted_current
 from livc.tenants.signing import (
     CODE_FAILED,
-    SIGN_IN_FAILED,  # noqa: F401  (re-exported for the single sign-on pages)
     Refused,
     accept_current_undertaking,
     change_own_password,
