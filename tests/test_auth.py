@@ -375,3 +375,20 @@ def test_https_pages_carry_hsts_and_a_strict_content_security_policy(app, cells)
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_periodic_purge_removes_sessions_that_are_over_and_keeps_live_ones(app, cells, coordinator):
+    from livc.platform.sessions import purge_expired_sessions
+
+    stale, live = app.test_client(), app.test_client()
+    sign_in(stale, coordinator)
+    sign_in(live, coordinator)
+    with app.app_context(), tenant_context(cells[LEUVEN]):
+        first = db.session.scalars(sa.select(AuthSession.id).order_by(AuthSession.id)).first()
+        db.session.execute(sa.update(AuthSession).where(AuthSession.id == first)
+                           .values(last_seen_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+        assert purge_expired_sessions() == 1
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthSession)) == 1
+    assert live.get(f"/{LEUVEN}/profile").status_code == 200
