@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
 from livc.platform import audit, sessions
@@ -87,8 +87,13 @@ def _restart():
 def _finish_sign_in(account: Account, factor: str) -> None:
     complete_sign_in(account, factor)
     if factor == "recovery_code":
+        remaining = account.remaining_recovery_codes
         flash(
-            _l("You signed in with a recovery code. {count} unused codes remain.").format(count=account.remaining_recovery_codes),
+            ngettext(
+                "You signed in with a recovery code. %(num)d unused code remains.",
+                "You signed in with a recovery code. %(num)d unused codes remain.",
+                remaining,
+            ),
             "warning",
         )
 

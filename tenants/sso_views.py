@@ -33,7 +33,7 @@ REFUSAL_MESSAGES = {
     sso.Refusal.NO_ACCESS: SIGN_IN_FAILED,
 }
 ISSUER_PROBLEMS = {
-    "malformed": _l("Enter the provider's address, for example https://login.microsoftonline.com/<tenant id>/v2.0."),
+    "malformed": _l("Enter the provider's address, for example https://login.microsoftonline.com/TENANT-ID/v2.0."),
     "not_https": _l("The address must start with https://."),
     "internal_host": _l("Use the provider's public address, not an internal one."),
 }

@@ -220,7 +220,7 @@ def test_a_session_ends_after_inactivity_and_after_its_absolute_lifetime(app, ce
     with app.app_context(), tenant_context(cells[LEUVEN]):
         db.session.execute(sa.update(AuthSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
         db.session.commit()
-    ended = client.get(f"/{LEUVEN}/profile")
+    ended = client.get(f"/{LEUVEN}/profile", headers=EN)
     assert ended.status_code == 302
     assert "Your session has ended" in text(client.get(ended.headers["Location"], headers=EN))
 
