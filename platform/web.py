@@ -9,6 +9,7 @@ import uuid
 import sqlalchemy as sa
 from flask import Blueprint, Flask, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -53,7 +54,22 @@ SECURITY_HEADERS = {
 }
 
 
+class CheckedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, noting a cookie whose signature does not check out.
+
+    Flask quietly starts an empty session for a forged, altered or expired cookie; the cell
+    pages record it in the audit trail (see :func:`livc.tenants.access.load_person`).
+    """
+
+    def open_session(self, app: Flask, request):
+        session = super().open_session(app, request)
+        if session is not None and not session and request.cookies.get(self.get_cookie_name(app)):
+            g.session_cookie_refused = True
+        return session
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CheckedCookieSessions()
     # A URL value preprocessor runs before any blueprint's (the tenant is resolved in one), so
     # even a refusal of an unknown cell carries its request id.
     app.url_value_preprocessor(_assign_request_id)

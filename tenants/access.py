@@ -57,6 +57,25 @@ def guard(action: Action, *, load: Callable[..., object] | None = None):
     return wrap
 
 
+AUDITED_REFUSALS = (400, 410, 413, 415, 422)
+
+
+def audit_refused_request(response):
+    """After any cell request refused for its input (bad or expired form, spent link, fields in
+    error, too large), record it, unless the code that refused already did with more detail.
+
+    Only the endpoint, the status and the names of the fields at fault are kept: never what was
+    typed, which may be a password or a name.
+    """
+    status = response.status_code
+    if status in AUDITED_REFUSALS and g.get("tenant") is not None and not g.get("after_refusal"):
+        endpoint = request.endpoint
+        # A 422 answer had its body read; never parse the body of a refused one (too large).
+        fields = sorted(name for name in request.form if name != "csrf_token") if status == 422 else []
+        after_refusal(lambda: audit.record("request.refused", details={"endpoint": endpoint, "status": status, "fields": fields}))
+    return response
+
+
 def refuse(action: Action | str, reason: str):
     """Audit the refusal and answer 403."""
     subject = f"{type(g.resource).__name__.lower()}:{g.resource.id}" if getattr(g, "resource", None) is not None else None
@@ -105,6 +124,9 @@ def safe_next(target: str | None, default: str) -> str:
 def load_person() -> None:
     """Before every cell request: the signed-in member of this cell, if any."""
     g.person = g.membership = g.auth_session = None
+    if g.pop("session_cookie_refused", False):
+        endpoint = request.endpoint
+        after_refusal(lambda: audit.record("auth.session_cookie_refused", details={"endpoint": endpoint}))
     found = sessions.current(g.tenant.slug)
     row = found.row
     if found.ended:

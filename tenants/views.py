@@ -52,6 +52,13 @@ def _signed_in_member() -> None:
     load_person()
 
 
+@blueprint.after_request
+def _audit_refused_request(response):
+    from livc.tenants.access import audit_refused_request
+
+    return audit_refused_request(response)
+
+
 @blueprint.context_processor
 def _labels() -> dict:
     from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS

@@ -392,3 +392,17 @@ def test_the_periodic_purge_removes_sessions_that_are_over_and_keeps_live_ones(a
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthSession)) == 1
     assert live.get(f"/{LEUVEN}/profile").status_code == 200
+
+
+def test_refused_input_and_forged_cookies_are_audited_without_what_was_typed(app, cells, coordinator):
+    client = app.test_client()
+    post_form(client, f"/{LEUVEN}/sign-in", {"email": "x" * 300, "password": "hunter2 secret"})
+    client.set_cookie("livc_session", "eyJmb3JnZWQiOnRydWV9.forged.signature", domain="localhost")
+    assert client.get(f"/{LEUVEN}/sign-in").status_code == 200
+    with app.app_context(), tenant_context(cells[LEUVEN]):
+        entries = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+        refused = [e for e in entries if e.action == "request.refused"]
+        assert refused[-1].details["endpoint"] == "tenant.sign_in" and refused[-1].details["status"] == 422
+        assert set(refused[-1].details["fields"]) >= {"email", "password"}
+        assert "auth.session_cookie_refused" in [e.action for e in entries]
+        assert not any("hunter2" in str(e.details) or "xxxx" in str(e.details) for e in entries)
