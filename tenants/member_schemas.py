@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from livc.platform.accounts import NAME_MAX
 from livc.platform.settings import LANGUAGES
-from livc.tenants.forms import REQUIRED, email_field
+from livc.tenants.forms import REQUIRED, email_field, text_field
 from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, OrganisationKind, Role
 
 ORGANISATION_NAME_MAX = 120  # organisations.name is String(120)
@@ -58,14 +58,6 @@ def _language_field() -> fields.String:
     )
 
 
-def _organisation_name_field() -> fields.String:
-    return fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=ORGANISATION_NAME_MAX, error=_l("Between {min} and {max} characters.")),
-        error_messages=REQUIRED,
-    )
-
-
 class InviteSchema(FieldSchema):
     email = email_field()
     display_name = fields.String(
@@ -92,7 +84,7 @@ class ResendSchema(FieldSchema):
 
 
 class OrganisationSchema(FieldSchema):
-    name = _organisation_name_field()
+    name = text_field(ORGANISATION_NAME_MAX)
     kind = fields.Enum(
         OrganisationKind, by_value=True, required=True,
         error_messages={**REQUIRED, "unknown": _l("Choose one of the kinds of organisation.")},
@@ -100,7 +92,7 @@ class OrganisationSchema(FieldSchema):
 
 
 class OrganisationRenameSchema(FieldSchema):
-    name = _organisation_name_field()
+    name = text_field(ORGANISATION_NAME_MAX)
 
 
 # --- answers ---------------------------------------------------------------------------------
