@@ -91,6 +91,23 @@ def _assign_request_id(_endpoint=None, _values=None) -> None:
     g.request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
 
 
+def client_address() -> str:
+    """The address of the person's machine, for rate limits.
+
+    Behind the ingress every request comes from the proxy; its ``X-Forwarded-For`` names the
+    client, but only a proxy listed in ``LIVC_FORWARDED_ALLOW_IPS`` is believed (the same
+    setting gunicorn uses for the scheme), and only its own, last, entry.
+    """
+    from flask import current_app
+
+    peer = request.remote_addr or "unknown"
+    trusted = {ip.strip() for ip in current_app.extensions["livc.settings"].forwarded_allow_ips.split(",")}
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and ("*" in trusted or peer in trusted):
+        return forwarded.split(",")[-1].strip() or peer
+    return peer
+
+
 def after_refusal(callback) -> None:
     """Run ``callback`` after this request's work was rolled back, in a transaction of its own.
 

@@ -22,7 +22,7 @@ from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
 from livc.platform import audit, sessions
 from livc.platform.db import db
 from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide, public  # noqa: F401
-from livc.platform.web import after_refusal, wants_json
+from livc.platform.web import after_refusal, client_address, wants_json
 from livc.tenants.members import Membership, has_accepted_current
 
 SESSION_ENDED = _l("Your session has ended. Please sign in again.")
@@ -169,7 +169,8 @@ def _rate_limiter() -> MovingWindowRateLimiter:
 def limit_credential_attempts() -> None:
     """429 when one client address tries credentials too often (any account, any cell)."""
     item = RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE)
-    if not _rate_limiter().hit(item, "credentials", request.remote_addr or "unknown"):
+    prefix = current_app.extensions["livc.settings"].queue_prefix  # deployments sharing one Redis
+    if not _rate_limiter().hit(item, f"{prefix}credentials", client_address()):
         after_refusal(lambda: audit.record("auth.rate_limited", details={"endpoint": request.endpoint}))
         raise TooManyRequests()
 

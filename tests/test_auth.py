@@ -406,3 +406,38 @@ def test_refused_input_and_forged_cookies_are_audited_without_what_was_typed(app
         assert set(refused[-1].details["fields"]) >= {"email", "password"}
         assert "auth.session_cookie_refused" in [e.action for e in entries]
         assert not any("hunter2" in str(e.details) or "xxxx" in str(e.details) for e in entries)
+
+
+def test_credential_attempts_are_rate_limited_per_client_behind_the_trusted_proxy(app, cells):
+    """30 attempts a minute per client address; behind the (loopback) proxy, per forwarded client."""
+    client = app.test_client()
+
+    def attempt(forwarded_for: str):
+        return post_form(client, f"/{LEUVEN}/password-reset", {"email": "someone@example.test"},
+                         headers={"X-Forwarded-For": forwarded_for, **EN})
+
+    answers = [attempt("198.51.100.7").status_code for _ in range(31)]
+    assert answers[:30] == [200] * 30 and answers[30] == 429
+    assert attempt("198.51.100.8").status_code == 200  # another person behind the same proxy
+    assert "auth.rate_limited" in audit_actions(app, cells[LEUVEN])
+
+
+@pytest.mark.redis
+def test_with_redis_the_rate_limit_holds_across_processes(tmp_path, sqlite_template, redis_url):
+    """Two web processes (two apps) share one count in Redis."""
+    import shutil
+
+    from conftest import make_app
+
+    apps = []
+    for name in ("one", "two"):
+        (tmp_path / name / "data").mkdir(parents=True)
+        shutil.copy(sqlite_template, tmp_path / name / "data" / "livc.sqlite")
+        apps.append(make_app(tmp_path / name, redis_url=redis_url))
+    for app in apps:
+        seed_demo_tenants(app)
+    statuses = []
+    for attempt in range(31):
+        client = apps[attempt % 2].test_client()
+        statuses.append(post_form(client, f"/{LEUVEN}/password-reset", {"email": "someone@example.test"}).status_code)
+    assert statuses[:30] == [200] * 30 and statuses[30] == 429
