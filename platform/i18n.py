@@ -13,6 +13,7 @@ from flask import Flask, current_app, g, redirect, request
 from flask_babel import Babel, get_locale
 from werkzeug.exceptions import NotFound
 
+from livc.platform.policy import public
 from livc.platform.settings import LANGUAGES
 
 COOKIE = "livc_lang"
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         }
 
 
+@public
 def set_language(code: str):
     """Remember the language choice and go back to the page (same site only)."""
     if code not in LANGUAGES:

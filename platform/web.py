@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from livc.platform.db import db, leave_tenant
 from livc.platform.logs import describe_error
+from livc.platform.policy import public
 
 log = logging.getLogger(__name__)
 
@@ -218,29 +219,34 @@ def _unexpected_error(error: Exception):
 
 
 @blueprint.get("/")
+@public
 def home():
     return render_template("home.html")
 
 
 @blueprint.get("/favicon.ico")
+@public
 def favicon():
     # Browsers ask for it at the root whatever the page says; never let it reach tenant routing.
     return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @blueprint.get("/robots.txt")
+@public
 def robots():
     # Nothing here is for search engines, cells' addresses included.
     return "User-agent: *\nDisallow: /\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @blueprint.get("/healthz")
+@public
 def healthz():
     """Liveness: the process answers. Touches nothing else."""
     return jsonify(status="ok")
 
 
 @blueprint.get("/readyz")
+@public
 def readyz():
     """Readiness: the database (and Redis, where configured) answer, and isolation holds."""
     from flask import current_app

@@ -110,7 +110,13 @@ def sent_to_sign_in(response, slug: str) -> bool:
 
 def test_every_route_declares_a_policy_with_a_written_expectation(app):
     undeclared, unexpected = [], []
-    for rule, _method, view in tenant_routes(app):
+    platform_routes = [
+        (rule, None, app.view_functions[rule.endpoint])
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.startswith("tenant.") and rule.endpoint != "static"  # Flask's own files
+    ]
+    assert platform_routes, "the platform's own pages are checked too"
+    for rule, _method, view in [*tenant_routes(app), *platform_routes]:
         access = getattr(view, "access", None)
         if access is None:
             undeclared.append(rule.rule)
