@@ -28,6 +28,10 @@ class Action(enum.StrEnum):
     MEMBERS_MANAGE = "members.manage"
     ORGANISATIONS_MANAGE = "organisations.manage"
     SSO_MANAGE = "sso.manage"
+    CELL_STRUCTURE_VIEW = "cell_structure.view"
+    CELL_STRUCTURE_MANAGE = "cell_structure.manage"
+    HOUSE_RULES_VIEW = "house_rules.view"
+    HOUSE_RULES_MANAGE = "house_rules.manage"
     CASE_SEE_CODE = "case.see_code"
     CASE_READ = "case.read"
     POLICE_INFO_READ = "police_info.read"
@@ -141,6 +145,17 @@ def _members_view(person: Person, resource: object | None) -> Decision:
 _RULES[Action.MEMBERS_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.ORGANISATIONS_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.SSO_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.CELL_STRUCTURE_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.HOUSE_RULES_MANAGE] = roles(Role.COORDINATOR)
+
+
+@rule(Action.CELL_STRUCTURE_VIEW, Action.HOUSE_RULES_VIEW)
+def _table_member(person: Person, _resource: object | None) -> Decision:
+    # Members of the table know how the cell works; a guest expert invited for one case reads
+    # the house rules through the undertaking they accept, and needs no more.
+    if person.role == Role.GUEST_EXPERT:
+        return deny("guest experts see their case team only")
+    return allow("member of the table")
 
 
 def _in_case_team(person: Person, case: CaseLike) -> bool:

@@ -34,6 +34,10 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.MEMBERS_MANAGE: frozenset({Role.COORDINATOR}),
     Action.ORGANISATIONS_MANAGE: frozenset({Role.COORDINATOR}),
     Action.SSO_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.CELL_STRUCTURE_VIEW: ALL - {Role.GUEST_EXPERT},
+    Action.CELL_STRUCTURE_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.HOUSE_RULES_VIEW: ALL - {Role.GUEST_EXPERT},
+    Action.HOUSE_RULES_MANAGE: frozenset({Role.COORDINATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')
