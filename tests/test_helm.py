@@ -9,6 +9,7 @@ PATH also works). Without it the tests are skipped, or fail under ``CI=true``.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -32,8 +33,9 @@ SECRET_VARS = (
     "LIVC_MIGRATE_DATABASE_URL",
     "LIVC_REDIS_URL",
     "LIVC_SMTP_URL",
+    "LIVC_MASTER_KEY",
 )
-APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL", "LIVC_SMTP_URL"}
+APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL", "LIVC_SMTP_URL", "LIVC_MASTER_KEY"}
 # The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest the
 # validator knows.
 OLDEST_KUBERNETES = "1.25.0"
@@ -490,7 +492,8 @@ def test_the_rendered_settings_start_the_app_in_production(helm):
     from livc.platform.settings import ConfigurationError, load_settings
 
     secrets = {"secret_key": "s" * 40, "database_url": "postgresql://app@db/livc",
-               "redis_url": "redis://redis:6379/0", "smtp_url": "smtp://mail:587"}
+               "redis_url": "redis://redis:6379/0", "smtp_url": "smtp://mail:587",
+               "master_key": base64.urlsafe_b64encode(b"k" * 32).decode()}
 
     def settings_of(documents):
         data = find(documents, "ConfigMap")["data"]

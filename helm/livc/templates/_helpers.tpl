@@ -110,6 +110,7 @@ app.kubernetes.io/part-of: livc
 {{ include "livc.secretRef" (dict "name" "LIVC_DATABASE_URL" "secret" $secret "key" $keys.databaseUrl) }}
 {{ include "livc.secretRef" (dict "name" "LIVC_REDIS_URL" "secret" $secret "key" $keys.redisUrl) }}
 {{ include "livc.secretRef" (dict "name" "LIVC_SMTP_URL" "secret" $secret "key" $keys.smtpUrl) }}
+{{ include "livc.secretRef" (dict "name" "LIVC_MASTER_KEY" "secret" $secret "key" $keys.masterKey) }}
 {{- end -}}
 
 {{/* Pod and container hardening ------------------------------------------------------------- */}}
