@@ -17,6 +17,7 @@ def import_models() -> None:
     """Import every module that defines models, so metadata (and Alembic) sees them all."""
     import livc.platform.accounts  # noqa: F401
     import livc.platform.audit  # noqa: F401
+    import livc.platform.keys  # noqa: F401
     import livc.platform.sessions  # noqa: F401
     import livc.platform.sso  # noqa: F401
     import livc.tenants.members  # noqa: F401

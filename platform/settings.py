@@ -7,6 +7,10 @@ on a missing or unsafe setting and says, in one line, which variable to fix.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -28,6 +32,29 @@ def variable(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
 
+MASTER_KEY_BYTES = 32
+_URLSAFE_B64 = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+
+def parse_master_key(value: str) -> bytes:
+    """The 32 bytes of a master key written as urlsafe base64 (padding optional).
+
+    Strict on purpose: a key that only decodes after dropping stray characters, or that is
+    shorter than 256 bits, is a mistake to report, not to repair.
+    """
+    value = value.strip()
+    unpadded = value.rstrip("=")
+    if not _URLSAFE_B64.match(value) or len(unpadded) % 4 == 1 or (value != unpadded and len(value) % 4):
+        raise ValueError("must be urlsafe base64 of 32 random bytes")
+    try:
+        key = base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("must be urlsafe base64 of 32 random bytes") from None
+    if len(key) != MASTER_KEY_BYTES or base64.urlsafe_b64encode(key).decode().rstrip("=") != unpadded:
+        raise ValueError("must be urlsafe base64 of exactly 32 random bytes")
+    return key
+
+
 class Settings(BaseSettings):
     """Every setting of the platform. Field ``foo`` is read from ``LIVC_FOO``."""
 
@@ -35,6 +62,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     secret_key: str | None = Field(default=None, repr=False)
+    # Wraps every cell's data keys (see livc.platform.keys). Deliberately not derived from
+    # secret_key: rotating the cookie secret must never make encrypted identities unreadable,
+    # and this key can later move to a KMS while the cookie secret stays in configuration.
+    master_key: str | None = Field(default=None, repr=False)
     data_dir: Path = Path("var")
     database_url: str | None = Field(default=None, repr=False)
     # Migrations run as the owner of the tables; the app connects as a role that owns nothing
@@ -64,7 +95,9 @@ class Settings(BaseSettings):
     sign_in_failures_allowed: int = Field(default=5, gt=0, le=100)
     lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
 
-    @field_validator("database_url", "migrate_database_url", "redis_url", "secret_key", "smtp_url", "public_url")
+    @field_validator(
+        "database_url", "migrate_database_url", "redis_url", "secret_key", "master_key", "smtp_url", "public_url"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -83,6 +116,13 @@ class Settings(BaseSettings):
         if url.get_backend_name() == "postgresql" and url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_master_key(value)
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -106,11 +146,20 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _master_key_apart(self) -> Settings:
+        # One leaked value must not both forge cookies and unwrap every cell's data keys.
+        if self.master_key and self.secret_key and self.master_key.strip() == self.secret_key.strip():
+            raise ValueError("master_key: must differ from LIVC_SECRET_KEY")
+        return self
+
+    @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.env != "production":
             return self
         if not self.secret_key or len(self.secret_key) < 32:
             raise ValueError("secret_key: required in production, at least 32 characters")
+        if not self.master_key:
+            raise ValueError("master_key: required in production, urlsafe base64 of 32 random bytes")
         if not self.database_url or not self.database_url.startswith("postgresql"):
             raise ValueError("database_url: required in production, a postgresql:// URL")
         if not self.redis_url:
@@ -142,8 +191,8 @@ class Settings(BaseSettings):
         return self.redis_url is None
 
     def prepare_data_dir(self) -> None:
-        """The embedded database and development secret live here; create it when needed."""
-        if self.database_url is None or self.secret_key is None:
+        """The embedded database and development secrets live here; create it when needed."""
+        if self.database_url is None or self.secret_key is None or self.master_key is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
 
     def flask_secret_key(self) -> str:
@@ -156,6 +205,44 @@ class Settings(BaseSettings):
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_urlsafe(48))
         return key_file.read_text().strip()
+
+    def master_key_bytes(self) -> bytes:
+        """The configured master key, or in development one generated once into data_dir.
+
+        Production always configures it (checked at start). The generated file is written
+        whole under a temporary name and then linked into place, so processes starting
+        together never read a half-written key, nor each keep a different one: losing or
+        replacing this key makes every encrypted identity unreadable.
+        """
+        if self.master_key:
+            return parse_master_key(self.master_key)
+        key_file = self.data_dir / "master_key"
+        if not key_file.exists():
+            self.prepare_data_dir()
+            generated = base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()
+            _create_secret_file(key_file, generated)
+        try:
+            return parse_master_key(key_file.read_text())
+        except ValueError as error:
+            problem = f"the generated key in {key_file} {error}"
+            raise ConfigurationError(f"{variable('master_key')}: {problem}") from None
+
+
+def _create_secret_file(path: Path, content: str) -> None:
+    """Write ``path`` (mode 600) unless it exists, atomically: the first writer wins."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: keep its key
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_settings(overrides: dict | None = None) -> Settings:
