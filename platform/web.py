@@ -178,7 +178,7 @@ def _http_error(error: HTTPException):
     own = error.description if error.description != type(error).description else None
     response = error_response(error.code or 500, own)
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-        response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
 
 

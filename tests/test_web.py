@@ -224,3 +224,10 @@ def test_readiness_names_an_unreachable_redis(tmp_path, sqlite_template):
     assert response.status_code == 503
     assert response.get_json()["reason"] == "redis: unreachable"
     assert response.get_json()["checks"]["database"] == "ok"
+
+
+def test_a_wrong_method_on_a_cell_page_is_a_clear_405_with_allow(client, demo_tenants):
+    response = client.get("/demo-leuven/sign-out", headers={"Accept-Language": "en"})
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert "Method not allowed" in response.get_data(as_text=True)
