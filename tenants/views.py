@@ -85,6 +85,7 @@ def home():
 
 
 HOME_LINKS = (
+    (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
     (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
     (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),

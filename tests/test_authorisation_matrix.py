@@ -22,6 +22,16 @@ from livc.platform.db import db, tenant_context
 from livc.platform.policy import Action
 from livc.platform.sessions import SESSION_KEY, AuthSession
 from livc.platform.timeutil import utcnow
+from livc.tenants.cell import (
+    CellForm,
+    CellProfile,
+    Participation,
+    PartnerInventoryEntry,
+    PartnerKind,
+    Table,
+    TableKind,
+    TableSeat,
+)
 from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
 
 OWN, OTHER = "demo-leuven", "demo-herko"
@@ -93,6 +103,17 @@ def world(app):
             db.session.add(target_org)
             db.session.flush()
             ids = {"organisation_id": target_org.id}
+            db.session.add(CellProfile(form=CellForm.STRATEGIC_OPERATIONAL))
+            target_table = Table(kind=TableKind.STRATEGIC, name="Target table")
+            target_partner = PartnerInventoryEntry(organisation_name="Target partner", kind=PartnerKind.CAW,
+                                                   participation=Participation.THINKS_ALONG)
+            db.session.add_all([target_table, target_partner])
+            db.session.flush()
+            target_seat = TableSeat(table_id=target_table.id, participant_kind=PartnerKind.OTHER,
+                                    participant_organisation="Target service")
+            db.session.add(target_seat)
+            db.session.flush()
+            ids.update(table_id=target_table.id, seat_id=target_seat.id, partner_id=target_partner.id)
         db.session.commit()
     target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
     ids["membership_id"] = target.membership_id
