@@ -21,6 +21,7 @@ def import_models() -> None:
     import livc.platform.sessions  # noqa: F401
     import livc.platform.sso  # noqa: F401
     import livc.tenants.cell  # noqa: F401
+    import livc.tenants.house_rules  # noqa: F401
     import livc.tenants.members  # noqa: F401
     import livc.tenants.models  # noqa: F401
 
@@ -45,7 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
 
-    from livc.tenants import auth_api, auth_views, cell_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
+    from livc.tenants import auth_api, auth_views, cell_views, house_rules_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)

@@ -86,6 +86,7 @@ def home():
 
 HOME_LINKS = (
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
+    (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
     (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
     (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),

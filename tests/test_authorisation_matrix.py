@@ -32,6 +32,7 @@ from livc.tenants.cell import (
     TableKind,
     TableSeat,
 )
+from livc.tenants.house_rules import LegalBasis, publish_draft, update_draft
 from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
 
 OWN, OTHER = "demo-leuven", "demo-herko"
@@ -94,6 +95,13 @@ def world(app):
     cells = seed_demo_tenants(app)
     members = {role: add_member(app, cells[OWN], OWN, role) for role in Role}
     stranger = add_member(app, cells[OTHER], OTHER, Role.COORDINATOR)
+    # Version 1 of the house rules, published before anyone accepts (it brings a new undertaking);
+    # in a request, as the draft's guidance is written in the requester's language.
+    with app.test_request_context(), tenant_context(cells[OWN]):
+        coordinator = db.session.get(Membership, members[Role.COORDINATOR].membership_id)
+        update_draft({"legal_basis": LegalBasis.LAW_2018}, coordinator)
+        ids = {"version": publish_draft(coordinator).version}
+        db.session.commit()
     with app.app_context():
         for member in [*members.values(), stranger]:
             with tenant_context(member.tenant_id):
@@ -102,7 +110,7 @@ def world(app):
             target_org = Organisation(name="Target organisation", kind=OrganisationKind.YOUTH_SERVICE)
             db.session.add(target_org)
             db.session.flush()
-            ids = {"organisation_id": target_org.id}
+            ids["organisation_id"] = target_org.id
             db.session.add(CellProfile(form=CellForm.STRATEGIC_OPERATIONAL))
             target_table = Table(kind=TableKind.STRATEGIC, name="Target table")
             target_partner = PartnerInventoryEntry(organisation_name="Target partner", kind=PartnerKind.CAW,

@@ -417,7 +417,7 @@ def test_a_partner_reads_the_organisation_but_every_change_is_refused_and_audite
     sign_in(client, partner)
 
     assert client.get(f"/{LEUVEN}/organisation").status_code == 200
-    structure = client.get(f"/{LEUVEN}/api/organisation").get_json()
+    structure = client.get(f"/{LEUVEN}/api/organisation", headers={"Accept-Language": "en"}).get_json()
     assert structure["tables"][0]["seats"][0]["member"]["id"] == partner.membership_id
     assert "email" not in str(structure) and "@" not in str(structure)
     assert structure["partners"][0]["participation_label"] == "Works along"

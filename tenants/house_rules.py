@@ -1,0 +1,473 @@
+"""The cell's house rules (*huisreglement*): versioned chapters, a legal basis, and the gate.
+
+Seed 001 advises every cell to agree on house rules, so that partners trust that what they
+share will not be misused, in five chapters: general; composition and operation (with a
+clause on inviting experts who are not members, for one case); place and date of the
+meetings; minutes; information management (what is shared with whom, registered only with the
+consent of the partner who brought it, when the repressive partners step in). Article 458ter
+of the Criminal Code (seed 002) lets professionals bound by secrecy share in the cell only if
+the consultation rests on a law or on the public prosecutor's consent, and if participants,
+purpose and modalities are fixed beforehand: the house rules fix them and record the basis.
+
+Versions: at most one draft at a time. Publishing freezes a version for good (a change starts a
+new draft, copied from it) and supersedes the one before. Publishing also publishes a new
+version of the secrecy undertaking of :mod:`livc.tenants.members` whose text is these rules:
+the undertaking's version number is the gate of :func:`livc.tenants.access.guard`, so every
+member reads and accepts the new rules before reaching case content again.
+
+As in :mod:`livc.tenants.members`, a broken rule raises marshmallow's ``ValidationError`` keyed
+by the form field at fault, all faults at once; audit entries carry version numbers only.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from marshmallow import ValidationError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from livc.platform import audit
+from livc.platform.db import Id, TenantScoped, current_tenant_id, db
+from livc.platform.timeutil import utcnow
+from livc.tenants.members import (
+    Membership,
+    UndertakingAcceptance,
+    current_undertaking,
+    member_list,
+    publish_undertaking,
+)
+from livc.tenants.models import Tenant
+
+Faults = dict[str, list[LazyString]]
+
+CHAPTER_MAX = 20000
+CONSENT_REFERENCE_MAX = 120
+
+
+def _enum(cls: type[enum.Enum], length: int = 30) -> sa.Enum:
+    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class HouseRulesStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"  # the version in force: one per cell
+    SUPERSEDED = "superseded"
+
+
+STATUS_LABELS = {
+    HouseRulesStatus.DRAFT: _l("Draft"),
+    HouseRulesStatus.PUBLISHED: _l("In force"),
+    HouseRulesStatus.SUPERSEDED: _l("Superseded"),
+}
+
+
+class LegalBasis(enum.StrEnum):
+    """What lets the partners share under article 458ter of the Criminal Code (seed 002)."""
+
+    # *Wet van 30 juli 2018 tot oprichting van lokale integrale veiligheidscellen inzake
+    # radicalisme, extremisme en terrorisme*.
+    LAW_2018 = "law_2018"
+    # *Toestemming van de procureur des Konings*: recorded with its reference and date.
+    PROSECUTOR_CONSENT = "prosecutor_consent"
+
+
+LEGAL_BASIS_LABELS = {
+    LegalBasis.LAW_2018: _l("The law of 30 July 2018 on the local integrated security cells"),
+    LegalBasis.PROSECUTOR_CONSENT: _l("The consent of the public prosecutor"),
+}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter of seed 001's example house rules, with a short text to start from."""
+
+    key: str
+    title: LazyString
+    template: LazyString
+
+
+CHAPTERS = (
+    Chapter(
+        "general",
+        _l("General"),
+        _l(
+            "These house rules set out how the local integrated security cell on radicalism, extremism and "
+            "terrorism works. They rest on the law of 30 July 2018, the circulars on the local approach to "
+            "violent radicalisation, and the municipality's own safety and policy plans."
+        ),
+    ),
+    Chapter(
+        "composition_operation",
+        _l("Composition and operation"),
+        _l(
+            "The cell brings together the official appointed by the mayor, who chairs it, the information "
+            "officer of the local police, the alderman for social affairs and the social partners, each for "
+            "their own organisation. Partners take part voluntarily.\n\n"
+            "The chair may invite an expert who is not a member when a case needs it. The expert takes part "
+            "in that case only, after accepting these house rules."
+        ),
+    ),
+    Chapter(
+        "place_date",
+        _l("Place and date of the meetings"),
+        _l(
+            "The cell meets at the place given in the invitation: weekly or more often while a case needs "
+            "it, monthly otherwise, and on a partner's request when no case is open."
+        ),
+    ),
+    Chapter(
+        "minutes",
+        _l("Minutes"),
+        _l(
+            "The secretary takes the minutes. They hold the agenda; the names of the members present and of "
+            "those absent with or without notice; the name and capacity of occasional attendees; the items "
+            "discussed, each with a short summary.\n\n"
+            "During the meeting the chair makes clear what goes into the minutes and what does not."
+        ),
+    ),
+    Chapter(
+        "information_management",
+        _l("Information management"),
+        _l(
+            "What is shared in the cell stays in the cell and serves only its purpose: protecting people's "
+            "physical and psychological integrity and preventing offences. Information is recorded only with "
+            "the consent of the partner who brought it.\n\n"
+            "The cell decides together, case by case, when the police or the judicial authorities are "
+            "involved. No lists or separate files of the people discussed are made."
+        ),
+    ),
+)
+CHAPTER_KEYS = tuple(chapter.key for chapter in CHAPTERS)
+CONSENT_FIELDS = ("consent_reference", "consent_date")
+
+
+class HouseRules(TenantScoped, db.Model):
+    """One version of the cell's house rules: a draft, the version in force, or an earlier one."""
+
+    __tablename__ = "house_rules"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "version"),
+        # One draft at a time, even when two coordinators start one at the same moment.
+        sa.Index(
+            "uq_house_rules_one_draft",
+            "tenant_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'draft'"),
+            postgresql_where=sa.text("status = 'draft'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    version: Mapped[int]
+    status: Mapped[HouseRulesStatus] = mapped_column(_enum(HouseRulesStatus, 20))
+    legal_basis: Mapped[LegalBasis | None] = mapped_column(_enum(LegalBasis))
+    consent_reference: Mapped[str | None] = mapped_column(sa.String(CONSENT_REFERENCE_MAX))
+    consent_date: Mapped[date | None]
+    # The chapters (CHAPTER_KEYS); empty ones are allowed in a draft only.
+    general: Mapped[str | None] = mapped_column(sa.Text)
+    composition_operation: Mapped[str | None] = mapped_column(sa.Text)
+    place_date: Mapped[str | None] = mapped_column(sa.Text)
+    minutes: Mapped[str | None] = mapped_column(sa.Text)
+    information_management: Mapped[str | None] = mapped_column(sa.Text)
+    drafted_by_id: Mapped[int | None] = mapped_column(
+        Id, sa.ForeignKey("memberships.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(
+        Id, sa.ForeignKey("memberships.id", ondelete="SET NULL"), index=True
+    )
+    published_at: Mapped[datetime | None]
+    # The undertaking version members accept to accept this version of the rules.
+    undertaking_version: Mapped[int | None]
+
+    drafted_by: Mapped[Membership | None] = relationship(foreign_keys=[drafted_by_id])
+    published_by: Mapped[Membership | None] = relationship(foreign_keys=[published_by_id])
+
+    @property
+    def chapters(self) -> list[tuple[Chapter, str | None]]:
+        """The chapters in their fixed order, with this version's text of each."""
+        return [(chapter, getattr(self, chapter.key)) for chapter in CHAPTERS]
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Who among the active members accepted the undertaking now in force (the gate)."""
+
+    undertaking_version: int
+    accepted: list[Membership]
+    pending: list[Membership]
+
+
+# --- messages --------------------------------------------------------------------------------
+
+CHAPTER_REQUIRED = _l("Write this chapter before publishing.")
+LEGAL_BASIS_REQUIRED = _l("Choose the legal basis of the case consultation.")
+CONSENT_REFERENCE_REQUIRED = _l("Give the reference of the public prosecutor's consent.")
+CONSENT_DATE_REQUIRED = _l("Give the date of the public prosecutor's consent.")
+CONSENT_DATE_FUTURE = _l("The date of the consent cannot lie in the future.")
+NO_DRAFT = _l("There is no draft of the house rules. Start one first.")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def rules_in_force() -> HouseRules | None:
+    return db.session.scalar(sa.select(HouseRules).where(HouseRules.status == HouseRulesStatus.PUBLISHED))
+
+
+def current_draft() -> HouseRules | None:
+    return db.session.scalar(sa.select(HouseRules).where(HouseRules.status == HouseRulesStatus.DRAFT))
+
+
+def find_version(version: int) -> HouseRules | None:
+    """Version ``version`` of this cell's rules, whatever its status (another cell's: None)."""
+    return db.session.scalar(sa.select(HouseRules).where(HouseRules.version == version))
+
+
+def published_versions() -> list[HouseRules]:
+    """Every version published so far, the newest (the one in force) first."""
+    return list(
+        db.session.scalars(
+            sa.select(HouseRules)
+            .where(HouseRules.status != HouseRulesStatus.DRAFT)
+            .order_by(HouseRules.version.desc())
+        )
+    )
+
+
+def acceptance() -> Acceptance:
+    """Who of the members with an active seat accepted the current undertaking, and who not yet.
+
+    Invited and ended seats, and guest experts whose time is up, are nobody at the table now.
+    """
+    version = current_undertaking().version
+    accepted_ids = set(
+        db.session.scalars(
+            sa.select(UndertakingAcceptance.membership_id).where(UndertakingAcceptance.version == version)
+        )
+    )
+    seated = [m for m in member_list(include_ended=False) if m.seat_status == "active"]
+    return Acceptance(
+        undertaking_version=version,
+        accepted=[m for m in seated if m.id in accepted_ids],
+        pending=[m for m in seated if m.id not in accepted_ids],
+    )
+
+
+def publication_faults(rules: HouseRules) -> Faults:
+    """What keeps ``rules`` from being published, by field (empty: nothing).
+
+    Article 458ter wants participants, purpose and modalities fixed beforehand and a legal
+    basis: every chapter is written, and a prosecutor's consent is identified by reference and
+    date, so that it can be shown.
+    """
+    faults: Faults = {key: [CHAPTER_REQUIRED] for key in CHAPTER_KEYS if not getattr(rules, key)}
+    if rules.legal_basis is None:
+        faults["legal_basis"] = [LEGAL_BASIS_REQUIRED]
+    elif rules.legal_basis == LegalBasis.PROSECUTOR_CONSENT:
+        if not rules.consent_reference:
+            faults["consent_reference"] = [CONSENT_REFERENCE_REQUIRED]
+        if rules.consent_date is None:
+            faults["consent_date"] = [CONSENT_DATE_REQUIRED]
+    return faults
+
+
+def check_publishable(rules: HouseRules) -> None:
+    """Raise the publication faults of ``rules``, all at once, if there are any."""
+    faults = publication_faults(rules)
+    if faults:
+        raise ValidationError(faults)
+
+
+# --- the text members accept -------------------------------------------------------------------
+
+
+def standard_undertaking(cell_name: str) -> list[LazyString]:
+    """The platform's secrecy undertaking, as the undertaking page shows it when a cell has no
+    text of its own (same messages, so the same translations)."""
+    return [
+        _l(
+            "I take part in the local integrated security cell of %(cell)s to detect radicalisation early and "
+            "to follow people with a personal, mainly social trajectory.",
+            cell=cell_name,
+        ),
+        _l(
+            "What is shared in the cell is shared under article 458ter of the Criminal Code. I keep it secret, "
+            "also towards my own organisation, except where the cell agreed otherwise."
+        ),
+        _l(
+            "I only look at the cases I need for my task in the cell, I share information only for the purpose "
+            "of the cell, and I know that every access to case content is recorded."
+        ),
+        _l("I do not make lists, copies or exports of the people discussed."),
+    ]
+
+
+def legal_basis_text(rules: HouseRules) -> str:
+    if rules.legal_basis == LegalBasis.PROSECUTOR_CONSENT:
+        return str(
+            _l(
+                "Legal basis: the consent of the public prosecutor (reference %(reference)s, %(date)s).",
+                reference=rules.consent_reference,
+                date=format_date(rules.consent_date, "long"),
+            )
+        )
+    return str(_l("Legal basis: the law of 30 July 2018 on the local integrated security cells."))
+
+
+def undertaking_text(rules: HouseRules, cell_name: str) -> str:
+    """The text of the undertaking version that comes with ``rules``.
+
+    The undertaking page shows a cell's own text paragraph by paragraph (blank lines), and
+    otherwise only the platform's standard text: so the text holds the rules, their legal basis
+    and the standard secrecy undertaking, each line of a chapter as a paragraph of its own. It
+    is written in the language of the coordinator who publishes, the language the chapters
+    were written in.
+    """
+    paragraphs = [str(_l("House rules, version %(version)s", version=rules.version)), legal_basis_text(rules)]
+    for number, (chapter, text) in enumerate(rules.chapters, start=1):
+        paragraphs.append(f"{number}. {chapter.title}")
+        paragraphs.extend(line for line in (text or "").split("\n") if line.strip())
+    paragraphs.append(str(_l("Secrecy undertaking")))
+    paragraphs.extend(str(paragraph) for paragraph in standard_undertaking(cell_name))
+    return "\n\n".join(paragraphs)
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+def _tidy_text(text: str | None) -> str | None:
+    """One kind of line break, no trailing spaces, at most one blank line; empty is None."""
+    lines = [line.rstrip() for line in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return tidy or None
+
+
+def _subject(rules: HouseRules) -> str:
+    """Named as access refusals name a loaded resource: ``houserules:12``."""
+    return f"houserules:{rules.id}"
+
+
+def _cell_name() -> str:
+    return db.session.get(Tenant, current_tenant_id()).name
+
+
+def start_draft(actor: Membership) -> HouseRules:
+    """The draft being written, started now if there is none.
+
+    A new draft copies the version in force (a published version is never edited), or, for a
+    cell's first rules, starts from seed 001's guidance in the coordinator's language.
+    """
+    draft = current_draft()
+    if draft is not None:
+        return draft
+    in_force = rules_in_force()
+    latest = db.session.scalar(sa.select(sa.func.max(HouseRules.version))) or 0
+    draft = HouseRules(version=latest + 1, status=HouseRulesStatus.DRAFT, drafted_by_id=actor.id)
+    if in_force is not None:
+        for name in (*CHAPTER_KEYS, "legal_basis", *CONSENT_FIELDS):
+            setattr(draft, name, getattr(in_force, name))
+    else:
+        for chapter in CHAPTERS:
+            setattr(draft, chapter.key, str(chapter.template))
+    db.session.add(draft)
+    db.session.flush()
+    audit.record(
+        "house_rules.draft_started",
+        subject=_subject(draft),
+        details={"version": draft.version, "from_version": in_force.version if in_force is not None else None},
+    )
+    return draft
+
+
+def update_draft(changes: Mapping[str, Any], actor: Membership) -> list[str]:
+    """Change the draft's chapters (``CHAPTER_KEYS``), ``legal_basis``, ``consent_reference`` or
+    ``consent_date``; returns the names of what changed. No draft yet: one is started.
+
+    ``changes`` holds only what is to change; None empties a field. A draft may be incomplete:
+    completeness is checked when publishing. The consent's reference and date belong to the
+    prosecutor's consent and are dropped with any other basis.
+    """
+    draft = start_draft(actor)
+    new: dict[str, Any] = {key: _tidy_text(changes[key]) for key in CHAPTER_KEYS if key in changes}
+    new["legal_basis"] = changes.get("legal_basis", draft.legal_basis)
+    if new["legal_basis"] == LegalBasis.PROSECUTOR_CONSENT:
+        reference = changes.get("consent_reference", draft.consent_reference)
+        new["consent_reference"] = " ".join((reference or "").split()) or None
+        new["consent_date"] = changes.get("consent_date", draft.consent_date)
+    else:
+        new["consent_reference"] = new["consent_date"] = None
+    if new["consent_date"] is not None and new["consent_date"] > utcnow().date():
+        raise ValidationError({"consent_date": [CONSENT_DATE_FUTURE]})
+    changed = [name for name, value in new.items() if getattr(draft, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(draft, name, new[name])
+    draft.updated_at = utcnow()
+    audit.record(
+        "house_rules.draft_changed", subject=_subject(draft), details={"version": draft.version, "fields": changed}
+    )
+    return changed
+
+
+def _locked_draft() -> HouseRules:
+    """The draft, its row locked (PostgreSQL): two coordinators cannot both publish or discard it."""
+    draft = db.session.scalar(
+        sa.select(HouseRules)
+        .where(HouseRules.status == HouseRulesStatus.DRAFT)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if draft is None:
+        raise ValidationError(NO_DRAFT)
+    return draft
+
+
+def publish_draft(actor: Membership) -> HouseRules:
+    """Put the draft in force: it supersedes the version before and can no longer change.
+
+    A new undertaking version comes with it, so every member (the publisher too) accepts the
+    new rules before reaching case content again.
+    """
+    draft = _locked_draft()
+    check_publishable(draft)
+    previous = rules_in_force()
+    if previous is not None:
+        previous.status = HouseRulesStatus.SUPERSEDED
+    undertaking = publish_undertaking(undertaking_text(draft, _cell_name()))
+    draft.status = HouseRulesStatus.PUBLISHED
+    draft.published_at = undertaking.published_at
+    draft.published_by_id = actor.id
+    draft.undertaking_version = undertaking.version
+    db.session.flush()
+    audit.record(
+        "house_rules.published",
+        subject=_subject(draft),
+        details={
+            "version": draft.version,
+            "undertaking_version": undertaking.version,
+            "superseded_version": previous.version if previous is not None else None,
+        },
+    )
+    return draft
+
+
+def discard_draft() -> int:
+    """Throw the draft away (the version in force stays); returns the discarded version number."""
+    draft = _locked_draft()
+    version, subject = draft.version, _subject(draft)
+    db.session.delete(draft)
+    db.session.flush()
+    audit.record("house_rules.draft_discarded", subject=subject, details={"version": version})
+    return version
