@@ -46,6 +46,12 @@ db = SQLAlchemy(model_class=Base)
 Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
+def value_enum(cls: type, length: int = 30) -> sa.Enum:
+    """A Python enum stored by its values as a plain string column (no native database enum:
+    adding a value then needs no ALTER TYPE, and SQLite and PostgreSQL store the same)."""
+    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
 class TenantContextRequired(RuntimeError):
     """Tenant-owned data was touched outside a tenant context."""
 

@@ -40,7 +40,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, selectinload
 
 from livc.platform import audit
-from livc.platform.db import Id, TenantScoped, current_tenant_id, db
+from livc.platform.db import Id, TenantScoped, current_tenant_id, db, value_enum
 from livc.platform.timeutil import utcnow
 from livc.tenants.members import (
     ORGANISATION_KIND_LABELS,
@@ -58,9 +58,6 @@ NAME_MAX = 120
 CADENCE_MAX = 200
 NOTES_MAX = 2000
 
-
-def _enum(cls, length: int = 30) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class CellForm(enum.StrEnum):
@@ -171,7 +168,7 @@ class CellProfile(TenantScoped, db.Model):
     __table_args__ = (sa.UniqueConstraint("tenant_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    form: Mapped[CellForm] = mapped_column(_enum(CellForm))
+    form: Mapped[CellForm] = mapped_column(value_enum(CellForm))
     # The *aangestelde medewerker belast met het dossier radicalisering*: a cell coordinator.
     appointed_official_id: Mapped[int | None] = mapped_column(
         Id, sa.ForeignKey("memberships.id", ondelete="SET NULL"), index=True
@@ -188,7 +185,7 @@ class Table(TenantScoped, db.Model):
     __tablename__ = "cell_tables"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    kind: Mapped[TableKind] = mapped_column(_enum(TableKind))
+    kind: Mapped[TableKind] = mapped_column(value_enum(TableKind))
     name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     chair_membership_id: Mapped[int | None] = mapped_column(
         Id, sa.ForeignKey("memberships.id", ondelete="SET NULL"), index=True
@@ -229,7 +226,7 @@ class TableSeat(TenantScoped, db.Model):
     membership_id: Mapped[int | None] = mapped_column(
         Id, sa.ForeignKey("memberships.id", ondelete="CASCADE"), index=True
     )
-    participant_kind: Mapped[PartnerKind | None] = mapped_column(_enum(PartnerKind))
+    participant_kind: Mapped[PartnerKind | None] = mapped_column(value_enum(PartnerKind))
     participant_organisation: Mapped[str | None] = mapped_column(sa.String(NAME_MAX))
     # What the person sits as (*hoedanigheid*): "substitute of the public prosecutor", ...
     capacity: Mapped[str | None] = mapped_column(sa.String(NAME_MAX))
@@ -252,8 +249,8 @@ class PartnerInventoryEntry(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     organisation_name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
-    kind: Mapped[PartnerKind] = mapped_column(_enum(PartnerKind))
-    participation: Mapped[Participation] = mapped_column(_enum(Participation))
+    kind: Mapped[PartnerKind] = mapped_column(value_enum(PartnerKind))
+    participation: Mapped[Participation] = mapped_column(value_enum(Participation))
     # A function ("director", "team coordinator"), never a person's name.
     contact_role: Mapped[str | None] = mapped_column(sa.String(NAME_MAX))
     notes: Mapped[str | None] = mapped_column(sa.Text)

@@ -36,7 +36,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livc.platform import audit
-from livc.platform.db import Id, TenantScoped, current_tenant_id, db
+from livc.platform.db import Id, TenantScoped, current_tenant_id, db, value_enum
 from livc.platform.timeutil import utcnow
 from livc.tenants.members import (
     Membership,
@@ -52,9 +52,6 @@ Faults = dict[str, list[LazyString]]
 CHAPTER_MAX = 20000
 CONSENT_REFERENCE_MAX = 120
 
-
-def _enum(cls: type[enum.Enum], length: int = 30) -> sa.Enum:
-    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class HouseRulesStatus(enum.StrEnum):
@@ -168,8 +165,8 @@ class HouseRules(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     version: Mapped[int]
-    status: Mapped[HouseRulesStatus] = mapped_column(_enum(HouseRulesStatus, 20))
-    legal_basis: Mapped[LegalBasis | None] = mapped_column(_enum(LegalBasis))
+    status: Mapped[HouseRulesStatus] = mapped_column(value_enum(HouseRulesStatus, 20))
+    legal_basis: Mapped[LegalBasis | None] = mapped_column(value_enum(LegalBasis))
     consent_reference: Mapped[str | None] = mapped_column(sa.String(CONSENT_REFERENCE_MAX))
     consent_date: Mapped[date | None]
     # The chapters (CHAPTER_KEYS); empty ones are allowed in a draft only.

@@ -27,15 +27,12 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from livc.platform import audit, sessions
 from livc.platform.accounts import Account, find_account, get_or_create_account
 from livc.platform.crypto import new_token, token_digest
-from livc.platform.db import Id, TenantScoped, db
+from livc.platform.db import Id, TenantScoped, db, value_enum
 from livc.platform.timeutil import utcnow
 
 INVITATION_LIFETIME = timedelta(days=7)
 GUEST_EXPERT_MAX_DAYS = 365  # a guest expert is invited for one case, for at most a year
 
-
-def _enum(cls, length: int = 30):
-    return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Role(enum.StrEnum):
@@ -115,7 +112,7 @@ class Organisation(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120))
-    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind))
+    kind: Mapped[OrganisationKind] = mapped_column(value_enum(OrganisationKind))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -128,8 +125,8 @@ class Membership(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     account_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("organisations.id"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role))
-    status: Mapped[MembershipStatus] = mapped_column(_enum(MembershipStatus, 20), default=MembershipStatus.INVITED)
+    role: Mapped[Role] = mapped_column(value_enum(Role))
+    status: Mapped[MembershipStatus] = mapped_column(value_enum(MembershipStatus, 20), default=MembershipStatus.INVITED)
     # The information officer's security clearance; police information is shown only while valid.
     clearance_expires_on: Mapped[date | None]
     # Guest experts are invited for a limited time.

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from livc.platform.db import Id, db
+from livc.platform.db import Id, db, value_enum
 from livc.platform.settings import LANGUAGES
 from livc.platform.timeutil import utcnow
 
@@ -40,10 +40,10 @@ class Tenant(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[TenantKind] = mapped_column(
-        sa.Enum(TenantKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        value_enum(TenantKind, 20)
     )
     status: Mapped[TenantStatus] = mapped_column(
-        sa.Enum(TenantStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        value_enum(TenantStatus, 20),
         default=TenantStatus.ACTIVE,
     )
     # Comma-separated, first one is the tenant's main language: e.g. "nl" or "fr,nl".
