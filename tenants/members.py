@@ -220,6 +220,27 @@ def current_undertaking() -> Undertaking:
     return latest
 
 
+def standard_undertaking(cell_name: str) -> list:
+    """The platform's secrecy undertaking, as the undertaking page shows it when a cell has no
+    text of its own (same messages, so the same translations)."""
+    return [
+        _l(
+            "I take part in the local integrated security cell of %(cell)s to detect radicalisation early and "
+            "to follow people with a personal, mainly social trajectory.",
+            cell=cell_name,
+        ),
+        _l(
+            "What is shared in the cell is shared under article 458ter of the Criminal Code. I keep it secret, "
+            "also towards my own organisation, except where the cell agreed otherwise."
+        ),
+        _l(
+            "I only look at the cases I need for my task in the cell, I share information only for the purpose "
+            "of the cell, and I know that every access to case content is recorded."
+        ),
+        _l("I do not make lists, copies or exports of the people discussed."),
+    ]
+
+
 def publish_undertaking(text: str | None) -> Undertaking:
     """A new version: every member accepts it again before reaching case content."""
     version = current_undertaking().version + 1

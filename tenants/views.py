@@ -61,9 +61,10 @@ def _audit_refused_request(response):
 
 @blueprint.context_processor
 def _labels() -> dict:
-    from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS
+    from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS, standard_undertaking
 
     return {
+        "standard_undertaking": standard_undertaking,
         "role_label": lambda role: ROLE_LABELS[role],
         "organisation_kind_label": lambda kind: ORGANISATION_KIND_LABELS[kind],
     }
