@@ -16,10 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.platform.api import InvalidFields, load_body
+from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
@@ -61,8 +60,7 @@ from livc.tenants.cell_schemas import (
     TableOut,
     TableSchema,
 )
-from livc.tenants.forms import form_values, render_form
-from livc.tenants.member_schemas import field_messages
+from livc.tenants.forms import apply_or_422, every_field, render_form, submit_form
 from livc.tenants.views import blueprint
 
 CONFIRM = _l("Tick the box to confirm.")
@@ -104,28 +102,6 @@ def _may_manage() -> bool:
     return bool(decide(g.person, Action.CELL_STRUCTURE_MANAGE))
 
 
-def _submit(schema: Schema, operation) -> tuple[Any, dict[str, list[str]]]:
-    """Validate the posted form with ``schema`` and run ``operation(values)``: (result, errors)."""
-    values, errors = form_values(schema)
-    if errors:
-        return None, errors
-    try:
-        return operation(values), {}
-    except ValidationError as error:
-        return None, field_messages(error)
-
-
-def _every_field(values: dict, schema: Schema) -> dict:
-    """What an edit form sends: every field, an optional one left empty meaning "none"."""
-    return {name: values.get(name) for name in schema.fields}
-
-
-def _apply(operation, *args: Any, **kwargs: Any) -> Any:
-    """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
-    try:
-        return operation(*args, **kwargs)
-    except ValidationError as error:
-        raise InvalidFields(field_messages(error)) from None
 
 
 def _labels() -> dict:
@@ -174,7 +150,7 @@ def cell_profile_edit():
     if request.method == "GET":
         return render_form("tenants/cell_profile.html", **context)
     schema = ProfileSchema()
-    _, errors = _submit(schema, lambda values: change_profile(_every_field(values, schema)))
+    _, errors = submit_form(schema, lambda values: change_profile(every_field(values, schema)))
     if errors:
         return render_form("tenants/cell_profile.html", 422, errors, **context)
     flash(_l("The form of the cell and its appointed official were saved."), "info")
@@ -202,7 +178,7 @@ def _table_context(table: Table | None, failed: str | None = None) -> dict:
 def cell_table_new():
     if request.method == "GET":
         return render_form("tenants/cell_table.html", **_table_context(None))
-    table, errors = _submit(TableSchema(), lambda values: create_table(**values))
+    table, errors = submit_form(TableSchema(), lambda values: create_table(**values))
     if errors:
         return render_form("tenants/cell_table.html", 422, errors, **_table_context(None, "table"))
     flash(_l("The table was added. Seat its members now."), "info")
@@ -216,7 +192,7 @@ def cell_table_edit(table_id: int):
     if request.method == "GET":
         return render_form("tenants/cell_table.html", **_table_context(table))
     schema = TableSchema()
-    _, errors = _submit(schema, lambda values: change_table(table, _every_field(values, schema)))
+    _, errors = submit_form(schema, lambda values: change_table(table, every_field(values, schema)))
     if errors:
         return render_form("tenants/cell_table.html", 422, errors, **_table_context(table, "table"))
     flash(_l("The table was saved."), "info")
@@ -227,7 +203,7 @@ def cell_table_edit(table_id: int):
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def cell_seat_add(table_id: int):
     table = _live(g.resource)
-    _, errors = _submit(SeatSchema(), lambda values: add_seat(table, **values))
+    _, errors = submit_form(SeatSchema(), lambda values: add_seat(table, **values))
     if errors:
         return render_form("tenants/cell_table.html", 422, errors, **_table_context(table, "seat"))
     flash(_l("The seat was added."), "info")
@@ -271,7 +247,7 @@ def _partner_context(entry: PartnerInventoryEntry | None, failed: str | None = N
 def cell_partner_new():
     if request.method == "GET":
         return render_form("tenants/cell_partner.html", **_partner_context(None))
-    _, errors = _submit(PartnerSchema(), lambda values: add_partner(**values))
+    _, errors = submit_form(PartnerSchema(), lambda values: add_partner(**values))
     if errors:
         return render_form("tenants/cell_partner.html", 422, errors, **_partner_context(None, "partner"))
     flash(_l("The partner was added to the inventory."), "info")
@@ -285,7 +261,7 @@ def cell_partner_edit(partner_id: int):
     if request.method == "GET":
         return render_form("tenants/cell_partner.html", **_partner_context(entry))
     schema = PartnerSchema()
-    _, errors = _submit(schema, lambda values: change_partner(entry, _every_field(values, schema)))
+    _, errors = submit_form(schema, lambda values: change_partner(entry, every_field(values, schema)))
     if errors:
         return render_form("tenants/cell_partner.html", 422, errors, **_partner_context(entry, "partner"))
     flash(_l("The inventory was saved."), "info")
@@ -359,7 +335,7 @@ def api_cell_profile():
 @blueprint.patch("/api/organisation/profile")
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_profile_change():
-    _apply(change_profile, load_body(ProfileSchema(partial=True)))
+    apply_or_422(change_profile, load_body(ProfileSchema(partial=True)))
     return _profile_json()
 
 
@@ -372,7 +348,7 @@ def api_cell_tables():
 @blueprint.post("/api/organisation/tables")
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_table_create():
-    return _table_json(_apply(create_table, **load_body(TableSchema())), 201)
+    return _table_json(apply_or_422(create_table, **load_body(TableSchema())), 201)
 
 
 @blueprint.get("/api/organisation/tables/<int:table_id>")
@@ -385,7 +361,7 @@ def api_cell_table(table_id: int):
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_table_change(table_id: int):
     table = _live(g.resource)
-    _apply(change_table, table, load_body(TableSchema(partial=True)))
+    apply_or_422(change_table, table, load_body(TableSchema(partial=True)))
     return _table_json(table)
 
 
@@ -400,7 +376,7 @@ def api_cell_table_remove(table_id: int):
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_seat_add(table_id: int):
     table = _live(g.resource)
-    return _seat_json(_apply(add_seat, table, **load_body(SeatSchema())), 201)
+    return _seat_json(apply_or_422(add_seat, table, **load_body(SeatSchema())), 201)
 
 
 @blueprint.get("/api/organisation/seats/<int:seat_id>")
@@ -425,7 +401,7 @@ def api_cell_partners():
 @blueprint.post("/api/organisation/partners")
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_partner_add():
-    return _partner_json(_apply(add_partner, **load_body(PartnerSchema())), 201)
+    return _partner_json(apply_or_422(add_partner, **load_body(PartnerSchema())), 201)
 
 
 @blueprint.get("/api/organisation/partners/<int:partner_id>")
@@ -438,7 +414,7 @@ def api_cell_partner(partner_id: int):
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_partner)
 def api_cell_partner_change(partner_id: int):
     entry = _live(g.resource)
-    _apply(change_partner, entry, load_body(PartnerSchema(partial=True)))
+    apply_or_422(change_partner, entry, load_body(PartnerSchema(partial=True)))
     return _partner_json(entry)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
@@ -78,14 +81,43 @@ def form_values(schema: Schema, source=None) -> tuple[dict, dict[str, list[str]]
     try:
         return schema.load(raw), {}
     except ValidationError as error:
-        return {}, {field: _texts(messages) for field, messages in error.normalized_messages().items()}
+        return {}, field_messages(error)
 
 
-def _texts(messages) -> list[str]:
-    """Marshmallow gives a message or a list of them, possibly lazy: always a list of strings."""
-    if isinstance(messages, list | tuple):
-        return [str(message) for message in messages]
-    return [str(messages)]
+def field_messages(error: ValidationError) -> dict[str, list[str]]:
+    """Every field's messages as a list of strings in the reader's language (marshmallow gives a
+    message or a list of them, possibly lazy; form-level ones under ``_schema``)."""
+    return {
+        field: [str(m) for m in (messages if isinstance(messages, list | tuple) else [messages])]
+        for field, messages in error.normalized_messages().items()
+    }
+
+
+def submit_form(schema: Schema, operation: Callable[[dict], Any]) -> tuple[Any, dict[str, list[str]]]:
+    """Validate the posted form with ``schema`` and run ``operation(values)``: (result, errors),
+    the errors of the form and of the operation's rules alike, field by field."""
+    values, errors = form_values(schema)
+    if errors:
+        return None, errors
+    try:
+        return operation(values), {}
+    except ValidationError as error:
+        return None, field_messages(error)
+
+
+def every_field(values: dict, schema: Schema) -> dict:
+    """What an edit form sends: every field, an optional one left empty meaning "none"."""
+    return {name: values.get(name) for name in schema.fields}
+
+
+def apply_or_422(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
+    from livc.platform.api import InvalidFields
+
+    try:
+        return operation(*args, **kwargs)
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
 
 
 SECRET_FIELDS = {"password", "password_repeat", "current_password", "code"}

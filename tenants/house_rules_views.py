@@ -17,10 +17,10 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import NotFound
 
-from livc.platform.api import InvalidFields, load_body
+from livc.platform.api import load_body
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
-from livc.tenants.forms import form_values, render_form
+from livc.tenants.forms import apply_or_422, form_values, render_form
 from livc.tenants.house_rules import (
     CHAPTER_KEYS,
     CHAPTER_MAX,
@@ -148,13 +148,6 @@ def _no_draft():
     flash(NO_DRAFT, "warning")
     return redirect(url_for("tenant.house_rules"))
 
-
-def _apply(operation, *args: Any) -> Any:
-    """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
-    try:
-        return operation(*args)
-    except ValidationError as error:
-        raise InvalidFields(field_messages(error)) from None
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -304,21 +297,21 @@ def api_house_rules_draft():
     """Change the draft (starting one, copied from the version in force, if there is none):
     only the fields sent change."""
     values = load_body(DraftSchema())
-    _apply(update_draft, values, g.membership)
+    apply_or_422(update_draft, values, g.membership)
     return jsonify(house_rules=_rules_json(current_draft()))
 
 
 @blueprint.delete("/api/house-rules/draft")
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_discard():
-    _apply(discard_draft)
+    apply_or_422(discard_draft)
     return "", 204
 
 
 @blueprint.post("/api/house-rules/publish")
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_publish():
-    published = _apply(publish_draft, g.membership)
+    published = apply_or_422(publish_draft, g.membership)
     response = jsonify(house_rules=_rules_json(published))
     response.headers["Location"] = url_for("tenant.api_house_rules_version", version=published.version)
     return response

@@ -13,17 +13,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from livc.platform.accounts import NAME_MAX
 from livc.platform.settings import LANGUAGES
-from livc.tenants.forms import REQUIRED, email_field, text_field
+from livc.tenants.forms import REQUIRED, email_field, field_messages, text_field
 from livc.tenants.members import ORGANISATION_KIND_LABELS, ROLE_LABELS, STATUS_LABELS, OrganisationKind, Role
 
 ORGANISATION_NAME_MAX = 120  # organisations.name is String(120)
 DATE_ERRORS = {"invalid": _l("Enter a date as YYYY-MM-DD.")}
-
-
-def field_messages(error: ValidationError) -> dict[str, list[str]]:
-    """Every field's messages as a list of strings in the reader's language (form-level: ``_schema``)."""
-    return {field: [str(m) for m in (messages if isinstance(messages, list | tuple) else [messages])]
-            for field, messages in error.normalized_messages().items()}
 
 
 class FieldSchema(Schema):

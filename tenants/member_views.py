@@ -16,12 +16,12 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.platform.api import InvalidFields, load_body
+from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.i18n import LANGUAGE_NAMES
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
-from livc.tenants.forms import form_values, render_form
+from livc.tenants.forms import apply_or_422, every_field, render_form, submit_form
 from livc.tenants.member_schemas import (
     InviteSchema,
     MemberChangeSchema,
@@ -83,28 +83,7 @@ def _form_context(**extra: Any) -> dict:
     }
 
 
-def _submit(schema, operation) -> tuple[Any, dict[str, list[str]]]:
-    """Validate the posted form with ``schema`` and run ``operation(values)``: (result, errors)."""
-    values, errors = form_values(schema)
-    if errors:
-        return None, errors
-    try:
-        return operation(values), {}
-    except ValidationError as error:
-        return None, field_messages(error)
 
-
-def _apply(operation, *args: Any, **kwargs: Any) -> Any:
-    """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
-    try:
-        return operation(*args, **kwargs)
-    except ValidationError as error:
-        raise InvalidFields(field_messages(error)) from None
-
-
-def _changes(values: dict, schema: MemberChangeSchema) -> dict:
-    """All editable fields from the edit form: an optional field left empty is cleared."""
-    return {name: values.get(name) for name in schema.fields}
 
 
 # --- pages: members -------------------------------------------------------------------------
@@ -124,7 +103,7 @@ def members():
 def member_invite():
     if request.method == "GET":
         return render_form("tenants/member_invite.html", **_form_context())
-    _, errors = _submit(InviteSchema(), lambda values: invite_member(**values, inviter=g.membership))
+    _, errors = submit_form(InviteSchema(), lambda values: invite_member(**values, inviter=g.membership))
     if errors:
         return render_form("tenants/member_invite.html", 422, errors, **_form_context())
     flash(_l("The invitation was sent. The link works once, for seven days."), "info")
@@ -139,7 +118,7 @@ def member_edit(membership_id: int):
     if request.method == "GET":
         return render_form("tenants/member_edit.html", **context)
     schema = MemberChangeSchema()
-    _, errors = _submit(schema, lambda values: change_membership(membership, _changes(values, schema)))
+    _, errors = submit_form(schema, lambda values: change_membership(membership, every_field(values, schema)))
     if errors:
         return render_form("tenants/member_edit.html", 422, errors, **context)
     flash(_l("The membership was changed."), "info")
@@ -150,7 +129,7 @@ def member_edit(membership_id: int):
 @guard(Action.MEMBERS_MANAGE, load=_membership)
 def member_resend(membership_id: int):
     membership = g.resource
-    _, errors = _submit(ResendSchema(), lambda values: resend_invitation(membership, g.membership, values.get("language")))
+    _, errors = submit_form(ResendSchema(), lambda values: resend_invitation(membership, g.membership, values.get("language")))
     if errors:
         return render_form("tenants/member_edit.html", 422, errors, **_form_context(membership=membership))
     flash(_l("A new invitation link was sent; the previous one no longer works."), "info")
@@ -189,7 +168,7 @@ def _organisations_context() -> dict:
 def organisations():
     if request.method == "GET":
         return render_form("tenants/organisations.html", **_organisations_context())
-    _, errors = _submit(OrganisationSchema(), lambda values: create_organisation(values["name"], values["kind"]))
+    _, errors = submit_form(OrganisationSchema(), lambda values: create_organisation(values["name"], values["kind"]))
     if errors:
         return render_form("tenants/organisations.html", 422, errors, **_organisations_context())
     flash(_l("The organisation was added."), "info")
@@ -202,7 +181,7 @@ def organisation_rename(organisation_id: int):
     organisation = g.resource
     if request.method == "GET":
         return render_form("tenants/organisations_rename.html", organisation=organisation)
-    _, errors = _submit(OrganisationRenameSchema(), lambda values: rename_organisation(organisation, values["name"]))
+    _, errors = submit_form(OrganisationRenameSchema(), lambda values: rename_organisation(organisation, values["name"]))
     if errors:
         return render_form("tenants/organisations_rename.html", 422, errors, organisation=organisation)
     flash(_l("The organisation was renamed."), "info")
@@ -229,7 +208,7 @@ def api_members():
 @guard(Action.MEMBERS_MANAGE)
 def api_member_invite():
     values = load_body(InviteSchema())
-    membership = _apply(invite_member, **values, inviter=g.membership)
+    membership = apply_or_422(invite_member, **values, inviter=g.membership)
     response, status = _member_json(membership, 201)
     response.headers["Location"] = url_for("tenant.api_member", membership_id=membership.id)
     return response, status
@@ -248,14 +227,14 @@ def api_member(membership_id: int):
 @guard(Action.MEMBERS_MANAGE, load=_membership)
 def api_member_change(membership_id: int):
     values = load_body(MemberChangeSchema(partial=True))
-    _apply(change_membership, g.resource, values)
+    apply_or_422(change_membership, g.resource, values)
     return _member_json(g.resource)
 
 
 @blueprint.delete("/api/members/<int:membership_id>")
 @guard(Action.MEMBERS_MANAGE, load=_membership)
 def api_member_end(membership_id: int):
-    _apply(end_membership, g.resource, g.membership)
+    apply_or_422(end_membership, g.resource, g.membership)
     return _member_json(g.resource)
 
 
@@ -269,7 +248,7 @@ def api_organisations():
 @guard(Action.ORGANISATIONS_MANAGE)
 def api_organisation_create():
     values = load_body(OrganisationSchema())
-    organisation = _apply(create_organisation, values["name"], values["kind"])
+    organisation = apply_or_422(create_organisation, values["name"], values["kind"])
     response = jsonify(organisation=OrganisationOut().dump(organisation))
     response.headers["Location"] = url_for("tenant.api_organisations")
     return response, 201
@@ -279,7 +258,7 @@ def api_organisation_create():
 @guard(Action.ORGANISATIONS_MANAGE, load=_organisation)
 def api_organisation_rename(organisation_id: int):
     values = load_body(OrganisationRenameSchema())
-    _apply(rename_organisation, g.resource, values["name"])
+    apply_or_422(rename_organisation, g.resource, values["name"])
     return jsonify(organisation=OrganisationOut().dump(g.resource))
 
 
