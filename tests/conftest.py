@@ -218,3 +218,41 @@ def redis_url(redis_server) -> Iterator[str]:
     yield redis_server
     connection.flushdb()
     connection.close()
+
+
+# --- Members ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cells(demo_tenants) -> dict[str, int]:
+    """The demo cells, slug -> id (a module may define its own ``cells``)."""
+    return demo_tenants
+
+
+@pytest.fixture
+def coordinator(app, cells):
+    """The coordinator of demo-leuven, with password and authenticator (``auth_helpers``)."""
+    from auth_helpers import add_member
+
+    from livc.tenants.members import Role
+
+    return add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
+
+
+@pytest.fixture
+def partner(app, cells):
+    from auth_helpers import add_member
+
+    from livc.tenants.members import Role
+
+    return add_member(app, cells["demo-leuven"], "demo-leuven", Role.PARTNER)
+
+
+@pytest.fixture
+def coordinator_client(app, coordinator):
+    """A test client signed in as the coordinator (through the real sign-in pages)."""
+    from auth_helpers import sign_in
+
+    client = app.test_client()
+    sign_in(client, coordinator)
+    return client

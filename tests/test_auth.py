@@ -37,16 +37,6 @@ NL = {"Accept-Language": "nl"}
 EN = {"Accept-Language": "en"}
 
 
-@pytest.fixture
-def cells(app):
-    return seed_demo_tenants(app)
-
-
-@pytest.fixture
-def coordinator(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
-
-
 def audit_actions(app, tenant_id: int) -> list[str]:
     with app.app_context(), tenant_context(tenant_id):
         actions = db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.seq)).all()

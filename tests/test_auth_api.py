@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from auth_helpers import PASSWORD, add_member
+from auth_helpers import PASSWORD
 
-from conftest import seed_demo_tenants
-from livc.tenants.members import Role
 
 LEUVEN = "demo-leuven"
 EN = {"Accept-Language": "en"}
-
-
-@pytest.fixture
-def cells(app):
-    return seed_demo_tenants(app)
-
-
-@pytest.fixture
-def partner(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.PARTNER)
 
 
 def csrf(client) -> str:

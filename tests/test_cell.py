@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import add_member, post_form, sign_in
-from conftest import seed_demo_tenants
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cell import (
@@ -42,28 +41,6 @@ INTELLIGENCE = "Intelligence and security services have no place in the cell"
 MISSING_MAYOR = "The mayor is not an active member of the cell."
 MISSING_POLICE = "Neither the police chief nor an information officer with a valid security clearance"
 MISSING_OFFICIAL = "No official appointed by the mayor"
-
-
-@pytest.fixture
-def cells(app):
-    return seed_demo_tenants(app)
-
-
-@pytest.fixture
-def coordinator(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
-
-
-@pytest.fixture
-def partner(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.PARTNER)
-
-
-@pytest.fixture
-def coordinator_client(app, coordinator):
-    client = app.test_client()
-    sign_in(client, coordinator)
-    return client
 
 
 # --- helpers --------------------------------------------------------------------------------

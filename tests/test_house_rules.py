@@ -10,11 +10,9 @@ from __future__ import annotations
 import html
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from auth_helpers import add_member, post_form, sign_in
-from conftest import seed_demo_tenants
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.house_rules import CHAPTER_KEYS, HouseRules, HouseRulesStatus
@@ -31,28 +29,6 @@ CHAPTERS = {
     "minutes": "The secretary keeps the minutes:\n- the agenda\n- who was present",
     "information_management": "What a partner shares is recorded only with that partner's consent.",
 }
-
-
-@pytest.fixture
-def cells(app):
-    return seed_demo_tenants(app)
-
-
-@pytest.fixture
-def coordinator(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
-
-
-@pytest.fixture
-def partner(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.PARTNER)
-
-
-@pytest.fixture
-def coordinator_client(app, coordinator):
-    client = app.test_client()
-    sign_in(client, coordinator)
-    return client
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from auth_helpers import PASSWORD, add_member, csrf_token, post_form, sign_in
 
-from conftest import seed_demo_tenants
 from livc.platform.accounts import Account
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
@@ -27,28 +26,6 @@ from livc.tenants.members import Invitation, Membership, MembershipStatus, Organ
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}
 SECRETS = ("password_hash", "totp_secret", "token", "token_digest", "code_digest")
-
-
-@pytest.fixture
-def cells(app):
-    return seed_demo_tenants(app)
-
-
-@pytest.fixture
-def coordinator(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
-
-
-@pytest.fixture
-def partner(app, cells):
-    return add_member(app, cells[LEUVEN], LEUVEN, Role.PARTNER)
-
-
-@pytest.fixture
-def coordinator_client(app, coordinator):
-    client = app.test_client()
-    sign_in(client, coordinator)
-    return client
 
 
 # --- helpers --------------------------------------------------------------------------------
