@@ -41,13 +41,15 @@ class Note(TenantScoped, ScopedTestBase):
 TABLES = [Folder.__table__, Note.__table__]
 
 
-def create_scoped_tables(owner_url: str) -> None:
-    """Create the test tables as the owner, with row-level security on PostgreSQL."""
+def create_scoped_tables(owner_url: str, tables: list[sa.Table] | None = None) -> None:
+    """Create test-only tenant tables (these, or ``tables``) as the owner, with row-level
+    security on PostgreSQL."""
+    tables = tables or TABLES
     engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
-        ScopedTestBase.metadata.create_all(connection, tables=TABLES)
+        tables[0].metadata.create_all(connection, tables=tables)
         if connection.dialect.name == "postgresql":
-            for table in TABLES:
+            for table in tables:
                 is_isolated = connection.scalar(
                     sa.text("SELECT relrowsecurity FROM pg_class WHERE relname = :t"), {"t": table.name}
                 )

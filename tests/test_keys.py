@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from conftest import make_app, seed_demo_tenants
+from scoped_models import create_scoped_tables
 from livc.platform.audit import AuditEntry
 from livc.platform.db import (
     CrossTenantWrite,
@@ -41,7 +42,7 @@ from livc.platform.keys import (
     record_scope,
     shred,
 )
-from livc.platform.rls import isolation_statements
+
 from livc.tenants.models import Tenant
 
 NAME = "Élodie Van den Berghe"
@@ -84,22 +85,6 @@ class Remark(TenantScoped, KeysTestBase):
 TABLES = [Subject.__table__, Remark.__table__]
 
 
-def create_key_test_tables(owner_url: str) -> None:
-    """Create the test tables as the owner, with row-level security on PostgreSQL."""
-    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        KeysTestBase.metadata.create_all(connection, tables=TABLES)
-        if connection.dialect.name == "postgresql":
-            for table in TABLES:
-                isolated = connection.scalar(
-                    sa.text("SELECT relrowsecurity FROM pg_class WHERE relname = :t"), {"t": table.name}
-                )
-                if not isolated:
-                    for statement in isolation_statements(table.name):
-                        connection.execute(sa.text(statement))
-    engine.dispose()
-
-
 @dataclass
 class Cells:
     a: int
@@ -108,7 +93,7 @@ class Cells:
 
 @pytest.fixture
 def cells(app) -> Cells:
-    create_key_test_tables(app.extensions["livc.settings"].migration_url)
+    create_scoped_tables(app.extensions["livc.settings"].migration_url, TABLES)
     tenants = seed_demo_tenants(app)
     return Cells(a=tenants["demo-leuven"], b=tenants["demo-herko"])
 
