@@ -42,7 +42,6 @@ from livc.platform.keys import (
     record_scope,
     shred,
 )
-
 from livc.tenants.models import Tenant
 
 NAME = "Élodie Van den Berghe"
