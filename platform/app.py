@@ -20,6 +20,7 @@ def import_models() -> None:
     import livc.platform.keys  # noqa: F401
     import livc.platform.sessions  # noqa: F401
     import livc.platform.sso  # noqa: F401
+    import livc.tenants.case_models  # noqa: F401
     import livc.tenants.cell  # noqa: F401
     import livc.tenants.house_rules  # noqa: F401
     import livc.tenants.members  # noqa: F401

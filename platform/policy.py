@@ -34,11 +34,22 @@ class Action(enum.StrEnum):
     HOUSE_RULES_MANAGE = "house_rules.manage"
     CASE_SEE_CODE = "case.see_code"
     CASE_READ = "case.read"
+    CASE_WORK = "case.work"
+    CASE_MANAGE = "case.manage"
+    CASE_SETTINGS_MANAGE = "case_settings.manage"
+    SIGNAL_SUBMIT = "signal.submit"
+    SIGNAL_READ = "signal.read"
+    SIGNAL_WEIGH = "signal.weigh"
+    PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
-CONTENT_ACTIONS = frozenset({Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.POLICE_INFO_READ})
+CONTENT_ACTIONS = frozenset({
+    Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
+    Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
+    Action.PERSON_SEARCH, Action.POLICE_INFO_READ,
+})
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,13 @@ class Person:
     role: Role
     organisation_kind: OrganisationKind
     clearance_valid: bool = False
+
+
+class SignalLike(Protocol):
+    """What the policy needs to know about a signal."""
+
+    tenant_id: int
+    recorded_by_id: int | None
 
 
 class CaseLike(Protocol):
@@ -147,6 +165,30 @@ _RULES[Action.ORGANISATIONS_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.SSO_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.CELL_STRUCTURE_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.HOUSE_RULES_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.CASE_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.CASE_SETTINGS_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.SIGNAL_WEIGH] = roles(Role.COORDINATOR)
+# "Is this person known to the cell?" answers across every case: the coordinator's question.
+_RULES[Action.PERSON_SEARCH] = roles(Role.COORDINATOR)
+
+
+@rule(Action.SIGNAL_SUBMIT)
+def _signal_submit(person: Person, _resource: object | None) -> Decision:
+    # A guest expert is invited for one case; signals come from the partners of the table.
+    if person.role == Role.GUEST_EXPERT:
+        return deny("guest experts do not report signals")
+    return allow("member of the table")
+
+
+@rule(Action.SIGNAL_READ)
+def _signal_read(person: Person, signal: SignalLike | None) -> Decision:
+    if signal is None:
+        return deny("no signal given")
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if signal.recorded_by_id == person.membership_id:
+        return allow("recorded it")
+    return deny("signals are for the coordinator and whoever recorded them")
 
 
 @rule(Action.CELL_STRUCTURE_VIEW, Action.HOUSE_RULES_VIEW)
@@ -162,7 +204,7 @@ def _in_case_team(person: Person, case: CaseLike) -> bool:
     return person.membership_id in set(case.team_membership_ids)
 
 
-@rule(Action.CASE_READ)
+@rule(Action.CASE_READ, Action.CASE_WORK)
 def _case_read(person: Person, case: CaseLike | None) -> Decision:
     if case is None:
         return deny("no case given")

@@ -27,6 +27,8 @@ class Periodic:
 PERIODIC = (
     Periodic("audit-chain-verification", "livc.platform.audit.verify_tenant_chain", "17 3 * * *"),
     Periodic("expired-session-purge", "livc.platform.sessions.purge_expired_sessions", "*/15 * * * *"),
+    Periodic("case-retention", "livc.tenants.retention.retention_sweep", "41 2 * * *"),
+    Periodic("case-reminders", "livc.tenants.retention.send_case_reminders", "7 6 * * *"),
 )
 
 

@@ -1,0 +1,425 @@
+"""Intake and weighing: a signal comes in, the cell weighs it together, and decides.
+
+Seed 001 and 004 set the rules this module keeps, whichever way a change comes in (page, API,
+demo):
+
+- intake is low-threshold: a partner reports through a short form, the coordinator logs what
+  came by phone, e-mail or in person, and the information officer brings a referral of the
+  Local Task Force. The person concerned may stay anonymous;
+- a partner first assesses the signal within their own organisation (the seeds' "filter");
+- a signal never becomes a case by itself: only a weighing does, and a weighing records the
+  flag, the checklist of concrete facts observed (nobody is listed on summary or subjective
+  grounds), who took part in the joint decision, and the decision;
+- a decision of "insufficient elements" is final: the signal is closed, and only a new signal
+  brings the person back to the table.
+
+Refusals raise marshmallow's ``ValidationError`` keyed by the field at fault, all at once.
+Audit entries carry references and ids, never what was observed or who it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+
+from livc.platform import audit
+from livc.platform.db import db
+from livc.platform.timeutil import utcnow
+from livc.tenants.case_models import (
+    CODE_PREFIX_MAX,
+    IDENTITY_FIELDS,
+    SIGNAL_STATUS_BY_DECISION,
+    Case,
+    CaseSettings,
+    CaseStatus,
+    FlagLevel,
+    FollowUpKind,
+    Identity,
+    InternalAssessment,
+    ObservedFact,
+    Signal,
+    SignalChannel,
+    SignalStatus,
+    TargetGroup,
+    Urgency,
+    Weighing,
+    WeighingDecision,
+    WeighingFact,
+    WeighingParticipant,
+)
+from livc.tenants.cell import can_open_cases, legal_minimum_problems
+from livc.tenants.members import Membership, MembershipStatus, Organisation, Role
+from livc.tenants.models import Tenant
+
+Faults = dict[str, list[Any]]
+
+REQUIRED = _l("This field is required.")
+FILTER_FIRST = _l(
+    "Discuss the signal within your own organisation first (the filter of the cell's house rules); "
+    "report it once your organisation finds it worrying."
+)
+CHANNEL_NOT_YOURS = _l("Your role cannot record a signal received this way.")
+CONTACT_REQUIRED = _l("Write down who reported it and how to reach them.")
+UNTIL_BEFORE_FROM = _l("The last day cannot be before the first day.")
+IN_FUTURE = _l("This date is in the future.")
+UNKNOWN_ORGANISATION = _l("Choose an organisation of the cell.")
+
+
+def already_weighed(day: date):
+    return _l(
+        "This signal was weighed on %(day)s and the decision stands. If something new is observed, "
+        "record a new signal.",
+        day=format_date(day),
+    )
+
+
+def minimum_missing(problems: str):
+    return _l("The cell cannot open cases yet: %(problems)s", problems=problems)
+
+
+TOO_FEW_PARTICIPANTS = _l("A weighing is a joint decision: name at least one other member who took part.")
+NOT_A_PARTICIPANT = _l("Choose active members of the cell's table (guest experts do not weigh signals).")
+FACTS_REQUIRED = _l(
+    "Tick at least one concrete fact that was observed, and describe it: nobody is followed on "
+    "summary or subjective grounds."
+)
+FACT_DESCRIPTION = _l("Describe what was observed: behaviour, words, dates, who saw it.")
+FLAG_TOO_LOW = _l("A case is opened at red or black only: lower flags are followed up outside the cell.")
+REFERRAL_REQUIRED = _l("Say to which service the signal is referred.")
+RATIONALE_REQUIRED = _l("Write down why the elements are insufficient; every partner will respect this decision.")
+CASE_REQUIRED = _l("Choose an open case of the cell.")
+
+
+def raise_faults(faults: Faults) -> None:
+    if faults:
+        raise ValidationError({field: [str(m) for m in messages] for field, messages in faults.items()})
+
+
+def _fault(faults: Faults, field: str, message: Any) -> None:
+    faults.setdefault(field, []).append(message)
+
+
+def coerce(values: Mapping[str, Any], **enums: type) -> dict[str, Any]:
+    """``values`` with the named fields as members of their enums (schemas give members
+    already; scripts and tests may pass plain values). An unknown value is a field fault."""
+    coerced, faults = dict(values), {}
+    for name, enum_type in enums.items():
+        value = coerced.get(name)
+        if value is None or isinstance(value, enum_type):
+            continue
+        try:
+            coerced[name] = enum_type(value)
+        except ValueError:
+            _fault(faults, name, _l("Choose one of the options."))
+    raise_faults(faults)
+    return coerced
+
+
+# --- settings and references ------------------------------------------------------------------
+
+
+def default_prefix(tenant: Tenant) -> str:
+    letters = "".join(char for char in tenant.slug.upper() if char.isalpha())
+    letters = letters.removeprefix("DEMO") or letters
+    return (letters[:3] or "LIV")[:CODE_PREFIX_MAX]
+
+
+def case_settings(*, lock: bool = False) -> CaseSettings:
+    """The cell's case settings, created with defaults the first time."""
+    query = sa.select(CaseSettings)
+    if lock:
+        query = query.with_for_update()
+    settings = db.session.scalar(query)
+    if settings is None:
+        from livc.platform.db import current_tenant_id
+
+        tenant = db.session.get(Tenant, current_tenant_id())
+        settings = CaseSettings(code_prefix=default_prefix(tenant))
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def next_reference(kind: str) -> str:
+    """The next case code (``GNT-2026-007``) or signal reference (``S-2026-014``).
+
+    The settings row is locked while the number is taken, so two requests never get the same.
+    """
+    settings = case_settings(lock=True)
+    year = utcnow().year
+    if settings.code_year != year:
+        settings.code_year, settings.next_case_number, settings.next_signal_number = year, 1, 1
+    if kind == "case":
+        number = settings.next_case_number
+        settings.next_case_number += 1
+        return f"{settings.code_prefix}-{year}-{number:03d}"
+    number = settings.next_signal_number
+    settings.next_signal_number += 1
+    return f"S-{year}-{number:03d}"
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+def identity_values(values: Mapping[str, Any]) -> dict[str, str | None]:
+    """The identity fields among ``values`` (dates as ISO text), empty ones as None."""
+    found = {}
+    for name in IDENTITY_FIELDS:
+        if name in values:
+            value = values[name]
+            if isinstance(value, date):
+                value = value.isoformat()
+            found[name] = (value or "").strip() or None
+    return found
+
+
+def write_identity(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
+    """Create or change an identity; the name's extra blind indexes follow the fields."""
+    from livc.platform.keys import blind_index, normalise_for_index
+
+    if identity is None:
+        if not any(values.values()):
+            return None
+        identity = Identity()
+        db.session.add(identity)
+        db.session.flush()  # the record's key scope needs its id
+    for name, value in values.items():
+        setattr(identity, name, value)
+    given, family = identity.given_names or "", identity.family_name or ""
+    both = given and family and normalise_for_index(given + family)
+    identity.full_name_index = blind_index(given + family, "full_name") if both else None
+    identity.reversed_name_index = blind_index(family + given, "full_name") if both else None
+    identity.updated_at = utcnow()
+    return identity
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+CHANNELS_BY_ROLE = {
+    Role.COORDINATOR: (SignalChannel.FORM, SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON),
+    Role.INFORMATION_OFFICER: (SignalChannel.FORM, SignalChannel.LTF_REFERRAL),
+}
+
+
+def channels_for(role: Role) -> tuple[SignalChannel, ...]:
+    return CHANNELS_BY_ROLE.get(role, (SignalChannel.FORM,))
+
+
+def _intake_faults(actor: Membership, values: Mapping[str, Any]) -> Faults:
+    faults: Faults = {}
+    channel = values.get("channel") or SignalChannel.FORM
+    if channel not in channels_for(actor.role):
+        _fault(faults, "channel", CHANNEL_NOT_YOURS)
+    if not (values.get("observation") or "").strip():
+        _fault(faults, "observation", REQUIRED)
+    assessment = values.get("internal_assessment")
+    if assessment is None:
+        _fault(faults, "internal_assessment", REQUIRED)
+    elif channel == SignalChannel.FORM and assessment != InternalAssessment.DONE:
+        _fault(faults, "internal_assessment", FILTER_FIRST)
+    if values.get("urgency") is None:
+        _fault(faults, "urgency", REQUIRED)
+    if channel in (SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON) and not (
+        values.get("reporter_contact") or ""
+    ).strip():
+        _fault(faults, "reporter_contact", CONTACT_REQUIRED)
+    first, last, today = values.get("observed_from"), values.get("observed_until"), utcnow().date()
+    for field, day in (("observed_from", first), ("observed_until", last)):
+        if day is not None and day > today:
+            _fault(faults, field, IN_FUTURE)
+    if first and last and last < first:
+        _fault(faults, "observed_until", UNTIL_BEFORE_FROM)
+    organisation_id = values.get("reporter_organisation_id")
+    if organisation_id is not None and db.session.get(Organisation, organisation_id) is None:
+        _fault(faults, "reporter_organisation_id", UNKNOWN_ORGANISATION)
+    return faults
+
+
+def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
+    """Record a signal. A partner's own report names their organisation; the coordinator may
+    name the reporting organisation of a call or mail."""
+    values = coerce(values, channel=SignalChannel, internal_assessment=InternalAssessment, urgency=Urgency)
+    raise_faults(_intake_faults(actor, values))
+    channel = values.get("channel") or SignalChannel.FORM
+    organisation_id = actor.organisation_id if channel in (SignalChannel.FORM, SignalChannel.LTF_REFERRAL) else None
+    signal = Signal(
+        reference=next_reference("signal"),
+        channel=channel,
+        recorded_by_id=actor.id,
+        reporter_organisation_id=values.get("reporter_organisation_id") or organisation_id,
+        internal_assessment=values["internal_assessment"],
+        urgency=values.get("urgency") or Urgency.NORMAL,
+        observed_from=values.get("observed_from"),
+        observed_until=values.get("observed_until"),
+        observation_ciphertext="",
+    )
+    db.session.add(signal)
+    db.session.flush()
+    signal.observation = values["observation"].strip()
+    signal.reporter_contact = (values.get("reporter_contact") or "").strip() or None
+    signal.assessment_note = (values.get("assessment_note") or "").strip() or None
+    identity = write_identity(None, identity_values(values))
+    signal.identity_id = identity.id if identity is not None else None
+    audit.record(
+        "signal.recorded",
+        subject=f"signal:{signal.reference}",
+        details={"channel": signal.channel.value, "urgency": signal.urgency.value, "anonymous": identity is None},
+    )
+    return signal
+
+
+def find_signal(signal_id: int) -> Signal | None:
+    return db.session.get(Signal, signal_id)
+
+
+def open_signals() -> list[Signal]:
+    return list(
+        db.session.scalars(
+            sa.select(Signal).where(Signal.status == SignalStatus.NEW).order_by(Signal.received_at)
+        )
+    )
+
+
+def signals_recorded_by(membership_id: int) -> list[Signal]:
+    return list(
+        db.session.scalars(
+            sa.select(Signal).where(Signal.recorded_by_id == membership_id).order_by(Signal.received_at.desc())
+        )
+    )
+
+
+def all_signals() -> list[Signal]:
+    return list(db.session.scalars(sa.select(Signal).order_by(Signal.received_at.desc())))
+
+
+# --- weighing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FactObserved:
+    fact: ObservedFact
+    description: str
+    observed_on: date | None = None
+
+
+def weighing_participants() -> list[Membership]:
+    """Who can take part in a weighing: active members of the table (no guest experts)."""
+    return [
+        membership
+        for membership in db.session.scalars(
+            sa.select(Membership).where(Membership.status == MembershipStatus.ACTIVE).order_by(Membership.id)
+        )
+        if membership.role != Role.GUEST_EXPERT and membership.usable
+    ]
+
+
+def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Faults:
+    faults: Faults = {}
+    if signal.status != SignalStatus.NEW:
+        decided = signal.decided_at.date() if signal.decided_at else utcnow().date()
+        _fault(faults, "decision", already_weighed(decided))
+        return faults
+    decision, flag = values.get("decision"), values.get("flag")
+    if decision is None:
+        _fault(faults, "decision", REQUIRED)
+    if flag is None:
+        _fault(faults, "flag", REQUIRED)
+    allowed = {membership.id for membership in weighing_participants()}
+    chosen = set(values.get("participant_ids") or ()) - {actor.id}
+    if chosen - allowed:
+        _fault(faults, "participant_ids", NOT_A_PARTICIPANT)
+    elif not chosen:
+        _fault(faults, "participant_ids", TOO_FEW_PARTICIPANTS)
+    facts: list[FactObserved] = list(values.get("facts") or ())
+    for observed in facts:
+        if not observed.description.strip():
+            _fault(faults, f"fact_{observed.fact.value}", FACT_DESCRIPTION)
+        elif observed.observed_on and observed.observed_on > utcnow().date():
+            _fault(faults, f"fact_{observed.fact.value}", IN_FUTURE)
+    if decision in (WeighingDecision.OPEN_CASE, WeighingDecision.ADD_TO_CASE) and not facts:
+        _fault(faults, "facts", FACTS_REQUIRED)
+    if decision == WeighingDecision.OPEN_CASE:
+        if flag is not None and flag not in (FlagLevel.RED, FlagLevel.BLACK):
+            _fault(faults, "flag", FLAG_TOO_LOW)
+        for field in ("target_group", "follow_up_kind"):
+            if values.get(field) is None:
+                _fault(faults, field, REQUIRED)
+        if not can_open_cases():
+            problems = " ".join(str(problem) for problem in legal_minimum_problems())
+            _fault(faults, "decision", minimum_missing(problems))
+    if decision == WeighingDecision.ADD_TO_CASE:
+        case = db.session.get(Case, values.get("case_id") or 0)
+        if case is None or case.status != CaseStatus.OPEN:
+            _fault(faults, "case_id", CASE_REQUIRED)
+    if decision == WeighingDecision.REFER and not (values.get("referred_to") or "").strip():
+        _fault(faults, "referred_to", REFERRAL_REQUIRED)
+    if decision == WeighingDecision.INSUFFICIENT and not (values.get("rationale") or "").strip():
+        _fault(faults, "rationale", RATIONALE_REQUIRED)
+    return faults
+
+
+def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Weighing:
+    """Record the cell's joint decision on ``signal`` (and open the case it decides on)."""
+    values = coerce(values, flag=FlagLevel, decision=WeighingDecision, target_group=TargetGroup,
+                    follow_up_kind=FollowUpKind)
+    raise_faults(_weighing_faults(signal, actor, values))
+    decision: WeighingDecision = values["decision"]
+    weighing = Weighing(signal_id=signal.id, flag=values["flag"], decision=decision, recorded_by_id=actor.id)
+    db.session.add(weighing)
+    db.session.flush()
+    weighing.rationale = (values.get("rationale") or "").strip() or None
+    weighing.referred_to = (values.get("referred_to") or "").strip() or None
+    for observed in values.get("facts") or ():
+        fact = WeighingFact(weighing_id=weighing.id, signal_id=signal.id, fact=observed.fact,
+                            observed_on=observed.observed_on, description_ciphertext="")
+        db.session.add(fact)
+        db.session.flush()
+        fact.description = observed.description.strip()
+    for membership_id in sorted(set(values.get("participant_ids") or ()) | {actor.id}):
+        db.session.add(WeighingParticipant(weighing_id=weighing.id, membership_id=membership_id))
+
+    case = None
+    if decision == WeighingDecision.OPEN_CASE:
+        from livc.tenants.cases import open_case
+
+        case = open_case(
+            actor,
+            identity_id=signal.identity_id,
+            target_group=TargetGroup(values["target_group"]),
+            follow_up_kind=FollowUpKind(values["follow_up_kind"]),
+            flag=values["flag"],
+            approached_for_other_problem=bool(values.get("approached_for_other_problem")),
+            team_ids=values.get("team_ids") or (),
+        )
+    elif decision == WeighingDecision.ADD_TO_CASE:
+        case = db.session.get(Case, values["case_id"])
+        if case.identity_id is None and signal.identity_id is not None:
+            case.identity_id = signal.identity_id
+    weighing.case_id = signal.case_id = case.id if case is not None else None
+    signal.status = SIGNAL_STATUS_BY_DECISION[decision]
+    signal.decided_at = weighing.decided_at
+    db.session.flush()
+    audit.record(
+        "signal.weighed",
+        subject=f"signal:{signal.reference}",
+        details={
+            "decision": decision.value,
+            "flag": weighing.flag.value,
+            "facts": sorted(observed.fact.value for observed in values.get("facts") or ()),
+            "participants": len(weighing.participants),
+            **({"case": case.code} if case is not None else {}),
+        },
+    )
+    return weighing
+
+
+def read_signal(signal: Signal) -> None:
+    """Account for a read of a signal's content."""
+    audit.record("signal.read", subject=f"signal:{signal.reference}")

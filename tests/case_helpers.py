@@ -1,0 +1,111 @@
+"""A cell ready to open cases, and the shortest ways through intake, weighing and a case.
+
+The legal minimum (seed 004) is present: the mayor, an information officer with a valid
+clearance and a coordinator appointed as the official; two partners sit for a CLB and an
+OCMW. Every member accepted the secrecy undertaking, so pages and API answer straight away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from auth_helpers import Member, add_member
+from livc.platform.db import db, tenant_context
+from livc.tenants.case_models import FlagLevel, FollowUpKind, ObservedFact, TargetGroup, WeighingDecision
+from livc.tenants.cell import CellForm, CellProfile
+from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
+
+LEUVEN, HERKO = "demo-leuven", "demo-herko"
+
+
+@dataclass
+class Cell:
+    tenant_id: int
+    slug: str
+    coordinator: Member
+    mayor: Member
+    information_officer: Member
+    partner: Member  # CLB, in the case team of cases opened with open_case()
+    social: Member  # OCMW, never in the team unless a test adds them
+
+    def members(self) -> list[Member]:
+        return [self.coordinator, self.mayor, self.information_officer, self.partner, self.social]
+
+
+def ready_cell(app, tenant_id: int, slug: str) -> Cell:
+    coordinator = add_member(app, tenant_id, slug, Role.COORDINATOR)
+    mayor = add_member(app, tenant_id, slug, Role.MAYOR)
+    officer = add_member(app, tenant_id, slug, Role.INFORMATION_OFFICER)
+    partner = add_member(app, tenant_id, slug, Role.PARTNER)
+    social = add_member(app, tenant_id, slug, Role.PARTNER, f"ocmw.{slug}@example.test")
+    with app.app_context(), tenant_context(tenant_id):
+        ocmw = Organisation(name="OCMW test", kind=OrganisationKind.OCMW)
+        db.session.add(ocmw)
+        db.session.flush()
+        db.session.get(Membership, social.membership_id).organisation_id = ocmw.id
+        db.session.add(CellProfile(form=CellForm.INTEGRATED, appointed_official_id=coordinator.membership_id))
+        for member in (coordinator, mayor, officer, partner, social):
+            accept_undertaking(db.session.get(Membership, member.membership_id))
+        db.session.commit()
+        db.session.remove()
+    return Cell(tenant_id, slug, coordinator, mayor, officer, partner, social)
+
+
+def membership(member: Member) -> Membership:
+    return db.session.get(Membership, member.membership_id)
+
+
+IDENTITY = {
+    "given_names": "Élodie",
+    "family_name": "Van den Berghe",
+    "date_of_birth": "2007-03-14",
+    "national_number": "07.03.14-123.45",
+    "address": "Bondgenotenlaan 1, 3000 Leuven",
+}
+OBSERVATION = "Shared a video glorifying an attack in the class group chat on 3 November; told classmates it was justified."
+
+
+def signal_values(**overrides) -> dict:
+    return {
+        "observation": OBSERVATION,
+        "internal_assessment": "done",
+        "urgency": "soon",
+        "observed_from": date.today() - timedelta(days=20),
+        **IDENTITY,
+        **overrides,
+    }
+
+
+def weighing_values(cell: Cell, **overrides) -> dict:
+    from livc.tenants.signals import FactObserved
+
+    return {
+        "flag": FlagLevel.RED,
+        "decision": WeighingDecision.OPEN_CASE,
+        "participant_ids": [cell.partner.membership_id, cell.information_officer.membership_id],
+        "facts": [FactObserved(ObservedFact.PROPAGANDA, "Shared an attack video in the class group chat.",
+                               date.today() - timedelta(days=20))],
+        "target_group": TargetGroup.OTHER_EXTREMISM,
+        "follow_up_kind": FollowUpKind.SOCIAL,
+        "team_ids": [cell.partner.membership_id],
+        **overrides,
+    }
+
+
+def open_case(app, cell: Cell, **overrides) -> tuple[int, str]:
+    """A signal from the partner, weighed into a case with the partner in its team: (id, code)."""
+    from livc.tenants.signals import submit_signal, weigh_signal
+
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        signal = submit_signal(membership(cell.partner), signal_values())
+        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell, **overrides))
+        case_id = weighing.case_id
+        code = weighing.signal.case_id and db.session.scalar(
+            sa.text("select code from cases where id = :id"), {"id": case_id}
+        )
+        db.session.commit()
+        db.session.remove()
+    return case_id, code
