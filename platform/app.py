@@ -47,7 +47,9 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
 
-    from livc.tenants import auth_api, auth_views, cell_views, house_rules_views, member_views, sso_views  # noqa: F401  (routes on the tenant blueprint)
+    from livc.tenants import (  # noqa: F401  (routes on the tenant blueprint)
+        auth_api, auth_views, case_api, case_views, cell_views, house_rules_views, member_views, signal_views, sso_views,
+    )
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)

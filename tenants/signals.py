@@ -165,6 +165,43 @@ def next_reference(kind: str) -> str:
     return f"S-{year}-{number:03d}"
 
 
+SETTINGS_FIELDS = (
+    "code_prefix", "flag_green_criteria", "flag_yellow_criteria", "flag_red_criteria", "flag_black_criteria",
+    "review_interval_days", "reviews_after_closure", "review_months_after_closure", "retention_months_closed",
+    "retention_months_signals",
+)
+CRITERIA_FIELDS = ("flag_green_criteria", "flag_yellow_criteria", "flag_red_criteria", "flag_black_criteria")
+RETENTION_BEFORE_REVIEW = _l("Closed cases would be erased before their last review after closure.")
+
+
+def change_settings(changes: Mapping[str, Any]) -> list[str]:
+    """Change the cell's case settings; returns the names of the fields that changed.
+
+    Criteria left empty fall back to the standard text. Closed cases are kept at least until
+    their last review after closure. A new code prefix applies to cases opened from now on.
+    """
+    settings = case_settings(lock=True)
+    new = {name: changes[name] for name in SETTINGS_FIELDS if name in changes and (changes[name] is not None or name in CRITERIA_FIELDS)}
+    for name in CRITERIA_FIELDS:
+        if name in new:
+            new[name] = (new[name] or "").strip() or None
+    if "review_months_after_closure" in new:
+        months = sorted({int(part) for part in new["review_months_after_closure"].split(",") if part.strip()})
+        new["review_months_after_closure"] = ",".join(str(month) for month in months if month > 0)
+    months = [int(part) for part in new.get("review_months_after_closure", settings.review_months_after_closure).split(",") if part]
+    keep = new.get("retention_months_closed", settings.retention_months_closed)
+    with_reviews = new.get("reviews_after_closure", settings.reviews_after_closure)
+    if with_reviews and months and keep < max(months):
+        raise_faults({"retention_months_closed": [RETENTION_BEFORE_REVIEW]})
+    changed = [name for name, value in new.items() if getattr(settings, name) != value]
+    for name in changed:
+        setattr(settings, name, new[name])
+    if changed:
+        settings.updated_at = utcnow()
+        audit.record("case_settings.changed", details={"fields": changed})
+    return changed
+
+
 # --- identities -------------------------------------------------------------------------------
 
 

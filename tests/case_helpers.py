@@ -62,7 +62,7 @@ IDENTITY = {
     "given_names": "Élodie",
     "family_name": "Van den Berghe",
     "date_of_birth": "2007-03-14",
-    "national_number": "07.03.14-123.45",
+    "national_number": "07.03.14-123.42",
     "address": "Bondgenotenlaan 1, 3000 Leuven",
 }
 OBSERVATION = "Shared a video glorifying an attack in the class group chat on 3 November; told classmates it was justified."

@@ -10,7 +10,7 @@ have accepted the secrecy undertaking, so only the policy decides.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -32,6 +32,23 @@ from livc.tenants.cell import (
     TableKind,
     TableSeat,
 )
+from livc.tenants.case_models import (
+    Case,
+    CaseTeamMember,
+    FlagLevel,
+    FollowUpKind,
+    InternalAssessment,
+    LtfFeedback,
+    Measure,
+    NoteVisibility,
+    ProgressNote,
+    Review,
+    ReviewKind,
+    Signal,
+    SignalChannel,
+    TargetGroup,
+    Urgency,
+)
 from livc.tenants.house_rules import LegalBasis, publish_draft, update_draft
 from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
 
@@ -49,6 +66,17 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.CELL_STRUCTURE_MANAGE: frozenset({Role.COORDINATOR}),
     Action.HOUSE_RULES_VIEW: ALL - {Role.GUEST_EXPERT},
     Action.HOUSE_RULES_MANAGE: frozenset({Role.COORDINATOR}),
+    # The world's case has the partner and the information officer in its team; its signal was
+    # recorded by the partner. Everyone else at the table is refused (need-to-know).
+    Action.CASE_READ: frozenset({Role.COORDINATOR, Role.PARTNER, Role.INFORMATION_OFFICER}),
+    Action.CASE_WORK: frozenset({Role.COORDINATOR, Role.PARTNER, Role.INFORMATION_OFFICER}),
+    Action.CASE_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.CASE_SETTINGS_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.SIGNAL_SUBMIT: ALL - {Role.GUEST_EXPERT},
+    Action.SIGNAL_READ: frozenset({Role.COORDINATOR, Role.PARTNER}),
+    Action.SIGNAL_WEIGH: frozenset({Role.COORDINATOR}),
+    Action.PERSON_SEARCH: frozenset({Role.COORDINATOR}),
+    Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')
@@ -122,10 +150,36 @@ def world(app):
             db.session.add(target_seat)
             db.session.flush()
             ids.update(table_id=target_table.id, seat_id=target_seat.id, partner_id=target_partner.id)
+            ids.update(_case_world(members))
         db.session.commit()
     target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
     ids["membership_id"] = target.membership_id
     return {"cells": cells, "members": members, "stranger": stranger, "ids": ids}
+
+
+def _case_world(members) -> dict[str, int]:
+    """A signal recorded by the partner and a case whose team is the partner and the
+    information officer, with a measure, an open review and a feedback form in preparation."""
+    signal = Signal(reference="S-2026-900", channel=SignalChannel.FORM, recorded_by_id=members[Role.PARTNER].membership_id,
+                    internal_assessment=InternalAssessment.DONE, urgency=Urgency.NORMAL, observation_ciphertext="")
+    case = Case(code="LEU-2026-900", target_group=TargetGroup.OTHER_EXTREMISM, follow_up_kind=FollowUpKind.SOCIAL,
+                flag=FlagLevel.RED, next_review_on=date.today() + timedelta(days=30))
+    db.session.add_all([signal, case])
+    db.session.flush()
+    signal.observation = "Target observation"
+    team = [CaseTeamMember(case_id=case.id, membership_id=members[role].membership_id)
+            for role in (Role.PARTNER, Role.INFORMATION_OFFICER)]
+    measure = Measure(case_id=case.id, organisation_id=db.session.get(Membership, members[Role.PARTNER].membership_id).organisation_id,
+                      description_ciphertext="")
+    review = Review(case_id=case.id, kind=ReviewKind.FOLLOW_UP, due_on=case.next_review_on)
+    feedback = LtfFeedback(case_id=case.id)
+    note = ProgressNote(case_id=case.id, visibility=NoteVisibility.TEAM, body_ciphertext="")
+    db.session.add_all([*team, measure, review, feedback, note])
+    db.session.flush()
+    measure.description, note.body = "Target measure", "Target note"
+    db.session.flush()
+    return {"signal_id": signal.id, "case_id": case.id, "team_member_id": team[0].id, "measure_id": measure.id,
+            "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id}
 
 
 def request_as(app, client, method: str, path: str):

@@ -140,12 +140,12 @@ def test_identities_are_encrypted_and_found_through_the_blind_index_only(app, ce
         with db.engine.connect() as connection:
             dump = "\n".join(str(row) for table in ("identities", "signals", "weighing_facts")
                              for row in connection.execute(sa.text(f"select * from {table}")))
-        for secret in ("Van den Berghe", "Berghe", "lodie", "123.45", "Bondgenotenlaan", "glorifying", "class group chat"):
+        for secret in ("Van den Berghe", "Berghe", "lodie", "123.42", "Bondgenotenlaan", "glorifying", "class group chat"):
             assert secret not in dump
         found = cases.search_people(name="vandenberghe elodie")
         assert [(hit.kind, hit.reference) for hit in found] == [("case", code), ("signal", found[1].reference)]
         assert cases.search_people(name="VAN DEN BERGHE")[0].reference == code
-        assert cases.search_people(national_number="07031412345")[0].reference == code
+        assert cases.search_people(national_number="07031412342")[0].reference == code
         assert cases.search_people(name="Vandenberg") == []
         searched = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "identity.searched"))
         assert searched.details == {"hits": 2}

@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from livc.tenants.views import blueprint  # noqa: F401
