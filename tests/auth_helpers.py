@@ -17,7 +17,9 @@ import pyotp
 import sqlalchemy as sa
 
 from livc.platform.accounts import get_or_create_account, set_password
+from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import db, tenant_context
+from livc.platform.sessions import SESSION_KEY, AuthSession
 from livc.platform.timeutil import utcnow
 from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
 
@@ -119,3 +121,19 @@ def sign_in(client, member: Member, *, accept_undertaking: bool = True):
             done = post_form(client, f"/{slug}/undertaking", {"accept": "yes"})
             assert done.status_code == 302
     return second
+
+
+def give_session(app, client, member) -> None:
+    """A live server-side session for ``member``, as signing in would leave it."""
+    token = new_token()
+    with app.app_context(), tenant_context(member.tenant_id):
+        membership = db.session.get(Membership, member.membership_id)
+        now = utcnow()
+        db.session.add(AuthSession(
+            token_digest=token_digest(token), account_id=member.account_id, membership_id=member.membership_id,
+            privilege_version=membership.privilege_version, method="password",
+            created_at=now, last_seen_at=now, expires_at=now + timedelta(hours=1),
+        ))
+        db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session[SESSION_KEY] = {member.tenant_slug: token}

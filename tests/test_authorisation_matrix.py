@@ -14,24 +14,11 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from auth_helpers import add_member
 
+from auth_helpers import add_member, give_session
 from conftest import seed_demo_tenants
-from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import db, tenant_context
 from livc.platform.policy import Action
-from livc.platform.sessions import SESSION_KEY, AuthSession
-from livc.platform.timeutil import utcnow
-from livc.tenants.cell import (
-    CellForm,
-    CellProfile,
-    Participation,
-    PartnerInventoryEntry,
-    PartnerKind,
-    Table,
-    TableKind,
-    TableSeat,
-)
 from livc.tenants.case_models import (
     Case,
     CaseTeamMember,
@@ -49,8 +36,24 @@ from livc.tenants.case_models import (
     TargetGroup,
     Urgency,
 )
+from livc.tenants.cell import (
+    CellForm,
+    CellProfile,
+    Participation,
+    PartnerInventoryEntry,
+    PartnerKind,
+    Table,
+    TableKind,
+    TableSeat,
+)
 from livc.tenants.house_rules import LegalBasis, publish_draft, update_draft
-from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
+from livc.tenants.members import (
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    accept_undertaking,
+)
 
 OWN, OTHER = "demo-leuven", "demo-herko"
 ALL = frozenset(Role)
@@ -100,22 +103,6 @@ def fill(rule, ids: dict[str, int]) -> str:
     for name, value in values.items():
         path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
     return path
-
-
-def give_session(app, client, member) -> None:
-    """A live server-side session for ``member``, as signing in would leave it."""
-    token = new_token()
-    with app.app_context(), tenant_context(member.tenant_id):
-        membership = db.session.get(Membership, member.membership_id)
-        now = utcnow()
-        db.session.add(AuthSession(
-            token_digest=token_digest(token), account_id=member.account_id, membership_id=member.membership_id,
-            privilege_version=membership.privilege_version, method="password",
-            created_at=now, last_seen_at=now, expires_at=now + timedelta(hours=1),
-        ))
-        db.session.commit()
-    with client.session_transaction() as flask_session:
-        flask_session[SESSION_KEY] = {member.tenant_slug: token}
 
 
 @pytest.fixture
