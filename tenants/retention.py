@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 
 from livc.platform import audit
 from livc.platform.db import db
@@ -43,6 +45,7 @@ from livc.tenants.case_models import (
     WeighingParticipant,
 )
 from livc.tenants.cases import _add_months
+from livc.tenants.members import Membership
 from livc.tenants.signals import case_settings
 
 ERASABLE_SIGNALS = (SignalStatus.REFERRED, SignalStatus.INSUFFICIENT)
@@ -140,6 +143,19 @@ def erase_case(case: Case) -> None:
     audit.record("case.erased", subject=f"case:{code}")
 
 
+ERASE_OPEN_CASE = _l("Only a closed case can be erased: close it first.")
+
+
+def erase_closed_case_now(case: Case, actor: Membership) -> None:
+    """Erase a closed case before its retention period ends, at the coordinator's decision
+    (the person moved and another cell took over, the cell decides no review is needed, or a
+    request under the GDPR). Audited with who decided it."""
+    if case.status != CaseStatus.CLOSED:
+        raise ValidationError({"_schema": [str(ERASE_OPEN_CASE)]})
+    audit.record("case.erasure_requested", subject=f"case:{case.code}", details={"membership_id": actor.id})
+    erase_case(case)
+
+
 def apply_retention(today: date | None = None, *, dry_run: bool = False) -> list[Due]:
     """Erase what is due (or only report it, with ``dry_run``)."""
     due = retention_report(today)
@@ -172,7 +188,7 @@ def retention_sweep() -> int:
 def send_case_reminders() -> int:
     """Remind the coordinators of reviews and measures coming due (once per item)."""
     from livc.tenants.case_mail import notify_due
-    from livc.tenants.members import Membership, MembershipStatus, Role
+    from livc.tenants.members import MembershipStatus, Role
 
     today = utcnow().date()
     reviews = db.session.execute(

@@ -14,9 +14,21 @@ import sqlalchemy as sa
 
 from auth_helpers import Member, add_member
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import FlagLevel, FollowUpKind, ObservedFact, TargetGroup, WeighingDecision
+from livc.tenants.case_models import (
+    FlagLevel,
+    FollowUpKind,
+    ObservedFact,
+    TargetGroup,
+    WeighingDecision,
+)
 from livc.tenants.cell import CellForm, CellProfile
-from livc.tenants.members import Membership, Organisation, OrganisationKind, Role, accept_undertaking
+from livc.tenants.members import (
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    accept_undertaking,
+)
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 

@@ -12,7 +12,17 @@ import pytest
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
-from case_helpers import HERKO, IDENTITY, LEUVEN, OBSERVATION, membership, open_case, ready_cell, signal_values, weighing_values
+from case_helpers import (
+    HERKO,
+    IDENTITY,
+    LEUVEN,
+    OBSERVATION,
+    membership,
+    open_case,
+    ready_cell,
+    signal_values,
+    weighing_values,
+)
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.keys import DataKey, KeyDestroyed, decrypt
