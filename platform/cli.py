@@ -1,4 +1,4 @@
-"""The ``livc`` command: demo, serve, migrate, worker, cron, audit and job tools."""
+"""The ``livc`` command: demo, serve, migrate, worker, cron, retention, audit and job tools."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         click.echo("livc demo: two neighbouring demo cells (all content is fake):")
         for tenant in tenants:
             click.echo(f"  {tenant.name}: http://{host}:{port}/{tenant.slug}/sign-in")
+        click.echo("  each with signals and cases at every stage, about invented people")
         click.echo(f"  database: {settings.sqlalchemy_url if settings.database_url is None else 'LIVC_DATABASE_URL'}")
         click.echo("  jobs: inline (no Redis configured)" if settings.jobs_inline else "  jobs: Redis")
         click.echo(f"  mail: written to {settings.data_dir / 'mail'}" if settings.smtp_url is None else "  mail: SMTP")
@@ -200,6 +201,56 @@ def audit_verify(app, slug: str | None) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--cell", "slug", default=None, help="Only this cell (its address); default every active cell.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be erased; change nothing.")
+@with_app
+def retention(app, slug: str | None, dry_run: bool) -> None:
+    """Erase closed cases and signals whose retention period ended (what the nightly job does).
+
+    Prints, per cell, the case codes and signal references erased (or, with --dry-run, that
+    would be) with the day they became due, never anything about the people concerned.
+    Exit status 1 when a cell could not be handled (the others are).
+    """
+    from livc.platform.db import db, tenant_context
+    from livc.tenants.models import Tenant, TenantStatus
+    from livc.tenants.retention import apply_retention
+
+    query = sa.select(Tenant).order_by(Tenant.slug)
+    query = query.where(Tenant.slug == slug) if slug else query.where(Tenant.status == TenantStatus.ACTIVE)
+    tenants = db.session.scalars(query).all()
+    if slug and not tenants:
+        raise click.ClickException(f"no cell at {slug!r}")
+    verb = "would be erased" if dry_run else "erased"
+    totals = {"case": 0, "signal": 0}
+    failed = 0
+    for tenant in tenants:
+        tenant_slug = tenant.slug
+        db.session.rollback()
+        try:
+            with tenant_context(tenant.id):
+                due = apply_retention(dry_run=dry_run)
+                if dry_run:
+                    db.session.rollback()
+                else:
+                    db.session.commit()
+        except Exception as error:  # one cell's failure must not keep the others from their erasure
+            db.session.rollback()
+            failed += 1
+            click.echo(f"FAILED  {tenant_slug}: {type(error).__name__}, nothing erased in this cell", err=True)
+            continue
+        counts = {kind: sum(1 for item in due if item.kind == kind) for kind in totals}
+        click.echo(f"{tenant_slug}: {counts['case']} case(s), {counts['signal']} signal(s) {verb}")
+        for item in due:
+            click.echo(f"  {item.kind:7} {item.reference:20} due since {item.due_on.isoformat()}")
+        for kind in totals:
+            totals[kind] += counts[kind]
+    click.echo(f"total: {totals['case']} case(s), {totals['signal']} signal(s) {verb} in {len(tenants) - failed} cell(s)"
+               + (" (dry run: nothing changed)" if dry_run else ""))
+    if failed:
+        sys.exit(1)
+
+
 @cli.group()
 def jobs() -> None:
     """Background jobs: failures, retries, diagnostics."""
@@ -258,9 +309,9 @@ def jobs_failed(app) -> None:
 @with_app
 def jobs_retry(app, job_ids: tuple[str, ...], retry_all: bool) -> None:
     """Put failed jobs back on their queue."""
-    from livc.platform.jobs import QUEUES, queue
-
     from rq.exceptions import InvalidJobOperation
+
+    from livc.platform.jobs import QUEUES, queue
 
     _require_redis(app)
     if not job_ids and not retry_all:

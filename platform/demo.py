@@ -14,7 +14,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from livc.platform import audit
-from livc.platform.accounts import Account, find_account, get_or_create_account, new_totp_secret, set_password
+from livc.platform.accounts import (
+    Account,
+    find_account,
+    get_or_create_account,
+    new_totp_secret,
+    set_password,
+)
 from livc.platform.db import db, tenant_context
 from livc.platform.timeutil import utcnow
 from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
@@ -74,13 +80,21 @@ def is_demo_account(email: str) -> bool:
 
 
 def seed_demo(with_members: bool = True) -> list[Tenant]:
-    """Create the demo cells (and their members) that do not exist yet; return the cells."""
+    """Create the demo cells (and their members) that do not exist yet; return the cells.
+
+    With the members come the cells' signals and cases at every stage (see
+    :mod:`livc.platform.demo_cases`), once: a cell that has signals or cases gets none added.
+    Without members (what most tests use) the cells stay empty and seeding stays fast.
+    """
+    from livc.platform.demo_cases import seed_demo_cases
+
     tenants = []
     for data in DEMO_TENANTS:
         tenant = find_tenant(data["slug"]) or create_tenant(data, actor="system:demo")
         if with_members:
             with tenant_context(tenant.id):
                 _seed_members(tenant)
+                seed_demo_cases(tenant)
         tenants.append(tenant)
     db.session.commit()
     return tenants
