@@ -79,13 +79,22 @@ def landing():
 @blueprint.get("/home")
 @guard(Action.CELL_ENTER)
 def home():
+    """The cell's dashboard: what waits for the member, and the pages they may reach."""
+    from livc.tenants.signal_views import dashboard_context
+
     links = [(action, endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.person, action)]
     return render_template(
-        "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind]
+        "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind],
+        **dashboard_context(g.person),
     )
 
 
 HOME_LINKS = (
+    (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
+    (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
+    (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
     (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
