@@ -101,6 +101,7 @@ from livc.tenants.cases import (
 )
 from livc.tenants.forms import every_field, field_messages, form_values, render_form
 from livc.tenants.members import ROLE_LABELS, Membership, Role, organisation_list
+from livc.tenants.retention import erase_closed_case_now
 from livc.tenants.signals import case_settings
 from livc.tenants.views import blueprint
 
@@ -605,6 +606,24 @@ def case_close(case_id: int):
         return _page("tenants/case_close.html", 422, errors, **context)
     flash(_l("The case is closed. It is due for erasure from %(date)s.", date=case.erase_after.isoformat()), "info")
     return _to_case(case, "closure")
+
+
+@blueprint.route("/cases/<int:case_id>/erase", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=_case)
+def case_erase(case_id: int):
+    """Erase a closed case now rather than when its retention period ends."""
+    case = g.resource
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        status, errors = (200, {}) if request.method == "GET" else (422, {"confirm": [str(CONFIRM)]})
+        return _page("tenants/case_erase.html", status, errors, case=case)
+    code = case.code
+    try:
+        erase_closed_case_now(case, g.membership)
+    except ValidationError as error:
+        return _page("tenants/case_erase.html", 422, field_messages(error), case=case)
+    flash(_l("Case %(code)s is erased: nothing of the person can be read any more; only an anonymous count "
+             "remains.", code=code), "info")
+    return redirect(url_for("tenant.cases"))
 
 
 # --- feedback to the Local Task Force --------------------------------------------------------

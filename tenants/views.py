@@ -92,6 +92,8 @@ def home():
 HOME_LINKS = (
     (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
     (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
+    (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
+    (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),

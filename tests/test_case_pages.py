@@ -404,3 +404,21 @@ def test_a_form_in_preparation_is_not_in_the_inbox(app, cell, case):
     # A second form is not started while one is in preparation.
     again = post_form(coordinator, f"{page(case_id)}/feedback", {"confirm": "yes"}, form_path=page(case_id), headers=EN)
     assert again.status_code == 422 and "in preparation already" in text(again)
+
+
+def test_the_coordinator_erases_a_closed_case_at_once(app, cells):
+    cell = ready_cell(app, cells[LEUVEN], LEUVEN)
+    case_id, code = open_case(app, cell)
+    coordinator = client_for(app, cell.coordinator)
+    # An open case cannot be erased.
+    refused = post_form(coordinator, f"{page(case_id)}/erase", {"confirm": "yes"}, headers=EN)
+    assert refused.status_code == 422 and "Only a closed case can be erased" in text(refused)
+    closed = post_form(coordinator, f"{page(case_id)}/close", {"reason": "goals_reached"})
+    assert closed.status_code == 302
+    assert post_form(coordinator, f"{page(case_id)}/erase", {}).status_code == 422  # not confirmed
+    assert coordinator.get(page(case_id)).status_code == 200
+    erased = post_form(coordinator, f"{page(case_id)}/erase", {"confirm": "yes"})
+    assert erased.status_code == 302 and erased.headers["Location"].endswith("/cases")
+    assert coordinator.get(page(case_id)).status_code == 404
+    assert code not in coordinator.get(f"/{LEUVEN}/cases").get_data(as_text=True)
+    assert [entry.subject for entry in trail(app, cell, "case.erased")] == [f"case:{code}"]
