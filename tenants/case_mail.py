@@ -1,4 +1,5 @@
-"""Mails about cases: a feedback form released, reviews and measures coming due.
+"""Mails about signals and cases: an urgent signal, a feedback form released, reviews and
+measures coming due.
 
 A mail names the cell and the case code and links to the page; it never carries what the cell
 knows about the person (seed 004: no lists of persons; DOMAIN.md: the operator sees no case
@@ -37,6 +38,17 @@ def _send(template: str, recipients: Iterable[Membership], **context) -> int:
 def notify_feedback_released(case: Case, recipients: Iterable[Membership]) -> int:
     tenant = db.session.get(Tenant, current_tenant_id())
     return _send("feedback_released", recipients, code=case.code, link=case_link(tenant, case))
+
+
+def signal_link(tenant: Tenant, signal) -> str:
+    base = current_app.extensions["livc.settings"].base_url.rstrip("/")
+    return f"{base}/{tenant.slug}/signals/{signal.id}"
+
+
+def notify_urgent_signal(signal, recipients: Iterable[Membership]) -> int:
+    """An urgent signal: the coordinators hear of it at once (its reference only)."""
+    tenant = db.session.get(Tenant, current_tenant_id())
+    return _send("signal_urgent", recipients, reference=signal.reference, link=signal_link(tenant, signal))
 
 
 def notify_due(recipients: Iterable[Membership], reviews: list[tuple[Case, object]], measures: list[tuple[Case, object]]) -> int:

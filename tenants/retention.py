@@ -46,7 +46,7 @@ from livc.tenants.case_models import (
 )
 from livc.tenants.cases import _add_months
 from livc.tenants.members import Membership
-from livc.tenants.signals import case_settings
+from livc.tenants.signals import active_coordinators, case_settings
 
 ERASABLE_SIGNALS = (SignalStatus.REFERRED, SignalStatus.INSUFFICIENT)
 REMIND_REVIEWS_DAYS = 7
@@ -188,7 +188,6 @@ def retention_sweep() -> int:
 def send_case_reminders() -> int:
     """Remind the coordinators of reviews and measures coming due (once per item)."""
     from livc.tenants.case_mail import notify_due
-    from livc.tenants.members import MembershipStatus, Role
 
     today = utcnow().date()
     reviews = db.session.execute(
@@ -206,12 +205,7 @@ def send_case_reminders() -> int:
     ).all()
     if not reviews and not measures:
         return 0
-    coordinators = [
-        membership for membership in db.session.scalars(
-            sa.select(Membership).where(Membership.role == Role.COORDINATOR, Membership.status == MembershipStatus.ACTIVE)
-        ) if membership.usable
-    ]
-    notify_due(coordinators, [tuple(row) for row in reviews], [tuple(row) for row in measures])
+    notify_due(active_coordinators(), [tuple(row) for row in reviews], [tuple(row) for row in measures])
     for _case, review in reviews:
         review.reminded_on = today
     for _case, measure in measures:

@@ -304,12 +304,26 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
     signal.assessment_note = (values.get("assessment_note") or "").strip() or None
     identity = write_identity(None, identity_values(values))
     signal.identity_id = identity.id if identity is not None else None
+    if signal.urgency == Urgency.URGENT:
+        from livc.tenants.case_mail import notify_urgent_signal
+
+        notify_urgent_signal(signal, active_coordinators())
     audit.record(
         "signal.recorded",
         subject=f"signal:{signal.reference}",
         details={"channel": signal.channel.value, "urgency": signal.urgency.value, "anonymous": identity is None},
     )
     return signal
+
+
+def active_coordinators() -> list[Membership]:
+    return [
+        membership
+        for membership in db.session.scalars(
+            sa.select(Membership).where(Membership.role == Role.COORDINATOR, Membership.status == MembershipStatus.ACTIVE)
+        )
+        if membership.usable
+    ]
 
 
 def find_signal(signal_id: int) -> Signal | None:

@@ -359,3 +359,17 @@ def test_reminders_name_codes_and_dates_only_and_come_once(app, cell):
         db.session.commit()
         assert len(outbox(app)) == 1
         db.session.remove()
+
+
+def test_an_urgent_signal_is_mailed_to_the_coordinator_by_reference_only(app, cells):
+    cell = ready_cell(app, cells[LEUVEN], LEUVEN)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        calm = signals.submit_signal(membership(cell.partner), signal_values(urgency="normal"))
+        urgent = signals.submit_signal(membership(cell.partner), signal_values(urgency="urgent"))
+        references = calm.reference, urgent.reference
+        db.session.commit()
+    mails = outbox(app)
+    assert len(mails) == 1
+    assert f"To: {cell.coordinator.email}" in mails[0] and references[1] in mails[0] and references[0] not in mails[0]
+    for secret in (IDENTITY["family_name"], IDENTITY["given_names"], OBSERVATION[:30]):
+        assert secret not in mails[0]
