@@ -252,7 +252,7 @@ def _overdue(measure: Measure, today: date) -> bool:
 def _member_label(membership: Membership | None) -> str:
     if membership is None:
         return str(_l("a former member"))
-    return f"{membership.account.label} ({membership.organisation.name})"
+    return f"{membership.account.label} · {membership.organisation.name}"
 
 
 def _candidate_label(membership: Membership) -> str:
@@ -286,7 +286,7 @@ def _event_text(event) -> str:
         organisation = record.organisation.name if record.organisation else "—"
         return _l("Measure added to the plan, for %(organisation)s", organisation=organisation)
     if kind == "note":
-        return _l("Progress note by %(member)s (read by: %(readers)s)", member=_member_label(record.author),
+        return _l("Progress note by %(member)s. Who reads it: %(readers)s", member=_member_label(record.author),
                   readers=VISIBILITY_LABELS[record.visibility])
     if kind == "review":
         return _l("%(kind)s held: %(outcome)s", kind=REVIEW_KIND_LABELS[record.kind],
@@ -545,7 +545,7 @@ def case_note_add(case_id: int):
     note, errors = _submit(NoteSchema(), lambda values: add_note(case, g.membership, values))
     if errors:
         return _case_page(case, 422, errors, failed="note")
-    flash(_l("The note was added; it is read by %(readers)s.", readers=VISIBILITY_LABELS[note.visibility]), "info")
+    flash(_l("The note was added. Who reads it: %(readers)s", readers=VISIBILITY_LABELS[note.visibility]), "info")
     return _to_case(case, "notes")
 
 
@@ -715,7 +715,9 @@ def case_feedback_release(case_id: int, feedback_id: int):
     _read(case, "feedback")
 
     def context() -> dict:
-        return {**_feedback_context(case, feedback), "faults": _fault_list(release_faults(case, feedback))}
+        faults = release_faults(case, feedback)
+        unanswered = bool({question.name for question in FEEDBACK_QUESTIONS} & set(faults))
+        return {**_feedback_context(case, feedback), "faults": _fault_list(faults), "unanswered": unanswered}
 
     if request.method == "GET":
         return _page("tenants/case_feedback_release.html", **context())

@@ -8,6 +8,8 @@ renders it headless.
 from __future__ import annotations
 
 import re
+import time
+from datetime import date, timedelta
 
 import pyotp
 import pytest
@@ -173,3 +175,249 @@ def test_a_coordinator_signs_in_with_password_and_authenticator_code(demo, brows
         page.wait_for_url(re.compile(r"/sign-in$"))
         page.goto(demo.url(f"{CELL}/home"))
         assert page.url.startswith(demo.url(f"{CELL}/sign-in"))
+
+
+# --- a signal's whole way through the cell -----------------------------------------------------
+
+WEEK = 7
+
+
+def sign_in_once(page, server, role: str) -> None:  # noqa: F811 - a page, not the fixture
+    """Sign a demo member in (password, authenticator code, the undertaking if not accepted yet).
+
+    The code is the next time step's (accepted: one step of clock drift), since the sign-in
+    test above may have used the current step's code of the same member: codes work once.
+    (So a later sign-in of the same member within a minute needs a later step's code.)
+    """
+    email, password, key = demo_login(server.output(), role)
+    page.goto(server.url(f"{CELL}/home"))
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/sign-in/verify$"))
+    page.get_by_label("Code").fill(pyotp.TOTP(key).at(time.time() + pyotp.TOTP(key).interval))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)
+    if "/undertaking" in page.url:
+        page.get_by_label("I have read the house rules and accept the secrecy undertaking.").check()
+        page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(server.url(f"{CELL}/home"))
+
+
+def flash_text(page) -> str:  # noqa: F811 - a page, not the fixture
+    return " ".join(page.locator("p.flash").all_inner_texts())
+
+
+def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(demo, browser):  # noqa: F811
+    """The issue's path in a real browser, in English: a CLB partner reports a signal, the
+    coordinator weighs it and opens a case, plans a measure, writes a note, has the feedback
+    form to the Local Task Force approved by everyone taking part and released, closes the
+    case and erases it. Each member signs in once and keeps their page."""
+    today = date.today()
+    observed = "Shows classmates videos glorifying an attack and says such violence is justified (fictional test)."
+    given_names, family_name = "Lotte Maria", "Proefbrowser"
+    national_number = "07.03.14-123.42"  # born 2007-03-14, serial 123: check 97 - (2070314123 mod 97)
+
+    with (
+        open_page(browser, locale="en-GB", screenshot_name="signal-to-erasure-partner") as partner,
+        open_page(browser, locale="en-GB", screenshot_name="signal-to-erasure-coordinator") as coordinator,
+    ):
+        sign_in_once(partner, demo, "partner")
+        sign_in_once(coordinator, demo, "coordinator")
+
+        # 1. The partner reports a signal; forgetting the filter question is explained and
+        #    nothing typed is lost.
+        pages_of_the_cell = partner.get_by_role("navigation", name="Pages of the cell")
+        pages_of_the_cell.get_by_role("link", name="Report a signal").click()
+        partner.wait_for_url(re.compile(r"/signals/new$"))
+        assert partner.locator("h1").inner_text() == "Report a signal"
+        partner.get_by_label("What was observed").fill(observed)
+        partner.get_by_label("Observed from").fill((today - timedelta(days=2 * WEEK)).isoformat())
+        partner.get_by_label("Observed until").fill((today - timedelta(days=3)).isoformat())
+        partner.get_by_role("group", name="Urgency").get_by_role("radio", name="Soon: within the week").check()
+        partner.get_by_label("Given names").fill(given_names)
+        partner.get_by_label("Family name").fill(family_name)
+        partner.get_by_label("National number").fill(national_number)
+        partner.get_by_role("button", name="Record the signal").click()
+
+        partner.get_by_role("alert").wait_for()
+        assert "Please correct the fields marked." in partner.get_by_role("alert").inner_text()
+        filter_question = partner.get_by_role("group", name="Was this first discussed within your own organisation?")
+        assert "This field is required." in filter_question.locator(".field-error").inner_text()
+        assert partner.get_by_label("What was observed").input_value() == observed
+        assert partner.get_by_label("Family name").input_value() == family_name
+        assert partner.get_by_role("radio", name="Soon: within the week").is_checked()
+        partner.assert_clean(expected_statuses=(422,))
+
+        filter_question.get_by_role("radio", name="Yes, it was discussed within the reporter's organisation first").check()
+        partner.get_by_role("button", name="Record the signal").click()
+        partner.wait_for_url(re.compile(r"/signals/\d+$"))
+        reference = re.fullmatch(r"Signal (S-\d{4}-\d{3})", partner.locator("h1").inner_text()).group(1)
+        assert f"Signal {reference} recorded." in flash_text(partner)
+        assert "A person is named." in partner.locator("dd.person").inner_text()
+        assert family_name not in partner.content()  # the identity is on the case page only
+        partner.assert_clean()
+
+        # 2. The coordinator finds it on the dashboard, weighs it and opens a case.
+        coordinator.reload()
+        coordinator.get_by_role("link", name=reference, exact=True).click()
+        coordinator.wait_for_url(re.compile(r"/signals/\d+$"))
+        assert observed in coordinator.locator("p.observation").inner_text()
+        coordinator.get_by_role("link", name="Weigh this signal").click()
+        coordinator.wait_for_url(re.compile(r"/signals/\d+/weigh$"))
+        coordinator.get_by_role("group", name="Flag").get_by_role("radio", name=re.compile(r"^Red\b")).check()
+        fact = coordinator.get_by_role(
+            "group", name="Expresses support for violence in the name of an ideology, or glorifies it"
+        )
+        fact.get_by_role("checkbox").check()
+        fact.get_by_label("What was observed").fill("Said in class that the attack was justified; two teachers heard it.")
+        fact.get_by_label("Observed on").fill((today - timedelta(days=WEEK)).isoformat())
+        took_part = coordinator.get_by_role("group", name="Who took part in the decision")
+        took_part.get_by_role("checkbox", name=re.compile(r"^Pieter Partner \(DEMO\)")).check()
+        took_part.get_by_role("checkbox", name=re.compile(r"^Ines Informatie \(DEMO\)")).check()
+        coordinator.get_by_role("radio", name="Open a case in the cell").check()
+        coordinator.get_by_label("Target group").select_option(label="Other violent extremism")
+        coordinator.get_by_label("Kind of follow-up").select_option(label="Social follow-up")
+        coordinator.get_by_role("group", name="Case team").get_by_role(
+            "checkbox", name=re.compile(r"^Pieter Partner \(DEMO\)")
+        ).check()
+        coordinator.get_by_label("Rationale of the decision").fill("Concrete statements, heard by two teachers.")
+        coordinator.get_by_role("button", name="Record the decision").click()
+
+        coordinator.wait_for_url(re.compile(r"/cases/\d+$"))
+        case_url = coordinator.url
+        code = coordinator.locator("h1").inner_text()
+        assert re.fullmatch(r"LEU-\d{4}-\d{3}", code), code
+        assert f"Case {code} opened on signal {reference}." in flash_text(coordinator)
+        assert coordinator.locator("dd.case-stage").inner_text() == "Case building"
+        assert "Pieter Partner (DEMO)" in coordinator.locator("table.case-team").inner_text()
+        assert family_name not in coordinator.content()
+        assert given_names not in coordinator.content()
+        coordinator.get_by_role("button", name="Show identity").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+/identity/reveal$"))
+        identity = coordinator.locator("dl.case-identity").inner_text()
+        assert family_name in identity and given_names in identity and national_number in identity
+        coordinator.get_by_role("link", name="Back to the case").click()
+        coordinator.wait_for_url(case_url)
+        assert family_name not in coordinator.content()
+        coordinator.assert_clean()
+
+        # 3. A measure for the partner's organisation, due in two weeks, and a progress note.
+        due = today + timedelta(days=2 * WEEK)
+        coordinator.get_by_label("What is done").fill("The CLB talks with the pupil and the parents.")
+        coordinator.get_by_label("Responsible organisation").select_option(label="CLB (DEMO)")
+        coordinator.get_by_label("Due date").fill(due.isoformat())
+        coordinator.get_by_role("button", name="Add the measure").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+#plan$"))
+        assert "The measure was added to the follow-up plan." in flash_text(coordinator)
+        measure = coordinator.locator("table.case-measures tbody tr")
+        assert measure.count() == 1
+        assert "CLB (DEMO)" in measure.inner_text() and due.isoformat() in measure.inner_text()
+        coordinator.get_by_label("Note", exact=True).fill("First talk planned with the CLB next week.")
+        coordinator.get_by_role("button", name="Add the note").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+#notes$"))
+        assert "The note was added" in flash_text(coordinator)
+        assert "First talk planned with the CLB next week." in coordinator.locator("article.case-note").inner_text()
+        coordinator.assert_clean()
+
+        # 4. The feedback form to the Local Task Force: every question answered, approved by
+        #    the coordinator; it cannot be released without the partner's approval.
+        coordinator.get_by_label("Yes, start a new feedback form for the Local Task Force.").check()
+        coordinator.get_by_role("button", name="Start a feedback form").click()
+        # (the start form posts to .../feedback#feedback: the browser keeps that fragment)
+        coordinator.wait_for_url(re.compile(r"/cases/\d+/feedback/\d+/edit(#feedback)?$"))
+        for question, answer in (
+            ("How effective is the treatment (the follow-up so far)?", "Too early to say: the first talk is planned."),
+            ("How willing is the person to cooperate?", "Willing to talk with the CLB."),
+            ("Has the person taken distance from extremist ideas?", "Not yet."),
+            ("Note on further follow-up", "The CLB follows the pupil at school."),
+            ("Other elements: measures taken, recommendations", "A talk with the pupil and the parents."),
+            ("Explanation of the answer above", "No sign of preparation of any act."),
+        ):
+            coordinator.get_by_label(question).fill(answer)
+        coordinator.get_by_role("group", name="Is further follow-up by the cell useful?").get_by_role(
+            "radio", name="Yes, further follow-up by the cell is useful"
+        ).check()
+        coordinator.get_by_role(
+            "group", name="Is the person in a phase where they could move to terrorist acts?"
+        ).get_by_role("radio", name="No", exact=True).check()
+        coordinator.get_by_role("button", name="Save the answers").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+/feedback/\d+$"))
+        feedback_url = coordinator.url
+        assert "Not answered yet." not in coordinator.locator("dl.case-answers").inner_text()
+        coordinator.get_by_role("button", name=re.compile(r"^Approve revision \d+$")).click()
+        coordinator.wait_for_url(feedback_url)
+        assert re.search(r"You approved revision \d+ of the feedback form\.", flash_text(coordinator))
+        coordinator.get_by_role("link", name="Release to the information officer").click()
+        coordinator.wait_for_url(re.compile(r"/feedback/\d+/release$"))
+        faults = coordinator.get_by_role("alert").inner_text()
+        assert "The form cannot be released yet:" in faults
+        assert "waiting for: Pieter Partner (DEMO)" in faults
+        assert "Ann Coördinator" not in faults
+        coordinator.assert_clean()
+
+        # 5. The partner opens the case from the list of cases and approves the form.
+        partner.get_by_role("link", name="Back to the dashboard").click()
+        partner.wait_for_url(demo.url(f"{CELL}/home"))
+        pages_of_the_cell.get_by_role("link", name="Cases").click()
+        partner.wait_for_url(re.compile(r"/cases$"))
+        partner.get_by_role("link", name=code, exact=True).click()
+        partner.wait_for_url(case_url)
+        assert family_name not in partner.content()
+        assert "Your approval is awaited." in partner.locator("table.case-feedback").inner_text()
+        partner.get_by_role("link", name="Open the form").click()
+        partner.wait_for_url(feedback_url)
+        partner.get_by_role("button", name=re.compile(r"^Approve revision \d+$")).click()
+        partner.wait_for_url(feedback_url)
+        assert re.search(r"You approved revision \d+ of the feedback form\.", flash_text(partner))
+        assert "Pieter Partner (DEMO) approved" in partner.locator(".case-approvals").inner_text()
+        partner.assert_clean()
+
+        # 6. The coordinator releases the form, then closes the case: the open measure needs a note.
+        coordinator.reload()
+        assert coordinator.locator(".case-release-faults").count() == 0
+        coordinator.get_by_label("Yes, release this revision to the information officer.").check()
+        coordinator.get_by_role("button", name="Release", exact=True).click()
+        coordinator.wait_for_url(feedback_url)
+        assert "The feedback form was released to the information officer" in flash_text(coordinator)
+        assert "Released to the information officer on" in coordinator.locator("main").inner_text()
+        coordinator.get_by_role("link", name="Back to the case").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+#feedback$"))
+        coordinator.get_by_role("link", name="Close the case").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+/close$"))
+        assert "The CLB talks with the pupil and the parents." in coordinator.locator(".case-open-measures").inner_text()
+        coordinator.get_by_label("Reason").select_option(label="The goals of the follow-up plan are reached")
+        coordinator.get_by_role("button", name="Close the case").click()
+        coordinator.get_by_role("alert").wait_for()
+        assert "Measures of the plan are still open: say why the case closes with them open" in (
+            coordinator.locator("#e-note").inner_text()
+        )
+        assert coordinator.get_by_label("Note").get_attribute("aria-invalid") == "true"
+        coordinator.assert_clean(expected_statuses=(422,))
+
+        coordinator.get_by_label("Note").fill("The talks are enough; the CLB goes on as usual.")
+        coordinator.get_by_role("button", name="Close the case").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+#closure$"))
+        assert "The case is closed. It is due for erasure from" in flash_text(coordinator)
+        closure = coordinator.locator("#closure").inner_text()
+        assert "The goals of the follow-up plan are reached" in closure
+        assert "The talks are enough; the CLB goes on as usual." in closure
+        after_closure = coordinator.locator("table.case-reviews tbody tr", has_text="Review after closure")
+        assert after_closure.count() >= 1
+        assert "Cancelled" in coordinator.locator("table.case-measures").inner_text()
+        assert coordinator.locator("dd.case-stage").inner_text() == "Closed, reviews after closure"
+        coordinator.assert_clean()
+
+        # 7. The coordinator erases the closed case now: gone from the list, its page is a 404.
+        coordinator.get_by_role("link", name="Erase the case now").click()
+        coordinator.wait_for_url(re.compile(r"/cases/\d+/erase$"))
+        coordinator.get_by_label("Yes, erase this case and everything about the person now.").check()
+        coordinator.get_by_role("button", name="Erase now").click()
+        coordinator.wait_for_url(demo.url(f"{CELL}/cases"))
+        assert f"Case {code} is erased" in flash_text(coordinator)
+        assert coordinator.get_by_role("link", name=code, exact=True).count() == 0
+        assert code not in coordinator.locator("table.cases").inner_text()
+        response = coordinator.goto(case_url)
+        assert response.status == 404
+        assert "Page not found" in coordinator.locator("h1").inner_text()
+        coordinator.assert_clean(expected_statuses=(404,))

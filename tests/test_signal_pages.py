@@ -418,7 +418,7 @@ def test_the_api_records_reads_and_weighs_signals(app, cell):
     assert FAMILY_NAME not in hits.get_data(as_text=True)
     assert coordinator.post(f"{BASE}/api/search", json={}, headers=coordinator_headers).status_code == 422
 
-    settings = coordinator.get(f"{BASE}/api/case-settings").get_json()["settings"]
+    settings = coordinator.get(f"{BASE}/api/case-settings", headers={"Accept-Language": "en"}).get_json()["settings"]
     assert settings["flag_red_criteria"] is None and settings["criteria"]["red"].startswith("Concrete, observed signs")
     assert coordinator.patch(f"{BASE}/api/case-settings", json={}, headers=coordinator_headers).status_code == 422
     bad = coordinator.patch(f"{BASE}/api/case-settings", json={"code_prefix": "g1"}, headers=coordinator_headers)
