@@ -754,6 +754,26 @@ def released_feedback() -> list[tuple[Case, LtfFeedback]]:
     return [(case, feedback) for case, feedback in rows]
 
 
+@dataclass
+class Observed:
+    """A signal behind a case, and its weighing's facts for those who may read them."""
+
+    signal: Signal
+    facts: list = field(default_factory=list)
+
+
+def observations(person: Person, case: Case) -> list[Observed]:
+    """What the partners observed, signal by signal: the case team reads the observations;
+    the facts recorded at the weighing (they may rest on police information) are for the
+    coordinator and the information officer."""
+    facts_allowed = person.role == Role.COORDINATOR or bool(decide(person, Action.POLICE_INFO_READ))
+    found = []
+    for signal in db.session.scalars(sa.select(Signal).where(Signal.case_id == case.id).order_by(Signal.received_at)):
+        weighing = signal.weighing
+        found.append(Observed(signal, list(weighing.facts) if weighing is not None and facts_allowed else []))
+    return found
+
+
 # --- the timeline ----------------------------------------------------------------------------
 
 

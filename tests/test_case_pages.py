@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
-from case_helpers import LEUVEN, membership, open_case, ready_cell
+from case_helpers import LEUVEN, OBSERVATION, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.case_models import (
@@ -422,3 +422,13 @@ def test_the_coordinator_erases_a_closed_case_at_once(app, cells):
     assert coordinator.get(page(case_id)).status_code == 404
     assert code not in coordinator.get(f"/{LEUVEN}/cases").get_data(as_text=True)
     assert [entry.subject for entry in trail(app, cell, "case.erased")] == [f"case:{code}"]
+
+
+def test_the_case_team_reads_what_was_observed_and_the_weighing_facts_stay_with_the_coordinator(app, cells):
+    cell = ready_cell(app, cells[LEUVEN], LEUVEN)
+    case_id, _code = open_case(app, cell)
+    partner_page = text(client_for(app, cell.partner).get(page(case_id), headers=EN))
+    coordinator_page = text(client_for(app, cell.coordinator).get(page(case_id), headers=EN))
+    fact = "Shared an attack video in the class group chat."
+    assert OBSERVATION in partner_page and OBSERVATION in coordinator_page
+    assert fact in coordinator_page and fact not in partner_page
