@@ -33,6 +33,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livc.platform import audit
@@ -350,15 +351,27 @@ def start_draft(actor: Membership) -> HouseRules:
         return draft
     in_force = rules_in_force()
     latest = db.session.scalar(sa.select(sa.func.max(HouseRules.version))) or 0
-    draft = HouseRules(version=latest + 1, status=HouseRulesStatus.DRAFT, drafted_by_id=actor.id)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "tenant_id": current_tenant_id(), "version": latest + 1, "status": HouseRulesStatus.DRAFT.value,
+        "drafted_by_id": actor.id, "created_at": now, "updated_at": now,
+    }
     if in_force is not None:
         for name in (*CHAPTER_KEYS, "legal_basis", *CONSENT_FIELDS):
-            setattr(draft, name, getattr(in_force, name))
+            value = getattr(in_force, name)
+            values[name] = value.value if isinstance(value, enum.Enum) else value
     else:
         for chapter in CHAPTERS:
-            setattr(draft, chapter.key, str(chapter.template))
-    db.session.add(draft)
-    db.session.flush()
+            values[chapter.key] = str(chapter.template)
+    # Two coordinators starting a draft at once: the second insert does nothing (one draft per
+    # cell, one number per version) and both carry on with the draft that won.
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = HouseRules.__table__
+    inserted = db.session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)).first()
+    draft = current_draft()
+    if inserted is None:
+        return draft
     audit.record(
         "house_rules.draft_started",
         subject=_subject(draft),

@@ -340,3 +340,41 @@ def test_another_cells_house_rules_look_like_versions_that_do_not_exist(app, cel
     assert client.get(f"/{HERKO}/house-rules/1").status_code == 404
     assert client.get(f"/{HERKO}/api/house-rules/1").status_code == 404
     assert client.get(f"/{HERKO}/api/house-rules").get_json()["versions"] == []
+
+
+def test_two_coordinators_starting_a_draft_at_once_share_one_draft(postgres_app):
+    """The second start waits for the first transaction and then continues with its draft
+    (no error page, no second draft)."""
+    import threading
+
+    from conftest import seed_demo_tenants
+    from livc.tenants.house_rules import start_draft
+
+    app = postgres_app
+    cells = seed_demo_tenants(app)
+    first = add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
+    second = add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR, "second.coordinator@example.test")
+    from livc.tenants.members import Membership
+
+    found: dict[str, int] = {}
+
+    def start_as_second() -> None:
+        with app.test_request_context(), tenant_context(cells[LEUVEN]):
+            found["second"] = start_draft(db.session.get(Membership, second.membership_id)).version
+            db.session.commit()
+            db.session.remove()
+
+    with app.test_request_context(), tenant_context(cells[LEUVEN]):
+        found["first"] = start_draft(db.session.get(Membership, first.membership_id)).version
+        racing = threading.Thread(target=start_as_second)
+        racing.start()
+        racing.join(timeout=1)
+        assert racing.is_alive()  # waiting on the first draft's transaction
+        db.session.commit()
+        db.session.remove()
+    racing.join(timeout=10)
+    assert found == {"first": 1, "second": 1}
+    drafts = [rules for rules in versions(app, cells[LEUVEN]) if rules.status == HouseRulesStatus.DRAFT]
+    assert len(drafts) == 1
+    entries = audit_entries(app, cells[LEUVEN], "house_rules.draft_started")
+    assert len(entries) == 1, [(e.actor, e.details, e.subject) for e in entries]
