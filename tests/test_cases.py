@@ -47,6 +47,9 @@ from livc.tenants.case_models import (
 )
 
 
+EN = {"Accept-Language": "en"}  # the messages asserted are the English ones
+
+
 @pytest.fixture
 def cell(app, cells):
     return ready_cell(app, cells[LEUVEN], LEUVEN)
@@ -54,7 +57,7 @@ def cell(app, cells):
 
 @pytest.fixture
 def ctx(app, cell):
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         yield
         db.session.rollback()
 
@@ -92,7 +95,7 @@ def test_a_signal_may_be_anonymous_and_never_becomes_a_case_by_itself(cell, ctx)
 
 def test_weighing_opens_a_case_with_a_pseudonymous_code(app, cell):
     case_id, code = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case = db.session.get(Case, case_id)
         assert code == f"LEU-{date.today().year}-001"
         assert case.team_membership_ids == {cell.partner.membership_id}
@@ -136,7 +139,7 @@ def test_the_legal_minimum_comes_before_the_first_case(app, cells):
 
     coordinator = add_member(app, cells[HERKO], HERKO, Role.COORDINATOR)
     partner = add_member(app, cells[HERKO], HERKO, Role.PARTNER)
-    with app.test_request_context(), tenant_context(cells[HERKO]):
+    with app.test_request_context(headers=EN), tenant_context(cells[HERKO]):
         signal = signals.submit_signal(membership(partner), signal_values())
         db.session.commit()
         values = weighing_values(type("C", (), {"partner": partner, "information_officer": partner})(), team_ids=[])
@@ -146,7 +149,7 @@ def test_the_legal_minimum_comes_before_the_first_case(app, cells):
 
 def test_identities_are_encrypted_and_found_through_the_blind_index_only(app, cell):
     case_id, code = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         with db.engine.connect() as connection:
             dump = "\n".join(str(row) for table in ("identities", "signals", "weighing_facts")
                              for row in connection.execute(sa.text(f"select * from {table}")))
@@ -167,7 +170,7 @@ def test_the_case_team_and_guest_experts_for_a_limited_time(app, cell):
 
     guest = add_member(app, cell.tenant_id, LEUVEN, Role.GUEST_EXPERT)
     case_id, _ = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case, coordinator = db.session.get(Case, case_id), membership(cell.coordinator)
         too_long = faults(cases.add_team_member, case, coordinator,
                           {"membership_id": guest.membership_id, "until": date.today() + timedelta(days=90)})
@@ -182,7 +185,7 @@ def test_the_case_team_and_guest_experts_for_a_limited_time(app, cell):
 
 def test_closing_with_open_measures_needs_a_reason_and_plans_reviews_after_closure(app, cell):
     case_id, code = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case, coordinator = db.session.get(Case, case_id), membership(cell.coordinator)
         measure = cases.add_measure(case, coordinator, {
             "description": "Talk with the pupil guidance counsellor", "organisation_id": membership(cell.partner).organisation_id,
@@ -210,7 +213,7 @@ def test_restricted_notes_reach_the_coordinator_and_information_officer_only(app
     from livc.tenants.access import person_for
 
     case_id, _ = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case = db.session.get(Case, case_id)
         cases.add_note(case, membership(cell.partner), {"body": "Met the pupil; calm.", "visibility": NoteVisibility.TEAM})
         cases.add_note(case, membership(cell.coordinator), {"body": "Police file exists.", "visibility": NoteVisibility.RESTRICTED})
@@ -226,7 +229,7 @@ def test_feedback_is_released_only_after_every_participant_approved_its_current_
     answers = {"effectiveness": "Good", "cooperation": "Willing", "distance": "Distanced clearly",
                "further_follow_up": FurtherFollowUp.NOT_USEFUL, "other_elements": "Back at school",
                "terrorist_phase": TerroristPhase.NO}
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case, coordinator, partner = db.session.get(Case, case_id), membership(cell.coordinator), membership(cell.partner)
         feedback = cases.start_feedback(case, coordinator, answers)
         cases.approve_feedback(case, feedback, coordinator)
@@ -257,7 +260,7 @@ def test_feedback_is_released_only_after_every_participant_approved_its_current_
 
 def test_erasure_destroys_the_keys_and_leaves_anonymous_counts(app, cell):
     case_id, code = open_case(app, cell)
-    with app.test_request_context(), tenant_context(cell.tenant_id):
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case, coordinator = db.session.get(Case, case_id), membership(cell.coordinator)
         cases.add_note(case, coordinator, {"body": "Follow-up going well.", "visibility": NoteVisibility.TEAM})
         cases.close_case(case, coordinator, {"reason": ClosureReason.GOALS_REACHED})
