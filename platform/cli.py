@@ -359,5 +359,16 @@ def jobs_ping(app, timeout: int) -> None:
     raise click.ClickException(f"no worker ran the job within {timeout} s")
 
 
+@cli.command("custodian", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def custodian(args: tuple[str, ...]) -> None:
+    """The federation's key custodian, its own service: serve, status, rotate, retire, clients."""
+    from livc.federation.custodian import cli as custodian_cli
+
+    code = custodian_cli.main(list(args), prog_name="livc custodian", standalone_mode=False)
+    if isinstance(code, int) and code:  # --help and the like end with an exit code
+        sys.exit(code)
+
+
 if __name__ == "__main__":  # python -m livc.platform.cli
     main()

@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     # Temporary lock-out after this many failed sign-ins in a row for one e-mail address.
     sign_in_failures_allowed: int = Field(default=5, gt=0, le=100)
     lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
+    # The federation's key custodian (livc.federation.custodian), a separate deployment that
+    # alone holds the OPRF secret: only its address and this platform's client credentials are
+    # configured here, never its secret. Unset outside production: an in-process custodian
+    # (development and demo only, see livc.federation.custodian_client.custodian_for).
+    custodian_url: str | None = None
+    custodian_client_id: str | None = None
+    custodian_client_secret: str | None = Field(default=None, repr=False)
 
     @field_validator(
         "database_url", "migrate_database_url", "redis_url", "secret_key", "master_key", "smtp_url", "public_url"
@@ -131,6 +138,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
 
+    @field_validator("custodian_url", "custodian_client_id", "custodian_client_secret")
+    @classmethod
+    def _custodian(cls, value: str | None, info) -> str | None:
+        value = value or None
+        if info.field_name == "custodian_url" and value is not None:
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must be an http:// or https:// URL")
+            value = value.rstrip("/")
+        return value
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str | None) -> str | None:
@@ -150,6 +167,13 @@ class Settings(BaseSettings):
         # One leaked value must not both forge cookies and unwrap every cell's data keys.
         if self.master_key and self.secret_key and self.master_key.strip() == self.secret_key.strip():
             raise ValueError("master_key: must differ from LIVC_SECRET_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _custodian_credentials(self) -> Settings:
+        if self.custodian_url and not (self.custodian_client_id and self.custodian_client_secret):
+            field = "custodian_client_id" if not self.custodian_client_id else "custodian_client_secret"
+            raise ValueError(f"{field}: required with LIVC_CUSTODIAN_URL (livc custodian clients add prints them)")
         return self
 
     @model_validator(mode="after")

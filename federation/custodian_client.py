@@ -1,0 +1,307 @@
+"""The platform's side of the key custodian: evaluate blinded elements, turn values into tokens.
+
+Two custodians with one interface (:class:`Custodian`):
+
+- :class:`CustodianClient`, the real one: the custodian service (``livc custodian serve``,
+  :mod:`livc.federation.custodian`) over HTTP, authenticated with OAuth2 client credentials
+  (authlib's requests ``OAuth2Session``). The access token is fetched when needed, again
+  shortly before it expires, and once more when the custodian answers 401 (it restarted).
+- :class:`InProcessCustodian`, for development, the embedded demo and tests: the same
+  evaluation in this process, no HTTP, no rate limit, no audit.
+
+:func:`custodian_for` chooses from the platform's settings. With ``LIVC_CUSTODIAN_URL`` it is
+the service (always so in production). Without it, outside production, the in-process
+custodian keeps its seeds in ``<LIVC_DATA_DIR>/custodian/keys.json``: the very key file and
+layout of the service (``LIVC_CUSTODIAN_DATA_DIR`` defaults to ``var/custodian``, inside the
+default data folder), so tokens survive a restart of the demo, ``livc custodian rotate`` and
+``retire`` work on it, and ``livc custodian serve`` can take over with the same tokens. That
+folder is the custodian's state, demo only: never the platform's configuration or database,
+and in production the custodian's folder lives in its own deployment, out of the platform's
+reach.
+
+Tokens: ``tokens(cell, values)`` blinds each value, has the custodian evaluate the blinded
+elements, and finalizes: ``(epoch, [64-byte token, ...])``, equal to
+``oprf.evaluate(key of that epoch, value)``. Elements go in batches of at most
+:data:`~livc.federation.custodian.MAX_ELEMENTS`, every batch pinned to the epoch of the first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.requests_client import OAuth2Session
+
+from livc.federation import oprf
+from livc.federation.custodian import (
+    MAX_ELEMENTS,
+    CustodianError,
+    EpochStatus,
+    InvalidElement,
+    KeyStore,
+    RateLimited,
+    RetiredEpoch,
+    TooManyElements,
+    UnknownEpoch,
+    decode_element,
+    encode_element,
+    evaluate_elements,
+)
+from livc.platform.settings import ConfigurationError, Settings
+
+__all__ = [
+    "MAX_ELEMENTS",
+    "Custodian",
+    "CustodianAuthError",
+    "CustodianClient",
+    "CustodianError",
+    "CustodianUnavailable",
+    "EpochStatus",
+    "InProcessCustodian",
+    "InvalidElement",
+    "RateLimited",
+    "RetiredEpoch",
+    "TooManyElements",
+    "UnknownEpoch",
+    "custodian_for",
+]
+
+TOKEN_LEEWAY = 30  # seconds: a token this close to its expiry is replaced before use
+HTTP_TIMEOUT = 30.0  # seconds per call (a full batch takes well under one)
+
+
+class CustodianUnavailable(CustodianError):
+    """The custodian could not be reached, or failed (5xx, a malformed answer): try later."""
+
+    status, code = 503, "unavailable"
+
+
+class CustodianAuthError(CustodianError):
+    """The custodian refused this platform's credentials (wrong id or secret, client removed)."""
+
+    status, code = 401, "unauthorized"
+
+
+_ERRORS: dict[int, type[CustodianError]] = {
+    409: UnknownEpoch,
+    410: RetiredEpoch,
+    413: TooManyElements,
+}
+
+
+def _chunks(items: Sequence[bytes], size: int) -> list[Sequence[bytes]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+class Custodian:
+    """What the federation asks of a key custodian (the HTTP client or the in-process one)."""
+
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+        """BlindEvaluate ``elements`` for ``cell`` under ``epoch`` (default the current one)."""
+        raise NotImplementedError
+
+    def epochs(self) -> EpochStatus:
+        """The current epoch, the active ones (still evaluable) and the retired ones."""
+        raise NotImplementedError
+
+    def tokens(self, cell: str, values: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+        """The OPRF output (64 bytes) of each value, through the custodian, and the epoch used.
+
+        The custodian sees only blinded elements; the values never leave this process.
+        """
+        if not values:
+            return (self.epochs().current if epoch is None else epoch), []
+        blinded = [oprf.blind(value) for value in values]
+        used, evaluated = self.evaluate(cell, [item.element for item in blinded], epoch)
+        return used, [oprf.finalize(value, item, answer) for value, item, answer in zip(values, blinded, evaluated, strict=True)]
+
+
+class CustodianClient(Custodian):
+    """The custodian service over HTTP, authenticated with OAuth2 client credentials."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = HTTP_TIMEOUT,
+        verify: bool | str = True,
+    ):
+        self.url = url.rstrip("/")
+        self.client_id = client_id
+        self.timeout = timeout
+        self._token_endpoint = f"{self.url}/oauth/token"
+        self._session = OAuth2Session(
+            client_id,
+            client_secret,
+            token_endpoint=self._token_endpoint,
+            token_endpoint_auth_method="client_secret_basic",
+            grant_type="client_credentials",
+            leeway=TOKEN_LEEWAY,
+        )
+        self._session.verify = verify
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CustodianClient({self.url!r}, client_id={self.client_id!r})"
+
+    # -- the access token
+
+    def _fetch_token(self) -> None:
+        try:
+            self._session.fetch_token(self._token_endpoint, grant_type="client_credentials", timeout=self.timeout)
+        except AuthlibBaseError as error:
+            raise CustodianAuthError(f"the custodian refused the client credentials ({error.error})") from None
+        except requests.RequestException as error:
+            raise CustodianUnavailable(f"the custodian is unreachable ({type(error).__name__})") from None
+        except ValueError:  # an answer that is no token at all
+            raise CustodianUnavailable("the custodian's token endpoint answered nonsense") from None
+
+    def _ensure_token(self, stale: str | None = None) -> None:
+        """A usable token: fetched when there is none, it is about to expire, or ``stale`` was
+        refused (unless another thread already replaced it)."""
+        with self._lock:
+            token = self._session.token
+            if (
+                not token
+                or token.is_expired(leeway=TOKEN_LEEWAY) is not False
+                or (stale is not None and token.get("access_token") == stale)
+            ):
+                self._fetch_token()
+
+    # -- calls
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        refused: str | None = None
+        for attempt in range(2):
+            self._ensure_token(refused)
+            sent = self._session.token["access_token"]
+            try:
+                response = self._session.request(method, f"{self.url}{path}", json=body, timeout=self.timeout)
+            except AuthlibBaseError as error:
+                raise CustodianAuthError(f"the access token could not be renewed ({error.error})") from None
+            except requests.RequestException as error:
+                raise CustodianUnavailable(f"the custodian is unreachable ({type(error).__name__})") from None
+            if response.status_code == 401 and attempt == 0:
+                refused = sent  # expired early or the custodian restarted: one new token, once
+                continue
+            return self._answer(response)
+        raise CustodianAuthError("the custodian refused a fresh access token")  # pragma: no cover
+
+    @staticmethod
+    def _answer(response: requests.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code == 200 and isinstance(data, dict):
+            return data
+        message = data.get("message") if isinstance(data, dict) else None
+        message = message if isinstance(message, str) else f"HTTP {response.status_code}"
+        status = response.status_code
+        if status in (401, 403):
+            raise CustodianAuthError(f"the custodian refused the access token (HTTP {status})")
+        if status == 422 and isinstance(data, dict) and type(data.get("index")) is int:
+            raise InvalidElement(data["index"], message.partition(": ")[2] or message)
+        if status == 429:
+            retry_after = response.headers.get("Retry-After", "")
+            raise RateLimited(message, int(retry_after) if retry_after.isdigit() else 60)
+        if status in _ERRORS:
+            raise _ERRORS[status](message)
+        if status >= 500 or status == 200:
+            raise CustodianUnavailable(f"the custodian failed: {message}")
+        raise CustodianError(message)
+
+    def _evaluate_batch(self, cell: str, elements: Sequence[bytes], epoch: int | None) -> tuple[int, list[bytes]]:
+        body: dict[str, Any] = {"cell": cell, "elements": [encode_element(item) for item in elements]}
+        if epoch is not None:
+            body["epoch"] = epoch
+        data = self._call("POST", "/evaluate", body)
+        used, answers = data.get("epoch"), data.get("elements")
+        if type(used) is not int or (epoch is not None and used != epoch):
+            raise CustodianUnavailable("the custodian answered for another epoch")
+        if not isinstance(answers, list) or len(answers) != len(elements):
+            raise CustodianUnavailable("the custodian answered a different number of elements")
+        try:
+            return used, [decode_element(item) for item in answers]
+        except ValueError:
+            raise CustodianUnavailable("the custodian answered an invalid element") from None
+
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+        if not elements:
+            return (self.epochs().current if epoch is None else epoch), []
+        evaluated: list[bytes] = []
+        for offset, batch in zip(range(0, len(elements), MAX_ELEMENTS), _chunks(elements, MAX_ELEMENTS), strict=True):
+            try:
+                epoch, answers = self._evaluate_batch(cell, batch, epoch)  # later batches: the first's epoch
+            except InvalidElement as error:
+                raise InvalidElement(offset + error.index, str(error).partition(": ")[2]) from None
+            evaluated.extend(answers)
+        return epoch, evaluated
+
+    def epochs(self) -> EpochStatus:
+        data = self._call("GET", "/epochs")
+        try:
+            return EpochStatus(int(data["current"]), tuple(map(int, data["active"])), tuple(map(int, data["retired"])))
+        except (KeyError, TypeError, ValueError):
+            raise CustodianUnavailable("the custodian's epochs answer is malformed") from None
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class InProcessCustodian(Custodian):
+    """The custodian's evaluation in this process (development, the demo, tests).
+
+    ``InProcessCustodian()`` holds a random seed in memory only; ``InProcessCustodian(seed)``
+    uses that 32-byte seed for epoch 1 (the same key the service derives from that seed);
+    :meth:`from_directory` uses a custodian key file (see :func:`custodian_for`).
+    ``rotate`` and ``retire`` behave like the service's commands.
+    """
+
+    def __init__(self, seed: bytes | None = None, *, keys: KeyStore | None = None):
+        if keys is not None and seed is not None:
+            raise ValueError("a seed or a key store, not both")
+        self.keys = keys if keys is not None else KeyStore(None, seed=seed)
+
+    @classmethod
+    def from_directory(cls, folder) -> InProcessCustodian:
+        """The custodian whose key file is ``folder/keys.json`` (created, mode 600, if absent)."""
+        return cls(keys=KeyStore(folder / "keys.json", create=True))
+
+    def __repr__(self) -> str:
+        where = "memory" if self.keys.path is None else str(self.keys.path)
+        return f"InProcessCustodian({where})"
+
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+        used, secret = self.keys.key(epoch)
+        for index, element in enumerate(elements):
+            if not isinstance(element, bytes | bytearray) or len(element) != oprf.ELEMENT_BYTES:
+                raise InvalidElement(index, f"not {oprf.ELEMENT_BYTES} bytes")
+        return used, evaluate_elements(secret, [bytes(element) for element in elements])
+
+    def epochs(self) -> EpochStatus:
+        return self.keys.status()
+
+    def rotate(self, seed: bytes | None = None) -> int:
+        return self.keys.rotate(seed)
+
+    def retire(self, epoch: int) -> None:
+        self.keys.retire(epoch)
+
+
+def custodian_for(settings: Settings) -> Custodian:
+    """The platform's custodian: the service at ``LIVC_CUSTODIAN_URL``, or (development and
+    demo only) the in-process one keeping its seeds in ``<data dir>/custodian``."""
+    if settings.custodian_url:
+        return CustodianClient(settings.custodian_url, settings.custodian_client_id, settings.custodian_client_secret)
+    if settings.production:
+        raise ConfigurationError(
+            "LIVC_CUSTODIAN_URL: required in production (the key custodian is a deployment of its own)"
+        )
+    return InProcessCustodian.from_directory(settings.data_dir / "custodian")
+
