@@ -370,5 +370,13 @@ def custodian(args: tuple[str, ...]) -> None:
         sys.exit(code)
 
 
+def _add_federation_commands() -> None:
+    from livc.federation.cli import federation_group
+
+    cli.add_command(federation_group)
+
+
+_add_federation_commands()
+
 if __name__ == "__main__":  # python -m livc.platform.cli
     main()
