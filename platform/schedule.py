@@ -29,6 +29,7 @@ PERIODIC = (
     Periodic("expired-session-purge", "livc.platform.sessions.purge_expired_sessions", "*/15 * * * *"),
     Periodic("case-retention", "livc.tenants.retention.retention_sweep", "41 2 * * *"),
     Periodic("case-reminders", "livc.tenants.retention.send_case_reminders", "7 6 * * *"),
+    Periodic("federation-sweep", "livc.federation.enrolment.sweep_enrolments", "*/10 * * * *"),
 )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from livc.federation import enrolment as federation
 from livc.platform import audit
 from livc.platform.db import db
 from livc.platform.policy import Action, Person, decide
@@ -209,6 +210,7 @@ def open_case(
         add_team_member(case, actor, {"membership_id": membership_id})
     audit.record("case.opened", subject=subject_of(case),
                  details={"target_group": target_group.value, "follow_up_kind": follow_up_kind.value})
+    federation.request_enrolment(case)
     return case
 
 
@@ -254,6 +256,7 @@ def change_identity(case: Case, actor: Membership, values: Mapping[str, Any]) ->
     identity = write_identity(identity, new)
     case.identity_id = identity.id if identity is not None else None
     audit.record("case.identity_changed", subject=subject_of(case), details={"fields": changed})
+    federation.request_enrolment(case)
     return changed
 
 
@@ -529,6 +532,7 @@ def _reopen(case: Case) -> None:
     case.next_review_on = _today() + timedelta(days=settings.review_interval_days)
     db.session.add(Review(case_id=case.id, kind=ReviewKind.FOLLOW_UP, due_on=case.next_review_on))
     audit.record("case.reopened", subject=subject_of(case))
+    federation.request_enrolment(case)
 
 
 def _erase_after(case: Case) -> date:
@@ -578,6 +582,7 @@ def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case
     case.updated_at = now
     audit.record("case.closed", subject=subject_of(case),
                  details={"reason": reason.value, "measures_cancelled": len(still_open)})
+    federation.remove_enrolment(case, "closed")
     return case
 
 

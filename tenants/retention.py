@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
+from livc.federation import enrolment as federation
 from livc.platform import audit
 from livc.platform.db import db
 from livc.platform.jobs import task
@@ -136,6 +137,7 @@ def erase_case(case: Case) -> None:
     for model in (LtfFeedback, ProgressNote, Measure, Review, CaseTeamMember):
         db.session.execute(sa.delete(model).where(model.case_id == case_id))
     db.session.execute(sa.update(Weighing).where(Weighing.case_id == case_id).values(case_id=None))
+    federation.remove_enrolment(case, "erased")
     db.session.delete(case)
     db.session.flush()
     destroy_key(record_scope("case", case_id))

@@ -1,0 +1,224 @@
+"""Match alerts as each cell sees them, and the steps its coordinator takes.
+
+An alert shows the other cell, the score and the key types that agreed, and the cell's own
+case (it is the cell's own data); never anything of the other case. Each side moves from new to
+acknowledged to confirmed, or dismisses the pair as two different people (then that pair
+never alerts again unless an identity changes). When both confirmed, each side sees the other
+cell's coordinators (name and e-mail) and a shared reference. Every step is audited in the
+acting cell's trail; the coordinators of both cells get one e-mail per new alert, naming the
+cells only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from livc.federation.enrolment import FederationError, _check_coordinator
+from livc.federation.models import (
+    AlertState,
+    CaseFederation,
+    DismissedPair,
+    FederationEnrolment,
+    MatchAlert,
+    SideStatus,
+)
+from livc.platform import audit
+from livc.platform.db import current_tenant_id, db, tenant_context
+from livc.platform.jobs import task
+from livc.platform.timeutil import utcnow
+
+NO_ALERT = _l("There is no such alert.")
+ALERT_CLOSED = _l("This alert is no longer open.")
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """One alert as one cell sees it."""
+
+    id: int
+    other_cell_id: int
+    other_cell: str  # the other cell's name
+    score: float
+    agreeing: tuple[str, ...]
+    unknown: tuple[str, ...]
+    status: SideStatus  # this side's
+    other_status: SideStatus
+    state: AlertState
+    created_at: datetime
+    case_id: int | None  # this cell's own case
+    case_code: str | None
+    shared_reference: str | None = None  # only once both confirmed
+    contacts: tuple[Contact, ...] = field(default_factory=tuple)  # the other cell's coordinators
+
+
+def _alerts_query(tenant_id: int) -> sa.Select:
+    return sa.select(MatchAlert).where(sa.or_(MatchAlert.tenant_a_id == tenant_id, MatchAlert.tenant_b_id == tenant_id))
+
+
+def coordinator_contacts(tenant_id: int) -> tuple[Contact, ...]:
+    from livc.tenants.signals import active_coordinators
+
+    with tenant_context(tenant_id):
+        return tuple(Contact(m.account.label, m.account.email) for m in active_coordinators())
+
+
+def _view(alert: MatchAlert, tenant_id: int) -> AlertView:
+    from livc.tenants.case_models import Case
+    from livc.tenants.models import Tenant
+
+    side = alert.side(tenant_id)
+    other_side = "b" if side == "a" else "a"
+    other_cell_id = getattr(alert, f"tenant_{other_side}_id")
+    mine = db.session.get(FederationEnrolment, getattr(alert, f"enrolment_{side}_id"))
+    case = None
+    if mine is not None:
+        case = db.session.scalar(
+            sa.select(Case).join(CaseFederation, CaseFederation.case_id == Case.id).where(CaseFederation.ref == mine.ref)
+        )
+    confirmed = alert.state == AlertState.CONFIRMED
+    return AlertView(
+        id=alert.id,
+        other_cell_id=other_cell_id,
+        other_cell=db.session.get(Tenant, other_cell_id).name,
+        score=alert.score,
+        agreeing=alert.agreeing_types,
+        unknown=tuple(item for item in alert.unknown.split(",") if item),
+        status=getattr(alert, f"status_{side}"),
+        other_status=getattr(alert, f"status_{other_side}"),
+        state=alert.state,
+        created_at=alert.created_at,
+        case_id=case.id if case is not None else None,
+        case_code=case.code if case is not None else None,
+        shared_reference=alert.shared_reference if confirmed else None,
+        contacts=coordinator_contacts(other_cell_id) if confirmed else (),
+    )
+
+
+def alerts_for(tenant_id: int, *, include_withdrawn: bool = False) -> list[AlertView]:
+    """The cell's alerts, newest first (call inside the cell's tenant context)."""
+    if current_tenant_id() != tenant_id:
+        raise FederationError(NO_ALERT)
+    query = _alerts_query(tenant_id)
+    if not include_withdrawn:
+        query = query.where(MatchAlert.state != AlertState.WITHDRAWN)
+    alerts = db.session.scalars(query.order_by(MatchAlert.created_at.desc(), MatchAlert.id.desc())).all()
+    return [_view(alert, tenant_id) for alert in alerts]
+
+
+def alert_for(tenant_id: int, alert_id: int) -> AlertView | None:
+    alert = _find(tenant_id, alert_id, lock=False)
+    return _view(alert, tenant_id) if alert is not None else None
+
+
+def _find(tenant_id: int, alert_id: int, lock: bool = True) -> MatchAlert | None:
+    query = _alerts_query(tenant_id).where(MatchAlert.id == alert_id)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
+def _step(tenant_id: int, alert_id: int, actor) -> tuple[MatchAlert, str]:
+    _check_coordinator(actor, tenant_id)
+    alert = _find(tenant_id, alert_id)
+    if alert is None:
+        raise FederationError(NO_ALERT)
+    if alert.state != AlertState.OPEN:
+        raise FederationError(ALERT_CLOSED)
+    return alert, alert.side(tenant_id)
+
+
+def _record(alert: MatchAlert, action: str, actor, **details) -> None:
+    alert.updated_at = utcnow()
+    audit.record(action, subject=f"alert:{alert.id}", details={"membership_id": actor.id, **details})
+
+
+def acknowledge(tenant_id: int, alert_id: int, actor) -> AlertView:
+    alert, side = _step(tenant_id, alert_id, actor)
+    if getattr(alert, f"status_{side}") == SideStatus.NEW:
+        setattr(alert, f"status_{side}", SideStatus.ACKNOWLEDGED)
+        _record(alert, "federation.alert_acknowledged", actor)
+    return _view(alert, tenant_id)
+
+
+def confirm(tenant_id: int, alert_id: int, actor) -> AlertView:
+    """This side believes it is the same person; once both sides do, contact opens."""
+    alert, side = _step(tenant_id, alert_id, actor)
+    other_side = "b" if side == "a" else "a"
+    if getattr(alert, f"status_{side}") != SideStatus.CONFIRMED:
+        setattr(alert, f"status_{side}", SideStatus.CONFIRMED)
+        both = getattr(alert, f"status_{other_side}") == SideStatus.CONFIRMED
+        if both:
+            alert.state, alert.confirmed_at = AlertState.CONFIRMED, utcnow()
+            alert.shared_reference = f"FED-{secrets.token_hex(4).upper()}"
+        _record(alert, "federation.alert_confirmed", actor, both=both)
+    db.session.flush()
+    return _view(alert, tenant_id)
+
+
+def dismiss(tenant_id: int, alert_id: int, actor) -> AlertView:
+    """Two different people: the alert closes and the pair never alerts again, unless an
+    identity changes."""
+    alert, side = _step(tenant_id, alert_id, actor)
+    now = utcnow()
+    setattr(alert, f"status_{side}", SideStatus.DISMISSED)
+    alert.state, alert.dismissed_at = AlertState.DISMISSED, now
+    low = db.session.get(FederationEnrolment, alert.enrolment_a_id)
+    high = db.session.get(FederationEnrolment, alert.enrolment_b_id)
+    exists = db.session.scalar(sa.select(DismissedPair.id).where(
+        DismissedPair.ref_low == low.ref, DismissedPair.ref_high == high.ref,
+        DismissedPair.version_low == alert.version_a, DismissedPair.version_high == alert.version_b,
+    ))
+    if exists is None:
+        db.session.add(DismissedPair(
+            ref_low=low.ref, ref_high=high.ref, version_low=alert.version_a, version_high=alert.version_b, dismissed_at=now
+        ))
+    _record(alert, "federation.alert_dismissed", actor)
+    db.session.flush()
+    return _view(alert, tenant_id)
+
+
+def alerts_link(tenant) -> str:
+    base = current_app.extensions["livc.settings"].base_url.rstrip("/")
+    return f"{base}/{tenant.slug}/federation/alerts"
+
+
+@task(queue="federation")
+def notify_alert(alert_id: int) -> int:
+    """Mail both cells' coordinators about a new alert, once per side (platform-level job):
+    ``notified_*_at`` is set in the transaction that hands the mails over."""
+    from livc.platform.mail import render_mail, send_mail
+    from livc.tenants.models import Tenant
+    from livc.tenants.signals import active_coordinators
+
+    alert = db.session.scalar(sa.select(MatchAlert).where(MatchAlert.id == alert_id).with_for_update())
+    if alert is None or alert.state != AlertState.OPEN:
+        return 0
+    sent = 0
+    for side, other_side in (("a", "b"), ("b", "a")):
+        if getattr(alert, f"notified_{side}_at") is not None:
+            continue
+        tenant = db.session.get(Tenant, getattr(alert, f"tenant_{side}_id"))
+        other = db.session.get(Tenant, getattr(alert, f"tenant_{other_side}_id"))
+        with tenant_context(tenant.id):
+            subject, body = render_mail(
+                "federation_alert", tenant.languages[0], tenant=tenant, other=other.name, link=alerts_link(tenant)
+            )
+            recipients = active_coordinators()
+            for membership in recipients:
+                send_mail(membership.account.email, subject, body, tenant_id=tenant.id)
+            sent += len(recipients)
+            audit.record("federation.alert_notified", subject=f"alert:{alert.id}", details={"recipients": len(recipients)})
+        setattr(alert, f"notified_{side}_at", utcnow())
+    return sent

@@ -1,0 +1,212 @@
+"""The federation's tables: links between cells, the shared token index, match alerts.
+
+Platform-level tables (not tenant-scoped, no row-level security: the federation index is shared
+by design) hold only ids, opaque references, OPRF tokens, key *types*, scores and dates, never
+a name, a case code or any identity value:
+
+    federation_links        two cells that agreed to be compared (cell_a_id < cell_b_id)
+    federation_enrolments   one per enrolled case: tenant, opaque ref, epoch, status
+    federation_tokens       the enrolment's tokens by key type; INDEX (epoch, key_type, token)
+    match_alerts            a pair of enrolments of two linked cells, its score and agreeing types
+    dismissed_pairs         a pair judged to be two people, with the identity versions then
+
+One tenant-scoped table, ``case_federation``, is the only place mapping a case to its ref (and
+records an opt-out with its reason, encrypted under the case's key).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livc.platform.db import Id, TenantScoped, db, value_enum
+from livc.platform.keys import EncryptedField, record_scope
+from livc.platform.timeutil import utcnow
+
+REF_LENGTH = 32
+TOKEN_BYTES = 64
+
+
+def new_ref() -> str:
+    """A random opaque reference (no relation to a case id or code)."""
+    return secrets.token_hex(REF_LENGTH // 2)
+
+
+def _tenant_column(nullable: bool = False, index: bool = True):
+    return mapped_column(Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=nullable, index=index)
+
+
+class FederationLink(db.Model):
+    """Two cells whose coordinators both agreed to be compared. Live while ``ended_at`` is
+    null; active once both sides agreed. At most one live link per pair."""
+
+    __tablename__ = "federation_links"
+    __table_args__ = (
+        sa.CheckConstraint("cell_a_id < cell_b_id", name="ordered"),
+        sa.Index(
+            "uq_federation_links_live_pair", "cell_a_id", "cell_b_id", unique=True,
+            postgresql_where=sa.text("ended_at IS NULL"), sqlite_where=sa.text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    cell_a_id: Mapped[int] = _tenant_column()
+    cell_b_id: Mapped[int] = _tenant_column()
+    requested_by_id: Mapped[int] = _tenant_column(index=False)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    a_agreed_at: Mapped[datetime | None]
+    b_agreed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ended_by_id: Mapped[int | None] = _tenant_column(nullable=True, index=False)
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None and self.a_agreed_at is not None and self.b_agreed_at is not None
+
+    def other(self, tenant_id: int) -> int:
+        return self.cell_b_id if tenant_id == self.cell_a_id else self.cell_a_id
+
+
+class EnrolmentStatus(enum.StrEnum):
+    PENDING = "pending"  # written, its job not done yet (the sweeper re-enqueues it)
+    ENROLLED = "enrolled"
+    REMOVED = "removed"  # closed, erased, excluded, or the cell no longer linked: no tokens
+
+
+class FederationEnrolment(db.Model):
+    """A case in the federation index, known here only by its cell and an opaque ref."""
+
+    __tablename__ = "federation_enrolments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    ref: Mapped[str] = mapped_column(sa.String(REF_LENGTH), unique=True)
+    epoch: Mapped[int | None]
+    # A digest of the identity's ciphertexts: tells that the identity changed, nothing more.
+    identity_version: Mapped[str | None] = mapped_column(sa.String(64))
+    # Which identity fields are known (given, family, year, month, day, nn, nn_checked): the
+    # decision needs them (a field one side lacks, two different national numbers); no value.
+    known: Mapped[str] = mapped_column(sa.String(80), default="")
+    status: Mapped[EnrolmentStatus] = mapped_column(value_enum(EnrolmentStatus), default=EnrolmentStatus.PENDING, index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def known_fields(self) -> frozenset[str]:
+        return frozenset(field for field in self.known.split(",") if field)
+
+
+class FederationToken(db.Model):
+    __tablename__ = "federation_tokens"
+    __table_args__ = (sa.Index("ix_federation_tokens_lookup", "epoch", "key_type", "token"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(
+        Id, sa.ForeignKey("federation_enrolments.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[int] = _tenant_column()
+    epoch: Mapped[int]
+    key_type: Mapped[str] = mapped_column(sa.String(20))
+    token: Mapped[bytes] = mapped_column(sa.LargeBinary(TOKEN_BYTES))
+
+
+class SideStatus(enum.StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"  # neither dismissed, not both confirmed yet
+    CONFIRMED = "confirmed"  # both confirmed: contact opened
+    DISMISSED = "dismissed"  # a side judged them two different people
+    WITHDRAWN = "withdrawn"  # the link ended, or a case left the federation, before a decision
+
+
+class MatchAlert(db.Model):
+    """A pair of enrolments of two linked cells that the decision rule alerts on.
+
+    Side ``a`` is the enrolment with the lower id. Unique per link, pair and identity versions:
+    re-running the matching never duplicates an alert.
+    """
+
+    __tablename__ = "match_alerts"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "link_id", "enrolment_a_id", "enrolment_b_id", "version_a", "version_b", name="uq_match_alerts_pair"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("federation_links.id", ondelete="CASCADE"), index=True)
+    enrolment_a_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("federation_enrolments.id", ondelete="CASCADE"), index=True)
+    enrolment_b_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("federation_enrolments.id", ondelete="CASCADE"), index=True)
+    tenant_a_id: Mapped[int] = _tenant_column()
+    tenant_b_id: Mapped[int] = _tenant_column()
+    version_a: Mapped[str] = mapped_column(sa.String(64))
+    version_b: Mapped[str] = mapped_column(sa.String(64))
+    score: Mapped[float] = mapped_column(sa.Float)
+    agreeing: Mapped[str] = mapped_column(sa.String(200))  # key types, comma-separated
+    unknown: Mapped[str] = mapped_column(sa.String(80), default="")  # fields one side lacked
+    status_a: Mapped[SideStatus] = mapped_column(value_enum(SideStatus), default=SideStatus.NEW)
+    status_b: Mapped[SideStatus] = mapped_column(value_enum(SideStatus), default=SideStatus.NEW)
+    state: Mapped[AlertState] = mapped_column(value_enum(AlertState), default=AlertState.OPEN, index=True)
+    shared_reference: Mapped[str | None] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_a_at: Mapped[datetime | None]
+    notified_b_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    dismissed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+    def side(self, tenant_id: int) -> str:
+        if tenant_id == self.tenant_a_id:
+            return "a"
+        if tenant_id == self.tenant_b_id:
+            return "b"
+        raise LookupError("not a side of this alert")
+
+    @property
+    def agreeing_types(self) -> tuple[str, ...]:
+        return tuple(kind for kind in self.agreeing.split(",") if kind)
+
+
+class DismissedPair(db.Model):
+    """Two enrolments judged to be different people, at these identity versions."""
+
+    __tablename__ = "dismissed_pairs"
+    __table_args__ = (
+        sa.UniqueConstraint("ref_low", "ref_high", "version_low", "version_high", name="uq_dismissed_pairs_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ref_low: Mapped[str] = mapped_column(sa.String(REF_LENGTH))
+    ref_high: Mapped[str] = mapped_column(sa.String(REF_LENGTH))
+    version_low: Mapped[str] = mapped_column(sa.String(64))
+    version_high: Mapped[str] = mapped_column(sa.String(64))
+    dismissed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseFederation(TenantScoped, db.Model):
+    """Inside the cell: which opaque ref stands for a case, and its opt-out, if any."""
+
+    __tablename__ = "case_federation"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    ref: Mapped[str] = mapped_column(sa.String(REF_LENGTH), unique=True, default=new_ref)
+    excluded_at: Mapped[datetime | None]
+    excluded_by_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("memberships.id", ondelete="SET NULL"))
+    excluded_reason_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    excluded_reason = EncryptedField("excluded_reason_ciphertext")
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.case_id)
