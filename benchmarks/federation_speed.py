@@ -1,0 +1,254 @@
+"""Speed of the federation path: OPRF tokens per second per core, and the time to enrol one case
+and match it against one million enrolled tokens. Prints figures; never a timed test.
+
+    .venv/bin/python benchmarks/federation_speed.py [--dsn postgresql://postgres@127.0.0.1:5432/test]
+                                                    [--rows 1000000] [--no-sqlite]
+
+1. Tokens per second on one core through the real OPRF path (``oprf.blind``, the custodian's
+   ``oprf.blind_evaluate``, ``oprf.finalize``), the custodian in process; also each side alone.
+2. One million random tokens in a table shaped like the production index
+   (``federation_tokens``: enrolment, tenant, epoch, key_type, a 64-byte token; index on
+   (epoch, key_type, token)), in PostgreSQL (a dedicated schema, dropped afterwards) and in
+   SQLite (a temporary file). Then, per case: its match keys -> tokens (the OPRF path) -> one
+   indexed lookup query for all its tokens (match), and the same tokens inserted (enrol). The
+   query plan is printed to show that the index is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from livc.federation import oprf
+from livc.federation.linkage import Record, ephemeral_custodian, tokens_for
+from livc.federation.match_keys import identity_keys, key_class
+
+KEY_TYPES = ["name_dob", "first_dob", "phon_dob", "swap_dob", "one_dob", "pre_dob", "suf_dob",
+             "mix_dob", "phon_ym", "phon_y", "nn"]
+EPOCH = 1
+SCHEMA = "livc_bench_speed"
+
+CASES = [
+    ("Mohammed", "El Amrani", "1990-03-07"), ("Jan", "Peeters", "1985-11-02"),
+    ("Ayşe", "Yılmaz", "2001-05-19"), ("Ramzan", "Kadyrov", "1976-10-05"),
+    ("Jean-Pierre", "Mbuyi", "1969-01-30"), ("Chloé", "Dubois", "1993-07-11"),
+    ("Youssef", "Ben Ali", "2004-02-08"), ("Sofie", "Van den Berghe", "1999-12-24"),
+]
+
+
+def tokens_per_second(n: int = 2000) -> None:
+    values = [f"name_dob:speed test {i}|1990-01-01".encode() for i in range(n)]
+    secret = oprf.random_key()
+    started = time.perf_counter()
+    blinded = [oprf.blind(v) for v in values]
+    t_blind = time.perf_counter() - started
+    started = time.perf_counter()
+    evaluated = [oprf.blind_evaluate(secret, b.element) for b in blinded]
+    t_eval = time.perf_counter() - started
+    started = time.perf_counter()
+    tokens = [oprf.finalize(v, b, e) for v, b, e in zip(values, blinded, evaluated)]
+    t_final = time.perf_counter() - started
+    assert tokens[0] == oprf.evaluate(secret, values[0])
+    total = t_blind + t_eval + t_final
+    print(f"OPRF, one core, {n} tokens: {n / total:,.0f} tokens/s end to end "
+          f"({total / n * 1e3:.3f} ms a token: blind {t_blind / n * 1e3:.3f}, "
+          f"custodian evaluate {t_eval / n * 1e3:.3f}, finalize {t_final / n * 1e3:.3f})")
+    print(f"  platform side alone (blind + finalize): {n / (t_blind + t_final):,.0f} tokens/s; "
+          f"custodian alone (evaluate): {n / t_eval:,.0f} tokens/s")
+    keys = [identity_keys(Record.from_fields("x", *case).identity) for case in CASES]
+    per_case = statistics.mean(len(k) for k in keys)
+    print(f"  a case has {per_case:.1f} match keys on average (names + full date): "
+          f"about {n / total / per_case:,.0f} cases/s a core")
+
+
+def case_tokens(case: tuple[str, str, str], evaluate_blinded) -> list[tuple[str, bytes]]:
+    record = Record.from_fields("case", *case)
+    (tokens,) = tokens_for([record], evaluate_blinded)
+    return [(key_class(key_type), token) for key_type, token in tokens.items()]
+
+
+def random_rows(rows: int, seed: int = 1):
+    rng = random.Random(seed)
+    per_enrolment = 13
+    for i in range(rows):
+        yield (i // per_enrolment, 1 + (i // per_enrolment) % 20, EPOCH, rng.choice(KEY_TYPES),
+               os.urandom(64))
+
+
+def report(label: str, seconds: list[float]) -> None:
+    print(f"  {label}: median {statistics.median(seconds) * 1e3:.2f} ms, "
+          f"min {min(seconds) * 1e3:.2f} ms, max {max(seconds) * 1e3:.2f} ms over {len(seconds)} cases")
+
+
+def bench_postgres(dsn: str, rows: int, rounds: int) -> None:
+    try:
+        import psycopg
+    except ImportError:
+        print("PostgreSQL: psycopg not installed, skipped")
+        return
+    try:
+        conn = psycopg.connect(dsn, autocommit=True)
+    except Exception as error:  # noqa: BLE001 - tell and go on
+        print(f"PostgreSQL: cannot connect ({error.__class__.__name__}), skipped")
+        return
+    table = f"{SCHEMA}.federation_tokens"
+    try:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+        conn.execute(f"""CREATE TABLE {table} (
+            id bigserial PRIMARY KEY, enrolment_id bigint NOT NULL, tenant_id integer NOT NULL,
+            epoch integer NOT NULL, key_type varchar(20) NOT NULL, token bytea NOT NULL)""")
+        started = time.perf_counter()
+        copy_sql = f"COPY {table} (enrolment_id, tenant_id, epoch, key_type, token) FROM STDIN"
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in random_rows(rows):
+                copy.write_row(row)
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute(f"CREATE INDEX ix_bench_lookup ON {table} (epoch, key_type, token)")
+        conn.execute(f"ANALYZE {table}")
+        indexed = time.perf_counter() - started
+        size = conn.execute(f"SELECT pg_size_pretty(pg_total_relation_size('{table}'))").fetchone()[0]
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        print(f"PostgreSQL {version}: {rows:,} tokens loaded in {loaded:.1f} s, indexed in "
+              f"{indexed:.1f} s, table + indexes {size}")
+
+        evaluate_blinded = ephemeral_custodian()
+        # one enrolled person who is the case (the lookup finds them), the rest random
+        planted = case_tokens(CASES[0], evaluate_blinded)
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {table} (enrolment_id, tenant_id, epoch, key_type, token) "
+                            f"VALUES (%s, %s, %s, %s, %s)",
+                            [(10**9, 99, EPOCH, kt, tok) for kt, tok in planted])
+        lookup = (f"SELECT enrolment_id, key_type FROM {table} WHERE epoch = %s AND "
+                  f"(key_type, token) IN (SELECT * FROM unnest(%s::varchar[], %s::bytea[]))")
+
+        def match(case):
+            tokens = case_tokens(case, evaluate_blinded)
+            found = conn.execute(lookup, (EPOCH, [k for k, _ in tokens], [t for _, t in tokens])).fetchall()
+            return tokens, found
+
+        tokens, found = match(CASES[0])
+        assert len(found) == len(planted), (len(found), len(planted))
+        plan = conn.execute("EXPLAIN " + lookup,
+                            (EPOCH, [k for k, _ in tokens], [t for _, t in tokens])).fetchall()
+        print("  EXPLAIN of the lookup:")
+        for (line,) in plan:
+            print("    " + line)
+        match_times, token_times, query_times, enrol_times = [], [], [], []
+        for r in range(rounds):
+            case = CASES[r % len(CASES)]
+            started = time.perf_counter()
+            tokens = case_tokens(case, evaluate_blinded)
+            middle = time.perf_counter()
+            conn.execute(lookup, (EPOCH, [k for k, _ in tokens], [t for _, t in tokens])).fetchall()
+            done = time.perf_counter()
+            token_times.append(middle - started)
+            query_times.append(done - middle)
+            match_times.append(done - started)
+            started = time.perf_counter()
+            tokens = case_tokens(case, evaluate_blinded)
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO {table} (enrolment_id, tenant_id, epoch, key_type, token) "
+                    f"VALUES (%s, %s, %s, %s, %s)",
+                    [(2 * 10**9 + r, 98, EPOCH, kt, tok) for kt, tok in tokens])
+            enrol_times.append(time.perf_counter() - started)
+        print(f"  one case against {rows:,} enrolled tokens ({len(tokens)} tokens a case):")
+        report("match = tokens + lookup", match_times)
+        report("  of which tokens (keys, blind, evaluate, finalize)", token_times)
+        report("  of which the indexed lookup query", query_times)
+        report("enrol = tokens + insert + commit", enrol_times)
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        conn.close()
+
+
+def bench_sqlite(rows: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="livc-speed-") as tmp:
+        conn = sqlite3.connect(Path(tmp) / "tokens.db")
+        conn.execute("""CREATE TABLE federation_tokens (id INTEGER PRIMARY KEY,
+            enrolment_id INTEGER NOT NULL, tenant_id INTEGER NOT NULL, epoch INTEGER NOT NULL,
+            key_type VARCHAR(20) NOT NULL, token BLOB NOT NULL)""")
+        started = time.perf_counter()
+        conn.executemany("INSERT INTO federation_tokens (enrolment_id, tenant_id, epoch, key_type, token) "
+                         "VALUES (?, ?, ?, ?, ?)", random_rows(rows))
+        conn.commit()
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute("CREATE INDEX ix_lookup ON federation_tokens (epoch, key_type, token)")
+        conn.execute("ANALYZE")
+        indexed = time.perf_counter() - started
+        print(f"SQLite {sqlite3.sqlite_version}: {rows:,} tokens loaded in {loaded:.1f} s, "
+              f"indexed in {indexed:.1f} s, file {os.path.getsize(Path(tmp) / 'tokens.db') / 2**20:.0f} MiB")
+        evaluate_blinded = ephemeral_custodian()
+        planted = case_tokens(CASES[0], evaluate_blinded)
+        conn.executemany("INSERT INTO federation_tokens (enrolment_id, tenant_id, epoch, key_type, token) "
+                         "VALUES (?, ?, ?, ?, ?)", [(10**9, 99, EPOCH, kt, tok) for kt, tok in planted])
+        conn.commit()
+
+        def lookup(tokens):
+            where = " OR ".join(["(key_type = ? AND token = ?)"] * len(tokens))
+            sql = f"SELECT enrolment_id, key_type FROM federation_tokens WHERE epoch = ? AND ({where})"
+            return sql, [EPOCH] + [x for pair in tokens for x in pair]
+
+        tokens = case_tokens(CASES[0], evaluate_blinded)
+        sql, params = lookup(tokens)
+        assert len(conn.execute(sql, params).fetchall()) == len(planted)
+        print("  EXPLAIN QUERY PLAN of the lookup (distinct lines, with their count):")
+        plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        for line in dict.fromkeys(plan):
+            if not line.startswith("INDEX "):
+                print(f"    {line}  (x{plan.count(line)})")
+        match_times, query_times, enrol_times = [], [], []
+        for r in range(rounds):
+            case = CASES[r % len(CASES)]
+            started = time.perf_counter()
+            tokens = case_tokens(case, evaluate_blinded)
+            middle = time.perf_counter()
+            sql, params = lookup(tokens)
+            conn.execute(sql, params).fetchall()
+            done = time.perf_counter()
+            query_times.append(done - middle)
+            match_times.append(done - started)
+            started = time.perf_counter()
+            tokens = case_tokens(case, evaluate_blinded)
+            conn.executemany("INSERT INTO federation_tokens (enrolment_id, tenant_id, epoch, key_type, token) "
+                             "VALUES (?, ?, ?, ?, ?)", [(2 * 10**9 + r, 98, EPOCH, kt, tok) for kt, tok in tokens])
+            conn.commit()
+            enrol_times.append(time.perf_counter() - started)
+        print(f"  one case against {rows:,} enrolled tokens:")
+        report("match = tokens + lookup", match_times)
+        report("  of which the indexed lookup query", query_times)
+        report("enrol = tokens + insert + commit", enrol_times)
+        conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn", default=os.environ.get(
+        "LIVC_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--tokens", type=int, default=2000, help="tokens for the tokens/s figure")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"livc federation speed benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+          f"python {sys.version.split()[0]}")
+    tokens_per_second(args.tokens)
+    if not args.no_postgres:
+        bench_postgres(args.dsn, args.rows, args.rounds)
+    if not args.no_sqlite:
+        bench_sqlite(args.rows, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Smoke test of the federation benchmarks' own code (benchmarks/): the synthetic population has
+the requested mix and the quality scoring is right on a hand-made example. No network, no
+anonlink, no timing: the benchmarks themselves print figures, never assert them."""
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _load("synthetic_belgians")
+quality = _load("federation_quality")
+
+
+def test_generator_is_reproducible_and_has_the_mix():
+    left, right, truth, hard = synthetic.generate(600, seed=5)
+    again = synthetic.generate(600, seed=5)
+    assert (left, right, truth, hard) == again
+    assert len(left) == len(right) == 600
+    assert len(truth) == 300 and len(hard) == 90
+    left_ids, right_ids = {row["id"] for row in left}, {row["id"] for row in right}
+    assert all(l in left_ids and r in right_ids for l, r, _ in truth)
+    assert not {r for _, r, _ in truth} & set(hard)  # a hard negative is never a true pair
+    # every origin is there
+    families = {row["family_name"] for row in left}
+    for origin, (_, names) in synthetic.NAMES.items():
+        assert families & set(names), origin
+    # the kinds of change and of hard negatives asked for
+    kinds = {kind for _, _, kinds in truth for kind in kinds.split("+")}
+    assert {"given_spelling", "family_spelling", "particles", "typo_given", "typo_family",
+            "day_month_swapped", "date_to_month", "date_to_year", "exact"} <= kinds
+    assert {"namesake_days", "twin", "namesake_year"} <= set(hard.values())
+    dates = {len(row["date_of_birth"]) for row in right}
+    assert dates == {4, 7, 10}
+
+
+def test_generator_writes_the_contract(tmp_path):
+    left, _right, truth = synthetic.write(tmp_path, size=50, seed=1)
+    with open(left, encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == ["id", "given_names", "family_name", "date_of_birth",
+                                            "national_number"]
+    with open(truth, encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 25
+
+
+def test_national_numbers_are_well_formed():
+    import datetime as dt
+
+    from livc.federation.match_keys import national_number_valid
+
+    assert national_number_valid(synthetic.national_number(dt.date(1985, 3, 7), 123))
+    assert national_number_valid(synthetic.national_number(dt.date(2004, 11, 30), 2))
+
+
+def test_quality_on_a_hand_made_example():
+    truth = {("a1", "b1"), ("a2", "b2"), ("a3", "b3"), ("a4", "b4")}
+    predicted = [("a1", "b1"), ("a2", "b2"), ("a3", "b9")]
+    q = quality.quality(predicted, truth)
+    assert (q["tp"], q["fp"], q["fn"]) == (2, 1, 2)
+    assert q["precision"] == pytest.approx(2 / 3)
+    assert q["recall"] == pytest.approx(0.5)
+    assert q["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+
+
+def test_cuts_on_the_score():
+    truth = {("a1", "b1"), ("a2", "b2"), ("a3", "b3"), ("a4", "b4")}
+    scored = [("a1", "b1", 10), ("a2", "b2", 6), ("a9", "b9", 5), ("a3", "b3", 3), ("a8", "b8", 2)]
+    rows = quality.sweep(scored, truth)
+    assert [(r["threshold"], r["kept"], r["tp"]) for r in rows] == [
+        (10, 1, 1), (6, 2, 2), (5, 3, 2), (3, 4, 3), (2, 5, 3)]
+    cut = quality.recall_at_precision(scored, truth, 0.99)
+    assert cut["threshold"] == 6 and cut["recall"] == pytest.approx(0.5)
+    assert quality.recall_at_precision([("a9", "b9", 1)], truth) is None
+    best = quality.best_f1(scored, truth)
+    assert best["threshold"] == 3 and best["f1"] == pytest.approx(0.75)
+
+
+def test_febrl_dates_and_truth():
+    assert quality.febrl_date("19450403") == ("1945-04-03", "ok")
+    assert quality.febrl_date("19450493") == ("1945-04", "to_month")
+    assert quality.febrl_date("19451393") == ("1945", "to_year")
+    assert quality.febrl_date("") == ("", "empty")
+    assert quality.febrl_truth(["rec-1-org", "rec-2-org"], ["rec-1-dup-0", "rec-3-dup-0"]) == {
+        ("rec-1-org", "rec-1-dup-0")}
