@@ -49,7 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from livc.tenants import (  # noqa: F401  (routes on the tenant blueprint)
-        auth_api, auth_views, case_api, case_views, cell_views, house_rules_views, member_views, signal_views, sso_views,
+        auth_api, auth_views, case_api, case_views, cell_views, federation_views, house_rules_views, member_views,
+        signal_views, sso_views,
     )
     from livc.tenants.views import blueprint as tenants_blueprint
 

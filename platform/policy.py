@@ -42,13 +42,14 @@ class Action(enum.StrEnum):
     SIGNAL_WEIGH = "signal.weigh"
     PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
+    FEDERATION_MANAGE = "federation.manage"
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
 CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
-    Action.PERSON_SEARCH, Action.POLICE_INFO_READ,
+    Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE,
 })
 
 
@@ -170,6 +171,8 @@ _RULES[Action.CASE_SETTINGS_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.SIGNAL_WEIGH] = roles(Role.COORDINATOR)
 # "Is this person known to the cell?" answers across every case: the coordinator's question.
 _RULES[Action.PERSON_SEARCH] = roles(Role.COORDINATOR)
+# Links with other cells and their match alerts: the coordinator speaks for the cell.
+_RULES[Action.FEDERATION_MANAGE] = roles(Role.COORDINATOR)
 
 
 @rule(Action.SIGNAL_SUBMIT)

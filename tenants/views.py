@@ -97,6 +97,7 @@ HOME_LINKS = (
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),
+    (Action.FEDERATION_MANAGE, "tenant.federation", _l("Links with other cells")),
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
     (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),

@@ -80,6 +80,7 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.SIGNAL_WEIGH: frozenset({Role.COORDINATOR}),
     Action.PERSON_SEARCH: frozenset({Role.COORDINATOR}),
     Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
+    Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')
