@@ -227,32 +227,56 @@ def agreeing_pairs(
 def decide_pairs(
     left: Sequence[Record], right: Sequence[Record], agreeing: dict[tuple[int, int], set[str]]
 ) -> list[Match]:
-    """Apply the decision rule to every pair that shares a token."""
+    """Apply the decision rule to every pair that shares a token, one to one: each record takes
+    part in at most one alerted pair.
+
+    Registry against registry, a person is in each register at most once, so the pairs are
+    assigned greedily: first the pairs alerted on their own (a strong type or a score of at
+    least :data:`.match_keys.THRESHOLD`), highest score first; then, among the records still
+    free, the weaker pairs, each alerted when it is the sole candidate of both its records among
+    the free ones. Ties are broken by the order of the records (left, then right). The
+    production matcher (one case against the enrolled index, :mod:`.matching`) has no such
+    step: it alerts on the rule of :func:`.match_keys.decide` alone.
+    """
     known_left = [record.identity.known for record in left]
     known_right = [record.identity.known for record in right]
-    scored: dict[tuple[int, int], tuple[float, frozenset[str]]] = {}
-    candidates_left: dict[int, int] = defaultdict(int)
-    candidates_right: dict[int, int] = defaultdict(int)
+    pairs: list[tuple[float, int, int, frozenset[str], bool]] = []
     for (i, j), types in agreeing.items():
         unknown = unknown_fields(known_left[i], known_right[j])
-        total = score(types, unknown)
-        scored[(i, j)] = (total, unknown)
+        contradiction = contradicted(known_left[i], known_right[j], types)
+        pairs.append((score(types, unknown), i, j, unknown, contradiction))
+    pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
+    taken_left: set[int] = set()
+    taken_right: set[int] = set()
+    chosen: list[tuple[int, int, float, frozenset[str]]] = []
+    weak: list[tuple[float, int, int, frozenset[str], bool]] = []
+    for total, i, j, unknown, contradiction in pairs:
+        decided = decide(agreeing[(i, j)], unknown, contradiction=contradiction)
+        if decided is None:
+            weak.append((total, i, j, unknown, contradiction))
+            continue
+        if i in taken_left or j in taken_right:
+            continue
+        taken_left.add(i)
+        taken_right.add(j)
+        chosen.append((i, j, decided, unknown))
+    free = [pair for pair in weak if pair[1] not in taken_left and pair[2] not in taken_right]
+    candidates_left: dict[int, int] = defaultdict(int)
+    candidates_right: dict[int, int] = defaultdict(int)
+    for total, i, j, _, _ in free:
         if total >= CANDIDATE:
             candidates_left[i] += 1
             candidates_right[j] += 1
-    best: dict[tuple[str, str], Match] = {}
-    for (i, j) in sorted(scored):
-        types = agreeing[(i, j)]
-        unknown = scored[(i, j)][1]
+    for total, i, j, unknown, contradiction in free:
         sole = candidates_left[i] == 1 and candidates_right[j] == 1
-        contradiction = contradicted(known_left[i], known_right[j], types)
-        decided = decide(types, unknown, sole_candidate=sole, contradiction=contradiction)
-        if decided is None:
-            continue
-        pair = (left[i].id, right[j].id)
-        if pair not in best or best[pair].score < decided:
-            best[pair] = Match(*pair, decided, tuple(sorted(types)), tuple(sorted(unknown)))
-    return list(best.values())
+        decided = decide(agreeing[(i, j)], unknown, sole_candidate=sole, contradiction=contradiction)
+        if decided is not None:
+            chosen.append((i, j, decided, unknown))
+    chosen.sort(key=lambda pair: (pair[0], pair[1]))
+    return [
+        Match(left[i].id, right[j].id, decided, tuple(sorted(agreeing[(i, j)])), tuple(sorted(unknown)))
+        for i, j, decided, unknown in chosen
+    ]
 
 
 def link(

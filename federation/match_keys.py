@@ -424,8 +424,20 @@ WEIGHTS: dict[str, float] = {
     "mix_dob": 3.0,
     "phon_ym": 1.0,
     "phon_y": 1.0,
+    "del_dob": 3.0,
+    "fam_dob": 0.0,
+    "giv_dob": 0.0,
 }
-"""The weight of each key type; a pair's score is the sum over the types on which it agrees."""
+"""The weight of each key type; a pair's score is the sum over the types on which it agrees.
+``fam_dob`` and ``giv_dob`` weigh nothing: they say *which* name agrees (:data:`GIVEN_TYPES`)."""
+
+GIVEN_TYPES = frozenset({
+    "name_dob", "first_dob", "phon_dob", "swap_dob", "pre_dob", "suf_dob", "mix_dob", "del_dob",
+    "giv_dob",
+})  # fmt: skip
+"""Key types whose agreement shows that the given names agree, at least partly (a shared given
+name, the same sound, beginning or end): with the family name and the date agreeing
+(``fam_dob``) and none of these, both sides' given names clearly differ (twins, siblings)."""
 
 OPEN_FIELDS: dict[str, tuple[str, float]] = {
     "given": ("one_dob", 3.0),
@@ -521,6 +533,13 @@ def _key(key_type: str, *parts: str) -> bytes:
     return f"{key_type}:{'|'.join(parts)}".encode()
 
 
+def _deletions(word: str) -> set[str]:
+    """The word and the word without each one of its letters (words of 4 letters or more)."""
+    if len(word) < 4:
+        return {word}
+    return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
 def identity_keys(identity: Identity) -> dict[str, bytes]:
     """The typed match keys of a parsed identity: only those its data supports.
 
@@ -556,6 +575,16 @@ def identity_keys(identity: Identity) -> dict[str, bytes]:
                 keys["swap_dob"] = _key("swap_dob", *sounds, f"{born.year:04d}", *day_month)
         for number, one in enumerate(sorted(set(names)), 1):
             keys[f"one_dob#{number}"] = _key("one_dob", one, day)
+        if both:
+            # The family core exact and the first given name within one typo: the given name
+            # also without each of its letters (a deletion on one side meets the word on the
+            # other; a substitution or a transposition meets the same deletion on both sides).
+            for number, word in enumerate(sorted(_deletions(family_core(first))), 1):
+                keys[f"del_dob#{number}"] = _key("del_dob", word, core, day)
+        if core:
+            keys["fam_dob"] = _key("fam_dob", core, day)
+        for number, word in enumerate(sorted({family_core(word) for word in given}), 1):
+            keys[f"giv_dob#{number}"] = _key("giv_dob", word, day)
         keys["pre_dob"] = _key("pre_dob", *sorted(part[:PART] for part in names), day)
         keys["suf_dob"] = _key("suf_dob", *sorted(part[-PART:] for part in names), day)
         if both:
@@ -591,6 +620,21 @@ def contradicted(left_known: Iterable[str], right_known: Iterable[str], agreeing
     )
 
 
+def given_names_differ(agreeing_types: Iterable[str], unknown: Iterable[str] = ()) -> bool:
+    """Both sides have a given name and a family name, the family name and the full date agree
+    (``fam_dob``), and no key type carrying the given names agrees (:data:`GIVEN_TYPES`): no
+    shared given name, neither the same sound nor the same beginning or end. Twins and siblings
+    born the same day look like this; the same person written twice rarely does."""
+    agreeing = {key_class(key_type) for key_type in agreeing_types}
+    unknown = set(unknown)
+    return (
+        "fam_dob" in agreeing
+        and not agreeing & GIVEN_TYPES
+        and "given" not in unknown
+        and "family" not in unknown
+    )
+
+
 def unknown_fields(left_known: Iterable[str], right_known: Iterable[str]) -> frozenset[str]:
     """The fields of :data:`OPEN_FIELDS` that at least one side of a pair does not know."""
     left, right = set(left_known), set(right_known)
@@ -623,13 +667,19 @@ def decide(
     Alerted: a strong type agrees (the national number), or the score reaches
     :data:`THRESHOLD`, or it reaches :data:`CANDIDATE` and the pair is the ``sole_candidate``
     of both its records. ``unknown``: the fields one side does not know (:func:`unknown_fields`);
-    ``contradiction``: the national numbers differ (:func:`contradicted`), never an alert.
+    ``contradiction``: the national numbers differ (:func:`contradicted`), never an alert. Nor
+    when, without the national number, only the family name and the date agree while both
+    sides' given names clearly differ (:func:`given_names_differ`: twins, siblings).
     """
     if contradiction:
         return None
     agreeing = {key_class(key_type) for key_type in agreeing_types}
     total = score(agreeing, unknown)
-    if agreeing & STRONG_TYPES or total >= THRESHOLD:
+    if agreeing & STRONG_TYPES:
+        return total
+    if given_names_differ(agreeing, unknown):
+        return None
+    if total >= THRESHOLD:
         return total
     if sole_candidate and total >= CANDIDATE:
         return total

@@ -265,3 +265,32 @@ def test_input_errors_exit_with_status_2_and_a_message_without_traceback(tmp_pat
     assert message in result.stderr
     assert result.stderr.startswith("livc federation link: ")
     assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_twins_are_not_linked_but_a_typo_in_one_name_is():
+    """Registry to registry: a twin (same family name and date, another given name) is no
+    alert even when nothing competes; a one-letter typo in a name with the other exact is."""
+    left = records([("L1", "Stefaan", "Mertens", "2004-04-25", ""), ("L2", "Taylah", "Leaver", "1913-07-03", "")])
+    right = records([("R1", "Jan", "Mertens", "2004-04-25", ""), ("R2", "Talyah", "Leaver", "1913-07-03", "")])
+    assert [(left_id, right_id) for left_id, right_id, _ in link(left, right, ephemeral_custodian())] == [("L2", "R2")]
+
+
+def test_each_record_takes_part_in_one_alert_at_most():
+    """Two strong candidates for one record: the higher score wins, the other is not alerted."""
+    left = records([("L1", "Jan", "Peeters", "1990-03-07", "")])
+    right = records([("R1", "Jan", "Peeters", "1990-03-07", ""), ("R2", "Jan", "Peters", "1990-03-07", "")])
+    found = link(left, right, ephemeral_custodian())
+    assert [(left_id, right_id) for left_id, right_id, _ in found] == [("L1", "R1")]
+    # The order of the input does not change the choice (ties are broken by record order).
+    assert [(l, r) for l, r, _ in link(left, list(reversed(right)), ephemeral_custodian())] == [("L1", "R1")]
+
+
+def test_a_weak_pair_counts_once_the_strong_pairs_are_assigned():
+    """L1-R1 is strong. L2 (day and month swapped) would also be a candidate for R1, and R2
+    (a birth year only) for L1 and L2: once L1 and R1 are taken, L2-R2 is the sole candidate
+    of both its records among those still free, and is alerted on; L2-R1 never is."""
+    left = records([("L1", "Jan", "Peeters", "1986-04-09", ""), ("L2", "Jan", "Peeters", "1986-09-04", "")])
+    right = records([("R1", "Jan", "Peeters", "1986-04-09", ""), ("R2", "Jan", "Peeters", "1986", "")])
+    found = {(l, r): s for l, r, s in link(left, right, ephemeral_custodian())}
+    assert set(found) == {("L1", "R1"), ("L2", "R2")}
+    assert found[("L1", "R1")] >= THRESHOLD > found[("L2", "R2")]

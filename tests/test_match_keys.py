@@ -21,6 +21,7 @@ from livc.federation.match_keys import (
     contradicted,
     decide,
     family_core,
+    given_names_differ,
     identity_keys,
     key_class,
     match_keys,
@@ -236,7 +237,9 @@ def test_keys_are_typed_byte_strings_and_only_those_a_full_date_supports():
                for kind, key in keys.items())  # fmt: skip
     assert keys["nn"] == b"nn:90030712345"
     assert types(keys) == {"nn", "name_dob", "first_dob", "phon_dob", "swap_dob", "one_dob",
-                           "pre_dob", "suf_dob", "mix_dob", "phon_ym", "phon_y"}  # fmt: skip
+                           "pre_dob", "suf_dob", "mix_dob", "del_dob", "fam_dob", "giv_dob",
+                           "phon_ym", "phon_y"}  # fmt: skip
+    assert set(WEIGHTS) == {key_class(kind) for kind in keys}
     assert "swap_dob" not in match_keys("Jan", "Peeters", "1990-03-17")  # the 17th is no month
 
 
@@ -245,7 +248,7 @@ def test_partial_dates_give_only_the_keys_they_support():
     assert types(match_keys("Jan", "Peeters", "1990")) == {"phon_y"}
     assert match_keys("Jan", "Peeters", "") == {}
     assert types(match_keys("Jan", "Peeters", None, "85073003328")) == {"nn"}
-    assert types(match_keys("", "Peeters", "1990-03-07")) == {"one_dob", "pre_dob", "suf_dob"}
+    assert types(match_keys("", "Peeters", "1990-03-07")) == {"one_dob", "pre_dob", "suf_dob", "fam_dob"}
 
 
 def test_a_malformed_national_number_is_refused():
@@ -333,10 +336,50 @@ def test_day_and_month_swapped_alert_when_nothing_competes():
 
 
 def test_one_name_and_the_date_alert_only_as_sole_candidate():
-    left, right = ("Jan", "Mertens", "2004-04-25", ""), ("Stefaan", "Mertens", "2004-04-25", "")
-    assert compare(left, right)[0] == {"one_dob"}
+    """The given name with the date (the family name replaced or mistyped beyond repair)."""
+    left, right = ("Jan", "Mertens", "2004-04-25", ""), ("Jan", "Vandamme", "2004-04-25", "")
+    assert compare(left, right)[0] == {"one_dob", "giv_dob"}
     assert verdict(left, right) is None
     assert verdict(left, right, sole=True) == CANDIDATE
+
+
+def test_twins_never_alert():
+    """Same family name and birth date, clearly different given names: twins, not one person."""
+    left, right = ("Jan", "Mertens", "2004-04-25", ""), ("Stefaan", "Mertens", "2004-04-25", "")
+    agreeing, unknown, _ = compare(left, right)
+    assert agreeing == {"one_dob", "fam_dob"}
+    assert given_names_differ(agreeing, unknown)
+    assert verdict(left, right) is None
+    assert verdict(left, right, sole=True) is None
+    assert verdict(("Youssef", "El Amrani", "1999-01-02", ""), ("Karim", "Amrani", "1999-01-02", ""), sole=True) is None
+    # Their national numbers, when both agree, still decide.
+    assert decide({"nn", "one_dob", "fam_dob"}) >= WEIGHTS["nn"]
+
+
+def test_a_shared_or_close_given_name_is_no_twin():
+    """A second given name lost, a one-letter typo, a shared beginning: the given names agree in
+    part, so the family name and the date still count."""
+    for one, other in (("Jan Pieter", "Pieter"), ("Sebastian", "Sebatsian"), ("Mohamed", "Mohamde"),
+                       ("Alexandra", "Alexandre")):
+        agreeing, unknown, _ = compare((one, "Mertens", "2004-04-25", ""), (other, "Mertens", "2004-04-25", ""))
+        assert not given_names_differ(agreeing, unknown), (one, other)
+        assert verdict((one, "Mertens", "2004-04-25", ""), (other, "Mertens", "2004-04-25", ""), sole=True), (one, other)
+    # One side without a given name: the family name and the date decide, as before.
+    assert not given_names_differ({"one_dob", "fam_dob"}, {"given"})
+
+
+def test_a_typo_in_both_names_or_one_typo_each_alerts():
+    """One typo in the given name with the family name exact alerts alone (del_dob), one in the
+    family name with the given name exact too (one_dob, pre_dob); a transposition in each name
+    with nothing else competing alerts as sole candidate."""
+    left = ("Taylah", "Leaver", "1913-07-03", "")
+    agreeing, _, _ = compare(left, ("Talyah", "Leaver", "1913-07-03", ""))
+    assert "del_dob" in agreeing
+    assert verdict(left, ("Talyah", "Leaver", "1913-07-03", "")) >= THRESHOLD
+    assert verdict(("Kristof", "Goossens", "1913-07-03", ""), ("Kristof", "Goossesn", "1913-07-03", "")) >= THRESHOLD
+    both = (("Andrew", "Mason", "1962-05-10", ""), ("Andrwe", "Masno", "1962-05-10", ""))
+    assert verdict(*both) is None
+    assert verdict(*both, sole=True) == CANDIDATE
 
 
 def test_a_date_known_to_the_month_agrees_with_the_full_date():
