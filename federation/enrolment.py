@@ -393,10 +393,47 @@ def enrol_cell() -> int:
     return count
 
 
+REENROL_PER_SWEEP = 500  # cases per cell per sweep after a key rotation (spreads the load)
+
+
+def _reenrol_old_epochs(tenant_id: int) -> int:
+    """After the custodian rotated its key, re-enrol this cell's cases enrolled under an older
+    epoch (a batch per sweep): tokens of different epochs never match, so both sides of a link
+    move to the new epoch and the old epoch can then be retired."""
+    from livc.federation.custodian_client import custodian_for
+
+    old = db.session.scalars(
+        sa.select(FederationEnrolment.id).where(
+            FederationEnrolment.tenant_id == tenant_id,
+            FederationEnrolment.status == EnrolmentStatus.ENROLLED,
+        ).limit(1)
+    ).first()
+    if old is None:
+        return 0
+    current = custodian_for(current_app.extensions["livc.settings"]).epochs().current
+    outdated = db.session.scalars(
+        sa.select(FederationEnrolment).where(
+            FederationEnrolment.tenant_id == tenant_id,
+            FederationEnrolment.status == EnrolmentStatus.ENROLLED,
+            FederationEnrolment.epoch < current,
+        ).order_by(FederationEnrolment.id).limit(REENROL_PER_SWEEP)
+    ).all()
+    count = 0
+    for enrolment in outdated:
+        case_id = db.session.scalar(sa.select(CaseFederation.case_id).where(CaseFederation.ref == enrolment.ref))
+        if case_id is None:
+            continue
+        enrolment.status, enrolment.updated_at = EnrolmentStatus.PENDING, utcnow()
+        enqueue(enrol_case, case_id, tenant_id=tenant_id)
+        count += 1
+    return count
+
+
 @task(queue="maintenance")
 def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
-    """Re-enqueue this cell's enrolments whose job was lost (pending for too long), and the
-    notification of alerts not yet mailed to this cell. Periodic, per tenant."""
+    """Re-enqueue this cell's enrolments whose job was lost (pending for too long), re-enrol
+    cases still under an older key epoch, and the notification of alerts not yet mailed to this
+    cell. Periodic, per tenant."""
     from livc.federation.alerts import notify_alert
 
     tenant_id = current_tenant_id()
@@ -417,6 +454,7 @@ def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
         enrolment.updated_at = utcnow()
         enqueue(enrol_case, case_id, tenant_id=tenant_id)
         count += 1
+    count += _reenrol_old_epochs(tenant_id)
     unnotified = db.session.scalars(
         sa.select(MatchAlert.id).where(
             MatchAlert.state == AlertState.OPEN,

@@ -330,3 +330,27 @@ def test_matching_query_uses_the_token_index(app, two):
         assert matching.match_enrolment(mine.id) == 0  # still the one alert, now among 20,000 tokens
         db.session.commit()
     assert len(rows(app, MatchAlert)) == 1
+
+
+def test_after_a_key_rotation_the_sweeper_re_enrols_both_cells_and_the_alert_stands(app, two):
+    from livc.federation.custodian_client import custodian_for
+
+    leuven, herko = two
+    link(app, leuven, herko)
+    open_person(app, herko, AMRANI_H)
+    open_person(app, leuven, AMRANI_L)
+    assert len(alerts_of(app, leuven)) == 1
+    before = {e.tenant_id: e.epoch for e in rows(app, FederationEnrolment)}
+    with app.app_context():
+        custodian = custodian_for(app.extensions["livc.settings"])
+        new_epoch = custodian.rotate()
+    assert new_epoch > max(before.values())
+    assert as_cell(app, leuven, enrolment.sweep_enrolments) == 1
+    assert as_cell(app, herko, enrolment.sweep_enrolments) == 1
+    after = rows(app, FederationEnrolment)
+    assert {e.epoch for e in after} == {new_epoch} and {e.status for e in after} == {EnrolmentStatus.ENROLLED}
+    assert {t.epoch for t in rows(app, FederationToken)} == {new_epoch}  # the old epoch's tokens are gone
+    assert len(alerts_of(app, leuven)) == 1  # the same pair: no second alert
+    with app.app_context():
+        custodian.retire(min(before.values()))
+    assert as_cell(app, leuven, enrolment.sweep_enrolments) == 0  # nothing left to move
