@@ -86,6 +86,7 @@ from livc.tenants.cases import (
     find_review,
     find_team_member,
     hold_review,
+    may_change_measure,
     may_read_feedback,
     notes_for,
     record_read,
@@ -102,12 +103,11 @@ from livc.tenants.cases import (
 )
 from livc.tenants.forms import REQUIRED, apply_or_422
 from livc.tenants.member_schemas import FieldSchema
-from livc.tenants.members import ROLE_LABELS, Role
+from livc.tenants.members import ROLE_LABELS
 from livc.tenants.retention import erase_closed_case_now
 from livc.tenants.views import blueprint
 
 CONFIRM = _l('Send "confirm": true to confirm.')
-ONLY_STATUS = _l("Only the coordinator changes this; the partner responsible for the measure changes its status.")
 
 
 # --- what is accepted --------------------------------------------------------------------------
@@ -466,12 +466,8 @@ def api_case_measure_change(case_id: int, measure_id: int):
     which every reader of the case sees anyway."""
     case, measure = g.resource, g.measure
     values = load_body(MeasureChangeSchema())
-    if values and g.person.role != Role.COORDINATOR:
-        if g.membership.organisation_id != measure.organisation_id:
-            refuse(Action.CASE_WORK, "not of the measure's organisation")
-        others = sorted(set(values) - {"status"})
-        if others:
-            raise InvalidFields({name: [str(ONLY_STATUS)] for name in others})
+    if values and not may_change_measure(g.membership, measure):
+        refuse(Action.CASE_WORK, "not of the measure's organisation")
     changed = apply_or_422(change_measure, case, measure, g.membership, values) if values else []
     return _answer(changed=changed, measure=MeasureOut().dump(measure))
 

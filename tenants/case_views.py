@@ -83,6 +83,7 @@ from livc.tenants.cases import (
     find_review,
     find_team_member,
     hold_review,
+    may_change_measure,
     next_open_review,
     notes_for,
     observations,
@@ -112,7 +113,6 @@ NOTHING_SENT = _l("Fill in the form first: nothing was sent.")
 NOTHING_CHANGED = _l("Nothing changed.")
 IDENTITY_NOTHING = _l("Type a new value in at least one field, or tick a field to clear it.")
 IDENTITY_BOTH = _l("Either type a new value or clear the field, not both.")
-STATUS_ONLY = _l("Only the coordinator changes the description, the organisation or the due date: change the status.")
 REVEAL_CONFIRM = _l("Use the button on the case page to show the identity.")
 
 IDENTITY_LABELS = {
@@ -243,10 +243,6 @@ def _manage(case: Case) -> bool:
     return bool(decide(g.person, Action.CASE_MANAGE, case))
 
 
-def _may_change_measure(measure: Measure) -> bool:
-    return g.person.role == Role.COORDINATOR or measure.organisation_id == g.membership.organisation_id
-
-
 def _overdue(measure: Measure, today: date) -> bool:
     return measure.open and measure.due_on is not None and measure.due_on < today
 
@@ -345,7 +341,7 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         show_target_group=target_group_visible(g.person, case),
         team=case.team,
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
-        measures=[(m, _overdue(m, today), m.open and not case.closed and _may_change_measure(m)) for m in case.measures],
+        measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
         organisations=[(o.id, o.name) for o in organisation_list()],
         notes=notes_for(g.person, case),
         observed=observations(g.person, case),
@@ -504,7 +500,7 @@ def case_measure(case_id: int, measure_id: int):
     """The case team reads a measure; the coordinator changes every field, a member of the
     responsible organisation its status. Fields not sent stay as they are."""
     case, measure = g.resource, g.measure
-    may_change = _may_change_measure(measure)
+    may_change = may_change_measure(g.membership, measure)
     sent_fields = set(request.form) & set(MeasureChangeSchema().fields)
     if request.method == "POST" and sent_fields and not may_change:
         refuse(Action.CASE_WORK, "not the responsible organisation")
@@ -522,8 +518,6 @@ def case_measure(case_id: int, measure_id: int):
     def change(values: dict) -> list[str]:
         sent = {name: values.get(name) for name in MeasureChangeSchema().fields if name in request.form}
         if not coordinator:
-            if set(sent) - {"status"}:
-                raise ValidationError({"_schema": [str(STATUS_ONLY)]})
             if sent.get("status") is None:
                 raise ValidationError({"status": [str(_l("This field is required."))]})
         return change_measure(case, measure, g.membership, sent)

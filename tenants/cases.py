@@ -85,6 +85,7 @@ GUEST_UNTIL_REQUIRED = _l("A guest expert joins for a limited time: give the las
 UNTIL_AFTER_GUEST_END = _l("A guest expert's time in the team ends at the latest when their invitation ends.")
 UNTIL_IN_PAST = _l("This date is in the past.")
 UNKNOWN_ORGANISATION = _l("Choose an organisation of the cell.")
+STATUS_ONLY = _l("Only the coordinator changes this; the partner responsible for the measure changes its status.")
 MEASURE_CLOSED = _l("A done or cancelled measure is no longer changed: add a new one.")
 OPEN_MEASURES_WHY = _l(
     "Measures of the plan are still open: say why the case closes with them open (they are "
@@ -408,9 +409,19 @@ def find_measure(case: Case, measure_id: int) -> Measure | None:
     return measure if measure is not None and measure.case_id == case.id else None
 
 
+def may_change_measure(actor: Membership, measure: Measure) -> bool:
+    """The coordinator changes a measure; a member of the responsible organisation its status."""
+    return actor.role == Role.COORDINATOR or actor.organisation_id == measure.organisation_id
+
+
 def change_measure(case: Case, measure: Measure, actor: Membership, changes: Mapping[str, Any]) -> list[str]:
+    """Change a measure. Who may is :func:`may_change_measure` (the views refuse the others);
+    a member of the responsible organisation changes the status only."""
     changes = coerce(changes, status=MeasureStatus)
     faults = _measure_faults(case, changes, creating=False)
+    if actor.role != Role.COORDINATOR:
+        for name in sorted(set(changes) - {"status"}):
+            faults[name] = [STATUS_ONLY]
     if not measure.open:
         _fault(faults, "status", MEASURE_CLOSED)
     raise_faults(faults)
