@@ -29,7 +29,7 @@ from case_helpers import (
     signal_values,
     weighing_values,
 )
-from conftest import POSTGRES_ADMIN_URL
+from conftest import POSTGRES_ADMIN_URL, service_unavailable
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.keys import DataKey, KeyDestroyed, decrypt
@@ -150,14 +150,14 @@ def database_dump(app) -> str:
         return b"".join(parts).decode("utf-8", errors="replace")
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
-        pytest.skip("pg_dump is not installed (apt-get install postgresql-client): the dump test needs it")
+        service_unavailable("pg_dump", FileNotFoundError("pg_dump"), "install postgresql-client: the dump test needs it")
     # As the superuser the suite connects with: row-level security hides nothing from it.
     name = make_url(settings.database_url).database
     url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql", database=name)
     done = subprocess.run([pg_dump, "--no-owner", "--dbname", url.render_as_string(hide_password=False)],
                           capture_output=True, text=True, timeout=120)
     if done.returncode != 0 and "version mismatch" in done.stderr:
-        pytest.skip(f"pg_dump cannot dump this server: {done.stderr.strip()}")
+        service_unavailable("a pg_dump matching the server", RuntimeError(done.stderr.strip()), "install the server's client version")
     assert done.returncode == 0, done.stderr
     return done.stdout
 
