@@ -65,7 +65,7 @@ from livc.tenants.case_models import (
     TerroristPhase,
     Weighing,
 )
-from livc.tenants.members import Membership, MembershipStatus, Organisation, Role
+from livc.tenants.members import Membership, Organisation, Role, active_members
 from livc.tenants.signals import (
     REQUIRED,
     Faults,
@@ -316,13 +316,7 @@ def search_people(name: str | None = None, national_number: str | None = None) -
 
 def team_candidates(case: Case) -> list[Membership]:
     in_team = case.team_membership_ids
-    return [
-        membership
-        for membership in db.session.scalars(
-            sa.select(Membership).where(Membership.status == MembershipStatus.ACTIVE).order_by(Membership.id)
-        )
-        if membership.usable and membership.id not in in_team and membership.role != Role.COORDINATOR
-    ]
+    return [m for m in active_members() if m.id not in in_team and m.role != Role.COORDINATOR]
 
 
 def add_team_member(case: Case, actor: Membership, values: Mapping[str, Any]) -> CaseTeamMember:
@@ -369,10 +363,7 @@ def remove_team_member(case: Case, member: CaseTeamMember) -> None:
 def participating_member_ids(case: Case) -> set[int]:
     """The effectively participating members (seed 004): the case team and the coordinator(s)
     who hold the case."""
-    coordinators = db.session.scalars(
-        sa.select(Membership.id).where(Membership.role == Role.COORDINATOR, Membership.status == MembershipStatus.ACTIVE)
-    )
-    return case.team_membership_ids | set(coordinators)
+    return case.team_membership_ids | {membership.id for membership in active_members(Role.COORDINATOR)}
 
 
 # --- the follow-up plan ----------------------------------------------------------------------
@@ -728,15 +719,7 @@ def release_faults(case: Case, feedback: LtfFeedback) -> Faults:
 
 
 def information_officers() -> list[Membership]:
-    return [
-        membership
-        for membership in db.session.scalars(
-            sa.select(Membership).where(
-                Membership.role == Role.INFORMATION_OFFICER, Membership.status == MembershipStatus.ACTIVE
-            )
-        )
-        if membership.usable and membership.clearance_valid
-    ]
+    return [membership for membership in active_members(Role.INFORMATION_OFFICER) if membership.clearance_valid]
 
 
 def release_feedback(case: Case, feedback: LtfFeedback, actor: Membership) -> LtfFeedback:

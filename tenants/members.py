@@ -330,6 +330,15 @@ def member_list(*, include_ended: bool) -> list[Membership]:
     return sorted(members, key=lambda m: (_STATUS_ORDER[m.seat_status], m.account.label.lower(), m.id))
 
 
+def active_members(role: Role | None = None) -> list[Membership]:
+    """The members who can act now (active, not expired, account not disabled), by id;
+    only those of ``role`` when given."""
+    query = sa.select(Membership).where(Membership.status == MembershipStatus.ACTIVE).order_by(Membership.id)
+    if role is not None:
+        query = query.where(Membership.role == role)
+    return [membership for membership in db.session.scalars(query) if membership.usable]
+
+
 def organisation_list() -> list[Organisation]:
     return list(db.session.scalars(sa.select(Organisation).order_by(sa.func.lower(Organisation.name))))
 

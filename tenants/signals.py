@@ -55,7 +55,7 @@ from livc.tenants.case_models import (
     WeighingParticipant,
 )
 from livc.tenants.cell import can_open_cases, legal_minimum_problems
-from livc.tenants.members import Membership, MembershipStatus, Organisation, Role
+from livc.tenants.members import Membership, Organisation, Role, active_members
 from livc.tenants.models import Tenant
 
 Faults = dict[str, list[Any]]
@@ -317,13 +317,7 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
 
 
 def active_coordinators() -> list[Membership]:
-    return [
-        membership
-        for membership in db.session.scalars(
-            sa.select(Membership).where(Membership.role == Role.COORDINATOR, Membership.status == MembershipStatus.ACTIVE)
-        )
-        if membership.usable
-    ]
+    return active_members(Role.COORDINATOR)
 
 
 def find_signal(signal_id: int) -> Signal | None:
@@ -362,13 +356,7 @@ class FactObserved:
 
 def weighing_participants() -> list[Membership]:
     """Who can take part in a weighing: active members of the table (no guest experts)."""
-    return [
-        membership
-        for membership in db.session.scalars(
-            sa.select(Membership).where(Membership.status == MembershipStatus.ACTIVE).order_by(Membership.id)
-        )
-        if membership.role != Role.GUEST_EXPERT and membership.usable
-    ]
+    return [membership for membership in active_members() if membership.role != Role.GUEST_EXPERT]
 
 
 def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Faults:
