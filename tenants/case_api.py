@@ -25,9 +25,16 @@ from marshmallow import Schema, fields, post_dump, validate
 from werkzeug.exceptions import NotFound
 
 from livc.platform.api import InvalidFields, load_body
-from livc.platform.db import db
 from livc.platform.policy import Action
 from livc.tenants.access import guard, refuse
+from livc.tenants.case_loads import (
+    load_any_feedback,
+    load_case,
+    load_feedback_case,
+    load_measure_case,
+    load_review_case,
+    load_team_member_case,
+)
 from livc.tenants.case_models import (
     CLOSURE_LABELS,
     FLAG_LABELS,
@@ -81,10 +88,6 @@ from livc.tenants.cases import (
     close_case,
     feedback_of,
     find_case,
-    find_feedback,
-    find_measure,
-    find_review,
-    find_team_member,
     hold_review,
     may_change_measure,
     may_read_feedback,
@@ -344,48 +347,6 @@ def _summary(case: Case) -> dict:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def _found(record):
-    if record is None:
-        raise NotFound()
-    return record
-
-
-def _case(case_id: int) -> Case:
-    """The case (another cell's ids are not found either: they look like ids that do not exist)."""
-    return _found(find_case(case_id))
-
-
-def _case_team_member(case_id: int, team_member_id: int) -> Case:
-    case = _case(case_id)
-    g.team_member = _found(find_team_member(case, team_member_id))
-    return case
-
-
-def _case_measure(case_id: int, measure_id: int) -> Case:
-    case = _case(case_id)
-    g.measure = _found(find_measure(case, measure_id))
-    return case
-
-
-def _case_review(case_id: int, review_id: int) -> Case:
-    case = _case(case_id)
-    g.review = _found(find_review(case, review_id))
-    return case
-
-
-def _case_feedback(case_id: int, feedback_id: int) -> Case:
-    case = _case(case_id)
-    g.feedback = _found(find_feedback(case, feedback_id))
-    return case
-
-
-def _ltf_feedback(feedback_id: int) -> LtfFeedback:
-    """A feedback form of the cell. Whether it was released is checked in the view, once the
-    policy has answered: those who may not read police information are refused alike for a
-    draft and a released form."""
-    return _found(db.session.get(LtfFeedback, feedback_id))
-
-
 # --- cases -------------------------------------------------------------------------------------
 
 
@@ -397,7 +358,7 @@ def api_cases():
 
 
 @blueprint.get("/api/cases/<int:case_id>")
-@guard(Action.CASE_READ, load=_case)
+@guard(Action.CASE_READ, load=load_case)
 def api_case(case_id: int):
     case = g.resource
     record_read(case, "case")
@@ -405,7 +366,7 @@ def api_case(case_id: int):
 
 
 @blueprint.patch("/api/cases/<int:case_id>")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_change(case_id: int):
     """Change the target group, the kind of follow-up or the goal: only the fields sent change."""
     case = g.resource
@@ -414,14 +375,14 @@ def api_case_change(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/identity/reveal")
-@guard(Action.CASE_READ, load=_case)
+@guard(Action.CASE_READ, load=load_case)
 def api_case_identity_reveal(case_id: int):
     """The identity of the person concerned, for this one answer (audited, never cached)."""
     return _answer(identity=reveal_identity(g.resource, g.membership))
 
 
 @blueprint.put("/api/cases/<int:case_id>/identity")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_identity(case_id: int):
     """Write the identity (the fields sent; an empty one clears it): answers which fields
     changed, never their values."""
@@ -433,14 +394,14 @@ def api_case_identity(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/team")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_team_add(case_id: int):
     member = apply_or_422(add_team_member, g.resource, g.membership, load_body(TeamMemberSchema()))
     return _answer(201, team_member=TeamMemberOut().dump(member))
 
 
 @blueprint.delete("/api/cases/<int:case_id>/team/<int:team_member_id>")
-@guard(Action.CASE_MANAGE, load=_case_team_member)
+@guard(Action.CASE_MANAGE, load=load_team_member_case)
 def api_case_team_remove(case_id: int, team_member_id: int):
     """Take a member out of the team (``{"confirm": true}``): they no longer read the case."""
     _confirmed()
@@ -452,14 +413,14 @@ def api_case_team_remove(case_id: int, team_member_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/measures")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_measure_add(case_id: int):
     measure = apply_or_422(add_measure, g.resource, g.membership, load_body(MeasureSchema()))
     return _answer(201, measure=MeasureOut().dump(measure))
 
 
 @blueprint.patch("/api/cases/<int:case_id>/measures/<int:measure_id>")
-@guard(Action.CASE_WORK, load=_case_measure)
+@guard(Action.CASE_WORK, load=load_measure_case)
 def api_case_measure_change(case_id: int, measure_id: int):
     """The coordinator changes anything; a team member of the measure's organisation changes its
     status only. A request that asks for no change changes nothing and answers the measure,
@@ -473,7 +434,7 @@ def api_case_measure_change(case_id: int, measure_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/notes")
-@guard(Action.CASE_WORK, load=_case)
+@guard(Action.CASE_WORK, load=load_case)
 def api_case_note_add(case_id: int):
     note = apply_or_422(add_note, g.resource, g.membership, load_body(NoteSchema()))
     return _answer(201, note=NoteOut().dump(note))
@@ -483,7 +444,7 @@ def api_case_note_add(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/reviews/<int:review_id>")
-@guard(Action.CASE_MANAGE, load=_case_review)
+@guard(Action.CASE_MANAGE, load=load_review_case)
 def api_case_review_hold(case_id: int, review_id: int):
     """Hold the review: its outcome and summary; the next one is planned, or the case reopened."""
     review = apply_or_422(hold_review, g.resource, g.review, g.membership, load_body(ReviewSchema()))
@@ -491,7 +452,7 @@ def api_case_review_hold(case_id: int, review_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/closure")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_close(case_id: int):
     """Close the case with a reason (and a note on why, when measures are still open)."""
     case = apply_or_422(close_case, g.resource, g.membership, load_body(ClosureSchema()))
@@ -499,7 +460,7 @@ def api_case_close(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/erasure")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_erase(case_id: int):
     """Erase a closed case now (``{"confirm": true}``): its keys are destroyed, its rows
     deleted, an anonymous count kept. The nightly retention does the same when it is due."""
@@ -516,7 +477,7 @@ def _feedback_location(case: Case, feedback: LtfFeedback) -> str:
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def api_case_feedback_start(case_id: int):
     case = g.resource
     feedback = apply_or_422(start_feedback, case, g.membership, load_body(FeedbackSchema()))
@@ -524,14 +485,14 @@ def api_case_feedback_start(case_id: int):
 
 
 @blueprint.get("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
-@guard(Action.CASE_WORK, load=_case_feedback)
+@guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback(case_id: int, feedback_id: int):
     record_read(g.resource, "feedback")
     return _answer(feedback=FeedbackOut().dump(g.feedback))
 
 
 @blueprint.patch("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
-@guard(Action.CASE_MANAGE, load=_case_feedback)
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
 def api_case_feedback_change(case_id: int, feedback_id: int):
     """Change the form (the fields sent): any change is a new revision, approved anew."""
     changed = apply_or_422(update_feedback, g.resource, g.feedback, g.membership, load_body(FeedbackSchema()))
@@ -539,7 +500,7 @@ def api_case_feedback_change(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/approvals")
-@guard(Action.CASE_WORK, load=_case_feedback)
+@guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback_approve(case_id: int, feedback_id: int):
     """Approve the revision read (``{"revision": n}``): a form changed since is refused."""
     values = load_body(ApprovalSchema())
@@ -548,7 +509,7 @@ def api_case_feedback_approve(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/release")
-@guard(Action.CASE_MANAGE, load=_case_feedback)
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
 def api_case_feedback_release(case_id: int, feedback_id: int):
     """Release the form to the information officer (``{"confirm": true}``), once every
     participant approved its current revision."""
@@ -570,7 +531,7 @@ def api_ltf_feedback_list():
 
 
 @blueprint.get("/api/ltf-feedback/<int:feedback_id>")
-@guard(Action.POLICE_INFO_READ, load=_ltf_feedback)
+@guard(Action.POLICE_INFO_READ, load=load_any_feedback)
 def api_ltf_feedback(feedback_id: int):
     feedback = g.resource
     case = find_case(feedback.case_id)

@@ -27,11 +27,18 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.platform.db import db
 from livc.platform.policy import Action, decide
 from livc.platform.timeutil import utcnow
 from livc.platform.web import after_refusal
 from livc.tenants.access import guard, refuse
+from livc.tenants.case_loads import (
+    load_any_feedback,
+    load_case,
+    load_feedback_case,
+    load_measure_case,
+    load_review_case,
+    load_team_member_case,
+)
 from livc.tenants.case_models import (
     CLOSURE_LABELS,
     FLAG_LABELS,
@@ -77,11 +84,6 @@ from livc.tenants.cases import (
     change_measure,
     close_case,
     feedback_of,
-    find_case,
-    find_feedback,
-    find_measure,
-    find_review,
-    find_team_member,
     hold_review,
     may_change_measure,
     next_open_review,
@@ -149,52 +151,6 @@ FAULT_LABELS = {
     "approvals": _l("Approvals"),
     "revision": _l("Revision"),
 }
-
-
-# --- loading what the address names ---------------------------------------------------------
-
-
-def _case(case_id: int) -> Case:
-    case = find_case(case_id)
-    if case is None:
-        raise NotFound()
-    return case
-
-
-def _part_of_case(case_id: int, finder, record_id: int, name: str) -> Case:
-    """The case, with its record ``record_id`` in ``g.<name>``: an id of another case's record
-    is not found."""
-    case = _case(case_id)
-    record = finder(case, record_id)
-    if record is None:
-        raise NotFound()
-    setattr(g, name, record)
-    return case
-
-
-def _team_member_case(case_id: int, team_member_id: int) -> Case:
-    return _part_of_case(case_id, find_team_member, team_member_id, "team_member")
-
-
-def _measure_case(case_id: int, measure_id: int) -> Case:
-    return _part_of_case(case_id, find_measure, measure_id, "measure")
-
-
-def _review_case(case_id: int, review_id: int) -> Case:
-    return _part_of_case(case_id, find_review, review_id, "review")
-
-
-def _feedback_case(case_id: int, feedback_id: int) -> Case:
-    return _part_of_case(case_id, find_feedback, feedback_id, "feedback")
-
-
-def _any_feedback(feedback_id: int) -> LtfFeedback:
-    """A feedback form of the cell (whether it was released is the inbox view's question, after
-    the policy's: the question of access comes first)."""
-    feedback = db.session.get(LtfFeedback, feedback_id)
-    if feedback is None:
-        raise NotFound()
-    return feedback
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -372,7 +328,7 @@ def _labels() -> dict:
 
 
 @blueprint.get("/cases/<int:case_id>")
-@guard(Action.CASE_READ, load=_case)
+@guard(Action.CASE_READ, load=load_case)
 def case(case_id: int):
     return _case_page(g.resource)
 
@@ -381,7 +337,7 @@ def case(case_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/identity/reveal")
-@guard(Action.CASE_READ, load=_case)
+@guard(Action.CASE_READ, load=load_case)
 def case_identity_reveal(case_id: int):
     case = g.resource
     if request.form.get("reveal") != "yes":
@@ -391,7 +347,7 @@ def case_identity_reveal(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/identity", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_identity_edit(case_id: int):
     """New values for the identity: the form starts empty (the identity is not shown here);
     a field left empty keeps its value, a ticked "clear" empties it."""
@@ -427,7 +383,7 @@ def case_identity_edit(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_edit(case_id: int):
     case = g.resource
     context = {
@@ -456,7 +412,7 @@ def case_edit(case_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/team")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_team_add(case_id: int):
     case = g.resource
     member, errors = _submit(TeamMemberSchema(), lambda values: add_team_member(case, g.membership, values))
@@ -467,7 +423,7 @@ def case_team_add(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/team/<int:team_member_id>/remove", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_team_member_case)
+@guard(Action.CASE_MANAGE, load=load_team_member_case)
 def case_team_remove(case_id: int, team_member_id: int):
     case, member = g.resource, g.team_member
     context = {"case": case, "member": member, "label": _member_label(member.membership)}
@@ -484,7 +440,7 @@ def case_team_remove(case_id: int, team_member_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/measures")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_measure_add(case_id: int):
     case = g.resource
     _measure, errors = _submit(MeasureSchema(), lambda values: add_measure(case, g.membership, values))
@@ -495,7 +451,7 @@ def case_measure_add(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/measures/<int:measure_id>", methods=["GET", "POST"])
-@guard(Action.CASE_WORK, load=_measure_case)
+@guard(Action.CASE_WORK, load=load_measure_case)
 def case_measure(case_id: int, measure_id: int):
     """The case team reads a measure; the coordinator changes every field, a member of the
     responsible organisation its status. Fields not sent stay as they are."""
@@ -537,7 +493,7 @@ def case_measure(case_id: int, measure_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/notes")
-@guard(Action.CASE_WORK, load=_case)
+@guard(Action.CASE_WORK, load=load_case)
 def case_note_add(case_id: int):
     case = g.resource
     note, errors = _submit(NoteSchema(), lambda values: add_note(case, g.membership, values))
@@ -551,7 +507,7 @@ def case_note_add(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/reviews/<int:review_id>", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_review_case)
+@guard(Action.CASE_MANAGE, load=load_review_case)
 def case_review(case_id: int, review_id: int):
     case, review = g.resource, g.review
     context = {
@@ -589,7 +545,7 @@ def _closure_outlook(case: Case) -> dict:
 
 
 @blueprint.route("/cases/<int:case_id>/close", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_close(case_id: int):
     case = g.resource
     context = {
@@ -607,7 +563,7 @@ def case_close(case_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/erase", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_erase(case_id: int):
     """Erase a closed case now rather than when its retention period ends."""
     case = g.resource
@@ -628,7 +584,7 @@ def case_erase(case_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/feedback")
-@guard(Action.CASE_MANAGE, load=_case)
+@guard(Action.CASE_MANAGE, load=load_case)
 def case_feedback_start(case_id: int):
     """Start a feedback form: with the box ticked (answers come later) or with answers."""
     case = g.resource
@@ -658,7 +614,7 @@ def _feedback_context(case: Case, feedback: LtfFeedback) -> dict:
 
 
 @blueprint.get("/cases/<int:case_id>/feedback/<int:feedback_id>")
-@guard(Action.CASE_WORK, load=_feedback_case)
+@guard(Action.CASE_WORK, load=load_feedback_case)
 def case_feedback(case_id: int, feedback_id: int):
     case, feedback = g.resource, g.feedback
     _read(case, "feedback")
@@ -666,7 +622,7 @@ def case_feedback(case_id: int, feedback_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/edit", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_feedback_case)
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
 def case_feedback_edit(case_id: int, feedback_id: int):
     """Every field of the form is sent: an answer left empty is cleared. Any change is a new
     revision, and every participant approves again."""
@@ -689,7 +645,7 @@ def case_feedback_edit(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/cases/<int:case_id>/feedback/<int:feedback_id>/approve")
-@guard(Action.CASE_WORK, load=_feedback_case)
+@guard(Action.CASE_WORK, load=load_feedback_case)
 def case_feedback_approve(case_id: int, feedback_id: int):
     case, feedback = g.resource, g.feedback
 
@@ -707,7 +663,7 @@ def case_feedback_approve(case_id: int, feedback_id: int):
 
 
 @blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/release", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=_feedback_case)
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
 def case_feedback_release(case_id: int, feedback_id: int):
     case, feedback = g.resource, g.feedback
     _read(case, "feedback")
@@ -739,12 +695,12 @@ def ltf_feedback_inbox():
 
 
 @blueprint.get("/ltf-feedback/<int:feedback_id>")
-@guard(Action.POLICE_INFO_READ, load=_any_feedback)
+@guard(Action.POLICE_INFO_READ, load=load_any_feedback)
 def ltf_feedback(feedback_id: int):
     feedback = g.resource
     if not feedback.released:
         raise NotFound()
-    case = _case(feedback.case_id)
+    case = load_case(feedback.case_id)
     _read(case, "feedback")
     return _page("tenants/case_ltf_feedback.html", case=case, feedback=feedback, state=approval_state(case, feedback),
                  questions=FEEDBACK_QUESTIONS)
