@@ -55,6 +55,9 @@ def create_app(config: dict | None = None) -> Flask:
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)
+    from livc.admin.web import blueprint as admin_blueprint
+
+    app.register_blueprint(admin_blueprint)
     logging.getLogger(__name__).debug("livc app created (%s)", settings.env)
     return app
 

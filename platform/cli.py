@@ -378,5 +378,16 @@ def _add_federation_commands() -> None:
 
 _add_federation_commands()
 
+
+def _add_admin_commands() -> None:
+    import livc.admin.lifecycle_cli  # noqa: F401  (adds its commands to the tenant group)
+    from livc.admin.cli import operator_group, tenant_group
+
+    cli.add_command(tenant_group)
+    cli.add_command(operator_group)
+
+
+_add_admin_commands()
+
 if __name__ == "__main__":  # python -m livc.platform.cli
     main()
