@@ -15,6 +15,7 @@ from livc.platform.settings import Settings, load_settings
 
 def import_models() -> None:
     """Import every module that defines models, so metadata (and Alembic) sees them all."""
+    import livc.admin.lifecycle  # noqa: F401
     import livc.federation.models  # noqa: F401
     import livc.platform.accounts  # noqa: F401
     import livc.platform.audit  # noqa: F401

@@ -17,13 +17,18 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, partial
 from importlib import import_module
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from livc.platform.db import Id, db
+from livc.platform.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,27 @@ _TASKS: dict[str, Task] = {}
 
 class TenantUnavailable(Exception):
     """The job's tenant no longer exists or is not active; the job is dropped, not retried."""
+
+
+class TenantPaused(TenantUnavailable):
+    """The job's tenant is suspended: the job was kept (:class:`PausedJob`), not run."""
+
+
+class PausedJob(db.Model):
+    """A job that came up while its tenant was suspended, kept to run after reactivation.
+
+    Platform-level (ids and the task's plain arguments only, as in Redis); the tenant's
+    reactivation hands them back to the queues (:func:`resume_paused_jobs`).
+    """
+
+    __tablename__ = "paused_jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str] = mapped_column(sa.String(200))
+    args: Mapped[list] = mapped_column(sa.JSON, default=list)
+    kwargs: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    paused_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class JobFailed(Exception):
