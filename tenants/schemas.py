@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
+from livc.admin import registry
 from livc.platform.settings import LANGUAGES
 from livc.tenants.models import NIS_PATTERN, SLUG_PATTERN, TenantKind
 
@@ -16,8 +26,18 @@ RESERVED_SLUGS = frozenset(
 
 
 class MunicipalitySchema(Schema):
+    """A covered municipality: a NIS code of the registry (``livc.admin.registry``). Its stored
+    name is the registry's, in the tenant's main language; a ``name`` sent along is ignored."""
+
     nis_code = fields.String(required=True, validate=validate.Regexp(NIS_PATTERN, error=_l("A NIS code has five digits.")))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(load_default=None, validate=validate.Length(max=120))
+
+    @validates("nis_code")
+    def _in_registry(self, value: str, **_kwargs) -> None:
+        if NIS_PATTERN.match(value) and registry.municipality(value) is None:
+            raise ValidationError(
+                _("%(code)s is not the NIS code of a Belgian municipality (2025 registry).",
+                  code=value))
 
 
 class TenantSchema(Schema):
@@ -42,3 +62,12 @@ class TenantSchema(Schema):
             raise ValidationError(_l("A municipality is listed twice."), "municipalities")
         if data.get("kind") == TenantKind.MUNICIPALITY and len(codes) > 1:
             raise ValidationError(_l("A municipal cell covers exactly one municipality."), "municipalities")
+
+    @post_load
+    def _registry_names(self, data: dict, **_kwargs) -> dict:
+        language = data["languages"][0]
+        data["municipalities"] = [
+            {"nis_code": m["nis_code"], "name": registry.municipality(m["nis_code"]).name(language)}
+            for m in data["municipalities"]
+        ]
+        return data
