@@ -304,6 +304,7 @@ def test_wheel_lists_the_namespace_subpackages(wheel):
         "livc/platform/templates/error.html",
         "livc/tenants/templates/tenants/landing.html",
         "livc/platform/static/livc.css",
+        "livc/admin/data/municipalities.csv",
     ):
         assert required in names, f"{required} is missing from {wheel.name}"
     for forbidden in (
