@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
+from livc.admin import registry
 from livc.federation import alerts as federation_alerts
 from livc.federation.enrolment import (
     NO_LINK,
@@ -33,6 +34,7 @@ from livc.federation.models import (
     MatchAlert,
     SideStatus,
 )
+from livc.federation.suggestions import ReasonKind, suggestions_for
 from livc.platform.db import db
 from livc.platform.policy import Action
 from livc.tenants.access import guard
@@ -124,6 +126,38 @@ def _labels() -> dict:
     }
 
 
+# Why a cell is suggested as a neighbour (federation.suggestions). The registry has no municipal
+# borders: "neighbouring" municipalities are those of the same or an adjacent judicial canton,
+# and the words say so.
+REASON_LABELS = {
+    ReasonKind.POLICE_ZONE: _l("same police zone: %(area)s"),
+    ReasonKind.SAME_CANTON: _l("municipalities in the same judicial canton: %(pairs)s"),
+    ReasonKind.ADJACENT_CANTON: _l("municipalities in adjacent judicial cantons: %(pairs)s"),
+    ReasonKind.ARRONDISSEMENT: _l("same judicial district: %(area)s"),
+}
+PAIRS_SHOWN = 3
+MORE_PAIRS = _l("and %(count)s more")
+
+
+def reason_label(reason) -> str:
+    """A suggestion's reason in words, with municipality names in the page's language."""
+    def name(code: str) -> str:
+        found = registry.municipality(code)
+        return found.name() if found else code
+
+    shown = [f"{name(ours)} – {name(theirs)}" for ours, theirs in reason.pairs[:PAIRS_SHOWN]]
+    if len(reason.pairs) > PAIRS_SHOWN:
+        shown.append(str(MORE_PAIRS) % {"count": len(reason.pairs) - PAIRS_SHOWN})
+    if reason.kind == ReasonKind.POLICE_ZONE:
+        zone = registry.police_zone(reason.area)
+        area = f"{zone.code} {zone.name}" if zone else reason.area
+    elif reason.kind == ReasonKind.ARRONDISSEMENT:
+        area = registry.arrondissement_name(reason.area)
+    else:
+        area = ""
+    return str(REASON_LABELS[reason.kind]) % {"area": area, "pairs": ", ".join(shown)}
+
+
 def _int_from(source, name: str) -> int | None:
     value = (source.get(name) or "").strip()
     return int(value) if value.isdigit() and len(value) < 19 else None
@@ -175,6 +209,8 @@ def _links_context() -> dict:
             for link in ended
         ],
         "candidates": [(cell_id, name) for cell_id, name in candidates if cell_id not in taken],
+        "suggestions": suggestions_for(tenant_id),
+        "reason_label": reason_label,
     }
 
 
