@@ -819,9 +819,15 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
 
     @app.get("/healthz")
     def healthz():
+        """Ready to evaluate: the key file and the clients file can be read and are private (a
+        file that went missing, was garbled or opened to others answers 503, nothing more)."""
         try:
             custodian.keys.status()
-        except CustodianConfigurationError:
+            custodian.clients.ids()
+            for path in (settings.keys_path, settings.clients_path):
+                if path.exists():  # a file made readable by others since it was last read
+                    _check_private(path)
+        except (CustodianConfigurationError, OSError):
             return jsonify({"status": "unavailable"}), 503
         return jsonify({"status": "ok"})
 

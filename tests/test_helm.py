@@ -1,7 +1,8 @@
 """The Helm chart (helm/livc): lint, render, validate every manifest offline, and check what an
 operator relies on: migrations as the table owner before new pods start, the right process in
-each workload, one scheduler, probes, hardened pods, no secret in the rendered output, and bad
-values refused by values.schema.json before anything reaches a cluster.
+each workload, one scheduler, probes, hardened pods, no secret in the rendered output, the key
+custodian as a deployment of its own that only web and worker reach and whose files no other
+pod mounts, and bad values refused by values.schema.json before anything reaches a cluster.
 
 Needs a helm 3 binary: ``scripts/install-helm.sh`` puts one in ``.tools/bin/helm`` (``helm`` on
 PATH also works). Without it the tests are skipped, or fail under ``CI=true``.
@@ -34,6 +35,8 @@ SECRET_VARS = (
     "LIVC_REDIS_URL",
     "LIVC_SMTP_URL",
     "LIVC_MASTER_KEY",
+    "LIVC_CUSTODIAN_CLIENT_ID",
+    "LIVC_CUSTODIAN_CLIENT_SECRET",
 )
 APP_SECRET_VARS = {"LIVC_SECRET_KEY", "LIVC_DATABASE_URL", "LIVC_REDIS_URL", "LIVC_SMTP_URL", "LIVC_MASTER_KEY"}
 # The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest the
@@ -57,6 +60,20 @@ FULL_VALUES = {
     "migrations": {"existingSecret": "livc-owner"},
     "config": {"extra": {"LIVC_HOST": "0.0.0.0"}},
 }
+# Where the custodian's pod keeps its key volume and its clients Secret.
+CUSTODIAN_DATA, CUSTODIAN_CLIENTS = "/var/lib/livc-custodian", "/etc/livc-custodian"
+# What the operator's Secret holds, for checking the rendered settings.
+FAKE_SECRETS = {
+    "LIVC_SECRET_KEY": "s" * 40,
+    "LIVC_DATABASE_URL": "postgresql://app@db/livc",
+    "LIVC_REDIS_URL": "redis://redis:6379/0",
+    "LIVC_SMTP_URL": "smtp://mail:587",
+    "LIVC_MASTER_KEY": base64.urlsafe_b64encode(b"k" * 32).decode(),
+    "LIVC_CUSTODIAN_CLIENT_ID": "livc-platform",
+    "LIVC_CUSTODIAN_CLIENT_SECRET": "c" * 43,
+}
+# Everything on, the key custodian too.
+CUSTODIAN_VALUES = {**copy.deepcopy(FULL_VALUES), "custodian": {"enabled": True}}
 
 
 def unavailable(message: str):
@@ -146,9 +163,15 @@ def full_render(helm):
     return render(helm, FULL_VALUES)
 
 
-@pytest.fixture(params=["default", "full"])
+@pytest.fixture(scope="session")
+def custodian_render(helm):
+    return render(helm, CUSTODIAN_VALUES)
+
+
+@pytest.fixture(params=["default", "full", "custodian"])
 def rendered(request):
-    """Each rendering in turn: default values, and ingress + network policy + the rest on."""
+    """Each rendering in turn: default values; ingress + network policy + the rest on; and all
+    that with the key custodian."""
     return request.getfixturevalue(f"{request.param}_render")
 
 
@@ -163,7 +186,7 @@ def find(documents: list[dict], kind: str, name: str | None = None) -> dict:
 
 
 def workload(documents: list[dict], component: str) -> dict:
-    suffix = {"web": "web", "worker": "worker", "cron": "cron", "migrate": "migrate"}[component]
+    suffix = {"web": "web", "worker": "worker", "cron": "cron", "migrate": "migrate", "custodian": "custodian"}[component]
     kind = "Job" if component == "migrate" else "Deployment"
     return find(documents, kind, f"{RELEASE}-{suffix}")
 
@@ -195,7 +218,7 @@ def pod_documents(documents: list[dict]) -> list[dict]:
 
 
 def test_lint_passes_strictly(helm):
-    for values in (None, FULL_VALUES):
+    for values in (None, FULL_VALUES, CUSTODIAN_VALUES):
         result = run_helm(helm, "lint", "--strict", str(CHART), values=values)
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -324,7 +347,7 @@ def test_web_probes_point_at_healthz_and_readyz(rendered):
     assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     # Liveness must not depend on the database: a database outage must not restart every pod.
     assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
-    service = find(documents, "Service")
+    service = find(documents, "Service", f"{RELEASE}-web")
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert (
         service["spec"]["selector"] == workload(documents, "web")["spec"]["selector"]["matchLabels"]
@@ -344,7 +367,8 @@ def test_web_has_a_disruption_budget(rendered):
 def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered):
     documents = rendered.documents
     pods = pod_documents(documents)
-    assert len(pods) == 4
+    custodian = "custodian" in rendered.values
+    assert len(pods) == 5 if custodian else 4
     for document in pods:
         name = document["metadata"]["name"]
         spec = pod_spec(document)
@@ -357,10 +381,15 @@ def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered)
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["allowPrivilegeEscalation"] is False, name
             assert security["capabilities"]["drop"] == ["ALL"], name
-            assert {m["mountPath"] for m in c["volumeMounts"]} == {"/tmp"}, name
+            mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+            if name == f"{RELEASE}-custodian":  # its key volume, and its clients read-only
+                assert set(mounts) == {"/tmp", CUSTODIAN_DATA, CUSTODIAN_CLIENTS}
+                assert mounts[CUSTODIAN_CLIENTS]["readOnly"] is True
+            else:
+                assert set(mounts) == {"/tmp"}, name
             assert c["resources"]["requests"]["memory"] and c["resources"]["requests"]["cpu"], name
             assert c["resources"]["limits"]["memory"], name
-    account = find(documents, "ServiceAccount")
+    account = find(documents, "ServiceAccount", RELEASE)
     assert account["automountServiceAccountToken"] is False
     for component in ("web", "worker", "cron"):
         assert (
@@ -433,6 +462,197 @@ def test_a_settings_change_rolls_the_pods(helm, default_render):
     assert checksum(changed) != checksum(default_render.documents)
 
 
+# --- The key custodian ------------------------------------------------------------------------------
+
+
+def volumes_of(document: dict) -> dict[str, dict]:
+    return {volume["name"]: volume for volume in pod_spec(document).get("volumes", [])}
+
+
+def secret_refs(document: dict) -> set[str]:
+    """Every Secret a pod reads, through its env or its volumes."""
+    names = {
+        entry["valueFrom"]["secretKeyRef"]["name"]
+        for entry in env_of(document).values()
+        if "secretKeyRef" in entry.get("valueFrom", {})
+    }
+    names |= {source["secretRef"]["name"] for source in container(document).get("envFrom", []) if "secretRef" in source}
+    return names | {v["secret"]["secretName"] for v in volumes_of(document).values() if "secret" in v}
+
+
+def pod_labels(document: dict) -> dict[str, str]:
+    return document["spec"]["template"]["metadata"]["labels"]
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels, matchExpressions In/NotIn) picks ``labels``."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value = labels.get(expression["key"])
+        inside = value in expression["values"]
+        if (expression["operator"] == "In" and not inside) or (expression["operator"] == "NotIn" and inside):
+            return False
+    return True
+
+
+def policies(documents: list[dict]) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "NetworkPolicy"}
+
+
+def test_the_custodian_is_off_by_default(default_render, full_render):
+    for documents in (default_render.documents, full_render.documents):
+        assert not [d for d in documents if "custodian" in d["metadata"]["name"]]
+        for component in ("web", "worker"):
+            assert not [name for name in env_of(workload(documents, component)) if "CUSTODIAN" in name]
+
+
+def test_the_custodian_runs_alone_with_its_own_volume_and_secret(custodian_render):
+    """One replica replaced, not rolled (its tokens live in its memory, its volume mounts once);
+    its key file on a claim of its own that outlives the release; its clients file from its own
+    Secret; none of the platform's settings or secrets."""
+    from livc.federation.custodian import load_custodian_settings
+
+    documents = custodian_render.documents
+    custodian = workload(documents, "custodian")
+    assert custodian["spec"]["replicas"] == 1 and custodian["spec"]["strategy"] == {"type": "Recreate"}
+    line = command_line(custodian)
+    assert line[:3] == ["livc", "custodian", "serve"]
+    port = container(custodian)["ports"][0]
+    assert line[line.index("--port") + 1] == str(port["containerPort"]) and line[line.index("--host") + 1] == "0.0.0.0"
+
+    volumes = volumes_of(custodian)
+    claim = find(documents, "PersistentVolumeClaim", f"{RELEASE}-custodian")
+    assert volumes["custodian-data"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    clients = volumes["custodian-clients"]["secret"]
+    assert clients["secretName"] == "livc-custodian"
+    assert clients["items"] == [{"key": "clients.json", "path": "clients.json"}]
+    assert clients["defaultMode"] & 0o007 == 0  # the custodian refuses a file others may read
+
+    # Its settings, as the custodian reads them from that environment: state on the volume,
+    # clients from the Secret.
+    env = env_of(custodian)
+    assert "envFrom" not in container(custodian)
+    assert secret_refs(custodian) == {"livc-custodian"}
+    assert {name for name in env if name.startswith("LIVC_")} == {
+        name for name in env if name.startswith("LIVC_CUSTODIAN_")
+    }
+    settings = load_custodian_settings({
+        name.removeprefix("LIVC_CUSTODIAN_"): entry["value"] for name, entry in env.items() if name.startswith("LIVC_CUSTODIAN_")
+    })
+    assert settings.keys_path.parent.as_posix() == settings.audit_path.parent.as_posix() == CUSTODIAN_DATA
+    assert settings.clients_path.as_posix() == f"{CUSTODIAN_CLIENTS}/clients.json"
+
+    account = find(documents, "ServiceAccount", pod_spec(custodian)["serviceAccountName"])
+    assert account["metadata"]["name"] != pod_spec(workload(documents, "web"))["serviceAccountName"]
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_no_other_pod_mounts_or_reads_the_custodians_files(custodian_render):
+    documents = custodian_render.documents
+    claim = find(documents, "PersistentVolumeClaim")["metadata"]["name"]
+    for component in ("web", "worker", "cron", "migrate"):
+        document = workload(documents, component)
+        assert "livc-custodian" not in secret_refs(document), component
+        assert claim not in {v.get("persistentVolumeClaim", {}).get("claimName") for v in volumes_of(document).values()}
+        assert not [name for name in env_of(document) if name.startswith("LIVC_CUSTODIAN_") and name not in (
+            "LIVC_CUSTODIAN_URL", "LIVC_CUSTODIAN_CLIENT_ID", "LIVC_CUSTODIAN_CLIENT_SECRET")], component
+
+
+def test_web_and_worker_reach_the_custodian_service_with_the_platforms_client(custodian_render):
+    documents = custodian_render.documents
+    service = find(documents, "Service", f"{RELEASE}-custodian")
+    custodian = workload(documents, "custodian")
+    assert selects({"matchLabels": service["spec"]["selector"]}, pod_labels(custodian))
+    [port] = service["spec"]["ports"]
+    assert port["targetPort"] == container(custodian)["ports"][0]["name"]
+    address = f"http://{service['metadata']['name']}.livc.svc:{port['port']}"
+    for component in ("web", "worker"):
+        env = env_of(workload(documents, component))
+        assert env["LIVC_CUSTODIAN_URL"] == {"name": "LIVC_CUSTODIAN_URL", "value": address}
+        for name in ("LIVC_CUSTODIAN_CLIENT_ID", "LIVC_CUSTODIAN_CLIENT_SECRET"):
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "livc-secrets", "key": name}
+    for component in ("cron", "migrate"):  # neither calls the custodian
+        assert not [name for name in env_of(workload(documents, component)) if "CUSTODIAN" in name], component
+
+
+def test_the_custodian_is_ready_on_its_health_answer_and_alive_while_it_listens(custodian_render):
+    probes = container(workload(custodian_render.documents, "custodian"))
+    assert probes["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "custodian"}
+    assert probes["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "custodian"}
+    # Not the file checks: a restart would not mend a broken key file.
+    assert probes["livenessProbe"]["tcpSocket"] == {"port": "custodian"}
+
+
+@pytest.mark.parametrize("network_policy", [True, False], ids=["release policies on", "release policies off"])
+def test_only_web_and_worker_pods_of_the_release_may_reach_the_custodian(helm, network_policy):
+    values = copy.deepcopy(CUSTODIAN_VALUES)
+    values["networkPolicy"]["enabled"] = network_policy
+    documents = render(helm, values).documents
+    custodian = workload(documents, "custodian")
+    port = container(custodian)["ports"][0]
+    policy = policies(documents)[f"{RELEASE}-custodian"]
+    assert selects(policy["podSelector"], pod_labels(custodian))
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"port": port["name"], "protocol": "TCP"}]
+
+    def admitted(labels: dict[str, str]) -> bool:
+        return any(selects(peer["podSelector"], labels) for peer in rule["from"] if set(peer) == {"podSelector"})
+
+    assert all(set(peer) == {"podSelector"} for peer in rule["from"])  # no namespace or address peers
+    for component in ("web", "worker"):
+        assert admitted(pod_labels(workload(documents, component))), component
+    for component in ("cron", "migrate", "custodian"):
+        labels = pod_labels(workload(documents, component)) if component != "migrate" else (
+            workload(documents, "migrate")["spec"]["template"]["metadata"]["labels"])
+        assert not admitted(labels), component
+    other_release = {**pod_labels(workload(documents, "web")), "app.kubernetes.io/instance": "another"}
+    assert not admitted(other_release)
+    # Its own egress: DNS only.
+    assert {p["port"] for egress in policy["egress"] for p in egress["ports"]} == {53}
+
+    if network_policy:  # the platform's policy leaves the custodian alone and lets web and worker out to it
+        platform = policies(documents)[RELEASE]
+        assert not selects(platform["podSelector"], pod_labels(custodian))
+        assert selects(platform["podSelector"], pod_labels(workload(documents, "web")))
+        [to_custodian] = [egress for egress in platform["egress"] if "to" in egress]
+        assert selects(to_custodian["to"][0]["podSelector"], pod_labels(custodian))
+        assert to_custodian["ports"] == [{"port": port["containerPort"], "protocol": "TCP"}]
+
+
+def test_the_rendered_settings_reach_the_custodian_in_production(helm, custodian_render):
+    """ConfigMap, web's literal env and the Secret's variables pass livc's production checks,
+    and the platform's custodian is then the in-cluster service, with its client."""
+    from livc.federation.custodian_client import CustodianClient, custodian_for
+    from livc.platform.settings import load_settings
+
+    documents = custodian_render.documents
+    for component in ("web", "worker"):
+        env = env_of(workload(documents, component))
+        literal = {name: entry["value"] for name, entry in env.items() if "value" in entry and name.startswith("LIVC_")}
+        from_secret = {name: FAKE_SECRETS[name] for name, entry in env.items() if "valueFrom" in entry}
+        data = {**find(documents, "ConfigMap")["data"], **literal, **from_secret}
+        settings = load_settings({key.removeprefix("LIVC_").lower(): value for key, value in data.items()})
+        assert settings.production
+        client = custodian_for(settings)
+        assert isinstance(client, CustodianClient)
+        assert client.url == env["LIVC_CUSTODIAN_URL"]["value"] and client.client_id == "livc-platform"
+
+
+def test_a_custodian_run_elsewhere_is_reached_at_its_address(helm):
+    documents = render(helm, {"custodian": {"url": "https://custodian.example.be"}}).documents
+    assert not [d for d in documents if "custodian" in d["metadata"]["name"]]
+    env = env_of(workload(documents, "worker"))
+    assert env["LIVC_CUSTODIAN_URL"]["value"] == "https://custodian.example.be"
+    assert env["LIVC_CUSTODIAN_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "livc-secrets"
+    both = run_helm(helm, "template", RELEASE, str(CHART),
+                    values={"custodian": {"enabled": True, "url": "https://custodian.example.be"}})
+    assert both.returncode != 0 and "not both" in both.stderr
+
+
 # --- Bad values are refused at template time --------------------------------------------------------
 
 BAD_VALUES = {
@@ -456,6 +676,13 @@ BAD_VALUES = {
         "web.resources.limits",
     ),
     "unknown queue": ("worker:\n  queues: [reports]\n", "worker.queues"),
+    "a second custodian": ("custodian:\n  enabled: true\n  replicas: 2\n", "custodian"),
+    "custodian without threads": ("custodian:\n  threads: 0\n", "custodian.threads"),
+    "custodian address without scheme": ("custodian:\n  url: custodian:5100\n", "custodian.url"),
+    "custodian client secret in plain config": (
+        "config:\n  extra:\n    LIVC_CUSTODIAN_CLIENT_SECRET: abcdefabcdefabcdefabcdefabcdefabcdef\n",
+        "config.extra",
+    ),
 }
 
 

@@ -179,3 +179,41 @@ annotations:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end -}}
+
+{{/* The key custodian ----------------------------------------------------------------------- */}}
+
+{{- define "livc.custodianServiceAccountName" -}}
+{{- $account := .Values.custodian.serviceAccount -}}
+{{- if $account.create -}}
+{{- default (printf "%s-custodian" (include "livc.fullname" .)) $account.name -}}
+{{- else -}}
+{{- default "default" $account.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the platform reaches its custodian: the in-cluster Service when the chart deploys it,
+     custodian.url for one run elsewhere, or nothing (federation jobs then wait and retry). */}}
+{{- define "livc.custodianUrl" -}}
+{{- $c := .Values.custodian -}}
+{{- if and $c.enabled $c.url -}}
+{{- fail "custodian: set custodian.enabled (the chart deploys it) or custodian.url (one run elsewhere), not both" -}}
+{{- end -}}
+{{- if $c.enabled -}}
+{{- printf "http://%s-custodian.%s.svc:%d" (include "livc.fullname" .) .Release.Namespace (int64 $c.port) -}}
+{{- else -}}
+{{- $c.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* What web and worker (which run the federation's jobs and pages) need to reach the
+     custodian: its address and this platform's client id and secret, from the operator's
+     Secret. Never the custodian's own files. */}}
+{{- define "livc.custodianClientEnv" -}}
+{{- $url := include "livc.custodianUrl" . -}}
+{{- if $url -}}
+- name: LIVC_CUSTODIAN_URL
+  value: {{ $url | quote }}
+{{ include "livc.secretRef" (dict "name" "LIVC_CUSTODIAN_CLIENT_ID" "secret" .Values.existingSecret "key" .Values.secretKeys.custodianClientId) }}
+{{ include "livc.secretRef" (dict "name" "LIVC_CUSTODIAN_CLIENT_SECRET" "secret" .Values.existingSecret "key" .Values.secretKeys.custodianClientSecret) }}
+{{- end }}
+{{- end -}}
