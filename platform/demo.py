@@ -83,10 +83,12 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
     """Create the demo cells (and their members) that do not exist yet; return the cells.
 
     With the members come the cells' signals and cases at every stage (see
-    :mod:`livc.platform.demo_cases`), once: a cell that has signals or cases gets none added.
+    :mod:`livc.platform.demo_cases`), once: a cell that has signals or cases gets none added;
+    and a federation link between the two cells (once), whose jobs, when this commits, enrol
+    their open cases and alert both coordinators on the one person they share.
     Without members (what most tests use) the cells stay empty and seeding stays fast.
     """
-    from livc.platform.demo_cases import seed_demo_cases
+    from livc.platform.demo_cases import link_demo_cells, seed_demo_cases
 
     tenants = []
     for data in DEMO_TENANTS:
@@ -96,6 +98,8 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
                 _seed_members(tenant)
                 seed_demo_cases(tenant)
         tenants.append(tenant)
+    if with_members:
+        link_demo_cells(tenants)
     db.session.commit()
     return tenants
 

@@ -36,6 +36,7 @@ from livc.tenants.case_models import (
     FlagLevel,
     FollowUpKind,
     FurtherFollowUp,
+    Identity,
     InternalAssessment,
     Measure,
     MeasureStatus,
@@ -80,9 +81,12 @@ class Person:
     born: date
     serial: int
     address: str
+    number_known: bool = True  # an office that never learnt the national number leaves it empty
 
     @property
     def national_number(self) -> str:
+        if not self.number_known:
+            return ""
         digits = f"{self.born:%y%m%d}{self.serial:03d}"
         base = int(("2" if self.born.year >= 2000 else "") + digits)
         valid = 97 - base % 97
@@ -416,6 +420,30 @@ HERKO = {
     ),
 }
 
+# The demo person both cells follow without knowing it (seed 001, "Samenwerking"): written as
+# two offices would, the Arabic given name transliterated the Dutch or the English way, the
+# family name's particles split or glued, and the national number unknown in Herent-Kortenberg.
+# Once the cells are linked the federation alerts both coordinators on this pair, and on no
+# other: no other demo person shares a date of birth across the two cells.
+LEUVEN["shared"] = Story(
+    person=Person("Youssef", "Van den Voorbeeld", date(2001, 2, 14), 266, "Proeflaan 5, 3000 Leuven"),
+    observation="De jeugdwerker ziet hem in het jeugdhuis filmpjes van een gewelddadige groep tonen en jongeren "
+                "uitnodigen om 'mee te gaan naar de bijeenkomsten'. Hij verblijft ook geregeld bij familie buiten Leuven.",
+    facts=(_fact(ObservedFact.PROPAGANDA, "Toont in het jeugdhuis filmpjes van een gewelddadige groep."),
+           _fact(ObservedFact.EXTREMIST_CONTACTS, "Nodigt jongeren uit naar bijeenkomsten van die groep.")),
+    measures=(("prevention", "Gesprekken met een preventiewerker over de groep en de bijeenkomsten", 21,
+               MeasureStatus.IN_PROGRESS),),
+)
+HERKO["shared"] = Story(
+    person=Person("Yusuf", "Vandenvoorbeeld", date(2001, 2, 14), 0, "Oefenweg 12, 3020 Herent", number_known=False),
+    observation="Le service de prévention signale qu'il distribue à la gare des tracts d'un groupe violent et "
+                "qu'il cherche à recruter des jeunes de la commune.",
+    facts=(_fact(ObservedFact.PROPAGANDA, "Distribue à la gare les tracts d'un groupe violent."),
+           _fact(ObservedFact.EXTREMIST_CONTACTS, "Cherche à recruter des jeunes pour ce groupe.")),
+    measures=(("prevention", "Contact par un travailleur de rue, avec une offre d'activités", 28,
+               MeasureStatus.IN_PROGRESS),),
+)
+
 STORIES = {"demo-leuven": LEUVEN, "demo-herko": HERKO}
 
 
@@ -423,29 +451,92 @@ STORIES = {"demo-leuven": LEUVEN, "demo-herko": HERKO}
 
 
 def seed_demo_cases(tenant: Tenant) -> bool:
-    """Seed the cell's signals and cases (inside its tenant context); False when it had some
-    already (seeding twice adds nothing) or when the cell is not a demo cell."""
-    from livc.platform.demo import demo_email
+    """Seed the cell's signals and cases (inside its tenant context); False when there was
+    nothing to add or the cell is not a demo cell.
 
+    A cell that has signals or cases gets none of the day's stories added; the shared person
+    (the ``"shared"`` story) is looked for on its own, through the cell's blind index, so a demo
+    database seeded before it existed gets it too, and seeding twice adds nothing.
+    """
     stories = STORIES.get(tenant.slug)
-    if stories is None or _has_case_data():
+    if stories is None:
         return False
-    members = {}
-    for role in Role:
-        account = find_account(demo_email(tenant.slug, role))
-        membership = account and db.session.scalar(sa.select(Membership).where(Membership.account_id == account.id))
-        if membership is not None and membership.status == MembershipStatus.ACTIVE:
-            members[role] = membership
+    members = _demo_members(tenant)
     if Role.COORDINATOR not in members or Role.PARTNER not in members:
         return False
+    seeded = False
     with _as_demo_seeder(tenant):
         from livc.tenants.cell import can_open_cases
 
         _appoint_official(tenant, members[Role.COORDINATOR])
         if not can_open_cases():
             return False
-        _Seeder(members, stories).run()
+        seeder = _Seeder(members, stories)
+        if not _has_case_data():
+            seeder.run()
+            seeded = True
+        if not _has_case_of(stories["shared"].person):
+            seeder.shared_case()
+            seeded = True
         db.session.flush()  # within the cell's context: the commit may come outside it
+    return seeded
+
+
+def _demo_members(tenant: Tenant) -> dict[Role, Membership]:
+    """The cell's active demo members by role (inside its tenant context)."""
+    from livc.platform.demo import demo_email
+
+    members = {}
+    for role in Role:
+        account = find_account(demo_email(tenant.slug, role))
+        membership = account and db.session.scalar(sa.select(Membership).where(Membership.account_id == account.id))
+        if membership is not None and membership.status == MembershipStatus.ACTIVE:
+            members[role] = membership
+    return members
+
+
+def _has_case_of(person: Person) -> bool:
+    """Whether a case of the cell is about ``person`` (its full-name blind index; not a search
+    by a member, so not audited)."""
+    from livc.platform.keys import blind_index
+
+    index = blind_index(person.given_names + person.family_name, "full_name")
+    return db.session.scalar(
+        sa.select(Case.id).join(Identity, Identity.id == Case.identity_id).where(Identity.full_name_index == index).limit(1)
+    ) is not None
+
+
+def link_demo_cells(tenants: list[Tenant]) -> bool:
+    """Link the two demo cells for the federation, as their coordinators do: Leuven's asks,
+    Herent-Kortenberg's agrees (:mod:`livc.federation.enrolment`, audited in both cells as
+    the demo seeder). Once agreed, both cells' open cases are enrolled by jobs (inline in the
+    embedded demo: when the caller commits), and the shared person alerts both coordinators.
+
+    Only cells that were never linked: a link a demo user ended stays ended. True if linked now.
+    """
+    from livc.federation.enrolment import agree_link, request_link
+    from livc.federation.models import FederationLink
+    from livc.platform.db import tenant_context
+
+    by_slug = {tenant.slug: tenant for tenant in tenants}
+    asking, agreeing = by_slug.get("demo-leuven"), by_slug.get("demo-herko")
+    if asking is None or agreeing is None:
+        return False
+    low, high = sorted((asking.id, agreeing.id))
+    ever = sa.select(FederationLink.id).where(FederationLink.cell_a_id == low, FederationLink.cell_b_id == high)
+    if db.session.scalar(ever.limit(1)) is not None:
+        return False
+    coordinators = {}
+    for tenant in (asking, agreeing):
+        with tenant_context(tenant.id):
+            coordinators[tenant.id] = _demo_members(tenant).get(Role.COORDINATOR)
+    if None in coordinators.values():
+        return False
+    with tenant_context(asking.id), _as_demo_seeder(asking):
+        request_link(asking.id, agreeing.id, coordinators[asking.id])
+    with tenant_context(agreeing.id), _as_demo_seeder(agreeing):
+        agree_link(agreeing.id, asking.id, coordinators[agreeing.id])
+    db.session.flush()
     return True
 
 
@@ -534,6 +625,13 @@ class _Seeder:
         from livc.tenants.cases import _erase_after
 
         case.erase_after = _erase_after(case)
+
+    def shared_case(self) -> Case:
+        """The person the neighbouring cell follows too: a case in follow-up for a month."""
+        story = self.stories["shared"]
+        case = self.open_case(story, self.signal(self.partner, story, 35), 30)
+        self.follow(case, story, 28)
+        return case
 
     def case_in_aftercare(self) -> None:
         story = self.stories["aftercare"]

@@ -83,7 +83,7 @@ def test_each_demo_cell_has_signals_and_cases_at_every_stage(app, seeded):
             assert any(s.identity_id is None for s in statuses[SignalStatus.NEW])  # anonymous
             for status in (SignalStatus.INSUFFICIENT, SignalStatus.REFERRED, SignalStatus.ADDED_TO_CASE):
                 assert len(statuses[status]) == 1, status
-            assert len(statuses[SignalStatus.CASE_OPENED]) == len(cases) == 6
+            assert len(statuses[SignalStatus.CASE_OPENED]) == len(cases) == 7  # with the shared person
 
             # Follow-up: an overdue measure and a note for the coordinator and officer only.
             today = date.today()
@@ -117,7 +117,7 @@ def test_each_demo_cell_has_signals_and_cases_at_every_stage(app, seeded):
             report = verify_chain()
             assert report.intact
             opened = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "case.opened")).all()
-            assert len(opened) == 6 and {entry.actor for entry in opened} == {"system:demo"}
+            assert len(opened) == 7 and {entry.actor for entry in opened} == {"system:demo"}
             db.session.remove()
 
 
@@ -171,7 +171,7 @@ def test_livc_retention_erases_what_is_due_in_every_active_cell(app, seeded):
         with app.app_context(), tenant_context(seeded[slug]):
             assert db.session.scalar(sa.select(Case.id).where(Case.code == codes[slug])) is None
             assert retention_report() == []
-            assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 5
+            assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 6
             db.session.remove()
     assert "total: 2 case(s), 0 signal(s) erased in 2 cell(s)" in result.output
     # The person's name never reaches the output, only codes and dates.
