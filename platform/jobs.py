@@ -4,7 +4,9 @@ A job is a function marked with :func:`task`. It is enqueued with plain ids (nev
 never personal data: job arguments sit in Redis and in dashboards) and the tenant it works for.
 Inside the worker, :func:`execute` opens an app context, re-enters that tenant (ORM filter and
 row-level security alike), runs the function in one transaction and commits. Failures are
-retried with back-off, then kept in RQ's failed-job registry (``livc jobs failed``).
+retried with back-off, then kept in RQ's failed-job registry (``livc jobs failed``). A job
+whose tenant is suspended is kept in the database (:class:`PausedJob`) and handed back to the
+queues when the tenant is reactivated; one whose tenant is gone or offboarded is dropped.
 
 Jobs must be idempotent: what must not be lost is written to the database first (an outbox)
 and the job delivers it, so a retry or a duplicate delivery does no harm.
@@ -40,7 +42,7 @@ _TASKS: dict[str, Task] = {}
 
 
 class TenantUnavailable(Exception):
-    """The job's tenant no longer exists or is not active; the job is dropped, not retried."""
+    """The job's tenant no longer exists or was offboarded; the job is dropped, not retried."""
 
 
 class TenantPaused(TenantUnavailable):
@@ -190,7 +192,7 @@ def _run_inline(definition: Task, tenant_id: int | None, args, kwargs) -> Enqueu
         with app.app_context():
             _execute_in_app(tenant_id, definition, args, kwargs)
     except TenantUnavailable as reason:
-        log.info("inline job %s dropped: %s", definition.path, reason)
+        log.info("inline job %s not run: %s", definition.path, reason)
         return Enqueued(job_id=None, inline=True, succeeded=False)
     except Exception as error:  # the caller's request must not fail because of its job
         log.error("inline job %s failed: %s", definition.path, error_type(error))
@@ -211,7 +213,7 @@ def execute(tenant_id: int | None, task_path: str, args: list, kwargs: dict) -> 
             try:
                 return _execute_in_app(tenant_id, definition, args, kwargs)
             except TenantUnavailable as reason:
-                log.warning("job %s dropped: %s", task_path, reason)
+                log.warning("job %s not run: %s", task_path, reason)
                 return None
     except Exception as error:
         from livc.platform.logs import describe_error
@@ -244,6 +246,10 @@ def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs:
             db.session.commit()
             return result
         tenant = db.session.get(Tenant, tenant_id)
+        if tenant is not None and tenant.status == TenantStatus.SUSPENDED:
+            db.session.add(PausedJob(tenant_id=tenant_id, task=definition.path, args=list(args), kwargs=dict(kwargs)))
+            db.session.commit()
+            raise TenantPaused(f"tenant {tenant_id} is suspended: job kept until it is reactivated")
         if tenant is None or tenant.status != TenantStatus.ACTIVE:
             raise TenantUnavailable(f"tenant {tenant_id} is missing or not active")
         with tenant_context(tenant_id):
@@ -255,6 +261,19 @@ def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs:
         raise
     finally:
         db.session.remove()
+
+
+def resume_paused_jobs(tenant_id: int) -> int:
+    """Hand the jobs kept while ``tenant_id`` was suspended back to the queues (in the caller's
+    transaction: they are enqueued when it commits, and kept if it rolls back)."""
+    paused = db.session.scalars(
+        sa.select(PausedJob).where(PausedJob.tenant_id == tenant_id).order_by(PausedJob.id)
+    ).all()
+    for job in paused:
+        enqueue(_task_for(job.task).func, *job.args, tenant_id=tenant_id, **job.kwargs)
+        db.session.delete(job)
+    db.session.flush()
+    return len(paused)
 
 
 def queue(name: str):

@@ -1,7 +1,9 @@
 """Periodic jobs, kept as data and run by RQ's cron scheduler (``livc cron``).
 
 A periodic job marked ``per_tenant`` fans out into one job per active tenant, so that each
-runs inside its own tenant's isolation, exactly like any other job.
+runs inside its own tenant's isolation, exactly like any other job. A suspended tenant's
+periodic jobs are not run while it is suspended; they run again at their next time after
+its reactivation (one-off jobs of a suspended tenant are kept, see ``jobs.PausedJob``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ PERIODIC = (
     Periodic("case-retention", "livc.tenants.retention.retention_sweep", "41 2 * * *"),
     Periodic("case-reminders", "livc.tenants.retention.send_case_reminders", "7 6 * * *"),
     Periodic("federation-sweep", "livc.federation.enrolment.sweep_enrolments", "*/10 * * * *"),
+    Periodic("export-expiry", "livc.admin.lifecycle.expire_exports", "23 * * * *", per_tenant=False),
 )
 
 

@@ -1,5 +1,5 @@
 """Tenant lifecycle: jobs paused while a tenant is suspended; offboarding runs, their steps,
-the encrypted export and its single-use link, the verification report, lifecycle events.
+the encrypted export and its single-use link, the verification report.
 
 Revision ID: 0009
 Revises: 0008
@@ -59,18 +59,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_paused_jobs"),
     )
     op.create_index("ix_paused_jobs_tenant_id", "paused_jobs", ["tenant_id"])
-    op.create_table(
-        "lifecycle_events",
-        sa.Column("id", Id, nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("tenant_id", Id, nullable=False),
-        sa.Column("tenant_slug", sa.String(63), nullable=False),
-        sa.Column("actor", sa.String(120), nullable=False),
-        sa.Column("action", sa.String(80), nullable=False),
-        sa.Column("details", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_lifecycle_events"),
-    )
-    op.create_index("ix_lifecycle_events_tenant_id", "lifecycle_events", ["tenant_id"])
     op.create_table(
         "offboardings",
         sa.Column("id", Id, nullable=False),
@@ -176,5 +164,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS livc_purge_offboarded_audit(bigint)")
     for table in ("offboarding_reports", "tenant_export_files", "tenant_exports", "offboarding_steps",
-                  "offboardings", "lifecycle_events", "paused_jobs"):
+                  "offboardings", "paused_jobs"):
         op.drop_table(table)

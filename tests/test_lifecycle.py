@@ -1,0 +1,313 @@
+"""A tenant's lifecycle, as the operator and the municipality see it: suspension signs everyone
+out and holds the cell's jobs until reactivation; offboarding exports everything for the
+municipality's designated person (one download, under their own passphrase), crypto-shreds the
+cell and proves in a report that nothing decryptable remains, while the other cells carry on.
+
+SQLite and PostgreSQL (row-level security, the app role); inline jobs, and a real worker on
+Redis where it matters.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import io
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pyzipper
+import sqlalchemy as sa
+from click.testing import CliRunner
+from marshmallow import ValidationError
+
+from auth_helpers import add_member, give_session, post_form, sign_in
+from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, membership, ready_cell
+from test_case_privacy import ciphertexts_of, database_dump, full_case, leaks
+from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, link, open_person
+from livc.admin import lifecycle
+from livc.admin.lifecycle import RunState, StepState
+from livc.federation.models import FederationEnrolment, FederationLink, FederationToken, MatchAlert
+from livc.platform.audit import AuditEntry
+from livc.platform.db import db, tenant_context
+from livc.platform.jobs import PausedJob, enqueue
+from livc.platform.keys import DataKey, KeyDestroyed, decrypt
+from livc.platform.sessions import AuthSession
+from livc.platform.timeutil import utcnow
+from livc.tenants.case_models import Case
+from livc.tenants.members import Membership, Role
+from livc.tenants.models import Tenant, TenantStatus
+
+RECIPIENT = "archief@leuven.example"
+PASSPHRASE = "correct horse battery staple"
+EN = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+def two(app, cells) -> tuple[Cell, Cell]:
+    return ready_cell(app, cells[LEUVEN], LEUVEN), ready_cell(app, cells[HERKO], HERKO)
+
+
+def tenant(slug: str) -> Tenant:
+    return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))
+
+
+def act(app, func, *args):
+    """Run ``func(*args)`` as the CLI would (one transaction, committed); its result."""
+    with app.app_context():
+        result = func(*args)
+        db.session.commit()
+        db.session.remove()
+    return result
+
+
+def suspend(app, slug: str, reason: str = "Contract ended"):
+    return act(app, lambda: lifecycle.suspend(tenant(slug), "operator:1", reason))
+
+
+def reactivate(app, slug: str):
+    return act(app, lambda: lifecycle.reactivate(tenant(slug), "operator:1"))
+
+
+def offboard(app, slug: str, recipient: str = RECIPIENT):
+    return act(app, lambda: lifecycle.start_offboarding(tenant(slug), "operator:1", recipient).id)
+
+
+def progress(app, slug: str) -> dict:
+    with app.app_context():
+        state = lifecycle.progress(tenant(slug).id)
+        db.session.remove()
+    return state
+
+
+def count(app, tenant_id: int, model) -> int:
+    with app.app_context(), tenant_context(tenant_id):
+        found = db.session.scalar(sa.select(sa.func.count()).select_from(model))
+        db.session.remove()
+    return found
+
+
+def mails(app) -> list[email.message.Message]:
+    folder = app.extensions["livc.settings"].data_dir / "mail"
+    return [email.message_from_bytes(path.read_bytes()) for path in sorted(folder.glob("*.eml"))]
+
+
+def export_mail(app) -> tuple[email.message.Message, str]:
+    [mail] = [mail for mail in mails(app) if mail["To"] == RECIPIENT]
+    body = mail.get_content() if hasattr(mail, "get_content") else mail.get_payload(decode=True).decode()
+    return mail, body
+
+
+def export_path(body: str) -> str:
+    [path] = re.findall(r"https?://[^/\s]+(/admin/export/[A-Za-z0-9_-]+)", body)
+    return path
+
+
+def download(client, path: str, passphrase: str = PASSPHRASE, repeated: str | None = None):
+    return post_form(client, path, {"passphrase": passphrase, "passphrase_repeated": repeated or passphrase},
+                     headers=EN)
+
+
+def opened(data: bytes, passphrase: str = PASSPHRASE) -> dict[str, bytes]:
+    archive = pyzipper.AESZipFile(io.BytesIO(data))
+    archive.setpassword(passphrase.encode())
+    return {name: archive.read(name) for name in archive.namelist()}
+
+
+def trail(app, tenant_id: int, action: str) -> list[AuditEntry]:
+    with app.app_context(), tenant_context(tenant_id):
+        entries = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == action)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return entries
+
+
+# --- suspend and reactivate ---------------------------------------------------------------------
+
+
+def test_suspension_signs_everyone_out_and_refuses_sign_in_until_reactivation(app, two):
+    leuven, herko = two
+    client = app.test_client()
+    give_session(app, client, leuven.coordinator)
+    other = app.test_client()
+    give_session(app, other, herko.coordinator)
+    assert client.get(f"/{LEUVEN}/", headers=EN).status_code == 200
+
+    assert suspend(app, LEUVEN, "Contract ended on 30 November") == 1
+    assert count(app, leuven.tenant_id, AuthSession) == 0
+    refused = client.get(f"/{LEUVEN}/", headers=EN)
+    assert refused.status_code == 403 and "suspended" in refused.get_data(as_text=True)
+    assert app.test_client().get(f"/{LEUVEN}/sign-in", headers=EN).status_code == 403
+    # The data is kept; the other cell does not notice anything.
+    assert count(app, leuven.tenant_id, Membership) == 5
+    assert other.get(f"/{HERKO}/", headers=EN).status_code == 200
+    # The coordinator sees the operator's action and its reason in the cell's trail.
+    [entry] = trail(app, leuven.tenant_id, "operator.tenant.suspended")
+    assert entry.actor == "operator:1" and entry.details == {"reason": "Contract ended on 30 November", "sessions_ended": 1}
+
+    with pytest.raises(ValidationError) as refusal:
+        suspend(app, LEUVEN)
+    assert refusal.value.messages == {"_schema": ["Only an active cell can be suspended."]}
+
+    assert reactivate(app, LEUVEN) == 0
+    sign_in(app.test_client(), leuven.coordinator)
+    with pytest.raises(ValidationError) as refusal:
+        reactivate(app, LEUVEN)
+    assert refusal.value.messages == {"_schema": ["Only a suspended cell can be reactivated."]}
+
+
+def test_a_suspension_needs_a_reason(app, two):
+    for reason, message in (("  ", "Say why the cell is suspended."), ("x" * 501, "Keep the reason under 500 characters.")):
+        with pytest.raises(ValidationError) as refusal:
+            suspend(app, LEUVEN, reason)
+        assert refusal.value.messages == {"reason": [message]}
+    with app.app_context():
+        assert tenant(LEUVEN).status == TenantStatus.ACTIVE
+
+
+def test_a_suspended_cells_job_waits_and_runs_after_reactivation(app, two):
+    import job_tasks
+
+    leuven, herko = two
+    suspend(app, LEUVEN)
+    with app.app_context():
+        outcome = enqueue(job_tasks.visit, "while-suspended", tenant_id=leuven.tenant_id)
+        other = enqueue(job_tasks.visit, "neighbour", tenant_id=herko.tenant_id)
+    assert outcome.succeeded is False and other.succeeded is True
+    assert trail(app, leuven.tenant_id, "test.visited") == []
+    with app.app_context():
+        [paused] = db.session.scalars(sa.select(PausedJob)).all()
+        assert (paused.tenant_id, paused.task, paused.args) == (leuven.tenant_id, "job_tasks.visit", ["while-suspended"])
+        db.session.remove()
+
+    assert reactivate(app, LEUVEN) == 1
+    [entry] = trail(app, leuven.tenant_id, "test.visited")
+    assert entry.subject == "note:while-suspended"
+    with app.app_context():
+        assert db.session.scalars(sa.select(PausedJob)).all() == []
+
+
+# --- offboarding, end to end ----------------------------------------------------------------------
+
+
+def test_offboarding_hands_the_data_over_once_and_leaves_nothing_decryptable(app, two):
+    leuven, herko = two
+    case_id, code = full_case(app, leuven)
+    amrani_l, _ = open_person(app, leuven, AMRANI_L)
+    amrani_h, code_h = open_person(app, herko, AMRANI_H)
+    link(app, leuven, herko)
+    [alert] = alerts_of(app, herko)
+    # Someone sits in both cells: their account stays; the others' accounts go with the cell.
+    both = add_member(app, herko.tenant_id, HERKO, Role.PARTNER, leuven.partner.email)
+    with app.app_context(), tenant_context(leuven.tenant_id):
+        stored = ciphertexts_of(case_id) + ciphertexts_of(amrani_l)
+        db.session.remove()
+    herko_before = {model: count(app, herko.tenant_id, model) for model in (Case, Membership, DataKey, AuditEntry)}
+    client = app.test_client()
+    give_session(app, client, leuven.coordinator)
+
+    offboard(app, LEUVEN)  # inline jobs: every step runs as soon as the one before commits
+
+    state = progress(app, LEUVEN)
+    assert state["state"] == "done"
+    assert [(step["name"], step["state"]) for step in state["steps"]] == [
+        ("suspend", "done"), ("export", "done"), ("shred", "done"), ("verify", "done")]
+    assert state["steps"][0]["counts"] == {"sessions_ended": 1, "was_active": True}
+    assert state["report"]["passed"] is True
+    assert all(check["passed"] for check in state["report"]["checks"])
+    assert set(state["report"]["counts"].values()) == {0}
+    assert state["export"]["state"] == "pending" and state["export"]["recipient"] == RECIPIENT
+
+    # The mail names the cell and carries the link, nothing of the cases.
+    mail, body = export_mail(app)
+    assert "Demo" in mail["Subject"] or "Leuven" in mail["Subject"]
+    assert leaks(body) == [] and code not in body
+    path = export_path(body)
+
+    # The designated person downloads it once, under a passphrase of their own.
+    municipality = app.test_client()
+    page = municipality.get(path, headers=EN)
+    assert page.status_code == 200 and "passphrase" in page.get_data(as_text=True)
+    short = download(municipality, path, "too short")
+    assert short.status_code == 422 and "at least 12 characters" in short.get_data(as_text=True)
+    differ = download(municipality, path, PASSPHRASE, PASSPHRASE + "!")
+    assert differ.status_code == 422 and "The two passphrases differ" in differ.get_data(as_text=True)
+    got = download(municipality, path)
+    assert got.status_code == 200 and got.mimetype == "application/zip"
+    files = opened(got.data)
+    with pytest.raises(RuntimeError):
+        opened(got.data, "not the passphrase")
+    again = municipality.get(path, headers=EN)
+    assert again.status_code == 410 and "works once only" in again.get_data(as_text=True)
+    assert progress(app, LEUVEN)["export"]["state"] == "downloaded"
+
+    # The export: a manifest that vouches for every file, and the cell's data in clear.
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["format"] == "livc-tenant-export" and manifest["version"] == "1"
+    assert {entry["name"] for entry in manifest["files"]} == set(files) - {"manifest.json"}
+    for entry in manifest["files"]:
+        assert hashlib.sha256(files[entry["name"]]).hexdigest() == entry["sha256"]
+        assert len(json.loads(files[entry["name"]]).get("rows", [None])) == entry["rows"] or entry["name"] in (
+            "organisation.json", "members.json")
+    identities = json.loads(files["tables/identities.json"])["rows"]
+    assert {row["family_name"] for row in identities} >= {IDENTITY["family_name"], AMRANI_L["family_name"]}
+    assert any(row["national_number"] == IDENTITY["national_number"] for row in identities)
+    assert not any(key.endswith(("_ciphertext", "_index")) for row in identities for key in row)
+    cases = json.loads(files["tables/cases.json"])["rows"]
+    assert code in {row["code"] for row in cases}
+    assert "Weekly talk with the counsellor" in files["tables/measures.json"].decode()
+    members = json.loads(files["members.json"])["members"]
+    assert leuven.coordinator.email in {member["email"] for member in members}
+    assert json.loads(files["organisation.json"])["slug"] == LEUVEN
+    assert "tables/data_keys.json" not in files and "tables/auth_sessions.json" not in files
+    assert len(json.loads(files["tables/audit_entries.json"])["rows"]) > 10
+    assert code_h.encode() not in b"".join(files.values())  # nothing of the other cell
+
+    # Nothing of the cell is left, and what was encrypted cannot be read any more.
+    with app.app_context():
+        gone = tenant(LEUVEN)
+        assert gone.status == TenantStatus.OFFBOARDED  # a tombstone: the address stays reserved
+        with tenant_context(leuven.tenant_id):
+            for table, columns in lifecycle.tenant_tables():
+                left = db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
+                    sa.or_(*(column == leuven.tenant_id for column in columns))))
+                if table.name == "data_keys":
+                    assert left > 0 and db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
+                        table.c.tenant_id == leuven.tenant_id, table.c.wrapped_key.is_not(None))) == 0
+                else:
+                    assert left == 0, table.name
+            for _table, token, scope in stored:
+                with pytest.raises(KeyDestroyed):
+                    decrypt(token, scope)
+        db.session.remove()
+    assert client.get(f"/{LEUVEN}/", headers=EN).status_code == 404
+
+    # The other cell: its alert withdrawn and gone, its link ended, its own data untouched.
+    assert alerts_of(app, herko) == []
+    assert [e.subject for e in trail(app, herko.tenant_id, "federation.alert_withdrawn")] == [f"alert:{alert.id}"]
+    assert len(trail(app, herko.tenant_id, "federation.link_ended")) == 1
+    with app.app_context():
+        assert db.session.scalars(sa.select(FederationLink)).all() == []
+        assert db.session.scalars(sa.select(MatchAlert)).all() == []
+        assert {e.tenant_id for e in db.session.scalars(sa.select(FederationEnrolment))} <= {herko.tenant_id}
+        assert {t.tenant_id for t in db.session.scalars(sa.select(FederationToken))} <= {herko.tenant_id}
+        from livc.platform.accounts import Account
+
+        assert db.session.get(Account, leuven.coordinator.account_id) is None
+        assert db.session.get(Account, both.account_id) is not None
+        db.session.remove()
+    for model, before in herko_before.items():
+        after = count(app, herko.tenant_id, model)
+        assert after >= before if model is AuditEntry else after == before, model
+    neighbour = app.test_client()
+    give_session(app, neighbour, herko.coordinator)
+    assert neighbour.get(f"/{HERKO}/", headers=EN).status_code == 200
+
+    # Offboarding twice is refused, and so is reactivating.
+    with pytest.raises(ValidationError) as refusal:
+        offboard(app, LEUVEN)
+    assert refusal.value.messages == {"_schema": ["This cell is already being offboarded or was offboarded."]}
+    with pytest.raises(ValidationError):
+        reactivate(app, LEUVEN)
