@@ -332,3 +332,45 @@ def page(browser, request) -> Iterator[WatchedPage]:
     """
     with open_page(browser, screenshot_name=request.node.name) as watched:
         yield watched
+
+
+# --- Signing in as a demo member -----------------------------------------------------------------
+
+UNDERTAKING = "I have read the house rules and accept the secrecy undertaking."
+
+
+def demo_login(output: str, cell: str, role: str) -> tuple[str, str, str]:
+    """E-mail, password and authenticator key of a demo login of ``cell``, as ``livc demo``
+    printed them (``server.output()``)."""
+    password = re.search(r"password for all: (\S+)\)", output).group(1)
+    line = re.search(rf"^\s+{re.escape(cell)}\s+{role}\s+(\S+)\s+key ([A-Z2-7]+)$", output, re.MULTILINE)
+    return line.group(1), password, line.group(2)
+
+
+def sign_in_demo(page, server: Server, cell: str, role: str) -> None:
+    """Sign a demo member of ``cell`` in through the pages of an English-speaking browser:
+    e-mail and password, the authenticator code, and the secrecy undertaking when asked.
+    The code is the next time step's (accepted: one step of clock drift), so that another
+    test's sign-in of the same member in this step does not spend it."""
+    import pyotp
+
+    email, password, key = demo_login(server.output(), cell, role)
+    page.goto(server.url(f"/{cell}/home"))
+    # Each page is left only once it loaded everything (its icon too): leaving earlier aborts
+    # that request, which assert_clean() counts as a failure.
+    page.wait_for_load_state("networkidle")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/sign-in/verify$"))
+    page.wait_for_load_state("networkidle")
+    totp = pyotp.TOTP(key)
+    page.get_by_label("Code").fill(totp.at(time.time() + totp.interval))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)
+    if "/undertaking" in page.url:
+        page.wait_for_load_state("networkidle")
+        page.get_by_label(UNDERTAKING).check()
+        page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(server.url(f"/{cell}/home"))
+    page.wait_for_load_state("networkidle")
