@@ -2,7 +2,19 @@
 
 Console modules (onboarding, lifecycle, health...) add their routes to ``blueprint`` and are
 imported by ``livc.platform.app.create_app``. Nothing on this blueprint may return case,
-signal, meeting or identity content (``tests`` walk every route to prove it).
+signal, meeting or identity content (``tests/test_admin_privacy.py`` walks every route to
+prove it).
+
+For console modules (the lifecycle among them):
+
+- guard every view with ``livc.admin.access.operator_guard(OperatorAction.X)`` (or
+  ``livc.platform.policy.public``); ``g.operator`` is the signed-in
+  :class:`~livc.admin.operators.Operator`, ``livc.admin.access.actor()`` its audit actor;
+- record every action with ``livc.admin.operators.record_action(action, actor=actor(),
+  tenant=tenant, ...)``: it goes to the operator trail and to the tenant's own trail;
+- pages extend ``admin/base.html`` and fill ``{% block console %}``; the tenant detail page
+  (``admin/tenant.html``, ``/admin/tenants/<slug>``) includes ``admin/_lifecycle.html`` when
+  that template exists, with ``tenant`` in its context.
 """
 
 from __future__ import annotations
@@ -10,3 +22,18 @@ from __future__ import annotations
 from flask import Blueprint
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+@blueprint.before_request
+def _signed_in_operator() -> None:
+    from livc.admin.access import load_operator
+
+    load_operator()
+
+
+@blueprint.context_processor
+def _console_context() -> dict:
+    from livc.admin.access import outbox_enabled
+    from livc.admin.operators import ROLE_LABELS
+
+    return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": outbox_enabled()}

@@ -49,14 +49,14 @@ def _totp_key() -> bytes:
     return derived_key("totp-secret")
 
 
-class Account(db.Model):
-    """A person who can sign in. Global: the same person may be a member of several cells."""
+class Credentials:
+    """How someone proves who they are: argon2id password, TOTP second factor, recovery codes.
 
-    __tablename__ = "accounts"
+    Mixed into :class:`Account` (cell members) and the operator console's own accounts
+    (:mod:`livc.admin.operators`), so the helpers below serve both realms. A subclass maps a
+    ``recovery_codes`` relationship to its own table of codes (``code_digest``, ``used_at``).
+    """
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(EMAIL_MAX), unique=True)
-    display_name: Mapped[str] = mapped_column(sa.String(NAME_MAX), default="")
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
     password_changed_at: Mapped[datetime | None]
     # Encrypted at rest (AES-GCM) under a key derived from the platform secret.
@@ -65,13 +65,6 @@ class Account(db.Model):
     # The last time step a code was accepted for: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     disabled_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    recovery_codes: Mapped[list[RecoveryCode]] = relationship(cascade="all, delete-orphan")
-
-    @property
-    def label(self) -> str:
-        return self.display_name or self.email
 
     @property
     def has_password(self) -> bool:
@@ -84,6 +77,23 @@ class Account(db.Model):
     @property
     def remaining_recovery_codes(self) -> int:
         return sum(1 for code in self.recovery_codes if code.used_at is None)
+
+
+class Account(Credentials, db.Model):
+    """A person who can sign in. Global: the same person may be a member of several cells."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(EMAIL_MAX), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(NAME_MAX), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.email
 
 
 class RecoveryCode(db.Model):
@@ -174,7 +184,7 @@ def password_problem(password: str, email: str = "") -> str | None:
     return None
 
 
-def set_password(account: Account, password: str) -> None:
+def set_password(account: Credentials, password: str) -> None:
     account.password_hash = _hasher.hash(password)
     account.password_changed_at = utcnow()
 
@@ -184,7 +194,7 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-def check_password(account: Account | None, password: str) -> bool:
+def check_password(account: Credentials | None, password: str) -> bool:
     """True when ``password`` is the account's. Takes as long when there is no such account."""
     stored = account.password_hash if account is not None and account.password_hash else None
     try:
@@ -231,7 +241,7 @@ def matching_totp_step(secret: str, code: str, after_step: int = 0, now: float |
     return None
 
 
-def enable_totp(account: Account, secret: str, code: str) -> bool:
+def enable_totp(account: Credentials, secret: str, code: str) -> bool:
     """Enrol ``secret`` when ``code`` proves the person's app holds it."""
     step = matching_totp_step(secret, code)
     if step is None:
@@ -242,7 +252,7 @@ def enable_totp(account: Account, secret: str, code: str) -> bool:
     return True
 
 
-def check_totp(account: Account, code: str) -> bool:
+def check_totp(account: Credentials, code: str) -> bool:
     """Accept a current code once: a replayed code (same or earlier step) is refused."""
     if not account.has_totp:
         return False
@@ -257,17 +267,18 @@ def _recovery_digest(code: str) -> str:
     return keyed_digest("recovery-code", _normalise_code(code))
 
 
-def new_recovery_codes(account: Account) -> list[str]:
+def new_recovery_codes(account: Credentials) -> list[str]:
     """Replace the account's recovery codes; the plain codes are shown once, never stored."""
+    code_model = sa.inspect(type(account)).relationships["recovery_codes"].mapper.class_
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     codes = ["-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3)) for _ in range(RECOVERY_CODE_COUNT)]
     account.recovery_codes.clear()
     db.session.flush()
-    account.recovery_codes.extend(RecoveryCode(code_digest=_recovery_digest(code)) for code in codes)
+    account.recovery_codes.extend(code_model(code_digest=_recovery_digest(code)) for code in codes)
     return codes
 
 
-def use_recovery_code(account: Account, code: str) -> bool:
+def use_recovery_code(account: Credentials, code: str) -> bool:
     digest = _recovery_digest(code)
     for stored in account.recovery_codes:
         if stored.used_at is None and hmac.compare_digest(stored.code_digest, digest):
@@ -276,7 +287,7 @@ def use_recovery_code(account: Account, code: str) -> bool:
     return False
 
 
-def check_second_factor(account: Account, code: str) -> str | None:
+def check_second_factor(account: Credentials, code: str) -> str | None:
     """``"totp"`` or ``"recovery_code"`` when ``code`` is accepted, else None."""
     if check_totp(account, code):
         return "totp"
@@ -294,22 +305,24 @@ class ThrottleState:
     retry_after: int = 0  # seconds
 
 
-def _throttle_key(email: str) -> str:
-    return keyed_digest("sign-in-throttle", normalise_email(email))
+def _throttle_key(email: str, realm: str = "") -> str:
+    """Per realm: failures at the operator console never lock a cell member out, nor the reverse."""
+    purpose = f"sign-in-throttle:{realm}" if realm else "sign-in-throttle"
+    return keyed_digest(purpose, normalise_email(email))
 
 
-def throttle_state(email: str) -> ThrottleState:
-    row = db.session.get(SignInThrottle, _throttle_key(email))
+def throttle_state(email: str, realm: str = "") -> ThrottleState:
+    row = db.session.get(SignInThrottle, _throttle_key(email, realm))
     now = utcnow()
     if row is None or row.locked_until is None or row.locked_until <= now:
         return ThrottleState(False)
     return ThrottleState(True, int((row.locked_until - now).total_seconds()) + 1)
 
 
-def note_failure(email: str) -> ThrottleState:
+def note_failure(email: str, realm: str = "") -> ThrottleState:
     """Count a failed attempt; lock the address for a while after too many in a row."""
     settings = current_app.extensions["livc.settings"]
-    key = _throttle_key(email)
+    key = _throttle_key(email, realm)
     row = db.session.get(SignInThrottle, key)
     now = utcnow()
     if row is None:
@@ -322,11 +335,11 @@ def note_failure(email: str) -> ThrottleState:
     if row.failures >= settings.sign_in_failures_allowed:
         row.locked_until = now + timedelta(minutes=settings.lockout_minutes)
     db.session.flush()
-    return throttle_state(email)
+    return throttle_state(email, realm)
 
 
-def clear_failures(email: str) -> None:
-    row = db.session.get(SignInThrottle, _throttle_key(email))
+def clear_failures(email: str, realm: str = "") -> None:
+    row = db.session.get(SignInThrottle, _throttle_key(email, realm))
     if row is not None:
         db.session.delete(row)
 

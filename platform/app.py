@@ -15,6 +15,8 @@ from livc.platform.settings import Settings, load_settings
 
 def import_models() -> None:
     """Import every module that defines models, so metadata (and Alembic) sees them all."""
+    import livc.admin.onboarding  # noqa: F401
+    import livc.admin.operators  # noqa: F401
     import livc.admin.lifecycle  # noqa: F401
     import livc.federation.models  # noqa: F401
     import livc.platform.accounts  # noqa: F401
@@ -53,9 +55,13 @@ def create_app(config: dict | None = None) -> Flask:
         auth_api, auth_views, case_api, case_views, cell_views, federation_views, house_rules_views, member_views,
         signal_views, sso_views,
     )
+    from livc.tenants import operator_actions_views, setup_views  # noqa: F401  (the console's cell pages)
     from livc.tenants.views import blueprint as tenants_blueprint
 
     app.register_blueprint(tenants_blueprint)
+    from livc.admin import (  # noqa: F401  (routes on the admin blueprint)
+        api as admin_api, health_views, onboarding_views, operator_views, outbox_views,
+    )
     from livc.admin.web import blueprint as admin_blueprint
 
     app.register_blueprint(admin_blueprint)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -261,46 +260,18 @@ def _require_redis(app) -> None:
         raise click.ClickException("LIVC_REDIS_URL is not set: jobs run inline and are not kept")
 
 
-_TYPE_NAME = re.compile(r"[A-Za-z_][\w.]*")
-
-
-def _failure_type(job) -> str:
-    """The exception type a failed job ended with; never any of the exception's message."""
-    if job.meta.get("error"):
-        return str(job.meta["error"])  # noted by the job itself (livc.platform.jobs.execute)
-    # Failed outside the job's code (work horse killed, timeout): RQ's own text. Its last line
-    # reads "Type: message" (or is a line of a multi-line message): keep only a type name.
-    result = job.latest_result()
-    lines = ((result.exc_string if result else None) or "").strip().splitlines()
-    candidate = lines[-1].split(":", 1)[0].strip() if lines and ":" in lines[-1] else ""
-    return candidate if _TYPE_NAME.fullmatch(candidate) else "?"
-
-
 @jobs.command("failed")
 @with_app
 def jobs_failed(app) -> None:
     """List failed jobs (after their retries) on every queue."""
-    from rq.job import Job
-
-    from livc.platform.jobs import QUEUES, queue
+    from livc.platform.failed_jobs import failed_jobs
 
     _require_redis(app)
-    count = 0
-    for name in QUEUES:
-        q = queue(name)
-        registry = q.failed_job_registry
-        for job in Job.fetch_many(registry.get_job_ids(), connection=q.connection):
-            if job is None:
-                continue
-            count += 1
-            # The task path, not the description: for jobs without meta it lists the arguments.
-            task_path = job.meta.get("task") or job.func_name
-            failed = f"{job.ended_at:%Y-%m-%d %H:%M}" if job.ended_at else "?"
-            click.echo(
-                f"{job.id}  {name}  {task_path}  "
-                f"tenant={job.meta.get('tenant_id')}  failed={failed}  {_failure_type(job)}"
-            )
-    click.echo(f"{count} failed job(s)")
+    found = failed_jobs()
+    for job in found:
+        failed = f"{job.failed_at:%Y-%m-%d %H:%M}" if job.failed_at else "?"
+        click.echo(f"{job.id}  {job.queue}  {job.task}  tenant={job.tenant_id}  failed={failed}  {job.error}")
+    click.echo(f"{len(found)} failed job(s)")
 
 
 @jobs.command("retry")
@@ -309,23 +280,12 @@ def jobs_failed(app) -> None:
 @with_app
 def jobs_retry(app, job_ids: tuple[str, ...], retry_all: bool) -> None:
     """Put failed jobs back on their queue."""
-    from rq.exceptions import InvalidJobOperation
-
-    from livc.platform.jobs import QUEUES, queue
+    from livc.platform.failed_jobs import retry_failed
 
     _require_redis(app)
     if not job_ids and not retry_all:
         raise click.UsageError("name job ids, or --all")
-    retried: set[str] = set()
-    for name in QUEUES:
-        registry = queue(name).failed_job_registry
-        for job_id in registry.get_job_ids():
-            if retry_all or job_id in job_ids:
-                try:
-                    registry.requeue(job_id)
-                except InvalidJobOperation:  # retried or expired meanwhile
-                    continue
-                retried.add(job_id)
+    retried = retry_failed(None if retry_all else set(job_ids))
     click.echo(f"{len(retried)} job(s) put back on their queue")
     unknown = [job_id for job_id in job_ids if job_id not in retried]
     if unknown:

@@ -43,6 +43,21 @@ class Action(enum.StrEnum):
     PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
     FEDERATION_MANAGE = "federation.manage"
+    SETUP_MANAGE = "setup.manage"
+    OPERATOR_ACTIONS_VIEW = "operator_actions.view"
+
+
+class OperatorAction(enum.StrEnum):
+    """What the platform operator does on the console (``/admin``); never anything in a cell."""
+
+    ACCOUNT = "operator.account"  # one's own sign-in: sign out, the console's home
+    HEALTH_VIEW = "operator.health.view"
+    TENANTS_VIEW = "operator.tenants.view"  # tenants, their status and onboarding progress
+    JOBS_RETRY = "operator.jobs.retry"
+    OUTBOX_VIEW = "operator.outbox.view"  # the development outbox
+    ONBOARDING_MANAGE = "operator.onboarding.manage"
+    LIFECYCLE_MANAGE = "operator.lifecycle.manage"
+    OPERATORS_MANAGE = "operator.operators.manage"
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
@@ -65,6 +80,14 @@ def public(view):
     """Mark a view reachable without signing in (sign-in pages, invitation links, health)."""
     view.access = Access(None)
     return view
+
+
+@dataclass(frozen=True)
+class OperatorPerson:
+    """An operator signed in to the console. Not a :class:`Person`: no cell rule applies."""
+
+    operator_id: int
+    role: str  # livc.admin.operators.OperatorRole
 
 
 @dataclass(frozen=True)
@@ -126,10 +149,19 @@ def rule(*actions: Action):
     return register
 
 
-def decide(person: Person | None, action: Action | str, resource: object | None = None) -> Decision:
-    """May ``person`` do ``action`` (on ``resource``)? Refused unless a rule says yes."""
+def decide(person: Person | OperatorPerson | None, action: Action | OperatorAction | str,
+           resource: object | None = None) -> Decision:
+    """May ``person`` do ``action`` (on ``resource``)? Refused unless a rule says yes.
+
+    Operators and cell members are separate realms: an operator has no rule in a cell, a member
+    none on the console.
+    """
     if person is None:
         return deny("not signed in")
+    if isinstance(person, OperatorPerson):
+        return _decide_for_operator(person, action)
+    if action in frozenset(OperatorAction):
+        return deny("the console is for platform operators")
     try:
         rule_for = _RULES[Action(action)]
     except (ValueError, KeyError):
@@ -137,6 +169,31 @@ def decide(person: Person | None, action: Action | str, resource: object | None 
     if resource is not None and getattr(resource, "tenant_id", person.tenant_id) != person.tenant_id:
         return deny("resource of another cell")
     return rule_for(person, resource)
+
+
+# Support reads health and onboarding progress and retries failed jobs; administrators also
+# onboard, run the lifecycle and manage operator accounts.
+_SUPPORT, _ADMINISTRATOR = "support", "administrator"
+OPERATOR_RULES: dict[OperatorAction, frozenset[str]] = {
+    OperatorAction.ACCOUNT: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.HEALTH_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.TENANTS_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.JOBS_RETRY: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.OUTBOX_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.ONBOARDING_MANAGE: frozenset({_ADMINISTRATOR}),
+    OperatorAction.LIFECYCLE_MANAGE: frozenset({_ADMINISTRATOR}),
+    OperatorAction.OPERATORS_MANAGE: frozenset({_ADMINISTRATOR}),
+}
+
+
+def _decide_for_operator(person: OperatorPerson, action: object) -> Decision:
+    try:
+        allowed = OPERATOR_RULES[OperatorAction(action)]
+    except (ValueError, KeyError):
+        return deny("operators have no rights in a cell")
+    if person.role in allowed:
+        return allow(f"operator role {person.role}")
+    return deny(f"operator role {person.role} may not")
 
 
 def roles(*allowed: Role) -> Rule:
@@ -173,6 +230,9 @@ _RULES[Action.SIGNAL_WEIGH] = roles(Role.COORDINATOR)
 _RULES[Action.PERSON_SEARCH] = roles(Role.COORDINATOR)
 # Links with other cells and their match alerts: the coordinator speaks for the cell.
 _RULES[Action.FEDERATION_MANAGE] = roles(Role.COORDINATOR)
+# The set-up wizard after onboarding, and the list of what the platform operator did in the cell.
+_RULES[Action.SETUP_MANAGE] = roles(Role.COORDINATOR)
+_RULES[Action.OPERATOR_ACTIONS_VIEW] = roles(Role.COORDINATOR)
 
 
 @rule(Action.SIGNAL_SUBMIT)
@@ -239,5 +299,7 @@ def _police_info(person: Person, case: CaseLike | None) -> Decision:
     return deny("police information is for the coordinator and the information officer")
 
 
-def actions_without_rule() -> list[Action]:
-    return [action for action in Action if action not in _RULES]
+def actions_without_rule() -> list[Action | OperatorAction]:
+    return [action for action in Action if action not in _RULES] + [
+        action for action in OperatorAction if action not in OPERATOR_RULES
+    ]

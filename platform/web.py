@@ -245,6 +245,21 @@ def healthz():
     return jsonify(status="ok")
 
 
+def database_check() -> str:
+    """``ok``, ``unreachable``, or why the app's database role would defeat row-level security
+    (readiness, and the operator console's health page)."""
+    from livc.platform.rls import role_problem
+
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            problem = role_problem(connection)
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("readiness: database unreachable (%s)", type(error).__name__)
+        return "unreachable"
+    return problem or "ok"
+
+
 @blueprint.get("/readyz")
 @public
 def readyz():
@@ -252,18 +267,9 @@ def readyz():
     from flask import current_app
 
     from livc.platform.jobs import redis_connection
-    from livc.platform.rls import role_problem
 
-    checks: dict[str, str] = {}
+    checks: dict[str, str] = {"database": database_check()}
     failing: list[str] = []
-    try:
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-            problem = role_problem(connection)
-        checks["database"] = problem or "ok"
-    except sa.exc.SQLAlchemyError as error:
-        log.warning("readiness: database unreachable (%s)", type(error).__name__)
-        checks["database"] = "unreachable"
     if checks["database"] != "ok":
         failing.append("database")
     settings = current_app.extensions["livc.settings"]

@@ -90,6 +90,7 @@ def home():
 
 
 HOME_LINKS = (
+    (Action.SETUP_MANAGE, "tenant.setup", _l("Set-up of the cell")),
     (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
     (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
     (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
@@ -103,5 +104,6 @@ HOME_LINKS = (
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
     (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
     (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),
+    (Action.OPERATOR_ACTIONS_VIEW, "tenant.operator_actions", _l("Actions of the platform operator")),
     (Action.PROFILE_MANAGE, "tenant.profile", _l("Your profile and sign-in")),
 )

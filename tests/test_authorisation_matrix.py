@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from auth_helpers import add_member, give_session
 from conftest import seed_demo_tenants
 from livc.platform.db import db, tenant_context
-from livc.platform.policy import Action
+from livc.admin.operators import OperatorRole
+from livc.platform.policy import Action, OperatorAction
 from livc.tenants.case_models import (
     Case,
     CaseTeamMember,
@@ -81,6 +82,20 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.PERSON_SEARCH: frozenset({Role.COORDINATOR}),
     Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
     Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.SETUP_MANAGE: frozenset({Role.COORDINATOR}),
+    Action.OPERATOR_ACTIONS_VIEW: frozenset({Role.COORDINATOR}),
+}
+# The operator console: support reads and retries jobs, administrators do everything.
+BOTH_OPERATOR_ROLES = frozenset(OperatorRole)
+EXPECTED_OPERATOR_ROLES: dict[OperatorAction, frozenset[OperatorRole]] = {
+    OperatorAction.ACCOUNT: BOTH_OPERATOR_ROLES,
+    OperatorAction.HEALTH_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.TENANTS_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.JOBS_RETRY: BOTH_OPERATOR_ROLES,
+    OperatorAction.OUTBOX_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.ONBOARDING_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
+    OperatorAction.LIFECYCLE_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
+    OperatorAction.OPERATORS_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')
@@ -195,7 +210,7 @@ def test_every_route_declares_a_policy_with_a_written_expectation(app):
         access = getattr(view, "access", None)
         if access is None:
             undeclared.append(rule.rule)
-        elif access.action is not None and access.action not in EXPECTED_ROLES:
+        elif access.action is not None and access.action not in EXPECTED_ROLES | EXPECTED_OPERATOR_ROLES:
             unexpected.append(f"{rule.rule} ({access.action})")
     assert undeclared == [], "routes without guard() or public"
     assert unexpected == [], "actions without an expectation in EXPECTED_ROLES"
@@ -272,3 +287,78 @@ def test_another_cells_ids_look_exactly_like_ids_that_do_not_exist(app, world):
                   for a, path in zip(answers, paths, strict=True)]
         assert bodies[0] == bodies[1], rule.rule
     assert probed > 0 or not any(rule.arguments & set(foreign) for rule, *_ in tenant_routes(app))
+
+
+def admin_routes(app):
+    """(rule, method, view) for every route of the operator console, HEAD and OPTIONS aside."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("admin."):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method, app.view_functions[rule.endpoint]
+
+
+def test_the_operator_console_matrix(app, world):
+    """Every console route x each operator role, a cell's coordinator, anonymous: cell members
+    get nothing on /admin (sent to the console's sign-in like anyone), operators only what
+    their role allows. The development outbox is switched on so its routes answer too."""
+    from admin_helpers import add_operator, give_operator_session
+
+    app.config["LIVC_OUTBOX_PAGE"] = True
+    operators = {role: add_operator(app, role) for role in OperatorRole}
+    target = add_operator(app, OperatorRole.SUPPORT, "target@operators.example.test")
+    ids = {"slug": OWN, "operator_id": target.id, "name": "20260101T000000000000.eml",
+           "token": "x" * 43}
+    failures = []
+    for rule, method, view in admin_routes(app):
+        action = view.access.action
+        path = fill(rule, ids)
+        label = f"{method} {rule.rule}"
+        headers = {"Accept": "text/html"}
+        body = {} if "/api/" in path and method in UNSAFE else None
+
+        def ask(client):
+            if method in UNSAFE:  # the session API for an operator, the sign-in form for anyone else
+                session = client.get("/admin/api/session")
+                headers["X-CSRFToken"] = session.get_json()["csrf_token"] if session.status_code == 200 else re.search(
+                    r'name="csrf_token" value="([^"]+)"', client.get("/admin/sign-in").get_data(as_text=True)).group(1)
+            return client.open(path, method=method, headers=headers, json=body)
+
+        def sent_to_console_sign_in(response):
+            return response.status_code == 401 or (
+                response.status_code == 302 and response.headers["Location"].startswith("/admin/sign-in"))
+
+        anonymous = ask(app.test_client())
+        if action is None:
+            if anonymous.status_code in (401, 403):
+                failures.append(f"{label}: public, but anonymous got {anonymous.status_code}")
+            continue
+        if not sent_to_console_sign_in(anonymous):
+            failures.append(f"{label}: anonymous got {anonymous.status_code}")
+        member = app.test_client()
+        give_session(app, member, world["members"][Role.COORDINATOR])
+        if not sent_to_console_sign_in(ask(member)):
+            failures.append(f"{label}: a cell's coordinator was not sent to the console's sign-in")
+        for role, operator in operators.items():
+            client = app.test_client()
+            give_operator_session(app, client, operator)
+            response = ask(client)
+            allowed = role in EXPECTED_OPERATOR_ROLES[action]
+            if allowed and (response.status_code == 403 or sent_to_console_sign_in(response)):
+                failures.append(f"{label}: {role} should pass, got {response.status_code}")
+            if not allowed and response.status_code != 403:
+                failures.append(f"{label}: {role} should get 403, got {response.status_code}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_operators_get_nothing_in_a_cell(app, world):
+    """An operator's session opens no cell page: every guarded cell route sends them to the
+    cell's sign-in, like a stranger."""
+    from admin_helpers import add_operator, give_operator_session
+
+    client = app.test_client()
+    give_operator_session(app, client, add_operator(app, OperatorRole.ADMINISTRATOR))
+    for rule, method, view in tenant_routes(app):
+        if view.access.action is None or method != "GET":
+            continue
+        response = client.get(fill(rule, world["ids"]).format(slug=OWN), headers={"Accept": "text/html"})
+        assert sent_to_sign_in(response, OWN), rule.rule

@@ -1,0 +1,154 @@
+"""The console's JSON API under ``/admin/api/``: the operator's actions, scriptable.
+
+A client signs in through the console's pages (password and TOTP) and keeps the session
+cookie; it reads the CSRF token from ``GET /admin/api/session`` and sends it as
+``X-CSRFToken`` with every change. Bad input answers 422 with every field's messages.
+"""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from marshmallow import Schema, ValidationError, fields
+
+from livc.admin.access import actor, operator_guard
+from livc.admin.health import platform_health
+from livc.admin.onboarding import OnboardingSchema, onboard, progress, resend_invitation, tenant_list
+from livc.admin.onboarding_views import load_tenant
+from livc.admin.web import blueprint
+from livc.platform.api import InvalidFields, load_body
+from livc.platform.policy import OperatorAction
+from livc.tenants.forms import field_messages
+
+
+class StepSchema(Schema):
+    key = fields.String()
+    done = fields.Boolean()
+    at = fields.DateTime(allow_none=True)
+
+
+class MunicipalityOutSchema(Schema):
+    nis_code = fields.String()
+    name = fields.String()
+
+
+class TenantOutSchema(Schema):
+    """What the operator may know of a tenant: directory data and onboarding steps."""
+
+    slug = fields.String()
+    name = fields.String()
+    kind = fields.Function(lambda tenant: tenant.kind.value)
+    status = fields.Function(lambda tenant: tenant.status.value)
+    languages = fields.List(fields.String())
+    municipalities = fields.List(fields.Nested(MunicipalityOutSchema))
+    created_at = fields.DateTime()
+    progress = fields.Function(lambda tenant: StepSchema(many=True).dump(progress(tenant)))
+
+
+class ResendSchema(Schema):
+    language = fields.String(load_default=None)
+
+
+class ChainSchema(Schema):
+    verified_at = fields.DateTime(allow_none=True)
+    intact = fields.Boolean(allow_none=True)
+    entries = fields.Integer(allow_none=True)
+
+
+class TenantHealthSchema(Schema):
+    slug = fields.String()
+    name = fields.String()
+    status = fields.String()
+    members = fields.Integer()
+    cases = fields.Integer()
+    chain = fields.Nested(ChainSchema)
+
+
+class FailedJobSchema(Schema):
+    id = fields.String()
+    queue = fields.String()
+    task = fields.String()
+    tenant_id = fields.Integer(allow_none=True)
+    failed_at = fields.DateTime(allow_none=True)
+    error = fields.String()
+
+
+class HealthSchema(Schema):
+    database = fields.String()
+    tenants_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    tenants = fields.List(fields.Nested(TenantHealthSchema))
+    jobs = fields.Function(lambda health: {
+        "inline": health["jobs"]["inline"],
+        "queues": health["jobs"]["queues"],
+        "failed": FailedJobSchema(many=True).dump(health["jobs"]["failed"]),
+        **({"problem": health["jobs"]["problem"]} if "problem" in health["jobs"] else {}),
+    })
+    custodian = fields.Dict()
+
+
+class RetrySchema(Schema):
+    job_ids = fields.List(fields.String(), load_default=list)
+    all = fields.Boolean(load_default=False)
+
+
+@blueprint.get("/api/session")
+@operator_guard(OperatorAction.ACCOUNT)
+def api_session():
+    return jsonify(operator={"id": g.operator.id, "email": g.operator.email, "role": g.operator.role.value},
+                   csrf_token=generate_csrf())
+
+
+@blueprint.get("/api/tenants")
+@operator_guard(OperatorAction.TENANTS_VIEW)
+def api_tenants():
+    return jsonify(tenants=TenantOutSchema(many=True).dump(tenant_list()))
+
+
+@blueprint.post("/api/tenants")
+@operator_guard(OperatorAction.ONBOARDING_MANAGE)
+def api_onboard():
+    load_body(OnboardingSchema())  # 415, 400 or 422 with every field's messages
+    try:
+        done = onboard(request.get_json(), actor=actor())
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
+    return jsonify(tenant=TenantOutSchema().dump(done.tenant), coordinator_email=done.coordinator_email,
+                   overlaps_confirmed=done.overlaps), 201
+
+
+@blueprint.get("/api/tenants/<slug>")
+@operator_guard(OperatorAction.TENANTS_VIEW, load=load_tenant)
+def api_tenant(slug: str):
+    return jsonify(tenant=TenantOutSchema().dump(g.resource))
+
+
+@blueprint.post("/api/tenants/<slug>/invitation")
+@operator_guard(OperatorAction.ONBOARDING_MANAGE, load=load_tenant)
+def api_resend(slug: str):
+    values = load_body(ResendSchema())
+    try:
+        email = resend_invitation(g.resource, actor=actor(), language=values["language"])
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
+    return jsonify(sent_to=email)
+
+
+@blueprint.get("/api/health")
+@operator_guard(OperatorAction.HEALTH_VIEW)
+def api_health():
+    return jsonify(HealthSchema().dump(platform_health()))
+
+
+@blueprint.post("/api/jobs/retry")
+@operator_guard(OperatorAction.JOBS_RETRY)
+def api_retry_jobs():
+    from livc.admin import operators
+    from livc.platform.failed_jobs import retry_failed
+
+    values = load_body(RetrySchema())
+    if not values["all"] and not values["job_ids"]:
+        raise InvalidFields({"job_ids": [_l("Name job ids, or send all: true.")]})
+    retried = retry_failed(None if values["all"] else set(values["job_ids"]))
+    operators.record_action("jobs.retried", actor=actor(), details={"jobs": sorted(retried)})
+    return jsonify(retried=sorted(retried))
