@@ -70,7 +70,7 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
 
 
 def _print_demo_logins() -> None:
-    from livc.platform.demo import DEMO_PASSWORD, demo_logins
+    from livc.platform.demo import DEMO_PASSWORD, demo_logins, demo_operator
 
     click.echo("")
     click.echo(f"Demo logins (DEMO ONLY; password for all: {DEMO_PASSWORD}).")
@@ -78,6 +78,9 @@ def _print_demo_logins() -> None:
     click.echo("or print the current code with: livc demo-code EMAIL")
     for login in demo_logins():
         click.echo(f"  {login.tenant_slug:12} {login.role.value:20} {login.email:45} key {login.totp_secret}")
+    operator = demo_operator()
+    if operator is not None:
+        click.echo(f"  {'console':12} {'operator (/admin/)':20} {operator.email:45} key {operator.totp_secret}")
 
 
 @cli.command("demo-code")

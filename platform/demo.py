@@ -9,6 +9,7 @@ code by ``livc demo-code``): for the demo only, never in production.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -26,6 +27,9 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
 from livc.tenants.models import Tenant
 from livc.tenants.operations import create_tenant, find_tenant
+
+if TYPE_CHECKING:
+    from livc.admin.operators import Operator
 
 DEMO_PASSWORD = "demo-livc-2026"
 DEMO_DOMAIN = "demo.livc.example"  # .example is reserved: these addresses reach nobody
@@ -100,8 +104,31 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
         tenants.append(tenant)
     if with_members:
         link_demo_cells(tenants)
+        _seed_operator()
     db.session.commit()
     return tenants
+
+
+DEMO_OPERATOR_EMAIL = f"operator@{DEMO_DOMAIN}"
+
+
+def _seed_operator() -> None:
+    """An administrator of the operator console, with the demo password and its own key."""
+    from livc.admin.operators import Operator, OperatorRole, find_operator
+
+    if find_operator(DEMO_OPERATOR_EMAIL) is None:
+        operator = Operator(email=DEMO_OPERATOR_EMAIL, role=OperatorRole.ADMINISTRATOR, display_name="Olga Operator (DEMO)")
+        set_password(operator, DEMO_PASSWORD)
+        operator.totp_secret, operator.totp_enabled_at = new_totp_secret(), utcnow()
+        db.session.add(operator)
+
+
+def demo_operator() -> Operator | None:
+    """The demo's console operator (for ``livc demo`` to print), or None."""
+    from livc.admin.operators import find_operator
+
+    operator = find_operator(DEMO_OPERATOR_EMAIL)
+    return operator if operator is not None and operator.has_totp else None
 
 
 def _seed_members(tenant: Tenant) -> None:
@@ -146,5 +173,10 @@ def demo_logins() -> list[DemoLogin]:
     return logins
 
 
-def demo_account(email: str) -> Account | None:
-    return find_account(email) if is_demo_account(email) else None
+def demo_account(email: str) -> Account | Operator | None:
+    """A demo member's account, or the demo operator; None for anyone else."""
+    if not is_demo_account(email):
+        return None
+    if email.strip().lower() == DEMO_OPERATOR_EMAIL:
+        return demo_operator()
+    return find_account(email)
