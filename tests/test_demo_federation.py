@@ -215,3 +215,28 @@ def test_of_all_demo_people_only_the_shared_person_would_alert(app):
     found = linkage.matches(records("demo-leuven"), records("demo-herko"), linkage.ephemeral_custodian())
     assert [(match.left_id, match.right_id) for match in found] == [("shared", "shared")]
     assert "name_dob" in found[0].agreeing and "nn" not in found[0].agreeing
+
+
+def test_a_demo_database_seeded_before_the_shared_person_gets_them_and_the_alert(app, monkeypatch):
+    """A demo seeded before the federation demo existed (no shared person, no link): running
+    the demo again adds the shared person to each cell, links the cells, and alerts."""
+    from livc.platform import demo_cases
+    from livc.platform.demo import seed_demo
+
+    with monkeypatch.context() as older:
+        older.setattr(demo_cases, "_has_case_of", lambda person: True)
+        older.setattr(demo_cases, "link_demo_cells", lambda tenants: False)
+        with app.app_context():
+            cells = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
+            assert {slug: _case_count(cells[slug]) for slug in CELLS} == {slug: 6 for slug in CELLS}
+            db.session.remove()
+    assert federation_state(app)["links"] == []
+
+    livc(app, "demo", "--no-serve")
+
+    with app.app_context():
+        assert {slug: _case_count(cells[slug]) for slug in CELLS} == {slug: 7 for slug in CELLS}
+        db.session.remove()
+    [(_, alert_state, side_a, side_b)] = federation_state(app)["alerts"]
+    assert alert_state == AlertState.OPEN and side_a == side_b == SideStatus.NEW
+    assert {slug: shared_case_code(app, cells, slug) for slug in CELLS}  # one shared case in each
