@@ -38,7 +38,7 @@ from livc.platform.audit import AuditEntry
 from livc.platform.cli import cli
 from livc.platform import audit
 from livc.platform.db import current_tenant_id, db, tenant_context
-from livc.platform.jobs import RETRY_INTERVALS, Enqueued, _task_for, enqueue
+from livc.platform.jobs import RETRY_INTERVALS, Enqueued, PausedJob, _task_for, enqueue
 from livc.platform.schedule import PERIODIC, build_scheduler, fan_out
 from livc.tenants.models import Tenant, TenantStatus
 from livc.tenants.operations import create_tenant
@@ -205,7 +205,7 @@ def test_without_redis_a_failing_job_leaves_the_caller_alone_and_logs_no_message
 
 
 @sqlite_only
-def test_without_redis_a_job_of_a_suspended_or_missing_tenant_is_dropped(app, demo_tenants, caplog):
+def test_without_redis_a_job_of_a_suspended_tenant_waits_and_one_of_a_missing_tenant_is_dropped(app, demo_tenants, caplog):
     herko = demo_tenants["demo-herko"]
     set_status(app, herko, TenantStatus.SUSPENDED)
     with app.app_context(), caplog.at_level("INFO"):
@@ -214,7 +214,10 @@ def test_without_redis_a_job_of_a_suspended_or_missing_tenant_is_dropped(app, de
 
     assert suspended == missing == Enqueued(job_id=None, inline=True, succeeded=False)
     assert trail(app, herko, "test.visited") == []
-    assert "dropped" in caplog.text
+    assert f"tenant {herko} is suspended: job kept" in caplog.text
+    assert "tenant 987654 is missing or not active" in caplog.text
+    with app.app_context():
+        assert [(job.tenant_id, job.args) for job in db.session.scalars(sa.select(PausedJob))] == [(herko, ["to-suspended"])]
 
 
 def test_without_redis_the_worker_and_job_commands_refuse_and_say_why(tmp_path):
@@ -301,7 +304,7 @@ def test_a_worker_runs_each_job_as_its_tenant_and_writes_only_there(deployment, 
 
 @pytest.mark.redis
 @sqlite_only
-def test_a_worker_drops_the_job_of_a_suspended_or_missing_tenant(deployment, demo_tenants):
+def test_a_worker_keeps_the_job_of_a_suspended_tenant_and_drops_that_of_a_missing_one(deployment, demo_tenants):
     herko = demo_tenants["demo-herko"]
     with deployment.app.app_context():
         to_suspended = enqueue(job_tasks.visit, "late", tenant_id=herko)
@@ -315,8 +318,10 @@ def test_a_worker_drops_the_job_of_a_suspended_or_missing_tenant(deployment, dem
         assert job.get_status() == JobStatus.FINISHED  # not failed, so not retried
         assert job.return_value() is None
     assert trail(deployment.app, herko, "test.visited") == []
-    assert f"tenant {herko} is missing or not active" in run.stderr
+    assert f"tenant {herko} is suspended: job kept" in run.stderr
     assert "tenant 987654 is missing or not active" in run.stderr
+    with deployment.app.app_context():
+        assert [(job.tenant_id, job.args) for job in db.session.scalars(sa.select(PausedJob))] == [(herko, ["late"])]
     default = deployment.queue("default")
     assert default.scheduled_job_registry.get_job_ids() == []
     assert default.failed_job_registry.get_job_ids() == []
