@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     from livc.admin import (  # noqa: F401  (routes on the admin blueprint)
         api as admin_api, health_views, onboarding_views, operator_views, outbox_views,
     )
+    from livc.admin import lifecycle_views  # noqa: F401  (the lifecycle's console pages and download page)
     from livc.admin.web import blueprint as admin_blueprint
 
     app.register_blueprint(admin_blueprint)
