@@ -18,7 +18,7 @@ The production path, step by step:
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 from livc.federation import oprf
 from livc.federation.match_keys import (
     CANDIDATE,
+    RESIDUAL,
     DateError,
     Identity,
     NationalNumberError,
@@ -173,13 +174,18 @@ def custodian_evaluator(custodian, cell: str) -> EvaluateBlinded:
 
 
 def tokens_for(
-    records: Sequence[Record], evaluate_blinded: EvaluateBlinded, batch: int = BATCH
+    records: Sequence[Record],
+    evaluate_blinded: EvaluateBlinded,
+    batch: int = BATCH,
+    batch_linkage: bool = False,
 ) -> list[dict[str, bytes]]:
     """Each record's tokens by key type: its keys blinded, evaluated by the custodian, finalized.
 
     The same key (two records of one side sharing a name and birth date) is blinded once.
+    ``batch_linkage``: also the keys of :data:`.match_keys.BATCH_TYPES` (two whole sets linked
+    in one run; never for what is enrolled).
     """
-    keyed = [identity_keys(record.identity) for record in records]
+    keyed = [identity_keys(record.identity, batch_linkage) for record in records]
     distinct = list(dict.fromkeys(key for keys in keyed for key in keys.values()))
     token_of: dict[bytes, bytes] = {}
     for start in range(0, len(distinct), batch):
@@ -201,8 +207,8 @@ def matches(
 ) -> list[Match]:
     """The pairs (one record of each side) alerted on, in the order of the left then the right
     records; each pair once."""
-    left_tokens = tokens_for(left, evaluate_blinded)
-    right_tokens = tokens_for(right, evaluate_blinded)
+    left_tokens = tokens_for(left, evaluate_blinded, batch_linkage=True)
+    right_tokens = tokens_for(right, evaluate_blinded, batch_linkage=True)
     return decide_pairs(left, right, agreeing_pairs(left_tokens, right_tokens))
 
 
@@ -234,8 +240,20 @@ def decide_pairs(
     assigned greedily: first the pairs alerted on their own (a strong type or a score of at
     least :data:`.match_keys.THRESHOLD`), highest score first; then, among the records still
     free, the weaker pairs, each alerted when it is the sole candidate of both its records among
-    the free ones. Ties are broken by the order of the records (left, then right). The
-    production matcher (one case against the enrolled index, :mod:`.matching`) has no such
+    the free ones. Ties are broken by the order of the records (left, then right).
+
+    Then the **residual** step: a pair of two records still free is alerted, with the score
+    :data:`.match_keys.RESIDUAL` (below every other alert), when it is the only pair of both
+    its records that shares any token at all (counting every pair, assigned or not), unless the
+    national numbers contradict it. Each person is in each register once, so two records that
+    have only each other are most likely one person: a given name replaced (what the twin rule
+    refuses: the family name and the date agree, the given names differ), a date missing or
+    wrong beyond a swap (the whole name agrees, ``name_only`` of
+    :data:`.match_keys.BATCH_TYPES`), a name replaced and the other mistyped. Where a set holds
+    a look-alike of someone the other set lacks (a twin, a namesake born days apart), such an
+    alert is wrong: cut at :data:`.match_keys.CANDIDATE` to read the alerts without this step.
+
+    The production matcher (one case against the enrolled index, :mod:`.matching`) has neither
     step: it alerts on the rule of :func:`.match_keys.decide` alone.
     """
     known_left = [record.identity.known for record in left]
@@ -272,6 +290,15 @@ def decide_pairs(
         decided = decide(agreeing[(i, j)], unknown, sole_candidate=sole, contradiction=contradiction)
         if decided is not None:
             chosen.append((i, j, decided, unknown))
+            taken_left.add(i)
+            taken_right.add(j)
+    # The residual step: two free records that have only each other.
+    pairs_left = Counter(i for _, i, _, _, _ in pairs)
+    pairs_right = Counter(j for _, _, j, _, _ in pairs)
+    for _, i, j, unknown, contradiction in pairs:
+        alone = pairs_left[i] == 1 and pairs_right[j] == 1
+        if alone and not contradiction and i not in taken_left and j not in taken_right:
+            chosen.append((i, j, RESIDUAL, unknown))
     chosen.sort(key=lambda pair: (pair[0], pair[1]))
     return [
         Match(left[i].id, right[j].id, decided, tuple(sorted(agreeing[(i, j)])), tuple(sorted(unknown)))

@@ -424,20 +424,46 @@ WEIGHTS: dict[str, float] = {
     "mix_dob": 3.0,
     "phon_ym": 1.0,
     "phon_y": 1.0,
-    "del_dob": 3.0,
+    "gdel_dob": 3.0,
+    "fdel_dob": 3.0,
     "fam_dob": 0.0,
     "giv_dob": 0.0,
+    "name_only": 0.0,
 }
 """The weight of each key type; a pair's score is the sum over the types on which it agrees.
-``fam_dob`` and ``giv_dob`` weigh nothing: they say *which* name agrees (:data:`GIVEN_TYPES`)."""
+``fam_dob`` and ``giv_dob`` weigh nothing: they say *which* name agrees (:data:`GIVEN_TYPES`,
+:data:`TYPO_TYPES`); nor does ``name_only`` (:data:`BATCH_TYPES`)."""
+
+TYPO_TYPES: dict[str, tuple[str, str, str]] = {
+    "gdel_dob": ("giv_dob", "fam_dob", "fdel_dob"),
+    "fdel_dob": ("fam_dob", "giv_dob", "gdel_dob"),
+}
+"""A name within one typo, with the date (the first given name, the family core), and what it
+needs to weigh: (the same name exact, the other name exact, the other name within one typo).
+It weighs only when its own name is not exact (its keys hold the word itself: an exact name is
+not counted twice) and the other name agrees, exactly or within one typo: a typo in one name
+with the other exact, or a typo in each, with the date (3 + 3 = 6). A name within one typo and
+the date alone weighs nothing (Jan Claes and Jean Lambert born the same day)."""
+
+BATCH_TYPES = frozenset({"name_only"})
+"""Key types made only for batch linkage (``livc federation link``, :func:`identity_keys` with
+``batch_linkage=True``), never enrolled in the production index: ``name_only`` (the whole name
+without the date) would let whoever sees the index group enrolled people by name across all
+dates. In batch linkage its tokens live in the process's memory for one run."""
+
+RESIDUAL = 2.0
+"""The score of a pair alerted in the residual step of batch linkage
+(:func:`.linkage.decide_pairs`): below :data:`CANDIDATE`, so that cutting at it gives the
+alerts of the rule without that step."""
 
 GIVEN_TYPES = frozenset({
-    "name_dob", "first_dob", "phon_dob", "swap_dob", "pre_dob", "suf_dob", "mix_dob", "del_dob",
+    "name_dob", "first_dob", "phon_dob", "swap_dob", "pre_dob", "suf_dob", "mix_dob", "gdel_dob",
     "giv_dob",
 })  # fmt: skip
 """Key types whose agreement shows that the given names agree, at least partly (a shared given
-name, the same sound, beginning or end): with the family name and the date agreeing
-(``fam_dob``) and none of these, both sides' given names clearly differ (twins, siblings)."""
+name, the same sound, beginning or end, one typo apart): with the family name and the date
+agreeing (``fam_dob``) and none of these, both sides' given names clearly differ (twins,
+siblings)."""
 
 OPEN_FIELDS: dict[str, tuple[str, float]] = {
     "given": ("one_dob", 3.0),
@@ -540,16 +566,20 @@ def _deletions(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
-def identity_keys(identity: Identity) -> dict[str, bytes]:
+def identity_keys(identity: Identity, batch_linkage: bool = False) -> dict[str, bytes]:
     """The typed match keys of a parsed identity: only those its data supports.
 
     A type that holds several keys numbers them (``one_dob#1``, ``one_dob#2``); they are
-    compared as one type (:func:`key_class`).
+    compared as one type (:func:`key_class`). ``batch_linkage``: also the :data:`BATCH_TYPES`
+    (``livc federation link`` only; what is enrolled never has them).
     """
     keys: dict[str, bytes] = {}
     if identity.national_number:
         keys["nn"] = _key("nn", identity.national_number)
     given, family, born = list(identity.given), list(identity.family), identity.born
+    if batch_linkage and given and family:
+        # The whole name without the date (either order), for a date missing or mistyped.
+        keys["name_only"] = _key("name_only", " ".join(sorted(given + family)))
     if born is None or not (given or family):
         return keys
 
@@ -575,12 +605,16 @@ def identity_keys(identity: Identity) -> dict[str, bytes]:
                 keys["swap_dob"] = _key("swap_dob", *sounds, f"{born.year:04d}", *day_month)
         for number, one in enumerate(sorted(set(names)), 1):
             keys[f"one_dob#{number}"] = _key("one_dob", one, day)
-        if both:
-            # The family core exact and the first given name within one typo: the given name
-            # also without each of its letters (a deletion on one side meets the word on the
-            # other; a substitution or a transposition meets the same deletion on both sides).
+        # Each name within one typo (TYPO_TYPES): the first given name, and the family core,
+        # each also without each one of its letters (words of 4 letters or more), with the date.
+        # A deletion on one side meets the word on the other; a substitution or a transposition
+        # meets the same deletion on both sides.
+        if first:
             for number, word in enumerate(sorted(_deletions(family_core(first))), 1):
-                keys[f"del_dob#{number}"] = _key("del_dob", word, core, day)
+                keys[f"gdel_dob#{number}"] = _key("gdel_dob", word, day)
+        if core:
+            for number, word in enumerate(sorted(_deletions(core)), 1):
+                keys[f"fdel_dob#{number}"] = _key("fdel_dob", word, day)
         if core:
             keys["fam_dob"] = _key("fam_dob", core, day)
         for number, word in enumerate(sorted({family_core(word) for word in given}), 1):
@@ -622,9 +656,9 @@ def contradicted(left_known: Iterable[str], right_known: Iterable[str], agreeing
 
 def given_names_differ(agreeing_types: Iterable[str], unknown: Iterable[str] = ()) -> bool:
     """Both sides have a given name and a family name, the family name and the full date agree
-    (``fam_dob``), and no key type carrying the given names agrees (:data:`GIVEN_TYPES`): no
-    shared given name, neither the same sound nor the same beginning or end. Twins and siblings
-    born the same day look like this; the same person written twice rarely does."""
+    (``fam_dob``), and no key type carrying the given names agrees (:data:`GIVEN_TYPES`): no shared given name, none within one typo, neither the
+    same sound nor the same beginning or end. Twins and siblings born the same day look like
+    this; the same person written twice rarely does (a register that *replaced* a given name)."""
     agreeing = {key_class(key_type) for key_type in agreeing_types}
     unknown = set(unknown)
     return (
@@ -635,6 +669,14 @@ def given_names_differ(agreeing_types: Iterable[str], unknown: Iterable[str] = (
     )
 
 
+def _weighs(key_type: str, agreeing: set[str]) -> bool:
+    """Whether an agreeing type counts in the score (a typo type: see :data:`TYPO_TYPES`)."""
+    if key_type not in TYPO_TYPES:
+        return True
+    exact, other, other_typo = TYPO_TYPES[key_type]
+    return exact not in agreeing and (other in agreeing or other_typo in agreeing)
+
+
 def unknown_fields(left_known: Iterable[str], right_known: Iterable[str]) -> frozenset[str]:
     """The fields of :data:`OPEN_FIELDS` that at least one side of a pair does not know."""
     left, right = set(left_known), set(right_known)
@@ -642,10 +684,11 @@ def unknown_fields(left_known: Iterable[str], right_known: Iterable[str]) -> fro
 
 
 def score(agreeing_types: Iterable[str], unknown: Iterable[str] = ()) -> float:
-    """The strength of a pair: the weights of the key types that agree, plus, for each field one
-    side does not know, the extra weight of the type that does without it (:data:`OPEN_FIELDS`)."""
+    """The strength of a pair: the weights of the key types that agree (a name within one typo
+    only as :data:`TYPO_TYPES` says), plus, for each field one side does not know, the extra
+    weight of the type that does without it (:data:`OPEN_FIELDS`)."""
     agreeing = {key_class(key_type) for key_type in agreeing_types}
-    total = sum(WEIGHTS.get(key_type, 0.0) for key_type in agreeing)
+    total = sum(WEIGHTS.get(key_type, 0.0) for key_type in agreeing if _weighs(key_type, agreeing))
     for field in set(unknown):
         key_type, extra = OPEN_FIELDS.get(field, ("", 0.0))
         if key_type in agreeing:

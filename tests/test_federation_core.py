@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
 from livc.federation import alerts, enrolment, matching
+from livc.federation.match_keys import BATCH_TYPES
 from livc.federation.models import (
     AlertState,
     CaseFederation,
@@ -293,6 +294,9 @@ def test_federation_tables_hold_no_names(app, two):
     assert "match_alerts" and text
     for name in NAMES + ("1990-03-07", "elamrani"):
         assert name.lower() not in text
+    # Nor any token of a key without the date of birth (batch linkage's name_only).
+    kinds = {token.key_type for token in rows(app, FederationToken)}
+    assert {"name_dob", "gdel_dob", "fdel_dob"} <= kinds and not kinds & BATCH_TYPES
 
 
 @pytest.mark.parametrize("app", ["postgres"], indirect=True)

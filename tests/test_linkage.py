@@ -28,7 +28,7 @@ from livc.federation.linkage import (
     read_csv,
     tokens_for,
 )
-from livc.federation.match_keys import THRESHOLD, identity_keys
+from livc.federation.match_keys import CANDIDATE, RESIDUAL, THRESHOLD, identity_keys
 from livc.platform.cli import cli
 
 LEFT = [
@@ -51,6 +51,8 @@ RIGHT = [
     ("R8", "Sofie", "Claes", "1990-03-07", ""),  # nobody's match
 ]
 EXPECTED = {("L1", "R1"), ("L2", "R2"), ("L3", "R3"), ("L5", "R5"), ("L6", "R6"), ("L7", "R7")}
+# The namesake pair has only each other: alerted in the residual step, below every other alert.
+RESIDUAL_PAIRS = {("L4", "R4")}
 
 
 def write_csv(path: Path, rows, header=HEADER) -> Path:
@@ -171,7 +173,7 @@ def test_batches_of_the_custodian_and_an_identical_key_evaluated_once():
 def test_the_key_custodian_of_the_platform_serves_as_evaluator():
     custodian = InProcessCustodian(bytes(32))
     found = link(records(LEFT), records(RIGHT), custodian_evaluator(custodian, "demo-leuven"))
-    assert {(left, right) for left, right, _ in found} == EXPECTED
+    assert {(left, right) for left, right, _ in found} == EXPECTED | RESIDUAL_PAIRS
 
 
 def test_the_join_looks_only_at_pairs_that_share_a_token():
@@ -185,13 +187,18 @@ def test_the_join_looks_only_at_pairs_that_share_a_token():
 # --- linking ------------------------------------------------------------------------------------
 
 
-def test_link_alerts_on_the_same_people_and_not_on_namesakes():
+def test_link_alerts_on_the_same_people_and_on_namesakes_only_as_residual_pairs():
     found = matches(records(LEFT), records(RIGHT), ephemeral_custodian())
-    assert {(match.left_id, match.right_id) for match in found} == EXPECTED
+    assert {(match.left_id, match.right_id) for match in found if match.score >= CANDIDATE} == EXPECTED
     by_pair = {(match.left_id, match.right_id): match for match in found}
+    # The namesake born two days later shares the name (and year and month) with L4 and nobody
+    # else shares anything with either: a residual alert, cut away at the candidate bar.
+    assert {pair for pair, match in by_pair.items() if match.score < CANDIDATE} == RESIDUAL_PAIRS
+    assert by_pair[("L4", "R4")].score == RESIDUAL
+    assert by_pair[("L4", "R4")].agreeing == ("name_only", "phon_y", "phon_ym")
     assert {"name_dob", "phon_dob", "first_dob"} <= set(by_pair[("L1", "R1")].agreeing)
     assert by_pair[("L1", "R1")].score >= THRESHOLD
-    assert by_pair[("L3", "R3")].agreeing == ("phon_y", "swap_dob")  # sole candidate
+    assert by_pair[("L3", "R3")].agreeing == ("name_only", "phon_y", "swap_dob")  # sole candidate
     assert by_pair[("L5", "R5")].unknown == ("day",)
     assert "nn" in by_pair[("L6", "R6")].agreeing
     # Only types and fields, never a value.
@@ -218,8 +225,9 @@ def test_the_link_command_prints_the_alerted_pairs_as_csv(tmp_path):
     assert lines[0] == "left_id,right_id,score"
     rows = list(csv.reader(lines[1:]))
     assert all(len(row) == 3 and re.fullmatch(r"\d+\.\d{3}", row[2]) for row in rows), rows
-    assert {(left_id, right_id) for left_id, right_id, _ in rows} == EXPECTED
-    assert len(rows) == len(EXPECTED)  # each pair once
+    assert {(left_id, right_id) for left_id, right_id, _ in rows} == EXPECTED | RESIDUAL_PAIRS
+    assert len(rows) == len(EXPECTED | RESIDUAL_PAIRS)  # each pair once
+    assert {(l, r) for l, r, score in rows if float(score) >= CANDIDATE} == EXPECTED
     assert [left_id for left_id, _, _ in rows] == sorted(left_id for left_id, _, _ in rows)
 
 
@@ -238,7 +246,7 @@ def test_the_link_command_explains_on_request(tmp_path):
     right = write_csv(tmp_path / "right.csv", RIGHT[4:5])
     result = run_link("--explain", str(left), str(right))
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["left_id,right_id,score,agreeing", "L5,R5,6.000,phon_y phon_ym day?"]
+    assert result.stdout.splitlines() == ["left_id,right_id,score,agreeing", "L5,R5,6.000,name_only phon_y phon_ym day?"]
 
 
 def test_an_empty_side_gives_just_the_header(tmp_path):
@@ -267,12 +275,36 @@ def test_input_errors_exit_with_status_2_and_a_message_without_traceback(tmp_pat
     assert "Traceback" not in result.output and result.stdout == ""
 
 
-def test_twins_are_not_linked_but_a_typo_in_one_name_is():
-    """Registry to registry: a twin (same family name and date, another given name) is no
-    alert even when nothing competes; a one-letter typo in a name with the other exact is."""
+def test_twins_are_only_a_residual_pair_but_a_typo_in_one_name_is_an_alert():
+    """Registry to registry: a twin (same family name and date, another given name) is never an
+    alert of the rule; when the two records have only each other it is a residual pair (the
+    register may have replaced the given name), scored below the candidate bar; with anyone
+    else beside them, nothing. A one-letter typo in a name with the other exact is an alert."""
     left = records([("L1", "Stefaan", "Mertens", "2004-04-25", ""), ("L2", "Taylah", "Leaver", "1913-07-03", "")])
     right = records([("R1", "Jan", "Mertens", "2004-04-25", ""), ("R2", "Talyah", "Leaver", "1913-07-03", "")])
-    assert [(left_id, right_id) for left_id, right_id, _ in link(left, right, ephemeral_custodian())] == [("L2", "R2")]
+    found = {(l, r): score for l, r, score in link(left, right, ephemeral_custodian())}
+    assert found[("L2", "R2")] >= THRESHOLD
+    assert found == {("L1", "R1"): RESIDUAL, ("L2", "R2"): found[("L2", "R2")]}
+    # The other twin in the right register too: each of them has two pairs, so no alert at all.
+    other_twin = records([("R3", "Stefaan", "Mertens", "2004-04-25", "")])
+    found = {(l, r) for l, r, _ in link(left[:1], right[:1] + other_twin, ephemeral_custodian())}
+    assert found == {("L1", "R3")}
+
+
+def test_a_residual_pair_needs_both_records_to_have_only_each_other():
+    """Mohamed Bouzidi born two days apart, or with a date only one side knows: the whole name
+    agrees (name_only, batch linkage only) and each record has only the other, a residual pair.
+    A third record sharing anything with one of them, or national numbers that differ, and
+    there is none."""
+    left = records([("L1", "Mohamed", "Bouzidi", "1993-06-21", ""), ("L2", "Lotte", "Wouters", "", "")])
+    right = records([("R1", "Mohamed", "Bouzidi", "1993-06-23", ""), ("R2", "Lotte", "Wouters", "1971-02-03", "")])
+    found = {(l, r): score for l, r, score in link(left, right, ephemeral_custodian())}
+    assert found == {("L1", "R1"): RESIDUAL, ("L2", "R2"): RESIDUAL}
+    crowded = right + records([("R3", "Mohamed", "Bouzidi", "1961-01-01", "")])
+    assert {(l, r) for l, r, _ in link(left, crowded, ephemeral_custodian())} == {("L2", "R2")}
+    numbered = records([("L1", "Mohamed", "Bouzidi", "1993-06-21", "93062112378")])
+    numbered_right = records([("R1", "Mohamed", "Bouzidi", "1993-06-23", "93062316573")])
+    assert link(numbered, numbered_right, ephemeral_custodian()) == []
 
 
 def test_each_record_takes_part_in_one_alert_at_most():

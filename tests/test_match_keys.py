@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from livc.federation.match_keys import (
+    BATCH_TYPES,
     CANDIDATE,
     THRESHOLD,
     VARIANTS,
@@ -237,9 +238,9 @@ def test_keys_are_typed_byte_strings_and_only_those_a_full_date_supports():
                for kind, key in keys.items())  # fmt: skip
     assert keys["nn"] == b"nn:90030712345"
     assert types(keys) == {"nn", "name_dob", "first_dob", "phon_dob", "swap_dob", "one_dob",
-                           "pre_dob", "suf_dob", "mix_dob", "del_dob", "fam_dob", "giv_dob",
-                           "phon_ym", "phon_y"}  # fmt: skip
-    assert set(WEIGHTS) == {key_class(kind) for kind in keys}
+                           "pre_dob", "suf_dob", "mix_dob", "gdel_dob", "fdel_dob", "fam_dob",
+                           "giv_dob", "phon_ym", "phon_y"}  # fmt: skip
+    assert set(WEIGHTS) == {key_class(kind) for kind in keys} | BATCH_TYPES
     assert "swap_dob" not in match_keys("Jan", "Peeters", "1990-03-17")  # the 17th is no month
 
 
@@ -248,7 +249,32 @@ def test_partial_dates_give_only_the_keys_they_support():
     assert types(match_keys("Jan", "Peeters", "1990")) == {"phon_y"}
     assert match_keys("Jan", "Peeters", "") == {}
     assert types(match_keys("Jan", "Peeters", None, "85073003328")) == {"nn"}
-    assert types(match_keys("", "Peeters", "1990-03-07")) == {"one_dob", "pre_dob", "suf_dob", "fam_dob"}
+    assert types(match_keys("", "Peeters", "1990-03-07")) == {"one_dob", "pre_dob", "suf_dob", "fdel_dob", "fam_dob"}
+
+
+def test_the_name_without_a_date_is_a_key_of_batch_linkage_only():
+    """What is enrolled never holds a key without the date of birth (the index would group
+    people by name across all dates); linking two whole sets in one run may use one."""
+    identity = Identity.parse("Youssef", "El Amrani", "1990-03-07")
+    assert not types(identity_keys(identity)) & BATCH_TYPES
+    batch = identity_keys(identity, batch_linkage=True)
+    assert types(batch) - types(identity_keys(identity)) == BATCH_TYPES == {"name_only"}
+    assert batch["name_only"] == identity_keys(Identity.parse("El Amrani", "Youssef", "1977"), batch_linkage=True)["name_only"]
+    # Made with both names only, never from one name alone; with or without a date.
+    assert "name_only" in identity_keys(Identity.parse("Youssef", "El Amrani", None), batch_linkage=True)
+    assert "name_only" not in identity_keys(Identity.parse("", "El Amrani", "1990-03-07"), batch_linkage=True)
+
+
+def test_the_typo_keys_hold_each_name_and_its_one_letter_deletions_with_the_date():
+    keys = match_keys("Taylah", "Mertens", "1913-07-03")
+    given = {key for kind, key in keys.items() if key_class(kind) == "gdel_dob"}
+    family = {key for kind, key in keys.items() if key_class(kind) == "fdel_dob"}
+    assert b"gdel_dob:taylah|1913-07-03" in given and b"gdel_dob:talah|1913-07-03" in given
+    assert len(given) == 7 and len(family) == 8  # each word and its deletions
+    assert b"fdel_dob:mertns|1913-07-03" in family
+    # Words of fewer than 4 letters have no deletions (too many other names are one apart).
+    assert [key for kind, key in match_keys("Jan", "Maes", "1990-01-02").items() if key_class(kind) == "gdel_dob"] == [
+        b"gdel_dob:jan|1990-01-02"]
 
 
 def test_a_malformed_national_number_is_refused():
@@ -338,16 +364,26 @@ def test_day_and_month_swapped_alert_when_nothing_competes():
 def test_one_name_and_the_date_alert_only_as_sole_candidate():
     """The given name with the date (the family name replaced or mistyped beyond repair)."""
     left, right = ("Jan", "Mertens", "2004-04-25", ""), ("Jan", "Vandamme", "2004-04-25", "")
-    assert compare(left, right)[0] == {"one_dob", "giv_dob"}
+    assert compare(left, right)[0] == {"one_dob", "giv_dob", "gdel_dob"}
     assert verdict(left, right) is None
-    assert verdict(left, right, sole=True) == CANDIDATE
+    assert verdict(left, right, sole=True) == CANDIDATE  # the exact given name counted once
+
+
+def test_a_name_one_typo_apart_and_the_date_alone_weigh_nothing():
+    """Jan Claes and Jean Lambert, born the same day: Jean is Jan with one more letter, but a
+    given name within one typo and the date, with another family name, is no evidence."""
+    agreeing, unknown, _ = compare(("Jan", "Claes", "1994-06-01", ""), ("Jean", "Lambert", "1994-06-01", ""))
+    assert agreeing == {"gdel_dob"}
+    assert score(agreeing, unknown) == 0
+    assert verdict(("Jan", "Claes", "1994-06-01", ""), ("Jean", "Lambert", "1994-06-01", ""), sole=True) is None
 
 
 def test_twins_never_alert():
     """Same family name and birth date, clearly different given names: twins, not one person."""
     left, right = ("Jan", "Mertens", "2004-04-25", ""), ("Stefaan", "Mertens", "2004-04-25", "")
     agreeing, unknown, _ = compare(left, right)
-    assert agreeing == {"one_dob", "fam_dob"}
+    assert agreeing == {"one_dob", "fam_dob", "fdel_dob"}
+    assert score(agreeing, unknown) == WEIGHTS["one_dob"]  # the exact family name counted once
     assert given_names_differ(agreeing, unknown)
     assert verdict(left, right) is None
     assert verdict(left, right, sole=True) is None
@@ -368,18 +404,24 @@ def test_a_shared_or_close_given_name_is_no_twin():
     assert not given_names_differ({"one_dob", "fam_dob"}, {"given"})
 
 
-def test_a_typo_in_both_names_or_one_typo_each_alerts():
-    """One typo in the given name with the family name exact alerts alone (del_dob), one in the
-    family name with the given name exact too (one_dob, pre_dob); a transposition in each name
-    with nothing else competing alerts as sole candidate."""
+def test_a_typo_in_one_name_with_the_other_exact_or_a_typo_in_each_alerts():
+    """One typo in the given name with the family name exact (gdel_dob with one_dob), one in the
+    family name with the given name exact (fdel_dob with one_dob: Jansens and Janssens, Goossesn
+    and Goossens born the same day), or one in each (gdel_dob with fdel_dob) alert alone."""
     left = ("Taylah", "Leaver", "1913-07-03", "")
     agreeing, _, _ = compare(left, ("Talyah", "Leaver", "1913-07-03", ""))
-    assert "del_dob" in agreeing
+    assert {"gdel_dob", "one_dob"} <= agreeing
     assert verdict(left, ("Talyah", "Leaver", "1913-07-03", "")) >= THRESHOLD
-    assert verdict(("Kristof", "Goossens", "1913-07-03", ""), ("Kristof", "Goossesn", "1913-07-03", "")) >= THRESHOLD
+    for one, other in (("Goossens", "Goossesn"), ("Janssens", "Jansens"), ("Verstraeten", "Verstraetn"), ("Imgraben", "Imgrapen")):
+        agreeing, _, _ = compare(("Kristof", one, "1913-07-03", ""), ("Kristof", other, "1913-07-03", ""))
+        assert "fdel_dob" in agreeing, (one, other)
+        assert verdict(("Kristof", one, "1913-07-03", ""), ("Kristof", other, "1913-07-03", "")) >= THRESHOLD
     both = (("Andrew", "Mason", "1962-05-10", ""), ("Andrwe", "Masno", "1962-05-10", ""))
-    assert verdict(*both) is None
-    assert verdict(*both, sole=True) == CANDIDATE
+    assert {"gdel_dob", "fdel_dob"} <= compare(*both)[0]
+    assert verdict(*both) >= THRESHOLD
+    assert verdict(("Liam", "Steed", "1911-07-29", ""), ("Lam", "Sted", "1911-07-29", "")) >= THRESHOLD
+    # Born another day, the same typos are nothing.
+    assert verdict(("Liam", "Steed", "1911-07-29", ""), ("Lam", "Sted", "1911-07-30", ""), sole=True) is None
 
 
 def test_a_date_known_to_the_month_agrees_with_the_full_date():
