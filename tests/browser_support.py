@@ -185,18 +185,32 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
+_SHARED_BROWSER: dict = {}  # one Playwright and chromium for every module that imports the fixture
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """Debian's chromium, headless, launched once per session (a fresh profile each launch)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
+    """Debian's chromium, headless, launched once per session (a fresh profile each launch).
 
-    with sync_playwright() as playwright:
+    Each module importing this fixture gets its own session-scoped instance, but Playwright's
+    sync API runs once per thread: they share one launch, closed when the last one ends.
+    """
+    require_chromium()
+    if not _SHARED_BROWSER:
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield launched
-        launched.close()
+        _SHARED_BROWSER.update(playwright=playwright, browser=launched, users=0)
+    _SHARED_BROWSER["users"] += 1
+    yield _SHARED_BROWSER["browser"]
+    _SHARED_BROWSER["users"] -= 1
+    if _SHARED_BROWSER["users"] == 0:
+        _SHARED_BROWSER["browser"].close()
+        _SHARED_BROWSER["playwright"].stop()
+        _SHARED_BROWSER.clear()
 
 
 # Report CSP violations from inside the page too: the console message is the usual sign, the
