@@ -311,3 +311,160 @@ def test_offboarding_hands_the_data_over_once_and_leaves_nothing_decryptable(app
     assert refusal.value.messages == {"_schema": ["This cell is already being offboarded or was offboarded."]}
     with pytest.raises(ValidationError):
         reactivate(app, LEUVEN)
+
+
+# --- a failed step, resumed ------------------------------------------------------------------------
+
+
+def test_a_failed_step_leaves_nothing_half_done_and_resumes_to_the_end(app, two, monkeypatch):
+    leuven, _herko = two
+    case_id, code = full_case(app, leuven)
+    real_export = lifecycle.STEP_WORK["export"]
+
+    def export_then_fail(run, tenant):
+        real_export(run, tenant)  # everything written, then the step breaks: all of it rolls back
+        raise OSError("disk full")
+
+    monkeypatch.setitem(lifecycle.STEP_WORK, "export", export_then_fail)
+    offboard(app, LEUVEN)
+
+    state = progress(app, LEUVEN)
+    assert state["state"] == "failed" and state["resumable"] is True
+    steps = {step["name"]: step for step in state["steps"]}
+    assert (steps["suspend"]["state"], steps["export"]["state"], steps["shred"]["state"]) == ("done", "failed", "pending")
+    assert steps["export"]["error"] == "OSError" and steps["export"]["attempts"] == 1
+    assert state["export"] is None and state["report"] is None
+    assert [mail for mail in mails(app) if mail["To"] == RECIPIENT] == []  # no link to an export that is not there
+    with app.app_context():
+        assert tenant(LEUVEN).status == TenantStatus.SUSPENDED
+        with tenant_context(leuven.tenant_id):
+            assert db.session.get(Case, case_id).goal  # still readable: nothing shredded
+        db.session.remove()
+    # Resuming while nothing failed is refused; a failed one resumes from the failed step.
+    with pytest.raises(ValidationError) as refusal:
+        act(app, lambda: lifecycle.resume_offboarding(tenant(HERKO), "operator:1"))
+    assert refusal.value.messages == {"_schema": ["This cell is not being offboarded."]}
+
+    monkeypatch.setitem(lifecycle.STEP_WORK, "export", real_export)
+    act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
+
+    state = progress(app, LEUVEN)
+    assert state["state"] == "done" and state["report"]["passed"] is True
+    assert [(step["name"], step["attempts"]) for step in state["steps"]] == [
+        ("suspend", 1), ("export", 2), ("shred", 1), ("verify", 1)]
+    assert len([mail for mail in mails(app) if mail["To"] == RECIPIENT]) == 1
+    with pytest.raises(ValidationError) as refusal:
+        act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
+    assert refusal.value.messages == {"_schema": ["This offboarding has finished."]}
+
+
+def test_a_verification_that_finds_something_fails_the_run_and_resuming_shreds_again(app, two, monkeypatch):
+    from livc.tenants.members import Organisation, OrganisationKind
+
+    leuven, _herko = two
+    real_shred = lifecycle.STEP_WORK["shred"]
+
+    def shred_but_leave_a_row(run, tenant):
+        counts = real_shred(run, tenant)
+        with tenant_context(tenant.id):  # say, a late write that slipped in
+            db.session.add(Organisation(name="Left behind", kind=OrganisationKind.OTHER))
+            db.session.flush()
+        return counts
+
+    monkeypatch.setitem(lifecycle.STEP_WORK, "shred", shred_but_leave_a_row)
+    offboard(app, LEUVEN)
+
+    state = progress(app, LEUVEN)
+    assert state["state"] == "failed" and state["steps"][3]["error"].endswith("VerificationFailed")
+    assert state["report"]["passed"] is False
+    assert [check for check in state["report"]["checks"] if not check["passed"]] == [
+        {"check": "no_tenant_rows", "passed": False, "found": 1, "tables": ["organisations"]}]
+
+    monkeypatch.setitem(lifecycle.STEP_WORK, "shred", real_shred)
+    act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
+    state = progress(app, LEUVEN)
+    assert state["state"] == "done" and state["report"]["passed"] is True
+    assert [(step["name"], step["attempts"]) for step in state["steps"]] == [
+        ("suspend", 1), ("export", 1), ("shred", 2), ("verify", 2)]
+    assert count(app, leuven.tenant_id, Organisation) == 0
+
+
+# --- what is left, and for how long ------------------------------------------------------------------
+
+
+def test_after_offboarding_a_database_dump_holds_nothing_of_the_cell(app, two):
+    leuven, herko = two
+    _, code = full_case(app, leuven)
+    before = database_dump(app)
+    assert code in before and leuven.coordinator.email in before  # kept in clear while the cell is here
+
+    offboard(app, LEUVEN)
+    assert progress(app, LEUVEN)["export"]["state"] == "pending"  # its encrypted file is in the dump too
+
+    dump = database_dump(app)
+    assert leaks(dump) == []
+    for kept_in_clear in (code, leuven.coordinator.email, leuven.partner.email, leuven.mayor.email):
+        assert kept_in_clear not in dump
+    assert herko.coordinator.email in dump  # the dump is the real thing
+
+
+def test_an_unused_link_expires_and_its_file_is_deleted(app, two):
+    offboard(app, LEUVEN)
+    path = export_path(export_mail(app)[1])
+    with app.app_context():
+        export = db.session.scalar(sa.select(lifecycle.TenantExport))
+        export.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        db.session.remove()
+
+    refused = app.test_client().get(path, headers=EN)
+    assert refused.status_code == 410 and "expired" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert lifecycle.expire_exports() == 1
+        db.session.commit()
+        export = db.session.scalar(sa.select(lifecycle.TenantExport))
+        assert export.deleted_because == "expired" and export.wrapped_key is None
+        assert db.session.scalars(sa.select(lifecycle.TenantExportFile)).all() == []
+        assert lifecycle.expire_exports() == 0
+        db.session.remove()
+    assert app.test_client().get("/admin/export/" + "x" * 43, headers=EN).status_code == 404
+
+
+# --- the commands ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_the_commands(app, two):
+    from livc.platform.cli import cli
+
+    settings = app.extensions["livc.settings"]
+    env = {"LIVC_ENV": "test", "LIVC_DATA_DIR": str(settings.data_dir), "LIVC_SECRET_KEY": settings.secret_key}
+
+    def livc(*args):
+        return CliRunner().invoke(cli, ["tenant", *args], env=env)
+
+    for args, message in (
+        (["suspend", "nowhere", "--reason", "x"], "There is no cell at this address."),
+        (["suspend", LEUVEN, "--reason", " "], "Say why the cell is suspended."),
+        (["reactivate", LEUVEN], "Only a suspended cell can be reactivated."),
+        (["offboard", LEUVEN, "--recipient", "not an address"], "Give the e-mail address of the municipality's designated person."),
+        (["offboarding", LEUVEN], "This cell is not being offboarded."),
+        (["offboarding-resume", LEUVEN], "This cell is not being offboarded."),
+    ):
+        result = livc(*args)
+        assert result.exit_code == 1 and result.output.strip() == f"Error: {message}", args
+    assert livc("suspend", LEUVEN).exit_code == 2  # --reason is required
+
+    assert livc("suspend", LEUVEN, "--reason", "Contract ended").output == f"{LEUVEN}: suspended, 0 session(s) ended\n"
+    assert livc("reactivate", LEUVEN).output == f"{LEUVEN}: active again, 0 paused job(s) resumed\n"
+
+    done = livc("offboard", LEUVEN, "--recipient", RECIPIENT)
+    assert done.exit_code == 0, done.output
+    assert "offboarding of demo-leuven: done" in done.output
+    shown = livc("offboarding", LEUVEN).output
+    for line in ("suspend  done", "export   done", "shred    done", "verify   done", "verification: passed",
+                 f"export: pending, for {RECIPIENT}", "ok   no_tenant_rows", "ok   keys_destroyed"):
+        assert line in shown, line
+    again = livc("offboard", LEUVEN, "--recipient", RECIPIENT)
+    assert again.exit_code == 1 and "already being offboarded or was offboarded" in again.output
+    assert livc("offboarding-resume", LEUVEN).output.strip() == "Error: This offboarding has finished."
