@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import hashlib
+import html
 import io
 import json
 import re
@@ -27,8 +28,9 @@ from auth_helpers import add_member, give_session, post_form, sign_in
 from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, membership, ready_cell
 from test_case_privacy import ciphertexts_of, database_dump, full_case, leaks
 from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, link, open_person
+from test_jobs import deployment  # noqa: F401  (the fixture: the app with Redis and real workers)
 from livc.admin import lifecycle
-from livc.admin.lifecycle import RunState, StepState
+from livc.admin.operators import OperatorAuditEntry
 from livc.federation.models import FederationEnrolment, FederationLink, FederationToken, MatchAlert
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
@@ -468,3 +470,101 @@ def test_the_commands(app, two):
     again = livc("offboard", LEUVEN, "--recipient", RECIPIENT)
     assert again.exit_code == 1 and "already being offboarded or was offboarded" in again.output
     assert livc("offboarding-resume", LEUVEN).output.strip() == "Error: This offboarding has finished."
+
+
+# --- with Redis and a real worker -----------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_on_a_worker_a_suspended_cells_job_is_kept_not_failed_and_runs_after_reactivation(deployment, two):
+    import job_tasks
+    from rq.job import JobStatus
+
+    leuven, _herko = two
+    suspend(deployment.app, LEUVEN)
+    with deployment.app.app_context():
+        queued = enqueue(job_tasks.visit, "kept", tenant_id=leuven.tenant_id)
+    deployment.work()
+    job = deployment.job(queued.job_id)
+    assert job.get_status() == JobStatus.FINISHED  # not failed, so neither retried nor in the failed registry
+    assert deployment.queue("default").failed_job_registry.get_job_ids() == []
+    assert deployment.queue("default").scheduled_job_registry.get_job_ids() == []
+    assert trail(deployment.app, leuven.tenant_id, "test.visited") == []
+
+    assert reactivate(deployment.app, LEUVEN) == 1
+    assert deployment.queue("default").count == 1
+    deployment.work()
+    [entry] = trail(deployment.app, leuven.tenant_id, "test.visited")
+    assert entry.subject == "note:kept"
+
+
+@pytest.mark.redis
+def test_on_a_worker_each_step_is_a_job_of_its_own_and_the_offboarding_completes(deployment, two):
+    leuven, herko = two
+    full_case(deployment.app, leuven)
+    offboard(deployment.app, LEUVEN)
+    maintenance = deployment.queue("maintenance")
+    assert maintenance.count == 1  # the first step, handed over on commit
+    assert [step["state"] for step in progress(deployment.app, LEUVEN)["steps"]] == ["pending"] * 4
+
+    deployment.work()
+
+    state = progress(deployment.app, LEUVEN)
+    assert state["state"] == "done" and state["report"]["passed"] is True
+    assert maintenance.finished_job_registry.count == 4  # suspend, export, shred, verify
+    assert maintenance.failed_job_registry.get_job_ids() == []
+    deployment.work()  # the export's mail, on its own queue
+    _mail, body = export_mail(deployment.app)
+    got = download(deployment.app.test_client(), export_path(body))
+    assert IDENTITY["family_name"] in opened(got.data)["tables/identities.json"].decode()
+    assert count(deployment.app, herko.tenant_id, Membership) == 5
+
+
+# --- the console -------------------------------------------------------------------------------------------
+
+
+def test_the_console_pages_suspend_reactivate_offboard_and_show_the_report(app, two):
+    from admin_helpers import add_operator, give_operator_session
+    from livc.admin.operators import OperatorRole
+
+    administrator = app.test_client()
+    give_operator_session(app, administrator, add_operator(app, OperatorRole.ADMINISTRATOR))
+    page = f"/admin/tenants/{LEUVEN}/lifecycle"
+    assert f'href="{page}"' in administrator.get(f"/admin/tenants/{LEUVEN}", headers=EN).get_data(as_text=True)
+
+    refused = post_form(administrator, f"/admin/tenants/{LEUVEN}/suspend", {"reason": ""}, form_path=page, headers=EN)
+    assert refused.status_code == 422 and "Say why the cell is suspended." in refused.get_data(as_text=True)
+    done = post_form(administrator, f"/admin/tenants/{LEUVEN}/suspend", {"reason": "Invoice unpaid"}, form_path=page)
+    assert done.status_code == 303 and done.headers["Location"] == page
+    shown = administrator.get(page, headers=EN).get_data(as_text=True)
+    assert 'data-status="suspended"' in shown and "Reactivate the cell" in shown
+    assert post_form(administrator, f"/admin/tenants/{LEUVEN}/reactivate", {}, form_path=page).status_code == 303
+
+    wrong = post_form(administrator, f"/admin/tenants/{LEUVEN}/offboard",
+                      {"recipient": RECIPIENT, "confirm_slug": "demo-leuve"}, form_path=page, headers=EN)
+    text = html.unescape(wrong.get_data(as_text=True))
+    assert wrong.status_code == 422 and "Type the cell's address exactly, to confirm." in text
+    assert f'value="{RECIPIENT}"' in text  # what was typed stays
+    bad = post_form(administrator, f"/admin/tenants/{LEUVEN}/offboard",
+                    {"recipient": "archief", "confirm_slug": LEUVEN}, form_path=page, headers=EN)
+    assert bad.status_code == 422 and "municipality's designated person" in html.unescape(bad.get_data(as_text=True))
+    started = post_form(administrator, f"/admin/tenants/{LEUVEN}/offboard",
+                        {"recipient": RECIPIENT, "confirm_slug": LEUVEN}, form_path=page)
+    assert started.status_code == 303
+
+    report = administrator.get(page, headers=EN).get_data(as_text=True)
+    assert 'data-offboarding="done"' in report and 'data-report="passed"' in report
+    assert report.count('data-passed="yes"') == 7 and 'data-passed="no"' not in report
+    assert 'data-export="pending"' in report and RECIPIENT in report
+    assert f'action="/admin/tenants/{LEUVEN}/offboard"' not in report and f'action="/admin/tenants/{LEUVEN}/suspend"' not in report
+    # The support role sees the progress, not the buttons.
+    support = app.test_client()
+    give_operator_session(app, support, add_operator(app, OperatorRole.SUPPORT))
+    seen = support.get(page, headers=EN)
+    assert seen.status_code == 200 and 'data-report="passed"' in seen.get_data(as_text=True)
+    with app.app_context():
+        actions = [entry.action for entry in db.session.scalars(sa.select(OperatorAuditEntry))]
+        db.session.remove()
+    for action in ("tenant.suspended", "tenant.reactivated", "tenant.offboarding_started", "tenant.exported",
+                   "tenant.shredded", "tenant.verified", "tenant.offboarded"):
+        assert action in actions, action
