@@ -1,5 +1,6 @@
-"""The lifecycle's pages: the console's (suspend, reactivate, offboard, progress and report) and
-the municipality's single-use download page for the export.
+"""The lifecycle's pages: the console's (suspend, reactivate, offboard, progress and report), the
+same actions in the console's JSON API (``/admin/api/tenants/<slug>/...``), and the
+municipality's single-use download page for the export.
 
 The console pages never show what a cell wrote: states, counts, dates and error types only.
 The download page is public (its token is the credential) and rate-limited like every page
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import io
 
-from flask import flash, g, redirect, render_template, request, send_file, url_for
+from flask import flash, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import NotFound
 
 from livc.admin import lifecycle
 from livc.admin.access import actor, operator_guard
 from livc.admin.web import blueprint
+from livc.platform.api import InvalidFields, load_body
 from livc.platform.policy import OperatorAction, decide, public
+from livc.tenants.forms import field_messages
 from livc.tenants.models import Tenant
 
 SUSPENDED = _l("The cell is suspended: its members are signed out and its jobs wait.")
@@ -159,3 +162,106 @@ def export_download(token: str):
     response = send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=filename)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- the JSON API ---------------------------------------------------------------------------------------
+
+
+class SuspendSchema(Schema):
+    reason = fields.String(required=True)
+
+
+class OffboardSchema(Schema):
+    recipient = fields.String(required=True)
+
+
+class EmptySchema(Schema):
+    pass
+
+
+class StepOutSchema(Schema):
+    name = fields.String()
+    state = fields.String()
+    attempts = fields.Integer()
+    counts = fields.Function(lambda step: {key: value for key, value in step["counts"].items()
+                                           if not isinstance(value, dict)})
+    error = fields.String(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class ExportOutSchema(Schema):
+    state = fields.String()
+    recipient = fields.String()
+    expires_at = fields.DateTime()
+    downloaded_at = fields.DateTime(allow_none=True)
+    size = fields.Integer()
+    files = fields.Integer()
+
+
+class ReportOutSchema(Schema):
+    passed = fields.Boolean()
+    checks = fields.List(fields.Dict())
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    created_at = fields.DateTime()
+
+
+class OffboardingOutSchema(Schema):
+    """An offboarding as the operator may know it: states, counts, dates, never content."""
+
+    tenant = fields.String()
+    state = fields.String()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    resumable = fields.Boolean()
+    steps = fields.List(fields.Nested(StepOutSchema))
+    export = fields.Nested(ExportOutSchema, allow_none=True)
+    report = fields.Nested(ReportOutSchema, allow_none=True)
+
+
+def _api_act(schema: Schema, action):
+    values = load_body(schema)  # 415, 400 or 422 with every field's messages
+    tenant = g.resource
+    try:
+        action(tenant, values)
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
+    return jsonify(tenant={"slug": tenant.slug, "status": tenant.status.value},
+                   offboarding=_offboarding_out(tenant))
+
+
+def _offboarding_out(tenant: Tenant):
+    state = lifecycle.progress(tenant.id)
+    return None if state is None else OffboardingOutSchema().dump(state)
+
+
+@blueprint.get("/api/tenants/<slug>/offboarding")
+@operator_guard(OperatorAction.TENANTS_VIEW, load=load_tenant)
+def api_offboarding(slug: str):
+    return jsonify(tenant={"slug": g.resource.slug, "status": g.resource.status.value},
+                   offboarding=_offboarding_out(g.resource))
+
+
+@blueprint.post("/api/tenants/<slug>/suspend")
+@operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
+def api_suspend(slug: str):
+    return _api_act(SuspendSchema(), lambda tenant, values: lifecycle.suspend(tenant, actor(), values["reason"]))
+
+
+@blueprint.post("/api/tenants/<slug>/reactivate")
+@operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
+def api_reactivate(slug: str):
+    return _api_act(EmptySchema(), lambda tenant, _values: lifecycle.reactivate(tenant, actor()))
+
+
+@blueprint.post("/api/tenants/<slug>/offboard")
+@operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
+def api_offboard(slug: str):
+    return _api_act(OffboardSchema(), lambda tenant, values: lifecycle.start_offboarding(
+        tenant, actor(), values["recipient"]))
+
+
+@blueprint.post("/api/tenants/<slug>/offboarding/resume")
+@operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
+def api_resume_offboarding(slug: str):
+    return _api_act(EmptySchema(), lambda tenant, _values: lifecycle.resume_offboarding(tenant, actor()))

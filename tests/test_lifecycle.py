@@ -568,3 +568,37 @@ def test_the_console_pages_suspend_reactivate_offboard_and_show_the_report(app, 
     for action in ("tenant.suspended", "tenant.reactivated", "tenant.offboarding_started", "tenant.exported",
                    "tenant.shredded", "tenant.verified", "tenant.offboarded"):
         assert action in actions, action
+
+
+def test_the_json_api_runs_the_same_actions_with_field_level_answers(app, two):
+    from admin_helpers import add_operator, give_operator_session, operator_csrf
+    from livc.admin.operators import OperatorRole
+
+    client = app.test_client()
+    give_operator_session(app, client, add_operator(app, OperatorRole.ADMINISTRATOR))
+    headers = {"X-CSRFToken": operator_csrf(client), **EN}
+    base = f"/admin/api/tenants/{LEUVEN}"
+
+    missing = client.post(f"{base}/suspend", json={}, headers=headers)
+    assert missing.status_code == 422 and list(missing.get_json()["error"]["fields"]) == ["reason"]
+    blank = client.post(f"{base}/suspend", json={"reason": " "}, headers=headers)
+    assert blank.get_json()["error"]["fields"] == {"reason": ["Say why the cell is suspended."]}
+    suspended = client.post(f"{base}/suspend", json={"reason": "Invoice unpaid"}, headers=headers)
+    assert suspended.status_code == 200 and suspended.get_json() == {
+        "tenant": {"slug": LEUVEN, "status": "suspended"}, "offboarding": None}
+    assert client.post(f"{base}/reactivate", json={}, headers=headers).get_json()["tenant"]["status"] == "active"
+
+    bad = client.post(f"{base}/offboard", json={"recipient": "nobody"}, headers=headers)
+    assert bad.get_json()["error"]["fields"] == {"recipient": ["Give the e-mail address of the municipality's designated person."]}
+    started = client.post(f"{base}/offboard", json={"recipient": RECIPIENT}, headers=headers).get_json()
+    # Answered when the run is written; its steps run as jobs once the request commits.
+    assert started["offboarding"]["state"] == "running"
+    assert [step["state"] for step in started["offboarding"]["steps"]] == ["pending"] * 4
+    shown = client.get(f"{base}/offboarding", headers=EN).get_json()["offboarding"]
+    assert [step["state"] for step in shown["steps"]] == ["done"] * 4
+    assert shown["report"]["passed"] is True and shown["export"]["state"] == "pending"
+    token = export_path(export_mail(app)[1]).rsplit("/", 1)[1]
+    assert token not in json.dumps(shown)  # the link is the designated person's alone
+    twice = client.post(f"{base}/offboard", json={"recipient": RECIPIENT}, headers=headers)
+    assert twice.status_code == 422 and twice.get_json()["error"]["fields"] == {
+        "_schema": ["This cell is already being offboarded or was offboarded."]}
