@@ -190,6 +190,11 @@ def _csrf_error(error: CSRFError):
 
         endpoint = request.endpoint
         after_refusal(lambda: audit.record("access.csrf_refused", details={"endpoint": endpoint}))
+    elif request.blueprint == "admin":  # the operator console's own trail
+        from livc.admin.operators import record_action
+
+        endpoint = request.endpoint
+        after_refusal(lambda: record_action("access.csrf_refused", actor="anonymous", details={"endpoint": endpoint}))
     return error_response(400, _l("This form has expired or did not come from this site. Reload the page and try again."))
 
 

@@ -541,3 +541,14 @@ def test_the_commands_onboard_and_refuse_in_one_line(app, cells, monkeypatch):
         bertem = db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == "bertem"))
         with tenant_context(bertem):
             assert db.session.get(TenantSetup, bertem).onboarded_by == "cli"
+
+
+def test_a_change_without_a_csrf_token_is_refused_and_recorded(app, admin_client):
+    refused = admin_client.post("/admin/onboard", data=onboarding_form(), headers=EN)
+    assert refused.status_code == 400
+    api = admin_client.post("/admin/api/tenants", json=onboarding_form())
+    assert api.status_code == 400
+    assert tenant_count(app) == 0
+    with app.app_context():
+        actions = db.session.scalars(sa.select(OperatorAuditEntry.action)).all()
+    assert actions.count("access.csrf_refused") == 2
