@@ -37,3 +37,23 @@ def _console_context() -> dict:
     from livc.admin.operators import ROLE_LABELS
 
     return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": outbox_enabled()}
+
+
+@blueprint.after_request
+def _record_refused_request(response):
+    """A console request refused for its input (fields in error, a spent link, too large) goes
+    to the operator trail, unless the code that refused recorded it already: endpoint, status
+    and the names of the fields at fault, never what was typed."""
+    from flask import g, request
+
+    from livc.admin.access import actor
+    from livc.admin.operators import record_action
+    from livc.platform.web import after_refusal
+
+    status = response.status_code
+    if status in (400, 410, 413, 415, 422) and not g.get("after_refusal"):
+        who, endpoint = actor(), request.endpoint
+        fields = sorted(name for name in request.form if name != "csrf_token") if status == 422 else []
+        after_refusal(lambda: record_action("request.refused", actor=who,
+                                            details={"endpoint": endpoint, "status": status, "fields": fields}))
+    return response

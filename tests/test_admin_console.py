@@ -552,3 +552,12 @@ def test_a_change_without_a_csrf_token_is_refused_and_recorded(app, admin_client
     with app.app_context():
         actions = db.session.scalars(sa.select(OperatorAuditEntry.action)).all()
     assert actions.count("access.csrf_refused") == 2
+
+
+def test_refused_onboarding_input_is_recorded_by_field_names_only(app, admin_client, administrator):
+    assert onboard(admin_client, slug="admin", coordinator_name="Secret Typed Name").status_code == 422
+    with app.app_context():
+        entry = db.session.scalars(sa.select(OperatorAuditEntry).order_by(OperatorAuditEntry.seq.desc())).first()
+    assert entry.action == "request.refused" and entry.actor == f"operator:{administrator.id}"
+    assert entry.details["status"] == 422 and "slug" in entry.details["fields"]
+    assert "Secret Typed Name" not in str(entry.details)
