@@ -203,3 +203,81 @@ def test_an_operator_onboards_a_municipality_whose_coordinator_completes_the_wiz
         assert row.locator('[data-count="members"]').inner_text() == "1"
         assert row.locator('[data-count="cases"]').inner_text() == "0"
         page.assert_clean()
+
+
+# --- the lifecycle's half: offboarding the same cell ------------------------------------------------
+
+ARCHIVIST_EMAIL = "archief@bertem.example.test"
+EXPORT_PASSPHRASE = "a passphrase only the archivist knows"
+
+
+def export_link(console: Console) -> str:
+    """The single-use export link in the mail to the municipality's designated person."""
+    folder = Path(console.server.output().split("mail: written to ", 1)[1].splitlines()[0].strip())
+    for path in sorted(folder.glob("*.eml"), reverse=True):
+        message = message_from_bytes(path.read_bytes(), policy=email_policy.default)
+        if message["To"] == ARCHIVIST_EMAIL:
+            body = message.get_content()
+            assert CELL_NAME in body and "Cell table" not in body
+            # Mailed by a job, so on LIVC_BASE_URL (the demo's default port): the path is the link.
+            return console.server.url(re.search(r"http://[^/\s]+(/admin/export/\S+)", body).group(1))
+    raise AssertionError("no export link in the outbox")
+
+
+def test_the_operator_offboards_the_cell_the_municipality_gets_its_export_once_and_the_report_shows_it_gone(
+    onboarded, browser  # noqa: F811
+):
+    import io
+    import json
+
+    import pyzipper
+
+    with open_page(browser, locale="en-GB", screenshot_name="admin-offboarding") as page:
+        sign_in_operator(page, onboarded)
+        page.goto(onboarded.server.url(f"/admin/tenants/{SLUG}"))
+        follow(page, page.get_by_role("link", name=f"Lifecycle of {CELL_NAME}"))
+        page.get_by_label("E-mail address of the municipality's designated person").fill(ARCHIVIST_EMAIL)
+        page.get_by_label(f"Type the cell's address ({SLUG}) to confirm").fill(SLUG)
+        with page.expect_navigation(wait_until="load", timeout=60_000):
+            page.get_by_role("button", name="Offboard the cell").click()
+        page.wait_for_url(onboarded.server.url(f"/admin/tenants/{SLUG}/lifecycle"))
+        assert page.locator('[data-offboarding="done"]').count() == 1
+        assert page.locator('tr[data-step][data-state="done"]').count() == 4
+        assert page.locator('[data-export="pending"]').count() == 1
+        page.assert_clean()
+
+    with open_page(browser, locale="en-GB", screenshot_name="admin-export-download") as page:
+        link = export_link(onboarded)
+        page.goto(link)
+        page.get_by_label("Passphrase (at least 12 characters)").fill(EXPORT_PASSPHRASE)
+        page.get_by_label("The same passphrase again").fill(EXPORT_PASSPHRASE)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the export").click()
+        data = Path(download.value.path()).read_bytes()
+        page.assert_clean(ignore=(r"/admin/export/",))  # a download ends its navigation as "aborted"
+    with open_page(browser, locale="en-GB") as page:
+        assert page.goto(link).status == 410  # a second use
+        assert "works once only" in page.locator("main").inner_text()
+        page.assert_clean(expected_statuses=(410,))
+
+    archive = pyzipper.AESZipFile(io.BytesIO(data))
+    archive.setpassword(EXPORT_PASSPHRASE.encode())
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["cell"] == {"slug": SLUG, "name": CELL_NAME}
+    tables = json.loads(archive.read("tables/cell_tables.json"))["rows"]
+    assert [row["name"] for row in tables] == ["Cell table"]  # what the coordinator set up, handed back
+    members = json.loads(archive.read("members.json"))["members"]
+    assert COORDINATOR_EMAIL in {member["email"] for member in members}
+
+    with open_page(browser, locale="en-GB", screenshot_name="admin-offboarding-report") as page:
+        sign_in_operator(page, onboarded)
+        page.goto(onboarded.server.url(f"/admin/tenants/{SLUG}/lifecycle"))
+        assert page.locator('[data-report="passed"]').count() == 1
+        assert page.locator('[data-check][data-passed="yes"]').count() == 7
+        assert page.locator('[data-check][data-passed="no"]').count() == 0
+        assert page.locator('[data-export="downloaded"]').count() == 1
+        assert page.locator('[data-status="offboarded"]').count() == 1
+        page.assert_clean()
+    with open_page(browser, locale="en-GB") as page:  # the cell is gone for its members
+        assert page.goto(onboarded.server.url(f"/{SLUG}/sign-in")).status == 404
+        page.assert_clean(expected_statuses=(404,))
