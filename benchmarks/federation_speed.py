@@ -28,10 +28,9 @@ from pathlib import Path
 
 from livc.federation import oprf
 from livc.federation.linkage import Record, ephemeral_custodian, tokens_for
-from livc.federation.match_keys import identity_keys, key_class
+from livc.federation.match_keys import BATCH_TYPES, WEIGHTS, identity_keys, key_class
 
-KEY_TYPES = ["name_dob", "first_dob", "phon_dob", "swap_dob", "one_dob", "pre_dob", "suf_dob",
-             "mix_dob", "phon_ym", "phon_y", "nn"]
+KEY_TYPES = sorted(set(WEIGHTS) - BATCH_TYPES)  # the types an enrolled case has tokens of
 EPOCH = 1
 SCHEMA = "livc_bench_speed"
 
