@@ -602,3 +602,21 @@ def test_the_json_api_runs_the_same_actions_with_field_level_answers(app, two):
     twice = client.post(f"{base}/offboard", json={"recipient": RECIPIENT}, headers=headers)
     assert twice.status_code == 422 and twice.get_json()["error"]["fields"] == {
         "_schema": ["This cell is already being offboarded or was offboarded."]}
+
+
+@pytest.mark.parametrize("app", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_app_role_can_remove_only_a_shredded_cells_audit_trail(app, two):
+    leuven, _herko = two
+    purge = sa.text("SELECT livc_purge_offboarded_audit(:tenant)")
+    with app.app_context():
+        tenant(LEUVEN).status = TenantStatus.OFFBOARDED  # marked, but its keys are still there
+        db.session.flush()
+        with tenant_context(leuven.tenant_id):
+            from livc.platform.keys import data_key
+
+            data_key()
+            with pytest.raises(sa.exc.ProgrammingError, match="crypto-shredded"):
+                db.session.execute(purge, {"tenant": leuven.tenant_id})
+        db.session.rollback()
+        db.session.remove()
+    assert count(app, leuven.tenant_id, AuditEntry) > 0  # the trail is intact

@@ -11,8 +11,8 @@ The offboarding tables are platform-level and keep the tenant's id and slug as p
 
 On PostgreSQL the app role may not delete audit entries (``restrict_to_append``); the
 function ``livc_purge_offboarded_audit`` (owner's rights) deletes the trail of one tenant,
-and only once that tenant is marked offboarded, so the append-only rule still holds for
-every live tenant.
+and only once that tenant is marked offboarded and its keys are all destroyed: a live
+tenant's trail cannot be removed without irreversibly crypto-shredding the tenant first.
 """
 
 import sqlalchemy as sa
@@ -31,8 +31,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     removed bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM tenants WHERE id = p_tenant AND status = 'offboarded') THEN
-        RAISE EXCEPTION 'only an offboarded tenant''s audit trail can be removed';
+    -- Only once the cell is marked offboarded and crypto-shredded: its tenant key destroyed and
+    -- no key of it left (seen through row-level security, so as the cell itself).
+    IF NOT EXISTS (SELECT 1 FROM tenants WHERE id = p_tenant AND status = 'offboarded')
+       OR NOT EXISTS (SELECT 1 FROM data_keys WHERE tenant_id = p_tenant AND scope = 'tenant'
+                      AND wrapped_key IS NULL AND destroyed_at IS NOT NULL)
+       OR EXISTS (SELECT 1 FROM data_keys WHERE tenant_id = p_tenant AND wrapped_key IS NOT NULL) THEN
+        RAISE EXCEPTION 'only an offboarded, crypto-shredded tenant''s audit trail can be removed';
     END IF;
     DELETE FROM audit_entries WHERE tenant_id = p_tenant;
     GET DIAGNOSTICS removed = ROW_COUNT;
