@@ -561,3 +561,24 @@ def test_refused_onboarding_input_is_recorded_by_field_names_only(app, admin_cli
     assert entry.action == "request.refused" and entry.actor == f"operator:{administrator.id}"
     assert entry.details["status"] == 422 and "slug" in entry.details["fields"]
     assert "Secret Typed Name" not in str(entry.details)
+
+
+def test_a_zonal_cell_takes_its_municipalities_from_the_registry_or_lists_them(app, admin_client, monkeypatch):
+    from livc.admin import registry
+
+    zone = registry.PoliceZone("5389", "Test zone", ("24011", "24094"))
+    monkeypatch.setattr(registry, "police_zone", lambda code: zone if code == "5389" else None)
+    token = operator_csrf(admin_client)
+    headers = {"X-CSRFToken": token, **EN}
+    form = onboarding_form(kind="police_zone", slug="zone-5389", name="Zonale LIVC-R", nis_codes=[])
+    known = admin_client.post("/admin/api/tenants", json={**form, "police_zone": "5389"}, headers=headers)
+    assert known.status_code == 201, known.get_json()
+    assert [m["nis_code"] for m in known.get_json()["tenant"]["municipalities"]] == ["24011", "24094"]
+    unknown = admin_client.post("/admin/api/tenants", json={**form, "slug": "zone-x", "police_zone": "9999"},
+                                headers=headers)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["fields"]["police_zone"] == [
+        "This police zone is not in the registry: list its municipalities instead."]
+    listed = admin_client.post("/admin/api/tenants", json={**form, "slug": "zone-y", "police_zone": "9999",
+                                                           "nis_codes": ["24033", "24043"]}, headers=headers)
+    assert listed.status_code == 201
