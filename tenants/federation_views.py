@@ -64,6 +64,9 @@ KEY_TYPE_LABELS = {
     "mix_dob": _l("beginning of one name, end of the other, and full date of birth"),
     "phon_ym": _l("how the names sound, year and month of birth"),
     "phon_y": _l("how the names sound and year of birth"),
+    "gdel_dob": _l("first given name but for one letter, and full date of birth"),
+    "fdel_dob": _l("family name but for one letter, and full date of birth"),
+    # Alerts made before gdel_dob and fdel_dob replaced it keep their label.
     "del_dob": _l("one name exactly, the other but for one letter, and full date of birth"),
     "fam_dob": _l("family name and full date of birth"),
     "giv_dob": _l("a given name and full date of birth"),
