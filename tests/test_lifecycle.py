@@ -620,3 +620,13 @@ def test_the_app_role_can_remove_only_a_shredded_cells_audit_trail(app, two):
         db.session.rollback()
         db.session.remove()
     assert count(app, leuven.tenant_id, AuditEntry) > 0  # the trail is intact
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_guessing_export_links_is_rate_limited_like_every_credential(app, cells):
+    from livc.tenants.access import SIGN_IN_ATTEMPTS_PER_MINUTE
+
+    guesser = app.test_client()
+    answers = [guesser.get(f"/admin/export/{'a' * 42}{n % 10}", headers=EN).status_code
+               for n in range(SIGN_IN_ATTEMPTS_PER_MINUTE + 1)]
+    assert answers == [404] * SIGN_IN_ATTEMPTS_PER_MINUTE + [429]
