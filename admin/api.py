@@ -14,7 +14,13 @@ from marshmallow import Schema, ValidationError, fields
 
 from livc.admin.access import actor, operator_guard
 from livc.admin.health import platform_health
-from livc.admin.onboarding import OnboardingSchema, onboard, progress, resend_invitation, tenant_list
+from livc.admin.onboarding import (
+    OnboardingSchema,
+    onboard,
+    progress,
+    resend_invitation,
+    tenant_list,
+)
 from livc.admin.onboarding_views import load_tenant
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body

@@ -85,7 +85,7 @@ def jobs_status() -> dict:
         return {"inline": True, "queues": {}, "failed": []}
     try:
         return {"inline": False, "queues": queue_lengths(), "failed": failed_jobs()}
-    except Exception as error:  # redis-py raises several unrelated types
+    except Exception as error:  # noqa: BLE001 - redis-py raises several unrelated types
         return {"inline": False, "queues": {}, "failed": [], "problem": type(error).__name__}
 
 

@@ -224,9 +224,9 @@ def _checked(data: dict[str, Any]) -> tuple[dict, dict, list[str], str | None, l
             })
         except ValidationError as error:
             collect(error)
-    if values.get("slug") and "slug" not in errors:
-        if db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == values["slug"])) is not None:
-            errors["slug"] = [str(SLUG_TAKEN)]
+    slug = values.get("slug") if "slug" not in errors else None
+    if slug and db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        errors["slug"] = [str(SLUG_TAKEN)]
     if codes and "nis_codes" not in errors:
         try:
             overlaps = _check_overlap(values["kind"], codes, values.get("confirm_overlap", False),

@@ -14,9 +14,8 @@ from jinja2 import TemplateNotFound
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.admin import registry
+from livc.admin import onboarding, registry
 from livc.admin.access import actor, operator_guard
-from livc.admin import onboarding
 from livc.admin.onboarding import STEP_LABELS, progress, resend_invitation, tenant_list
 from livc.admin.operators import OperatorAuditEntry
 from livc.admin.web import blueprint

@@ -20,11 +20,24 @@ from livc.admin.access import actor, operator_guard, safe_next
 from livc.admin.operators import TOTP_LABEL, Operator
 from livc.admin.signing import check_code, check_credentials, complete_sign_in
 from livc.admin.web import blueprint
-from livc.platform.accounts import enable_totp, new_recovery_codes, new_totp_secret, provisioning_uri, qr_svg, set_password
+from livc.platform.accounts import (
+    enable_totp,
+    new_recovery_codes,
+    new_totp_secret,
+    provisioning_uri,
+    qr_svg,
+    set_password,
+)
 from livc.platform.db import db
 from livc.platform.policy import OperatorAction, public
 from livc.platform.web import after_refusal, client_address
-from livc.tenants.forms import CodeSchema, InvitationAcceptSchema, SignInSchema, form_values, render_form
+from livc.tenants.forms import (
+    CodeSchema,
+    InvitationAcceptSchema,
+    SignInSchema,
+    form_values,
+    render_form,
+)
 from livc.tenants.signing import Refused, new_password_errors
 
 PENDING_KEY = "operator_pending"

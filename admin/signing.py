@@ -11,7 +11,13 @@ from flask_babel import lazy_gettext as _l
 
 from livc.admin import operators
 from livc.admin.operators import THROTTLE_REALM, Operator, find_operator
-from livc.platform.accounts import check_password, check_second_factor, clear_failures, note_failure, throttle_state
+from livc.platform.accounts import (
+    check_password,
+    check_second_factor,
+    clear_failures,
+    note_failure,
+    throttle_state,
+)
 from livc.platform.web import after_refusal
 from livc.tenants.signing import CODE_FAILED, LOCKED, Refused
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 
-from livc.admin.onboarding import STEP_LABELS, SetupIncomplete, TenantSetup, finish_setup, setup_steps
+from livc.admin.onboarding import (
+    STEP_LABELS,
+    SetupIncomplete,
+    TenantSetup,
+    finish_setup,
+    setup_steps,
+)
 from livc.platform.db import db
 from livc.platform.policy import Action
 from livc.tenants.access import guard

@@ -390,7 +390,7 @@ def test_health_counts_members_and_cases_per_tenant_as_numbers(app, admin_client
     assert health["jobs"]["inline"] is True
     assert health["custodian"]["reachable"] is True and health["custodian"]["current_epoch"] >= 1
     page = admin_client.get("/admin/health", headers=EN).get_data(as_text=True)
-    assert re.search(r'data-tenant="demo-leuven">.*?data-count="cases">3<', page, re.S)
+    assert re.search(r'data-tenant="demo-leuven">.*?data-count="cases">3<', page, re.DOTALL)
 
 
 def _add_cases(app, tenant_id: int, count: int) -> None:
