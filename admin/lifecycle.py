@@ -40,7 +40,7 @@ from marshmallow import ValidationError
 from marshmallow.validate import Email
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from livc.platform import audit
+from livc.admin.operators import record_action
 from livc.platform.accounts import EMAIL_MAX, normalise_email
 from livc.platform.crypto import keyed_digest, new_token
 from livc.platform.db import Id, TenantScoped, db, tenant_context, value_enum
@@ -222,8 +222,6 @@ class VerificationFailed(Exception):
 def record_event(tenant: Tenant, action: str, actor: str, details: dict[str, Any] | None = None) -> None:
     """Audit a lifecycle step in the operator trail, which outlives the tenant, and in the
     tenant's own trail while it still has one (ids and counts only)."""
-    from livc.admin.operators import record_action
-
     live = tenant.status != TenantStatus.OFFBOARDED
     record_action(action, actor=actor, tenant=tenant if live else None, subject=f"tenant:{tenant.slug}",
                   details=details or {})

@@ -16,7 +16,6 @@ import io
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import pyzipper
@@ -25,7 +24,7 @@ from click.testing import CliRunner
 from marshmallow import ValidationError
 
 from auth_helpers import add_member, give_session, post_form, sign_in
-from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, membership, ready_cell
+from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, ready_cell
 from test_case_privacy import ciphertexts_of, database_dump, full_case, leaks
 from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, link, open_person
 from test_jobs import deployment  # noqa: F401  (the fixture: the app with Redis and real workers)
