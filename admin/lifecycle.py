@@ -128,7 +128,7 @@ class TenantExport(db.Model):
     recipient_email: Mapped[str] = mapped_column(sa.String(254))
     token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)  # keyed digest of the link's token
     format_version: Mapped[str] = mapped_column(sa.String(10))
-    manifest: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # files, counts, SHA-256: no content
+    manifest: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # file names and row counts only
     size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     storage: Mapped[str] = mapped_column(sa.String(100))  # where the encrypted file is kept
     wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -607,7 +607,9 @@ def _step_export(run: Offboarding, tenant: Tenant) -> dict[str, Any]:
     token = new_token()
     export = TenantExport(
         offboarding_id=run.id, tenant_id=tenant.id, tenant_slug=tenant.slug, recipient_email=run.recipient_email,
-        token_digest=keyed_digest(LINK_PURPOSE, token), format_version=EXPORT_VERSION, manifest=manifest,
+        token_digest=keyed_digest(LINK_PURPOSE, token), format_version=EXPORT_VERSION,
+        # What the platform keeps of the manifest: names and counts (no hash of any content).
+        manifest={"files": [{key: entry[key] for key in ("name", "rows", "bytes")} for entry in manifest["files"]]},
         size=len(archive), storage=EXPORT_STORAGE, key_wrapping=EXPORT_WRAPPING, created_at=now,
         expires_at=now + timedelta(days=EXPORT_VALID_DAYS),
     )
