@@ -168,3 +168,22 @@ def operator_disable(app, email: str) -> None:
         raise click.ClickException(str(problem)) from None
     db.session.commit()
     click.echo(f"operator {operator.email} disabled ({ended} session(s) ended)")
+
+
+@operator_group.command("verify-trail")
+@_with_app
+def operator_verify_trail(app) -> None:
+    """Check the operator audit trail's hash chain; exit status 1 when it is broken."""
+    import sys
+
+    import sqlalchemy as sa
+
+    from livc.admin.operators import OperatorAuditEntry, verify_operator_trail
+    from livc.platform.db import db
+
+    problems = verify_operator_trail()
+    if problems:
+        click.echo("TAMPERED  operator trail: " + "; ".join(problems))
+        sys.exit(1)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(OperatorAuditEntry))
+    click.echo(f"ok        operator trail: {count} entries, chain intact")

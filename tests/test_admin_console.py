@@ -492,7 +492,7 @@ def test_operator_actions_are_in_both_trails_and_the_coordinator_sees_them(app, 
     assert "invitation again" in page, page[page.find("<table"):]
 
 
-def test_tampering_with_the_operator_trail_is_found(app, admin_client):
+def test_tampering_with_the_operator_trail_is_found(app, admin_client, monkeypatch):
     onboard(admin_client)
     settings = app.extensions["livc.settings"]
     if settings.sqlalchemy_url.startswith("postgresql"):
@@ -505,6 +505,13 @@ def test_tampering_with_the_operator_trail_is_found(app, admin_client):
     with app.app_context():
         assert verify_operator_trail() == ["entry 1 was changed"]
     assert "The trail was tampered with" in admin_client.get("/admin/actions", headers=EN).get_data(as_text=True)
+    from click.testing import CliRunner
+
+    from livc.platform import cli as cli_module
+
+    monkeypatch.setattr("livc.platform.app.create_app", lambda config=None: app)
+    checked = CliRunner().invoke(cli_module.cli, ["operator", "verify-trail"])
+    assert checked.exit_code == 1 and "TAMPERED  operator trail: entry 1 was changed" in checked.output
 
 
 # --- the commands -----------------------------------------------------------------------------
