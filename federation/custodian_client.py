@@ -58,6 +58,7 @@ __all__ = [
     "CustodianAuthError",
     "CustodianClient",
     "CustodianError",
+    "CUSTODIAN_WAITS",
     "CustodianUnavailable",
     "EpochStatus",
     "InProcessCustodian",
@@ -84,6 +85,10 @@ class CustodianAuthError(CustodianError):
 
     status, code = 401, "unauthorized"
 
+
+CUSTODIAN_WAITS: tuple[type[CustodianError], ...] = (CustodianUnavailable, CustodianAuthError, RateLimited)
+"""The custodian is down or refuses (unreachable, 5xx, credentials refused, rate-limited): what
+asked it waits and is retried later (an enrolment stays pending), never fails a request."""
 
 _ERRORS: dict[int, type[CustodianError]] = {
     409: UnknownEpoch,
@@ -155,6 +160,8 @@ class CustodianClient(Custodian):
         try:
             self._session.fetch_token(self._token_endpoint, grant_type="client_credentials", timeout=self.timeout)
         except AuthlibBaseError as error:
+            if error.error == RateLimited.code:  # too many token requests from this address
+                raise RateLimited("the custodian's token endpoint is rate-limited; try again later") from None
             raise CustodianAuthError(f"the custodian refused the client credentials ({error.error})") from None
         except requests.RequestException as error:
             raise CustodianUnavailable(f"the custodian is unreachable ({type(error).__name__})") from None

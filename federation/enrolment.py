@@ -10,12 +10,19 @@ link. :func:`request_enrolment` writes the pending enrolment first and enqueues
 :func:`enrol_case`, which computes the tokens through the key custodian, replaces the stored
 ones (delete and insert, one transaction) and enqueues the matching. Removal
 (:func:`remove_enrolment`) is immediate and in the caller's transaction. The periodic
-:func:`sweep_enrolments` re-enqueues enrolments whose job was lost.
+:func:`sweep_enrolments` re-enqueues enrolments whose job was lost or failed, and re-enrols
+cases whose tokens were made under an older key epoch or an older key scheme.
+
+A key custodian that is down or refuses (:data:`CUSTODIAN_WAITS`) never costs a case: the case
+and its pending enrolment are committed before any job asks the custodian, a failed
+:func:`enrol_case` is retried by the jobs (with back-off, then by the sweeper), and the
+coordinator's page says the enrolment waits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -23,7 +30,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
+from livc.federation.custodian_client import CUSTODIAN_WAITS
 from livc.federation.match_keys import (
+    KEY_SCHEME,
     DateError,
     Identity,
     NationalNumberError,
@@ -41,8 +50,10 @@ from livc.federation.models import (
 )
 from livc.platform import audit
 from livc.platform.db import current_tenant_id, db, tenant_context
-from livc.platform.jobs import enqueue, task
+from livc.platform.jobs import enqueue, error_type, task
 from livc.platform.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=5)  # a pending enrolment this old lost its job
 REASON_REQUIRED = _l("Say why this case is kept out of the federation.")
@@ -223,12 +234,13 @@ def eligible(case, row: CaseFederation | None) -> bool:
     return case.status == CaseStatus.OPEN and case.identity_id is not None and (row is None or row.excluded_at is None)
 
 
-def request_enrolment(case, *, now: bool = False) -> FederationEnrolment | None:
+def request_enrolment(case, *, job: bool = True) -> FederationEnrolment | None:
     """Bring a case's tokens up to date: written as pending now, computed by a job after commit.
 
     Called when a case opens, reopens or its identity changes; a case that should not be in
     the index (closed, excluded, no identity, its cell not linked) is taken out instead.
-    ``now``: compute at once, in the caller's transaction (a job enrolling a whole cell).
+    ``job=False``: only written as pending, the caller computes it (a job enrolling a whole
+    cell); the sweeper takes up what the caller does not finish.
     """
     tenant_id = current_tenant_id()
     row = federation_of(case)
@@ -243,9 +255,7 @@ def request_enrolment(case, *, now: bool = False) -> FederationEnrolment | None:
         db.session.add(enrolment)
     enrolment.status, enrolment.updated_at = EnrolmentStatus.PENDING, utcnow()
     db.session.flush()
-    if now:
-        enrol_case(case.id)
-    else:
+    if job:
         enqueue(enrol_case, case.id, tenant_id=tenant_id)
     return enrolment
 
@@ -366,7 +376,7 @@ def enrol_case(case_id: int) -> str:
         db.session.add(FederationToken(
             enrolment_id=enrolment.id, tenant_id=tenant_id, epoch=epoch, key_type=key_type, token=token
         ))
-    enrolment.epoch = epoch
+    enrolment.epoch, enrolment.key_scheme = epoch, KEY_SCHEME
     enrolment.identity_version = identity_version(case.identity)
     enrolment.known = ",".join(sorted(parsed.known))
     enrolment.status, enrolment.updated_at = EnrolmentStatus.ENROLLED, utcnow()
@@ -381,41 +391,56 @@ def enrol_case(case_id: int) -> str:
 
 @task(queue="federation")
 def enrol_cell() -> int:
-    """Request enrolment of every open case of the cell (a link became active)."""
+    """Enrol every open case of the cell (a link became active): all written as pending first,
+    then computed one by one in this job. If the key custodian is down or refuses, the job
+    stops asking it and commits: the cases not done stay pending for the sweeper."""
     from livc.tenants.case_models import Case, CaseStatus
 
-    count = 0
-    for case in db.session.scalars(
+    cases = db.session.scalars(
         sa.select(Case).where(Case.status == CaseStatus.OPEN, Case.identity_id.is_not(None)).order_by(Case.id)
-    ):
-        if request_enrolment(case, now=True) is not None:
-            count += 1
+    ).all()
+    waiting = [case.id for case in cases if request_enrolment(case, job=False) is not None]
+    count = 0
+    for case_id in waiting:
+        try:
+            enrol_case(case_id)  # asks the custodian before it writes anything
+        except CUSTODIAN_WAITS as error:
+            log.warning("federation: %d enrolments wait for the key custodian (%s)", len(waiting) - count,
+                        error_type(error))
+            break
+        count += 1
     return count
 
 
-REENROL_PER_SWEEP = 500  # cases per cell per sweep after a key rotation (spreads the load)
+REENROL_PER_SWEEP = 500  # cases per cell per sweep after a key rotation or scheme change
 
 
-def _reenrol_old_epochs(tenant_id: int) -> int:
-    """After the custodian rotated its key, re-enrol this cell's cases enrolled under an older
-    epoch (a batch per sweep): tokens of different epochs never match, so both sides of a link
-    move to the new epoch and the old epoch can then be retired."""
+def _reenrol_outdated(tenant_id: int) -> int:
+    """Re-enrol this cell's cases whose tokens are outdated, a batch per sweep: made under an
+    older key epoch (the custodian rotated its key) or an older key scheme
+    (:data:`~livc.federation.match_keys.KEY_SCHEME`: the match keys changed). Tokens of
+    different epochs never match, and an old scheme's keys are not those a new case makes, so
+    both sides of a link move to the new ones; an old epoch can then be retired."""
     from livc.federation.custodian_client import custodian_for
 
-    old = db.session.scalars(
-        sa.select(FederationEnrolment.id).where(
-            FederationEnrolment.tenant_id == tenant_id,
-            FederationEnrolment.status == EnrolmentStatus.ENROLLED,
-        ).limit(1)
-    ).first()
-    if old is None:
+    enrolled = sa.and_(
+        FederationEnrolment.tenant_id == tenant_id, FederationEnrolment.status == EnrolmentStatus.ENROLLED
+    )
+    if db.session.scalars(sa.select(FederationEnrolment.id).where(enrolled).limit(1)).first() is None:
         return 0
-    current = custodian_for(current_app.extensions["livc.settings"]).epochs().current
+    try:
+        current = custodian_for(current_app.extensions["livc.settings"]).epochs().current
+    except CUSTODIAN_WAITS as error:  # re-enrolling would wait for it too: next sweep
+        log.warning("federation: re-enrolment waits for the key custodian (%s)", error_type(error))
+        return 0
     outdated = db.session.scalars(
         sa.select(FederationEnrolment).where(
-            FederationEnrolment.tenant_id == tenant_id,
-            FederationEnrolment.status == EnrolmentStatus.ENROLLED,
-            FederationEnrolment.epoch < current,
+            enrolled,
+            sa.or_(
+                FederationEnrolment.epoch < current,
+                FederationEnrolment.key_scheme.is_(None),
+                FederationEnrolment.key_scheme < KEY_SCHEME,
+            ),
         ).order_by(FederationEnrolment.id).limit(REENROL_PER_SWEEP)
     ).all()
     count = 0
@@ -431,9 +456,10 @@ def _reenrol_old_epochs(tenant_id: int) -> int:
 
 @task(queue="maintenance")
 def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
-    """Re-enqueue this cell's enrolments whose job was lost (pending for too long), re-enrol
-    cases still under an older key epoch, and the notification of alerts not yet mailed to this
-    cell. Periodic, per tenant."""
+    """Re-enqueue this cell's enrolments whose job was lost or failed (pending for too long:
+    the key custodian was down or refused), re-enrol cases under an older key epoch or key
+    scheme, and the notification of alerts not yet mailed to this cell. Periodic, per tenant;
+    a custodian that is still unavailable stops none of it."""
     from livc.federation.alerts import notify_alert
 
     tenant_id = current_tenant_id()
@@ -454,7 +480,7 @@ def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
         enrolment.updated_at = utcnow()
         enqueue(enrol_case, case_id, tenant_id=tenant_id)
         count += 1
-    count += _reenrol_old_epochs(tenant_id)
+    count += _reenrol_outdated(tenant_id)
     unnotified = db.session.scalars(
         sa.select(MatchAlert.id).where(
             MatchAlert.state == AlertState.OPEN,

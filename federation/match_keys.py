@@ -409,6 +409,17 @@ class BirthDate:
 
 # --- the keys and the decision ------------------------------------------------------------------
 
+KEY_SCHEME = 2
+"""The version of the match keys: bump it whenever what :func:`identity_keys` makes for an
+identity changes (a key type added, dropped or built otherwise, the normalisation, the variant
+clusters, the phonetic code) or :data:`WEIGHTS` change. Each enrolment records the scheme its
+tokens were made under, and the federation sweep re-enrols the cases of an older scheme, a
+batch per sweep (as after a key rotation): otherwise they would keep tokens that no newly
+enrolled case makes. ``tests/test_key_scheme.py`` fails when the keys change without a bump.
+
+1: up to 2026-12-01, ``del_dob`` (a typo in the given name); 2: ``gdel_dob`` and ``fdel_dob``
+(a typo in either name) replaced it."""
+
 NATIONAL_NUMBER_DIGITS = 11
 PART = 3  # letters of a name's beginning and end in the typo-tolerant keys
 

@@ -5,7 +5,7 @@ by design) hold only ids, opaque references, OPRF tokens, key *types*, scores an
 a name, a case code or any identity value:
 
     federation_links        two cells that agreed to be compared (cell_a_id < cell_b_id)
-    federation_enrolments   one per enrolled case: tenant, opaque ref, epoch, status
+    federation_enrolments   one per enrolled case: tenant, opaque ref, epoch, key scheme, status
     federation_tokens       the enrolment's tokens by key type; INDEX (epoch, key_type, token)
     match_alerts            a pair of enrolments of two linked cells, its score and agreeing types
     dismissed_pairs         a pair judged to be two people, with the identity versions then
@@ -86,6 +86,9 @@ class FederationEnrolment(db.Model):
     tenant_id: Mapped[int] = _tenant_column()
     ref: Mapped[str] = mapped_column(sa.String(REF_LENGTH), unique=True)
     epoch: Mapped[int | None]
+    # The match keys' version the tokens were made under (match_keys.KEY_SCHEME); null: before
+    # versions were recorded. The sweeper re-enrols an older scheme.
+    key_scheme: Mapped[int | None]
     # A digest of the identity's ciphertexts: tells that the identity changed, nothing more.
     identity_version: Mapped[str | None] = mapped_column(sa.String(64))
     # Which identity fields are known (given, family, year, month, day, nn, nn_checked): the

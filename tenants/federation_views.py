@@ -406,6 +406,7 @@ def _case_context(case: Case) -> dict:
         "row": row,
         "excluded": row is not None and row.excluded_at is not None,
         "status_label": ENROLMENT_LABELS[status],
+        "pending": status == EnrolmentStatus.PENDING,
         "linked": bool(linked_cells(g.tenant.id)),
         "closed": case.status != CaseStatus.OPEN,
         "no_identity": case.identity_id is None,
