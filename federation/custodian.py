@@ -5,7 +5,10 @@ secret of that function lives here and nowhere else: not in the platform's datab
 its configuration, not in its processes (production). The custodian:
 
 - keeps a random 32-byte seed per **epoch** in its own key file (``keys.json``, mode 600, in
-  ``LIVC_CUSTODIAN_DATA_DIR`` or at ``LIVC_CUSTODIAN_KEY_FILE``), created on first start. The
+  ``LIVC_CUSTODIAN_DATA_DIR`` or at ``LIVC_CUSTODIAN_KEY_FILE``), created explicitly: by
+  ``livc custodian init``, or by ``serve`` with ``--create-key`` / ``LIVC_CUSTODIAN_CREATE_KEY``
+  (a first installation only). A service that finds no key file refuses to start: on an emptied
+  volume a new key would silently match no token enrolled under the lost one. The
   epoch's OPRF key is ``oprf.derive_key(seed, b"livc custodian epoch N")``. ``rotate`` starts
   epoch N+1 (a fresh seed) and makes it current; older epochs stay evaluable, so the platform
   can re-enrol every case under the new epoch, until ``retire`` deletes their seed: from then
@@ -242,6 +245,9 @@ class CustodianSettings(BaseSettings):
 
     # Its state: keys.json (the secret), clients.json, audit.jsonl. Own volume in production.
     data_dir: Path = Path("var/custodian")
+    # Create the key file (epoch 1) when there is none, at start. Off by default: only for a
+    # first installation (or development), since a new key matches no token enrolled before.
+    create_key: bool = False
     key_file: Path | None = None  # default data_dir/keys.json
     clients_file: Path | None = None  # default data_dir/clients.json
     audit_file: Path | None = None  # default data_dir/audit.jsonl
@@ -343,7 +349,8 @@ class KeyStore:
         if not path.exists():
             if not create:
                 raise CustodianConfigurationError(
-                    f"no key file at {path}: start the custodian once (livc custodian serve) or run livc custodian init"
+                    f"no key file at {path}: run livc custodian init first (a first installation only: "
+                    "a new key matches no token enrolled under a lost one; restore the key file otherwise)"
                 )
             first = {1: Epoch(1, _now(), seed or secrets.token_bytes(32))}
             _write_private(path, self._dump(1, first), exclusive=True)  # another process may win
@@ -700,7 +707,7 @@ class Custodian:
 
     def __init__(self, settings: CustodianSettings):
         self.settings = settings
-        self.keys = KeyStore(settings.keys_path, create=True)
+        self.keys = KeyStore(settings.keys_path, create=settings.create_key)
         self.clients = ClientRegistry(settings.clients_path)
         self.tokens = TokenStore(self.clients)
         self.audit = AuditLog(settings.audit_path)
@@ -854,7 +861,10 @@ def serve(settings: CustodianSettings, host: str | None = None, port: int | None
     """Serve the custodian with gunicorn: one process (tokens live in its memory), threads."""
     from gunicorn.app.base import BaseApplication
 
-    KeyStore(settings.keys_path, create=True)  # fail at start, not at the first request
+    existed = settings.keys_path.exists()
+    KeyStore(settings.keys_path, create=settings.create_key)  # fail at start, not at the first request
+    if not existed:
+        click.echo(f"livc custodian: created {settings.keys_path}: a new key, epoch 1", err=True)
 
     class Server(BaseApplication):
         def load_config(self):
@@ -888,9 +898,13 @@ def cli() -> None:
 @click.option("--host", default=None, help="Address to listen on (default LIVC_CUSTODIAN_HOST, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default LIVC_CUSTODIAN_PORT, 5100).")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Request threads.")
-def serve_command(host: str | None, port: int | None, threads: int) -> None:
-    """Serve the custodian (creates its key file, epoch 1, on first start)."""
-    settings = load_custodian_settings()
+@click.option("--create-key", is_flag=True,
+              help="Create the key file (epoch 1) if there is none: a first installation only "
+                   "(default LIVC_CUSTODIAN_CREATE_KEY, false).")
+def serve_command(host: str | None, port: int | None, threads: int, create_key: bool) -> None:
+    """Serve the custodian. Without its key file it refuses to start (livc custodian init makes
+    one), unless told to create it."""
+    settings = load_custodian_settings({"create_key": True} if create_key else None)
     if not ClientRegistry(settings.clients_path).ids():
         click.echo("livc custodian: no registered client yet (livc custodian clients add ID)", err=True)
     serve(settings, host, port, threads)

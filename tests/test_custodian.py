@@ -92,6 +92,9 @@ def add_client(data_dir: Path, client_id: str = "platform") -> str:
 
 
 def start_custodian(folder: Path, port: int | None = None, **settings: str) -> Server:
+    """``livc custodian serve`` on the key file that ``livc custodian init`` made (or kept)."""
+    initialised = run_livc(folder / "custodian", "init")
+    assert initialised.returncode == 0, initialised.stderr
     port = port or free_port()
     env = clean_env(custodian_data_dir=str(folder / "custodian"), **{f"custodian_{k}": v for k, v in settings.items()})
     args = [str(console_script("livc")), "custodian", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -100,7 +103,9 @@ def start_custodian(folder: Path, port: int | None = None, **settings: str) -> S
 
 @contextmanager
 def threaded_custodian(data_dir: Path, **settings) -> Iterator[str]:
-    """``create_custodian_app`` served from a thread (real HTTP); yields its base URL."""
+    """``create_custodian_app`` served from a thread (real HTTP) on a key file made first (as
+    ``livc custodian init`` does); yields its base URL."""
+    KeyStore(data_dir / "keys.json", create=True)
     app = create_custodian_app({"data_dir": str(data_dir), **settings})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -588,3 +593,80 @@ def test_element_encoding_is_strict():
     for bad in (text[:-1], text + "A", text.replace(text[0], "+", 1), "", None, 5):
         with pytest.raises(ValueError):
             decode_element(bad)
+
+
+# --- the key file is created explicitly, never by a start on an empty volume ---------------------
+
+
+def serve_once(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    """``livc custodian serve`` expected to refuse at once (it would serve otherwise: a timeout)."""
+    return subprocess.run(
+        [str(console_script("livc")), "custodian", "serve", "--port", str(free_port()), *args],
+        env=clean_env(custodian_data_dir=str(data_dir), **{f"custodian_{k}": v for k, v in settings.items()}),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_serve_refuses_to_start_without_its_key_file(tmp_path):
+    data_dir = tmp_path / "custodian"
+    add_client(data_dir)
+    refused = serve_once(data_dir)
+    assert refused.returncode == 2 and refused.stdout == ""
+    [line] = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert "no key file" in line and "livc custodian init" in line and str(data_dir / "keys.json") in line
+    assert not (data_dir / "keys.json").exists()
+    # The service's app itself makes no key either (gunicorn's worker creates it on its own).
+    with pytest.raises(CustodianConfigurationError, match="livc custodian init"):
+        create_custodian_app({"data_dir": str(data_dir)})
+    assert not (data_dir / "keys.json").exists()
+
+
+def test_a_lost_key_file_is_not_replaced_by_a_restart(tmp_path):
+    """The volume emptied of its key file: the custodian does not come back with a new key
+    (under which no enrolled token would match again) until the file is restored."""
+    data_dir = tmp_path / "custodian"
+    secret = add_client(data_dir)
+    port = free_port()
+    server = start_custodian(tmp_path, port)
+    custodian = CustodianClient(server.base_url, "platform", secret)
+    try:
+        before = custodian.tokens("demo-leuven", VALUES)
+        server.stop()
+        saved = (data_dir / "keys.json").read_bytes()
+        (data_dir / "keys.json").unlink()
+        refused = serve_once(data_dir)
+        assert refused.returncode == 2 and "livc custodian init" in refused.stderr
+        assert not (data_dir / "keys.json").exists()
+        # Restored from its backup, it serves the same tokens again.
+        (data_dir / "keys.json").write_bytes(saved)
+        (data_dir / "keys.json").chmod(0o600)
+        server = start_server([str(console_script("livc")), "custodian", "serve", "--port", str(port)], tmp_path, port,
+                              clean_env(custodian_data_dir=str(data_dir)))
+        assert custodian.tokens("demo-leuven", VALUES) == before
+    finally:
+        custodian.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("how", ["--create-key", "LIVC_CUSTODIAN_CREATE_KEY"])
+def test_serve_creates_the_key_file_only_when_told(tmp_path, how):
+    data_dir = tmp_path / "custodian"
+    secret = add_client(data_dir)
+    port = free_port()
+    settings = {"custodian_create_key": "true"} if how == "LIVC_CUSTODIAN_CREATE_KEY" else {}
+    args = [str(console_script("livc")), "custodian", "serve", "--port", str(port)]
+    server = start_server([*args, "--create-key"] if how == "--create-key" else args, tmp_path, port,
+                          clean_env(custodian_data_dir=str(data_dir), **settings))
+    try:
+        assert stat.S_IMODE((data_dir / "keys.json").stat().st_mode) == 0o600
+        assert f"created {data_dir / 'keys.json'}: a new key, epoch 1" in server.output()
+        custodian = CustodianClient(server.base_url, "platform", secret)
+        assert custodian.tokens("demo-leuven", VALUES) == (1, expected_tokens(data_dir, 1, VALUES))
+        custodian.close()
+    finally:
+        server.stop()
+    # Told again, on the existing file: kept, not replaced.
+    seed = seed_of(data_dir, 1)
+    server = start_server([*args, "--create-key"], tmp_path, port, clean_env(custodian_data_dir=str(data_dir)))
+    server.stop()
+    assert seed_of(data_dir, 1) == seed

@@ -12,12 +12,14 @@ import json
 
 import pytest
 
-from livc.federation.custodian import ClientRegistry, create_custodian_app
+from livc.federation.custodian import ClientRegistry, KeyStore, create_custodian_app
 
 
 @pytest.fixture
 def custodian(tmp_path):
-    """The custodian's app on its own data folder (key file created at start) and a client."""
+    """The custodian's app on its own data folder (key file made first, as ``livc custodian
+    init`` does) and a client."""
+    KeyStore(tmp_path / "keys.json", create=True)
     app = create_custodian_app({"data_dir": str(tmp_path)})
     ClientRegistry(tmp_path / "clients.json").add("platform")
     return app.test_client(), tmp_path
@@ -35,7 +37,8 @@ def test_ready_with_private_key_and_clients_files(custodian):
 
 
 def test_ready_before_any_client_is_registered(tmp_path):
-    assert health(create_custodian_app({"data_dir": str(tmp_path)}).test_client()) == (200, {"status": "ok"})
+    app = create_custodian_app({"data_dir": str(tmp_path), "create_key": True})  # a first start
+    assert health(app.test_client()) == (200, {"status": "ok"})
 
 
 @pytest.mark.parametrize("name", ["keys.json", "clients.json"])

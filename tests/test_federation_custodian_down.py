@@ -44,8 +44,9 @@ WAITING = "Waiting for the key custodian"
 
 @contextmanager
 def custodian_at(data_dir, **settings) -> Iterator[str]:
-    """The custodian service on ``data_dir`` served from a thread (real HTTP); its base URL."""
-    app = create_custodian_app({"data_dir": str(data_dir), **settings})
+    """The custodian service on ``data_dir`` served from a thread (real HTTP); its base URL.
+    Its key file is made on the first start, kept on the next ones."""
+    app = create_custodian_app({"data_dir": str(data_dir), "create_key": True, **settings})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -201,7 +202,7 @@ def test_a_case_opened_while_the_custodian_fails_is_saved_waits_and_is_matched_o
 
     # The custodian answers again (the same key file; for the rate limit, a new minute): the
     # next sweep enrols the case and matches it.
-    with custodian_at(data_dir) as again:
+    with custodian_at(data_dir, create_key=False) as again:  # its key file kept
         use_custodian(app, again, secret)
         assert as_cell(app, leuven, enrolment.sweep_enrolments) == 0  # not waiting long enough yet
         age_pending(app)

@@ -15,15 +15,18 @@ import secrets
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from redis import Redis
 from rq import Queue
-from rq.registry import FailedJobRegistry
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from browser_support import clean_env, console_script, free_port, start_server
+from browser_support import Server, clean_env, console_script, free_port, start_server
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
 from conftest import make_app, seed_demo_tenants
 from livc.federation import alerts, enrolment
@@ -45,19 +48,49 @@ IN_LEUVEN = {"given_names": "Youssef", "family_name": "Van den Voorbeeld", "date
 PERSONAL = ("Yusuf", "Youssef", "Voorbeeld", "voorbeeld", "1999", "21/06", "99.06.21", "Testweg", "Proefstraat")
 
 
+@dataclass
+class CustodianProcess:
+    """``livc custodian serve`` in a subprocess: stopped and started again on the same port and
+    data folder (its key file kept), as a restarted or failed deployment would be."""
+
+    folder: Path
+    env: dict[str, str]
+    port: int
+    server: Server | None = None
+
+    def start(self) -> None:
+        args = [str(console_script("livc")), "custodian", "serve", "--port", str(self.port)]
+        self.server = start_server(args, self.folder, self.port, self.env)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
 @pytest.fixture
-def custodian_service(tmp_path):
-    """``livc custodian serve`` with its own data folder, and this platform registered as a client."""
+def custodian_process(tmp_path):
+    """The custodian service with its own data folder (key file made by ``livc custodian init``),
+    this platform registered as a client: (the process, the client's secret)."""
     folder = tmp_path / "custodian"
     folder.mkdir()
     env = clean_env(custodian_data_dir=str(folder / "data"))
     secret = secrets.token_urlsafe(32)
     subprocess.run([str(console_script("livc")), "custodian", "clients", "add", "platform", "--secret-stdin"],
                    env=env, input=secret + "\n", capture_output=True, text=True, check=True, timeout=60)
-    port = free_port()
-    server = start_server([str(console_script("livc")), "custodian", "serve", "--port", str(port)], folder, port, env)
-    yield {"custodian_url": server.base_url, "custodian_client_id": "platform", "custodian_client_secret": secret}
-    server.stop()
+    subprocess.run([str(console_script("livc")), "custodian", "init"], env=env, capture_output=True, text=True,
+                   check=True, timeout=60)
+    process = CustodianProcess(folder, env, free_port())
+    process.start()
+    yield process, secret
+    process.stop()
+
+
+@pytest.fixture
+def custodian_service(custodian_process):
+    """The platform's settings for the custodian service."""
+    process, secret = custodian_process
+    return {"custodian_url": process.server.base_url, "custodian_client_id": "platform", "custodian_client_secret": secret}
 
 
 def evaluated_cells(tmp_path) -> list[str]:
@@ -188,3 +221,50 @@ def test_one_worker_burst_brings_the_alert_to_both_coordinators_with_mails_namin
     # ... and the worker's log carries no personal data either.
     for secret in (*PERSONAL, leuven_code, herko_code):
         assert secret not in run.stdout + run.stderr, secret
+
+
+def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_once_it_is_back(
+    postgres_app, production_like, custodian_process, tmp_path
+):
+    """Issue 5's "a custodian that is down": the case is saved, its job fails on the worker and
+    is retried with back-off (its arguments and metadata ids and type names only), the
+    enrolment stays pending; once the service is back, the sweep's job enrols and matches it."""
+    app, env, prefix, redis = production_like
+    process, _ = custodian_process
+    demo_tenants = seed_demo_tenants(postgres_app)
+    leuven = ready_cell(postgres_app, demo_tenants[LEUVEN], LEUVEN)
+    herko = ready_cell(postgres_app, demo_tenants[HERKO], HERKO)
+    as_cell(app, leuven, lambda: enrolment.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
+    as_cell(app, herko, lambda: enrolment.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+    open_case_about(app, herko, IN_HERKO)
+    work(env)
+    assert enrolments(app) == {herko.tenant_id: EnrolmentStatus.ENROLLED}
+
+    process.stop()
+    leuven_code = open_case_about(app, leuven, IN_LEUVEN)  # committed: the case is saved
+    assert enrolments(app)[leuven.tenant_id] == EnrolmentStatus.PENDING
+    run = work(env)
+    # The job failed and waits for its retry; nothing was enrolled, nothing alerted.
+    assert enrolments(app)[leuven.tenant_id] == EnrolmentStatus.PENDING
+    assert as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id)) == []
+    retries = ScheduledJobRegistry(prefix + "federation", connection=redis)
+    [job_id] = retries.get_job_ids()
+    job = Job.fetch(job_id, connection=redis)
+    assert job.retries_left == 2 and job.meta["task"] == "livc.federation.enrolment.enrol_case"
+    assert job.meta["error"] == "livc.federation.custodian_client.CustodianUnavailable"
+    tenant_id, task_path, args, kwargs = job.args
+    assert tenant_id == leuven.tenant_id and all(isinstance(arg, int) for arg in args) and kwargs == {}
+    stored = repr(job.args) + repr(job.meta) + (job.latest_result().exc_string if job.latest_result() else "")
+    assert "CustodianUnavailable" in stored
+    for secret in (*PERSONAL, leuven_code):
+        assert secret not in stored, secret
+        assert secret not in run.stdout + run.stderr, secret
+
+    # The service is back (its key file kept): the periodic sweep takes the enrolment up.
+    process.start()
+    assert as_cell(app, leuven, lambda: enrolment.sweep_enrolments(older_than=timedelta(0))) == 1
+    work(env)
+    assert enrolments(app) == {leuven.tenant_id: EnrolmentStatus.ENROLLED, herko.tenant_id: EnrolmentStatus.ENROLLED}
+    [seen_in_leuven] = as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id))
+    [seen_in_herko] = as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id))
+    assert seen_in_leuven.id == seen_in_herko.id and seen_in_leuven.case_code == leuven_code
