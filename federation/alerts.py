@@ -199,7 +199,7 @@ def notify_alert(alert_id: int) -> int:
     """Mail both cells' coordinators about a new alert, once per side (platform-level job):
     ``notified_*_at`` is set in the transaction that hands the mails over."""
     from livc.platform.mail import render_mail, send_mail
-    from livc.tenants.models import Tenant, TenantStatus
+    from livc.tenants.models import Tenant
     from livc.tenants.signals import active_coordinators
 
     alert = db.session.scalar(sa.select(MatchAlert).where(MatchAlert.id == alert_id).with_for_update())
@@ -210,8 +210,6 @@ def notify_alert(alert_id: int) -> int:
         if getattr(alert, f"notified_{side}_at") is not None:
             continue
         tenant = db.session.get(Tenant, getattr(alert, f"tenant_{side}_id"))
-        if tenant.status != TenantStatus.ACTIVE:
-            continue  # a suspended cell is told after its reactivation (sweep_enrolments)
         other = db.session.get(Tenant, getattr(alert, f"tenant_{other_side}_id"))
         with tenant_context(tenant.id):
             subject, body = render_mail(

@@ -629,3 +629,32 @@ def test_guessing_export_links_is_rate_limited_like_every_credential(app, cells)
     answers = [guesser.get(f"/admin/export/{'a' * 42}{n % 10}", headers=EN).status_code
                for n in range(SIGN_IN_ATTEMPTS_PER_MINUTE + 1)]
     assert answers == [404] * SIGN_IN_ATTEMPTS_PER_MINUTE + [429]
+
+
+def test_a_suspended_cells_alert_mail_waits_until_it_is_reactivated(app, two):
+    from livc.federation.enrolment import sweep_enrolments
+
+    leuven, herko = two
+    open_person(app, herko, AMRANI_H)
+    link(app, leuven, herko)
+    suspend(app, HERKO)
+
+    open_person(app, leuven, AMRANI_L)  # matches Herent-Kortenberg's person: an alert for both
+
+    def alert_mails_to(cell):
+        return [mail for mail in mails(app) if mail["To"] == cell.coordinator.email and "federation/alerts" in str(mail)]
+
+    assert len(alert_mails_to(leuven)) == 1
+    assert alert_mails_to(herko) == []  # its members cannot sign in: the mail waits
+    with app.app_context():
+        [alert] = db.session.scalars(sa.select(MatchAlert)).all()
+        assert alert.state.value == "open"
+        db.session.remove()
+
+    assert reactivate(app, HERKO) == 1  # the mail's job, kept while the cell was suspended
+    assert len(alert_mails_to(herko)) == 1 and len(alert_mails_to(leuven)) == 1
+    with app.app_context(), tenant_context(herko.tenant_id):  # the periodic federation sweep adds none
+        sweep_enrolments(older_than=timedelta(0))
+        db.session.commit()
+        db.session.remove()
+    assert len(alert_mails_to(herko)) == 1
