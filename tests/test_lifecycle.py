@@ -658,3 +658,25 @@ def test_a_suspended_cells_alert_mail_waits_until_it_is_reactivated(app, two):
         db.session.commit()
         db.session.remove()
     assert len(alert_mails_to(herko)) == 1
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_a_step_whose_job_was_lost_can_be_resumed_once_it_is_clearly_stale(app, two, monkeypatch):
+    monkeypatch.setattr(lifecycle, "enqueue", lambda *args, **kwargs: None)  # the first step's job is lost
+    offboard(app, LEUVEN)
+    monkeypatch.undo()
+    with pytest.raises(ValidationError) as refusal:
+        act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
+    assert refusal.value.messages == {
+        "_schema": ["A step of this offboarding is still running: wait for it to finish or fail."]}
+    assert progress(app, LEUVEN)["resumable"] is False
+
+    with app.app_context():
+        run = lifecycle.offboarding_of(tenant(LEUVEN).id)
+        run.updated_at = utcnow() - lifecycle.STALE_RUNNING - timedelta(seconds=1)
+        db.session.commit()
+        db.session.remove()
+    assert progress(app, LEUVEN)["resumable"] is True
+    act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
+    state = progress(app, LEUVEN)
+    assert state["state"] == "done" and state["report"]["passed"] is True
