@@ -680,3 +680,32 @@ def test_a_step_whose_job_was_lost_can_be_resumed_once_it_is_clearly_stale(app, 
     act(app, lambda: lifecycle.resume_offboarding(tenant(LEUVEN), "operator:1"))
     state = progress(app, LEUVEN)
     assert state["state"] == "done" and state["report"]["passed"] is True
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_the_downloaded_export_opens_with_7_zip_and_the_passphrase_only(app, two, tmp_path):
+    """The municipality opens the file with a standard tool, not with livc."""
+    import shutil
+    import subprocess
+
+    from conftest import service_unavailable
+
+    seven_zip = shutil.which("7z")
+    if seven_zip is None:
+        service_unavailable("7-Zip", FileNotFoundError("7z"), "install p7zip-full: the export test opens the ZIP with it")
+    _, code = full_case(app, two[0])
+    offboard(app, LEUVEN)
+    got = download(app.test_client(), export_path(export_mail(app)[1]))
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(got.data)
+
+    wrong = subprocess.run([seven_zip, "x", f"-p{'wrong ' * 3}", f"-o{tmp_path / 'wrong'}", str(archive)],
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode != 0 and "Wrong password" in wrong.stdout + wrong.stderr
+    listed = subprocess.run([seven_zip, "l", "-slt", str(archive)], capture_output=True, text=True, timeout=60)
+    assert "Method = AES-256" in listed.stdout
+    done = subprocess.run([seven_zip, "x", f"-p{PASSPHRASE}", f"-o{tmp_path / 'out'}", str(archive)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = json.loads((tmp_path / "out" / "tables" / "cases.json").read_text())
+    assert code in {row["code"] for row in cases["rows"]}
