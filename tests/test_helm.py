@@ -586,6 +586,49 @@ def test_the_custodian_is_ready_on_its_health_answer_and_alive_while_it_listens(
     assert probes["livenessProbe"]["tcpSocket"] == {"port": "custodian"}
 
 
+def custodian_settings_of(entry: dict):
+    """The custodian's settings as a container's LIVC_CUSTODIAN_* env gives them."""
+    from livc.federation.custodian import load_custodian_settings
+
+    env = {item["name"]: item for item in entry.get("env", [])}
+    return load_custodian_settings({
+        name.removeprefix("LIVC_CUSTODIAN_"): item["value"] for name, item in env.items() if name.startswith("LIVC_CUSTODIAN_")
+    })
+
+
+def test_the_key_file_is_created_only_on_a_first_install_that_asks_for_it(helm, custodian_render):
+    """By default the custodian serves the key file on its volume and makes none (``serve``
+    refuses to start without one); custodian.createKey adds an init container running
+    ``livc custodian init``, which writes the very file the service reads, and nothing else."""
+    usual = workload(custodian_render.documents, "custodian")
+    assert "initContainers" not in pod_spec(usual)
+    assert "--create-key" not in command_line(usual) and "LIVC_CUSTODIAN_CREATE_KEY" not in env_of(usual)
+    assert custodian_settings_of(container(usual)).create_key is False
+
+    values = copy.deepcopy(CUSTODIAN_VALUES)
+    values["custodian"]["createKey"] = True
+    linted = run_helm(helm, "lint", "--strict", str(CHART), values=values)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    first = workload(render(helm, values).documents, "custodian")
+    [init] = pod_spec(first)["initContainers"]
+    assert [*init["command"], *init["args"]] == ["livc", "custodian", "init"]
+    assert init["image"] == container(first)["image"]
+    serving = custodian_settings_of(container(first))
+    assert custodian_settings_of(init).keys_path == serving.keys_path
+    assert serving.create_key is False  # the service itself still never makes a key
+    mounts = {m["mountPath"]: m["name"] for m in init["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp", CUSTODIAN_DATA: "custodian-data"}  # not the clients Secret
+    assert not [entry for entry in init["env"] if "valueFrom" in entry]
+    security = init["securityContext"]
+    assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+    assert security["capabilities"]["drop"] == ["ALL"] and init["resources"]["limits"]["memory"]
+    # Otherwise the pod is the usual one.
+    assert command_line(first) == command_line(usual) and container(first) == container(usual)
+    kubernetes_validate = validator()
+    for version in (OLDEST_KUBERNETES, kubernetes_validate.latest_version()):
+        kubernetes_validate.validate(first, version, strict=True)
+
+
 @pytest.mark.parametrize("network_policy", [True, False], ids=["release policies on", "release policies off"])
 def test_only_web_and_worker_pods_of_the_release_may_reach_the_custodian(helm, network_policy):
     values = copy.deepcopy(CUSTODIAN_VALUES)
@@ -678,6 +721,7 @@ BAD_VALUES = {
     "unknown queue": ("worker:\n  queues: [reports]\n", "worker.queues"),
     "a second custodian": ("custodian:\n  enabled: true\n  replicas: 2\n", "custodian"),
     "custodian without threads": ("custodian:\n  threads: 0\n", "custodian.threads"),
+    "custodian key creation as text": ('custodian:\n  createKey: "yes"\n', "custodian.createKey"),
     "custodian address without scheme": ("custodian:\n  url: custodian:5100\n", "custodian.url"),
     "custodian client secret in plain config": (
         "config:\n  extra:\n    LIVC_CUSTODIAN_CLIENT_SECRET: abcdefabcdefabcdefabcdefabcdefabcdef\n",
