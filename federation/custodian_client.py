@@ -53,12 +53,12 @@ from livc.federation.custodian import (
 from livc.platform.settings import ConfigurationError, Settings
 
 __all__ = [
+    "CUSTODIAN_WAITS",
     "MAX_ELEMENTS",
     "Custodian",
     "CustodianAuthError",
     "CustodianClient",
     "CustodianError",
-    "CUSTODIAN_WAITS",
     "CustodianUnavailable",
     "EpochStatus",
     "InProcessCustodian",

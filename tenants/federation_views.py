@@ -414,6 +414,17 @@ def _case_context(case: Case) -> dict:
     }
 
 
+@blueprint.app_template_global()
+def federation_waiting(case: Case) -> bool:
+    """Whether the case's enrolment in the federation index waits for the key custodian (it is
+    pending): the case page says so next to its link to the case's federation page."""
+    row = federation_of(case)
+    if row is None:
+        return False
+    status = db.session.scalar(sa.select(FederationEnrolment.status).where(FederationEnrolment.ref == row.ref))
+    return status == EnrolmentStatus.PENDING
+
+
 @blueprint.route("/cases/<int:case_id>/federation", methods=["GET", "POST"])
 @guard(Action.FEDERATION_MANAGE, load=_case)
 def federation_case(case_id: int):

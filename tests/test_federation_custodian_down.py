@@ -177,7 +177,8 @@ def test_a_case_opened_while_the_custodian_fails_is_saved_waits_and_is_matched_o
         changed = post_form(coordinator, f"/{LEUVEN}/cases/{case_id}/identity", {"given_names": "Mohamed"},
                             form_path=f"/{LEUVEN}/cases/{case_id}/identity", headers=EN)
         assert changed.status_code == 302
-        assert coordinator.get(f"/{LEUVEN}/cases/{case_id}", headers=EN).status_code == 200
+        page = coordinator.get(f"/{LEUVEN}/cases/{case_id}", headers=EN)
+        assert page.status_code == 200 and "Matching with linked cells waits for the key custodian" in text(page)
 
         # Its enrolment waits, with no token, and the coordinator reads why.
         assert statuses(app)[leuven.tenant_id] == EnrolmentStatus.PENDING
@@ -213,13 +214,14 @@ def test_a_case_opened_while_the_custodian_fails_is_saved_waits_and_is_matched_o
     assert seen_in_leuven.id == seen_in_herko.id and seen_in_leuven.case_code == code
     federation = text(coordinator.get(f"/{LEUVEN}/cases/{case_id}/federation", headers=EN))
     assert "in the federation index" in federation and WAITING not in federation
+    assert "waits for the key custodian" not in text(coordinator.get(f"/{LEUVEN}/cases/{case_id}", headers=EN))
 
 
 def test_a_link_agreed_while_the_custodian_is_down_keeps_both_cells_cases_pending(app, two, custodian):
     """The link's enrolment of every open case (one job per cell) writes them all as pending
     before it asks the custodian: when it cannot, they wait for the sweeper, none is lost."""
     leuven, herko = two
-    data_dir, secret, url = custodian
+    _, secret, url = custodian
     case_l, _ = open_person(app, leuven, AMRANI_L)
     case_h, _ = open_person(app, herko, AMRANI_H)
     use_custodian(app, f"http://127.0.0.1:{free_port()}", secret)  # down

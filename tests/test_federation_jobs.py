@@ -250,9 +250,11 @@ def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_
     retries = ScheduledJobRegistry(prefix + "federation", connection=redis)
     [job_id] = retries.get_job_ids()
     job = Job.fetch(job_id, connection=redis)
-    assert job.retries_left == 2 and job.meta["task"] == "livc.federation.enrolment.enrol_case"
+    assert job.retries_left in (1, 2)  # retried with back-off, not given up
+    assert job.meta["task"] == "livc.federation.enrolment.enrol_case"
     assert job.meta["error"] == "livc.federation.custodian_client.CustodianUnavailable"
     tenant_id, task_path, args, kwargs = job.args
+    assert task_path == "livc.federation.enrolment.enrol_case"
     assert tenant_id == leuven.tenant_id and all(isinstance(arg, int) for arg in args) and kwargs == {}
     stored = repr(job.args) + repr(job.meta) + (job.latest_result().exc_string if job.latest_result() else "")
     assert "CustodianUnavailable" in stored

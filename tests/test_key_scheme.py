@@ -13,12 +13,21 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from test_federation_core import (  # noqa: F401
+    AMRANI_H,
+    AMRANI_L,
+    alerts_of,
+    as_cell,
+    link,
+    open_person,
+    rows,
+    two,
+)
 
 from livc.federation import enrolment, match_keys
 from livc.federation.match_keys import KEY_SCHEME
 from livc.federation.models import EnrolmentStatus, FederationEnrolment, FederationToken, MatchAlert
 from livc.platform.db import db
-from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, as_cell, link, open_person, rows, two  # noqa: F401
 
 # Identities that reach every kind of key: particles, diacritics, Turkish and Cyrillic letters,
 # a partial date, a year only, a national number, a missing given or family name.
