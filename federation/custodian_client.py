@@ -72,6 +72,7 @@ __all__ = [
 
 TOKEN_LEEWAY = 30  # seconds: a token this close to its expiry is replaced before use
 HTTP_TIMEOUT = 30.0  # seconds per call (a full batch takes well under one)
+CONNECT_TIMEOUT = 5.0  # seconds to reach it: a custodian that is down is known soon
 
 
 class CustodianUnavailable(CustodianError):
@@ -139,6 +140,7 @@ class CustodianClient(Custodian):
         self.url = url.rstrip("/")
         self.client_id = client_id
         self.timeout = timeout
+        self._timeouts = (min(CONNECT_TIMEOUT, timeout), timeout)  # (connect, read)
         self._token_endpoint = f"{self.url}/oauth/token"
         self._session = OAuth2Session(
             client_id,
@@ -158,7 +160,7 @@ class CustodianClient(Custodian):
 
     def _fetch_token(self) -> None:
         try:
-            self._session.fetch_token(self._token_endpoint, grant_type="client_credentials", timeout=self.timeout)
+            self._session.fetch_token(self._token_endpoint, grant_type="client_credentials", timeout=self._timeouts)
         except AuthlibBaseError as error:
             if error.error == RateLimited.code:  # too many token requests from this address
                 raise RateLimited("the custodian's token endpoint is rate-limited; try again later") from None
@@ -188,7 +190,7 @@ class CustodianClient(Custodian):
             self._ensure_token(refused)
             sent = self._session.token["access_token"]
             try:
-                response = self._session.request(method, f"{self.url}{path}", json=body, timeout=self.timeout)
+                response = self._session.request(method, f"{self.url}{path}", json=body, timeout=self._timeouts)
             except AuthlibBaseError as error:
                 raise CustodianAuthError(f"the access token could not be renewed ({error.error})") from None
             except requests.RequestException as error:
