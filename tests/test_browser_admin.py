@@ -234,12 +234,15 @@ def test_the_operator_offboards_the_cell_the_municipality_gets_its_export_once_a
 
     with open_page(browser, locale="en-GB", screenshot_name="admin-offboarding") as page:
         sign_in_operator(page, onboarded)
+        page.wait_for_load_state("networkidle")
         page.goto(onboarded.server.url(f"/admin/tenants/{SLUG}"))
         follow(page, page.get_by_role("link", name=f"Lifecycle of {CELL_NAME}"))
         page.get_by_label("E-mail address of the municipality's designated person").fill(ARCHIVIST_EMAIL)
         page.get_by_label(f"Type the cell's address ({SLUG}) to confirm").fill(SLUG)
-        with page.expect_navigation(wait_until="load", timeout=60_000):
+        page.wait_for_load_state("networkidle")
+        with page.expect_navigation(wait_until="load", timeout=60_000):  # every step runs (inline jobs)
             page.get_by_role("button", name="Offboard the cell").click()
+        page.wait_for_load_state("networkidle")
         page.wait_for_url(onboarded.server.url(f"/admin/tenants/{SLUG}/lifecycle"))
         assert page.locator('[data-offboarding="done"]').count() == 1
         assert page.locator('tr[data-step][data-state="done"]').count() == 4
@@ -271,6 +274,7 @@ def test_the_operator_offboards_the_cell_the_municipality_gets_its_export_once_a
 
     with open_page(browser, locale="en-GB", screenshot_name="admin-offboarding-report") as page:
         sign_in_operator(page, onboarded)
+        page.wait_for_load_state("networkidle")  # the console's icon too, before going on
         page.goto(onboarded.server.url(f"/admin/tenants/{SLUG}/lifecycle"))
         assert page.locator('[data-report="passed"]').count() == 1
         assert page.locator('[data-check][data-passed="yes"]').count() == 7
