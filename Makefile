@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml setup.py $(CATALOGUES)
 	$(BIN)/pybabel compile --statistics -d platform/translations
 	touch $@
 
-# Real tools the tests drive: Debian's chromium (browser tests), helm (chart tests), and
+# Real tools the tests drive: Debian's chromium (browser tests) and 7-Zip (the export test), helm (chart tests), and
 # the OpenID Connect provider the single sign-on tests sign in at (npm oidc-provider).
 test-tools:
 	sh scripts/install-browser.sh

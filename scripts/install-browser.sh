@@ -1,9 +1,10 @@
 #!/bin/sh
-# Install the browser the browser tests drive: Debian's own chromium and chromium-driver.
+# Install the Debian packages the tests drive: the browser (chromium and chromium-driver) and
+# 7-Zip (p7zip-full: the offboarding test opens the municipality's export with it).
 #
 #   sudo scripts/install-browser.sh
 #
-# Idempotent: does nothing when /usr/bin/chromium is already there. Refreshes the package
+# Idempotent: does nothing when /usr/bin/chromium and /usr/bin/7z are already there. Refreshes the package
 # lists (apt-get update) only when they do not offer chromium yet, or when installing from
 # the current lists fails (stale lists). Never downloads a browser build of its own (no
 # `playwright install`): the tests launch /usr/bin/chromium through Playwright.
@@ -13,15 +14,16 @@
 set -eu
 
 BROWSER=/usr/bin/chromium
-PACKAGES="chromium chromium-driver"
+SEVEN_ZIP=/usr/bin/7z
+PACKAGES="chromium chromium-driver p7zip-full"
 
-if [ -x "$BROWSER" ]; then
-    echo "install-browser: $BROWSER is already installed ($("$BROWSER" --version 2>/dev/null || echo 'version unknown'))"
+if [ -x "$BROWSER" ] && [ -x "$SEVEN_ZIP" ]; then
+    echo "install-browser: $BROWSER is already installed ($("$BROWSER" --version 2>/dev/null || echo 'version unknown')), and $SEVEN_ZIP"
     exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install-browser: $BROWSER is missing and installing it needs root."
+    echo "install-browser: $BROWSER or $SEVEN_ZIP is missing and installing them needs root."
     echo "install-browser: run: sudo $0"
     echo "install-browser: (or: sudo apt-get update && sudo apt-get install -y --no-install-recommends $PACKAGES)"
     echo "install-browser: until then the browser tests are skipped (they fail under CI=true)."
@@ -62,8 +64,10 @@ if ! install; then
     install
 fi
 
-if [ ! -x "$BROWSER" ]; then
-    echo "install-browser: installed $PACKAGES but $BROWSER is still missing" >&2
-    exit 1
-fi
+for needed in "$BROWSER" "$SEVEN_ZIP"; do
+    if [ ! -x "$needed" ]; then
+        echo "install-browser: installed $PACKAGES but $needed is still missing" >&2
+        exit 1
+    fi
+done
 echo "install-browser: installed $("$BROWSER" --version 2>/dev/null || echo "$BROWSER")"
