@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -19,7 +18,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.admin import operators
 from livc.platform.policy import Access, OperatorAction, OperatorPerson, decide
-from livc.platform.web import after_refusal, wants_json
+from livc.platform.web import after_refusal, local_target, wants_json
 
 SESSION_ENDED = _l("Your session has ended. Please sign in again.")
 
@@ -105,11 +104,4 @@ def sign_in_required():
 
 def safe_next(target: str | None, default: str) -> str:
     """``target`` when it is a path of the console, else ``default``: no open redirects."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
-        return default
-    if not parts.path.startswith("/admin/"):
-        return default
-    return target
+    return local_target(target, default, "/admin/")

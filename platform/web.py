@@ -5,11 +5,22 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, g, jsonify, make_response, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask import (
+    Blueprint,
+    Flask,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -150,6 +161,19 @@ def _leave_tenant(_error=None) -> None:
     token = g.pop("tenant_token", None)
     if token is not None:
         leave_tenant(token)
+
+
+def local_target(target: str | None, default: str, prefix: str) -> str:
+    """``target`` when it is a local path under ``prefix``, else ``default``: no open redirects
+    (no scheme or host, no protocol-relative ``//`` or backslash tricks)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
+        return default
+    if not parts.path.startswith(prefix):
+        return default
+    return target
 
 
 def wants_json() -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -22,7 +21,7 @@ from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
 from livc.platform import audit, sessions
 from livc.platform.db import db
 from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide, public  # noqa: F401
-from livc.platform.web import after_refusal, client_address, wants_json
+from livc.platform.web import after_refusal, client_address, local_target, wants_json
 from livc.tenants.members import Membership, has_accepted_current
 
 SESSION_ENDED = _l("Your session has ended. Please sign in again.")
@@ -111,14 +110,7 @@ def _current_path() -> str:
 
 def safe_next(target: str | None, default: str) -> str:
     """``target`` when it is a path inside this cell, else ``default``: no open redirects."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
-        return default
-    if not parts.path.startswith(f"/{g.tenant.slug}/"):
-        return default
-    return target
+    return local_target(target, default, f"/{g.tenant.slug}/")
 
 
 def load_person() -> None:
