@@ -22,6 +22,8 @@ from livc.admin.onboarding import (
     tenant_list,
 )
 from livc.admin.onboarding_views import load_tenant
+from livc.admin.police_zone_views import load_zone
+from livc.admin.police_zones import PoliceZoneSchema, remove_zone, set_zone, zones
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.policy import OperatorAction
@@ -93,6 +95,16 @@ class HealthSchema(Schema):
     custodian = fields.Dict()
 
 
+class PoliceZoneOutSchema(Schema):
+    """A zone of the directory: code, name, its municipalities, who changed it last and when."""
+
+    code = fields.String()
+    name = fields.String()
+    nis_codes = fields.List(fields.String())
+    updated_at = fields.DateTime()
+    updated_by = fields.String()
+
+
 class RetrySchema(Schema):
     job_ids = fields.List(fields.String(), load_default=list)
     all = fields.Boolean(load_default=False)
@@ -158,3 +170,35 @@ def api_retry_jobs():
     retried = retry_failed(None if values["all"] else set(values["job_ids"]))
     operators.record_action("jobs.retried", actor=actor(), details={"jobs": sorted(retried)})
     return jsonify(retried=sorted(retried))
+
+
+@blueprint.get("/api/police-zones")
+@operator_guard(OperatorAction.POLICE_ZONES_VIEW)
+def api_police_zones():
+    return jsonify(police_zones=PoliceZoneOutSchema(many=True).dump(zones()))
+
+
+@blueprint.get("/api/police-zones/<code>")
+@operator_guard(OperatorAction.POLICE_ZONES_VIEW, load=load_zone)
+def api_police_zone(code: str):
+    return jsonify(police_zone=PoliceZoneOutSchema().dump(g.resource))
+
+
+@blueprint.put("/api/police-zones/<code>")
+@operator_guard(OperatorAction.POLICE_ZONES_MANAGE)
+def api_set_police_zone(code: str):
+    """Create the zone ``code`` or replace its name and municipalities: ``{"name": ..., "nis_codes":
+    [...], "move": false}``."""
+    values = load_body(PoliceZoneSchema(exclude=("code",)))  # 415, 400 or 422 with every field's messages
+    try:
+        zone = set_zone({**values, "code": code}, actor=actor())
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
+    return jsonify(police_zone=PoliceZoneOutSchema().dump(zone))
+
+
+@blueprint.delete("/api/police-zones/<code>")
+@operator_guard(OperatorAction.POLICE_ZONES_MANAGE)
+def api_remove_police_zone(code: str):
+    remove_zone(load_zone(code).code, actor=actor())
+    return "", 204

@@ -1,4 +1,4 @@
-"""``livc tenant ...`` and ``livc operator ...``: the operator's actions, scriptable.
+"""``livc tenant ...``, ``livc operator ...`` and ``livc police-zone ...``: the operator's actions, scriptable.
 
 Onboarding commands live here, lifecycle commands in ``admin/lifecycle_cli.py``, on the same
 groups. Each command is one transaction; a refusal prints one line and exits non-zero, changing
@@ -21,6 +21,11 @@ def tenant_group() -> None:
 @click.group("operator")
 def operator_group() -> None:
     """Operator accounts of the platform's console."""
+
+
+@click.group("police-zone")
+def police_zone_group() -> None:
+    """The police-zone directory the platform's administrators maintain (until the registry has zones)."""
 
 
 def _one_line(error: ValidationError) -> str:
@@ -187,3 +192,51 @@ def operator_verify_trail(app) -> None:
         sys.exit(1)
     count = db.session.scalar(sa.select(sa.func.count()).select_from(OperatorAuditEntry))
     click.echo(f"ok        operator trail: {count} entries, chain intact")
+
+
+@police_zone_group.command("set")
+@click.argument("code")
+@click.option("--name", required=True, help="The zone's name, as in the royal decree's annex.")
+@click.option("--nis", "nis_codes", multiple=True, help="NIS code of one of its municipalities (repeat).")
+@click.option("--move", is_flag=True, help="Move municipalities that are in another zone to this one.")
+@_with_app
+def police_zone_set(app, code: str, name: str, nis_codes: tuple[str, ...], move: bool) -> None:
+    """Add the police zone CODE, or replace its name and municipalities."""
+    from livc.admin.police_zones import set_zone
+    from livc.platform.db import db
+
+    try:
+        zone = set_zone({"code": code, "name": name, "nis_codes": list(nis_codes), "move": move}, actor=ACTOR)
+    except ValidationError as error:
+        db.session.rollback()
+        raise click.ClickException(_one_line(error)) from None
+    summary = f"police zone {zone.code} {zone.name}: {len(zone.nis_codes)} municipalities"
+    db.session.commit()
+    click.echo(summary)
+
+
+@police_zone_group.command("list")
+@_with_app
+def police_zone_list(app) -> None:
+    """Every zone of the directory: code, number of municipalities, name, NIS codes."""
+    from livc.admin.police_zones import zones
+
+    for zone in zones():
+        click.echo(f"{zone.code}  {len(zone.nis_codes):3}  {zone.name}  ({' '.join(zone.nis_codes)})")
+
+
+@police_zone_group.command("remove")
+@click.argument("code")
+@_with_app
+def police_zone_remove(app, code: str) -> None:
+    """Take the police zone CODE out of the directory."""
+    from livc.admin.police_zones import remove_zone
+    from livc.platform.db import db
+
+    try:
+        remove_zone(code, actor=ACTOR)
+    except ValidationError as error:
+        db.session.rollback()
+        raise click.ClickException(_one_line(error)) from None
+    db.session.commit()
+    click.echo(f"police zone {code} removed")

@@ -6,20 +6,23 @@ The data lives in ``admin/data/municipalities.csv`` and ``admin/data/areas.csv``
 
 ``Municipality.neighbours`` is an approximation: the municipalities of the same or an adjacent
 judicial canton (``NEIGHBOURS_BASIS``), not municipalities that share a border. Police zones are
-not in the data (no citable 2025 source was found): ``police_zone`` is ``None`` everywhere and
-``police_zones()`` is empty until a sourced list is added to the CSV; a police-zone tenant lists
-its municipalities explicitly.
+not in the data (no citable 2025 source was found): ``Municipality.police_zone`` is ``None``
+everywhere, and :func:`police_zone`, :func:`police_zones` and :func:`zone_of` answer from the
+police-zone directory the platform's administrators maintain (``livc.admin.police_zones``) until
+a sourced list is added to the CSV, which then wins. Callers ask :func:`zone_of`, never the field.
 """
 
 from __future__ import annotations
 
 import csv
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from babel.core import Locale, UnknownLocaleError
+from flask import has_app_context
 from flask_babel import get_locale
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -122,12 +125,51 @@ def municipality(nis_code: str) -> Municipality | None:
     return _municipalities().get(nis_code)
 
 
+def _directory() -> dict[str, PoliceZone]:
+    """The administrators' police-zone directory; empty outside an app (nothing to read it from)."""
+    if not has_app_context():
+        return {}
+    from livc.admin import police_zones
+
+    return {zone.code: PoliceZone(zone.code, zone.name, zone.nis_codes) for zone in police_zones.zones()}
+
+
 def police_zones() -> list[PoliceZone]:
-    return sorted(_police_zones().values(), key=lambda z: z.code)
+    """Every police zone: the CSV's when it has zones, else the operator's directory."""
+    zones = _police_zones() or _directory()
+    return sorted(zones.values(), key=lambda z: z.code)
 
 
 def police_zone(code: str) -> PoliceZone | None:
-    return _police_zones().get(code)
+    if _police_zones():
+        return _police_zones().get(code)
+    if not has_app_context():
+        return None
+    from livc.admin import police_zones
+
+    zone = police_zones.find_zone(code)
+    return PoliceZone(zone.code, zone.name, zone.nis_codes) if zone is not None else None
+
+
+def zones_of(nis_codes: Iterable[str]) -> dict[str, str]:
+    """NIS code -> police zone code, for those of ``nis_codes`` whose zone is known."""
+    codes = sorted(set(nis_codes))
+    found = {}
+    for code in codes:
+        known = _municipalities().get(code)
+        if known is not None and known.police_zone:
+            found[code] = known.police_zone
+    rest = [code for code in codes if code not in found]
+    if rest and not _police_zones() and has_app_context():
+        from livc.admin import police_zones
+
+        found.update(police_zones.zones_of(rest))
+    return found
+
+
+def zone_of(nis_code: str) -> str | None:
+    """The police zone (code) of a municipality, or ``None`` when unknown."""
+    return zones_of([nis_code]).get(nis_code)
 
 
 def arrondissement_name(arrondissement: str, locale: str | None = None) -> str:

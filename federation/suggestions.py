@@ -83,6 +83,7 @@ def reasons_between(ours: Iterable[str], theirs: Iterable[str]) -> tuple[Reason,
     """Why two coverages (NIS codes) look like neighbours, strongest first."""
     mine = [m for m in (registry.municipality(code) for code in sorted(set(ours))) if m]
     other = [m for m in (registry.municipality(code) for code in sorted(set(theirs))) if m]
+    zone_of = registry.zones_of([m.nis_code for m in mine + other])
     zones: dict[str, list[tuple[str, str]]] = {}
     same_canton, adjacent, arrondissements = [], [], []
     for a in mine:
@@ -90,8 +91,9 @@ def reasons_between(ours: Iterable[str], theirs: Iterable[str]) -> tuple[Reason,
             if a.nis_code == b.nis_code:
                 continue  # overlapping coverage is the operator's business, not a neighbour
             pair = (a.nis_code, b.nis_code)
-            if a.police_zone and a.police_zone == b.police_zone:
-                zones.setdefault(a.police_zone, []).append(pair)
+            zone = zone_of.get(a.nis_code)
+            if zone and zone == zone_of.get(b.nis_code):
+                zones.setdefault(zone, []).append(pair)
             if set(a.cantons) & set(b.cantons):
                 same_canton.append(pair)
             elif b.nis_code in a.neighbours:

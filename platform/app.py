@@ -18,6 +18,7 @@ def import_models() -> None:
     import livc.admin.onboarding  # noqa: F401
     import livc.admin.operators  # noqa: F401
     import livc.admin.lifecycle  # noqa: F401
+    import livc.admin.police_zones  # noqa: F401
     import livc.federation.models  # noqa: F401
     import livc.platform.accounts  # noqa: F401
     import livc.platform.audit  # noqa: F401
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
         api as admin_api, health_views, onboarding_views, operator_views, outbox_views,
     )
     from livc.admin import lifecycle_views  # noqa: F401  (the lifecycle's console pages and download page)
+    from livc.admin import police_zone_views  # noqa: F401  (the police-zone directory's pages)
     from livc.admin.web import blueprint as admin_blueprint
 
     app.register_blueprint(admin_blueprint)

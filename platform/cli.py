@@ -344,10 +344,11 @@ _add_federation_commands()
 
 def _add_admin_commands() -> None:
     import livc.admin.lifecycle_cli  # noqa: F401  (adds its commands to the tenant group)
-    from livc.admin.cli import operator_group, tenant_group
+    from livc.admin.cli import operator_group, police_zone_group, tenant_group
 
     cli.add_command(tenant_group)
     cli.add_command(operator_group)
+    cli.add_command(police_zone_group)
 
 
 _add_admin_commands()

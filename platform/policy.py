@@ -58,6 +58,8 @@ class OperatorAction(enum.StrEnum):
     ONBOARDING_MANAGE = "operator.onboarding.manage"
     LIFECYCLE_MANAGE = "operator.lifecycle.manage"
     OPERATORS_MANAGE = "operator.operators.manage"
+    POLICE_ZONES_VIEW = "operator.police_zones.view"  # the police-zone directory (directory data)
+    POLICE_ZONES_MANAGE = "operator.police_zones.manage"
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
@@ -183,6 +185,8 @@ OPERATOR_RULES: dict[OperatorAction, frozenset[str]] = {
     OperatorAction.ONBOARDING_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.LIFECYCLE_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.OPERATORS_MANAGE: frozenset({_ADMINISTRATOR}),
+    OperatorAction.POLICE_ZONES_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.POLICE_ZONES_MANAGE: frozenset({_ADMINISTRATOR}),
 }
 
 

@@ -55,7 +55,12 @@ def test_no_operator_route_reveals_case_signal_or_identity_content(app, seeded):
     # The outbox holds what the cell's mails said (invitations, and whatever the seeding sent).
     outbox = client.get("/admin/outbox").get_data(as_text=True)
     mail_names = re.findall(r"/admin/outbox/(\d{8}T\d{12}\.eml)", outbox) or ["20260101T000000000000.eml"]
-    values = {"slug": [SLUG], "operator_id": [target.id], "name": mail_names, "token": ["x" * 43]}
+    with app.app_context():  # a zone of the police-zone directory, so that its pages answer too
+        from livc.admin.police_zones import set_zone
+
+        set_zone({"code": "5388", "name": "Leuven", "nis_codes": ["24062"]}, actor="cli")
+        db.session.commit()
+    values = {"slug": [SLUG], "operator_id": [target.id], "name": mail_names, "token": ["x" * 43], "code": ["5388"]}
 
     asked, leaks = 0, []
     for rule in app.url_map.iter_rules():

@@ -96,6 +96,8 @@ EXPECTED_OPERATOR_ROLES: dict[OperatorAction, frozenset[OperatorRole]] = {
     OperatorAction.ONBOARDING_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.LIFECYCLE_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.OPERATORS_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
+    OperatorAction.POLICE_ZONES_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.POLICE_ZONES_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')
@@ -310,8 +312,13 @@ def test_the_operator_console_matrix(app, world):
     app.config["LIVC_OUTBOX_PAGE"] = True
     operators = {role: add_operator(app, role) for role in OperatorRole}
     target = add_operator(app, OperatorRole.SUPPORT, "target@operators.example.test")
+    with app.app_context():  # a zone of the directory, so that its pages answer
+        from livc.admin.police_zones import set_zone
+
+        set_zone({"code": "5388", "name": "Test zone", "nis_codes": ["24038", "24055"]}, actor="cli")
+        db.session.commit()
     ids = {"slug": OWN, "operator_id": target.id, "name": "20260101T000000000000.eml",
-           "token": "x" * 43}
+           "token": "x" * 43, "code": "5388"}
     failures = []
     for rule, method, view in admin_routes(app):
         action = view.access.action
