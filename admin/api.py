@@ -23,7 +23,7 @@ from livc.admin.onboarding import (
 )
 from livc.admin.onboarding_views import load_tenant
 from livc.admin.police_zone_views import load_zone
-from livc.admin.police_zones import PoliceZoneSchema, remove_zone, set_zone, zones
+from livc.admin.police_zones import PoliceZoneSchema, find_zone, remove_zone, set_zone, zones
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.policy import OperatorAction
@@ -190,11 +190,12 @@ def api_set_police_zone(code: str):
     """Create the zone ``code`` or replace its name and municipalities: ``{"name": ..., "nis_codes":
     [...], "move": false}``."""
     values = load_body(PoliceZoneSchema(exclude=("code",)))  # 415, 400 or 422 with every field's messages
+    created = find_zone(code) is None
     try:
         zone = set_zone({**values, "code": code}, actor=actor())
     except ValidationError as error:
         raise InvalidFields(field_messages(error)) from None
-    return jsonify(police_zone=PoliceZoneOutSchema().dump(zone))
+    return jsonify(police_zone=PoliceZoneOutSchema().dump(zone)), 201 if created else 200
 
 
 @blueprint.delete("/api/police-zones/<code>")

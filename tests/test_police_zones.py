@@ -147,7 +147,7 @@ def test_a_municipality_in_another_zone_is_refused_with_that_zone_named_unless_m
 def test_the_api_puts_reads_and_deletes_a_zone(app, admin_client):
     created = api(admin_client, "PUT", "/admin/api/police-zones/5389",
                   {"name": "Herent/Kortenberg", "nis_codes": [HERENT, KORTENBERG]})
-    assert created.status_code == 200, created.get_json()
+    assert created.status_code == 201, created.get_json()
     assert created.get_json()["police_zone"]["nis_codes"] == [HERENT, KORTENBERG]
     read = admin_client.get("/admin/api/police-zones/5389").get_json()["police_zone"]
     assert read["name"] == "Herent/Kortenberg" and read["updated_by"].startswith("operator:")
@@ -162,6 +162,8 @@ def test_the_api_puts_reads_and_deletes_a_zone(app, admin_client):
     assert "already in the police zone 5389 Herent/Kortenberg" in twice.get_json()["error"]["fields"]["move"][0]
     assert api(admin_client, "PUT", "/admin/api/police-zones/538", {"name": "X", "nis_codes": [HERENT]}).status_code == 422
     assert directory(app) == {"5389": ("Herent/Kortenberg", (HERENT, KORTENBERG))}
+    replaced = api(admin_client, "PUT", "/admin/api/police-zones/5389", {"name": "HerKo", "nis_codes": [HERENT]})
+    assert replaced.status_code == 200 and replaced.get_json()["police_zone"]["nis_codes"] == [HERENT]
 
     assert api(admin_client, "DELETE", "/admin/api/police-zones/5389").status_code == 204
     assert admin_client.get("/admin/api/police-zones/5389").status_code == 404
