@@ -14,17 +14,15 @@ import json
 import os
 import stat
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from browser_support import Server, clean_env, console_script, free_port, start_server
+from custodian_helpers import threaded_custodian
 from livc.federation import oprf
 from livc.federation.custodian import (
     MAX_ELEMENTS,
@@ -99,22 +97,6 @@ def start_custodian(folder: Path, port: int | None = None, **settings: str) -> S
     env = clean_env(custodian_data_dir=str(folder / "custodian"), **{f"custodian_{k}": v for k, v in settings.items()})
     args = [str(console_script("livc")), "custodian", "serve", "--host", "127.0.0.1", "--port", str(port)]
     return start_server(args, folder, port, env)
-
-
-@contextmanager
-def threaded_custodian(data_dir: Path, **settings) -> Iterator[str]:
-    """``create_custodian_app`` served from a thread (real HTTP) on a key file made first (as
-    ``livc custodian init`` does); yields its base URL."""
-    KeyStore(data_dir / "keys.json", create=True)
-    app = create_custodian_app({"data_dir": str(data_dir), **settings})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def bearer(url: str, client_id: str, secret: str) -> dict[str, str]:

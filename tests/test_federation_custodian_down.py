@@ -13,20 +13,19 @@ with Redis, a real worker and ``livc custodian serve`` stopped and started again
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from auth_helpers import give_session, post_form
 from browser_support import free_port
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
+from custodian_helpers import threaded_custodian
 from livc.federation import alerts, enrolment
-from livc.federation.custodian import MAX_ELEMENTS, ClientRegistry, create_custodian_app
+from livc.federation.custodian import MAX_ELEMENTS, ClientRegistry
 from livc.federation.custodian_client import CustodianClient
 from livc.federation.models import EnrolmentStatus, FederationEnrolment, FederationToken
 from livc.federation.oprf import blind
@@ -40,21 +39,6 @@ AMRANI_H = {"given_names": "Muhammad", "family_name": "Elamrani", "date_of_birth
             "national_number": "", "address": ""}
 PERSONAL = ("Mohammed", "Mohamed", "Muhammad", "Amrani", "amrani", "1990", "Proefstraat")
 WAITING = "Waiting for the key custodian"
-
-
-@contextmanager
-def custodian_at(data_dir, **settings) -> Iterator[str]:
-    """The custodian service on ``data_dir`` served from a thread (real HTTP); its base URL.
-    Its key file is made on the first start, kept on the next ones."""
-    app = create_custodian_app({"data_dir": str(data_dir), "create_key": True, **settings})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def use_custodian(app, url: str, secret: str) -> None:
@@ -75,7 +59,7 @@ def custodian(app, tmp_path):
     """A working custodian service the platform uses: (its data folder, the client secret)."""
     data_dir = tmp_path / "custodian-service"
     secret = ClientRegistry(data_dir / "clients.json").add("platform")
-    with custodian_at(data_dir, elements_per_minute=MAX_ELEMENTS) as url:
+    with threaded_custodian(data_dir, elements_per_minute=MAX_ELEMENTS) as url:
         use_custodian(app, url, secret)
         yield data_dir, secret, url
 
@@ -203,7 +187,7 @@ def test_a_case_opened_while_the_custodian_fails_is_saved_waits_and_is_matched_o
 
     # The custodian answers again (the same key file; for the rate limit, a new minute): the
     # next sweep enrols the case and matches it.
-    with custodian_at(data_dir, create_key=False) as again:  # its key file kept
+    with threaded_custodian(data_dir, create_key=False) as again:  # its key file kept
         use_custodian(app, again, secret)
         assert as_cell(app, leuven, enrolment.sweep_enrolments) == 0  # not waiting long enough yet
         age_pending(app)
