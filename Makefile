@@ -5,17 +5,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.livc-installed
 CATALOGUES := $(wildcard platform/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: demo test install test-tools translations clean
+.PHONY: demo test lint-imports install test-tools translations clean
 
 demo: $(STAMP)
 	$(BIN)/livc demo
 
-# pytest's exit status 5 means it collected no test at all: a broken run, never a pass.
+# The import contracts first (pyproject.toml, [tool.importlinter]: nothing imports upward), then
+# the suite. pytest's exit status 5 means it collected no test at all: a broken run, never a pass.
 test: $(STAMP) test-tools
+	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 install: $(STAMP)
+
+# The layers alone (seconds): what `make test` checks first.
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 # Installs livc (editable, with the test extras) and compiles the translation catalogues.
 $(STAMP): pyproject.toml setup.py $(CATALOGUES)

@@ -21,6 +21,7 @@ FOLDERS = {
     "livc.federation": "federation",
     "livc.admin": "admin",
     "livc.migrations": "migrations",
+    "livc.app": "app",
 }
 DATA_FOLDERS = ("templates", "static", "translations")
 DATA_GLOBS = [f"{folder}/**/*" for folder in DATA_FOLDERS] + ["*.mako", "*.json", "*.csv"]

@@ -16,9 +16,10 @@ from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden, NotFound
 
-from livc.admin import operators
+from livc.admin.operators import operations as operators
 from livc.platform.policy import Access, OperatorAction, OperatorPerson, decide
 from livc.platform.web import after_refusal, local_target, wants_json
+from livc.tenants.access import json_error
 
 SESSION_ENDED = _l("Your session has ended. Please sign in again.")
 
@@ -95,8 +96,6 @@ def refuse(action: OperatorAction | str, reason: str):
 
 
 def sign_in_required():
-    from livc.tenants.access import json_error
-
     if wants_json():
         return json_error(401, _l("Sign in first."), code="sign_in_required")
     return redirect(url_for("admin.sign_in", next=request.full_path.rstrip("?")))

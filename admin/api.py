@@ -13,21 +13,24 @@ from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, ValidationError, fields
 
 from livc.admin.access import actor, operator_guard
-from livc.admin.health import platform_health
-from livc.admin.onboarding import (
+from livc.admin.health.checks import platform_health
+from livc.admin.onboarding.operations import (
     OnboardingSchema,
     onboard,
     progress,
     resend_invitation,
     tenant_list,
 )
-from livc.admin.onboarding_views import load_tenant
-from livc.admin.police_zone_views import load_zone
-from livc.admin.police_zones import PoliceZoneSchema, find_zone, remove_zone, set_zone, zones
+from livc.admin.onboarding.views import load_tenant
+from livc.admin.operators import operations as operators
+from livc.admin.police_zones.operations import PoliceZoneSchema, remove_zone, set_zone
+from livc.admin.police_zones.views import load_zone
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
+from livc.platform.failed_jobs import retry_failed
+from livc.platform.forms import field_messages
+from livc.platform.police_zones import find_zone, zones
 from livc.platform.policy import OperatorAction
-from livc.tenants.forms import field_messages
 
 
 class StepSchema(Schema):
@@ -161,9 +164,6 @@ def api_health():
 @blueprint.post("/api/jobs/retry")
 @operator_guard(OperatorAction.JOBS_RETRY)
 def api_retry_jobs():
-    from livc.admin import operators
-    from livc.platform.failed_jobs import retry_failed
-
     values = load_body(RetrySchema())
     if not values["all"] and not values["job_ids"]:
         raise InvalidFields({"job_ids": [_l("Name job ids, or send all: true.")]})

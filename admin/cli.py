@@ -7,8 +7,30 @@ nothing. The actor in the audit trails is ``cli`` (someone with a shell on the s
 
 from __future__ import annotations
 
+import sys
+from functools import wraps
+
 import click
+import sqlalchemy as sa
+from flask_babel import force_locale
 from marshmallow import ValidationError
+
+from livc.admin.lifecycle import cli as lifecycle_cli
+from livc.admin.onboarding.operations import onboard, progress, resend_invitation, tenant_list
+from livc.admin.operators.models import OperatorAuditEntry, OperatorRole
+from livc.admin.operators.operations import (
+    OperatorProblem,
+    create_operator,
+    disable_operator,
+    find_operator,
+    operator_list,
+    verify_operator_trail,
+)
+from livc.admin.police_zones.operations import remove_zone, set_zone
+from livc.platform.commands import with_app
+from livc.platform.db import db
+from livc.platform.police_zones import zones
+from livc.platform.tenancy import find_tenant
 
 ACTOR = "cli"
 
@@ -16,6 +38,10 @@ ACTOR = "cli"
 @click.group("tenant")
 def tenant_group() -> None:
     """Tenants (cells): onboarding and lifecycle, as the platform operator."""
+
+
+for _command in lifecycle_cli.COMMANDS:  # suspend, reactivate, offboard, offboarding(-resume)
+    tenant_group.add_command(_command)
 
 
 @click.group("operator")
@@ -37,11 +63,8 @@ def _one_line(error: ValidationError) -> str:
 def _with_app(command):
     """Run inside the app and a request context (links are built on ``LIVC_PUBLIC_URL``),
     with the command's own messages in English."""
-    from functools import wraps
 
-    from flask_babel import force_locale
 
-    from livc.platform.cli import with_app
 
     @wraps(command)
     def in_request(app, *args, **kwargs):
@@ -71,8 +94,6 @@ def _with_app(command):
 @_with_app
 def tenant_create(app, **options) -> None:
     """Onboard a cell and mail the single-use invitation to its first coordinator."""
-    from livc.admin.onboarding import onboard
-    from livc.platform.db import db
 
     data = {key: value for key, value in options.items() if value not in ("", None)}
     data["nis_codes"] = list(options["nis_codes"])
@@ -94,9 +115,6 @@ def tenant_create(app, **options) -> None:
 @_with_app
 def tenant_invite(app, slug: str, language: str | None) -> None:
     """Mail the first coordinator a new invitation (the earlier link stops working)."""
-    from livc.admin.onboarding import resend_invitation
-    from livc.platform.db import db
-    from livc.tenants.operations import find_tenant
 
     tenant = find_tenant(slug)
     if tenant is None:
@@ -114,7 +132,6 @@ def tenant_invite(app, slug: str, language: str | None) -> None:
 @_with_app
 def tenant_list_command(app) -> None:
     """Every tenant: address, kind, status, municipalities, onboarding steps done."""
-    from livc.admin.onboarding import progress, tenant_list
 
     for tenant in tenant_list():
         steps = progress(tenant)
@@ -130,8 +147,6 @@ def tenant_list_command(app) -> None:
 @_with_app
 def operator_create(app, email: str, role: str, display_name: str) -> None:
     """Create an operator account and print its single-use set-up link (valid seven days)."""
-    from livc.admin.operators import OperatorProblem, OperatorRole, create_operator
-    from livc.platform.db import db
 
     try:
         operator, link = create_operator(email, OperatorRole(role), actor=ACTOR, display_name=display_name)
@@ -147,7 +162,6 @@ def operator_create(app, email: str, role: str, display_name: str) -> None:
 @_with_app
 def operator_list_command(app) -> None:
     """Every operator account and its state."""
-    from livc.admin.operators import operator_list
 
     for operator in operator_list():
         state = ("disabled" if operator.disabled_at else "set-up pending" if not operator.has_password
@@ -160,8 +174,6 @@ def operator_list_command(app) -> None:
 @_with_app
 def operator_disable(app, email: str) -> None:
     """Disable an operator account; its sessions end at once."""
-    from livc.admin.operators import OperatorProblem, disable_operator, find_operator
-    from livc.platform.db import db
 
     operator = find_operator(email)
     if operator is None:
@@ -179,12 +191,8 @@ def operator_disable(app, email: str) -> None:
 @_with_app
 def operator_verify_trail(app) -> None:
     """Check the operator audit trail's hash chain; exit status 1 when it is broken."""
-    import sys
 
-    import sqlalchemy as sa
 
-    from livc.admin.operators import OperatorAuditEntry, verify_operator_trail
-    from livc.platform.db import db
 
     problems = verify_operator_trail()
     if problems:
@@ -202,8 +210,6 @@ def operator_verify_trail(app) -> None:
 @_with_app
 def police_zone_set(app, code: str, name: str, nis_codes: tuple[str, ...], move: bool) -> None:
     """Add the police zone CODE, or replace its name and municipalities."""
-    from livc.admin.police_zones import set_zone
-    from livc.platform.db import db
 
     try:
         zone = set_zone({"code": code, "name": name, "nis_codes": list(nis_codes), "move": move}, actor=ACTOR)
@@ -219,7 +225,6 @@ def police_zone_set(app, code: str, name: str, nis_codes: tuple[str, ...], move:
 @_with_app
 def police_zone_list(app) -> None:
     """Every zone of the directory: code, number of municipalities, name, NIS codes."""
-    from livc.admin.police_zones import zones
 
     for zone in zones():
         click.echo(f"{zone.code}  {len(zone.nis_codes):3}  {zone.name}  ({' '.join(zone.nis_codes)})")
@@ -230,8 +235,6 @@ def police_zone_list(app) -> None:
 @_with_app
 def police_zone_remove(app, code: str) -> None:
     """Take the police zone CODE out of the directory."""
-    from livc.admin.police_zones import remove_zone
-    from livc.platform.db import db
 
     try:
         remove_zone(code, actor=ACTOR)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from livc.federation.enrolment import FederationError, _check_coordinator
+from livc.federation.links import FederationError, check_coordinator
 from livc.federation.models import (
     AlertState,
     CaseFederation,
@@ -31,16 +31,14 @@ from livc.federation.models import (
 from livc.platform import audit
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.jobs import task
+from livc.platform.mail import render_mail, send_mail
+from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
+from livc.tenants.cases.reading import case_codes
+from livc.tenants.members.reading import Contact, coordinator_contacts
 
 NO_ALERT = _l("There is no such alert.")
 ALERT_CLOSED = _l("This alert is no longer open.")
-
-
-@dataclass(frozen=True)
-class Contact:
-    name: str
-    email: str
 
 
 @dataclass(frozen=True)
@@ -67,26 +65,40 @@ def _alerts_query(tenant_id: int) -> sa.Select:
     return sa.select(MatchAlert).where(sa.or_(MatchAlert.tenant_a_id == tenant_id, MatchAlert.tenant_b_id == tenant_id))
 
 
-def coordinator_contacts(tenant_id: int) -> tuple[Contact, ...]:
-    from livc.tenants.signals import active_coordinators
-
+def contacts_in(tenant_id: int) -> tuple[Contact, ...]:
+    """The coordinators of cell ``tenant_id`` (name and e-mail), read in that cell."""
     with tenant_context(tenant_id):
-        return tuple(Contact(m.account.label, m.account.email) for m in active_coordinators())
+        return coordinator_contacts()
 
 
-def _view(alert: MatchAlert, tenant_id: int) -> AlertView:
-    from livc.tenants.case_models import Case
-    from livc.tenants.models import Tenant
+def _own_cases(alerts: list[MatchAlert], tenant_id: int) -> dict[int, tuple[int, str]]:
+    """Alert id -> (case id, code) of the cell's own case in each alert still in the cell:
+    two queries for any number of alerts (the ref mapping, then the codes)."""
+    enrolment_ids = {alert.id: getattr(alert, f"enrolment_{alert.side(tenant_id)}_id") for alert in alerts}
+    if not enrolment_ids:
+        return {}
+    case_ids = dict(db.session.execute(
+        sa.select(FederationEnrolment.id, CaseFederation.case_id)
+        .join(CaseFederation, CaseFederation.ref == FederationEnrolment.ref)
+        .where(FederationEnrolment.id.in_(set(enrolment_ids.values())))
+    ).all())
+    codes = case_codes(case_ids.values())
+    found = {}
+    for alert_id, enrolment_id in enrolment_ids.items():
+        case_id = case_ids.get(enrolment_id)
+        if case_id in codes:
+            found[alert_id] = (case_id, codes[case_id])
+    return found
+
+
+def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str]] | None = None) -> AlertView:
 
     side = alert.side(tenant_id)
     other_side = "b" if side == "a" else "a"
     other_cell_id = getattr(alert, f"tenant_{other_side}_id")
-    mine = db.session.get(FederationEnrolment, getattr(alert, f"enrolment_{side}_id"))
-    case = None
-    if mine is not None:
-        case = db.session.scalar(
-            sa.select(Case).join(CaseFederation, CaseFederation.case_id == Case.id).where(CaseFederation.ref == mine.ref)
-        )
+    if own_cases is None:
+        own_cases = _own_cases([alert], tenant_id)
+    case_id, case_code = own_cases.get(alert.id, (None, None))
     confirmed = alert.state == AlertState.CONFIRMED
     return AlertView(
         id=alert.id,
@@ -99,10 +111,10 @@ def _view(alert: MatchAlert, tenant_id: int) -> AlertView:
         other_status=getattr(alert, f"status_{other_side}"),
         state=alert.state,
         created_at=alert.created_at,
-        case_id=case.id if case is not None else None,
-        case_code=case.code if case is not None else None,
+        case_id=case_id,
+        case_code=case_code,
         shared_reference=alert.shared_reference if confirmed else None,
-        contacts=coordinator_contacts(other_cell_id) if confirmed else (),
+        contacts=contacts_in(other_cell_id) if confirmed else (),
     )
 
 
@@ -114,7 +126,8 @@ def alerts_for(tenant_id: int, *, include_withdrawn: bool = False) -> list[Alert
     if not include_withdrawn:
         query = query.where(MatchAlert.state != AlertState.WITHDRAWN)
     alerts = db.session.scalars(query.order_by(MatchAlert.created_at.desc(), MatchAlert.id.desc())).all()
-    return [_view(alert, tenant_id) for alert in alerts]
+    own_cases = _own_cases(alerts, tenant_id)
+    return [_view(alert, tenant_id, own_cases) for alert in alerts]
 
 
 def alert_for(tenant_id: int, alert_id: int) -> AlertView | None:
@@ -130,7 +143,7 @@ def _find(tenant_id: int, alert_id: int, lock: bool = True) -> MatchAlert | None
 
 
 def _step(tenant_id: int, alert_id: int, actor) -> tuple[MatchAlert, str]:
-    _check_coordinator(actor, tenant_id)
+    check_coordinator(actor, tenant_id)
     alert = _find(tenant_id, alert_id)
     if alert is None:
         raise FederationError(NO_ALERT)
@@ -198,9 +211,6 @@ def alerts_link(tenant) -> str:
 def notify_alert(alert_id: int) -> int:
     """Mail both cells' coordinators about a new alert, once per side (platform-level job):
     ``notified_*_at`` is set in the transaction that hands the mails over."""
-    from livc.platform.mail import render_mail, send_mail
-    from livc.tenants.models import Tenant
-    from livc.tenants.signals import active_coordinators
 
     alert = db.session.scalar(sa.select(MatchAlert).where(MatchAlert.id == alert_id).with_for_update())
     if alert is None or alert.state != AlertState.OPEN:
@@ -215,9 +225,9 @@ def notify_alert(alert_id: int) -> int:
             subject, body = render_mail(
                 "federation_alert", tenant.languages[0], tenant=tenant, other=other.name, link=alerts_link(tenant)
             )
-            recipients = active_coordinators()
-            for membership in recipients:
-                send_mail(membership.account.email, subject, body, tenant_id=tenant.id)
+            recipients = coordinator_contacts()
+            for contact in recipients:
+                send_mail(contact.email, subject, body, tenant_id=tenant.id)
             sent += len(recipients)
             audit.record("federation.alert_notified", subject=f"alert:{alert.id}", details={"recipients": len(recipients)})
         setattr(alert, f"notified_{side}_at", utcnow())

@@ -3,7 +3,7 @@
 Two custodians with one interface (:class:`Custodian`):
 
 - :class:`CustodianClient`, the real one: the custodian service (``livc custodian serve``,
-  :mod:`livc.federation.custodian`) over HTTP, authenticated with OAuth2 client credentials
+  :mod:`livc.federation.custodian.service`) over HTTP, authenticated with OAuth2 client credentials
   (authlib's requests ``OAuth2Session``). The access token is fetched when needed, again
   shortly before it expires, and once more when the custodian answers 401 (it restarted).
 - :class:`InProcessCustodian`, for development, the embedded demo and tests: the same
@@ -22,7 +22,8 @@ reach.
 Tokens: ``tokens(cell, values)`` blinds each value, has the custodian evaluate the blinded
 elements, and finalizes: ``(epoch, [64-byte token, ...])``, equal to
 ``oprf.evaluate(key of that epoch, value)``. Elements go in batches of at most
-:data:`~livc.federation.custodian.MAX_ELEMENTS`, every batch pinned to the epoch of the first.
+:data:`~livc.federation.custodian.settings.MAX_ELEMENTS`, every batch pinned to the epoch of
+the first.
 """
 
 from __future__ import annotations
@@ -36,20 +37,18 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
 from livc.federation import oprf
-from livc.federation.custodian import (
+from livc.federation.custodian.settings import (
     MAX_ELEMENTS,
     CustodianError,
-    EpochStatus,
     InvalidElement,
-    KeyStore,
     RateLimited,
     RetiredEpoch,
     TooManyElements,
     UnknownEpoch,
     decode_element,
     encode_element,
-    evaluate_elements,
 )
+from livc.federation.custodian.storage import EpochStatus, KeyStore, evaluate_elements
 from livc.platform.settings import ConfigurationError, Settings
 
 __all__ = [

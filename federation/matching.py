@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from livc.federation.enrolment import audit_in, linked_cells
+from livc.federation.alerts import notify_alert
+from livc.federation.links import audit_in, linked_cells
 from livc.federation.match_keys import contradicted, decide, unknown_fields
 from livc.federation.models import (
     AlertState,
@@ -93,7 +94,6 @@ def match_enrolment(enrolment_id: int) -> int:
     """Alert on the enrolment's matches in linked cells (a platform-level job, also called by
     :func:`.enrolment.enrol_case`); returns how many alerts were created. Re-running creates
     none twice. The coordinators' mails are handed over in the same transaction."""
-    from livc.federation.alerts import notify_alert
 
     me = db.session.get(FederationEnrolment, enrolment_id)
     if me is None or me.status != EnrolmentStatus.ENROLLED:

@@ -1,7 +1,7 @@
 """Likely neighbours of a cell, suggested on its federation links page.
 
 From tenant directory data only (the platform-level ``tenants`` and ``tenant_municipalities``
-tables and the registry of municipalities, :mod:`livc.admin.registry`), never case content: the
+tables and the registry of municipalities, :mod:`livc.platform.registry`), never case content: the
 other **active** cells that cover municipalities of the same police zone, of the same or an
 adjacent judicial canton (the registry's approximation of neighbouring municipalities: it has no
 municipality borders), or of the same judicial arrondissement. The cell itself and the cells it
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from livc.admin import registry
-from livc.federation.enrolment import links_of
+from livc.federation.links import links_of
+from livc.platform import registry
 from livc.platform.db import db
-from livc.tenants.models import Tenant, TenantMunicipality, TenantStatus
+from livc.platform.tenancy import Tenant, TenantMunicipality, TenantStatus
 
 
 class ReasonKind(enum.StrEnum):

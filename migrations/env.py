@@ -3,10 +3,9 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from livc.platform.app import import_models
+from livc.app import factory  # noqa: F401  (importing the app imports every model)
 from livc.platform.db import db
 
-import_models()
 config = context.config
 url = config.attributes["url"]
 

@@ -59,7 +59,7 @@ class AuditEntry(TenantScoped, db.Model):
             "details": self.details,
             "prev_hash": self.prev_hash,
         }
-        return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+        return hashlib.sha256(canonical(payload).encode()).hexdigest()
 
 
 class AuditHead(TenantScoped, db.Model):
@@ -80,7 +80,7 @@ def _append_only(mapper, connection, target) -> None:
     raise PermissionError("audit entries are append-only")
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -119,7 +119,7 @@ def record(
         action=action,
         subject=subject,
         # Stored exactly as hashed: JSON round-trip first.
-        details=json.loads(_canonical(details or {})),
+        details=json.loads(canonical(details or {})),
         prev_hash=head.hash,
     )
     entry.hash = entry.computed_hash()

@@ -12,6 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job
+
+from livc.platform.jobs import QUEUES, queue
+
 _TYPE_NAME = re.compile(r"[A-Za-z_][\w.]*")
 
 
@@ -39,9 +44,7 @@ def failure_type(job) -> str:
 
 def failed_jobs() -> list[FailedJob]:
     """Every failed job on every queue (needs Redis)."""
-    from rq.job import Job
 
-    from livc.platform.jobs import QUEUES, queue
 
     found = []
     for name in QUEUES:
@@ -57,9 +60,7 @@ def failed_jobs() -> list[FailedJob]:
 
 def retry_failed(job_ids: set[str] | None) -> set[str]:
     """Put the failed jobs ``job_ids`` (every one when None) back on their queue; the ids retried."""
-    from rq.exceptions import InvalidJobOperation
 
-    from livc.platform.jobs import QUEUES, queue
 
     retried: set[str] = set()
     for name in QUEUES:
@@ -76,7 +77,6 @@ def retry_failed(job_ids: set[str] | None) -> set[str]:
 
 def queue_lengths() -> dict[str, dict[str, int]]:
     """Per queue: jobs waiting, and jobs failed after their retries (needs Redis)."""
-    from livc.platform.jobs import QUEUES, queue
 
     lengths = {}
     for name in QUEUES:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,10 +28,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, Retry, Worker, get_current_job
+from rq.job_lifecycle import call_exception_handlers
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from livc.platform.db import Id, db
+from livc.platform.db import Id, db, tenant_context
+from livc.platform.logs import describe_error
+from livc.platform.tenancy import Tenant, TenantStatus
 from livc.platform.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -100,7 +107,7 @@ def task(queue: str = "default", retries: int = len(RETRY_INTERVALS)):
     return register
 
 
-def _task_for(path: str) -> Task:
+def task_for(path: str) -> Task:
     module_name, _, _ = path.rpartition(".")
     import_module(module_name)  # registers the module's tasks
     try:
@@ -128,9 +135,8 @@ def enqueue(func: Callable[..., Any], *args: Any, tenant_id: int | None, **kwarg
     transaction commits (and dropped if it rolls back): a job never runs on data that is not
     committed yet, nor waits on the caller's own locks.
     """
-    from livc.platform.db import db
 
-    definition: Task = getattr(func, "task", None) or _task_for(f"{func.__module__}.{func.__qualname__}")
+    definition: Task = getattr(func, "task", None) or task_for(f"{func.__module__}.{func.__qualname__}")
     settings = current_app.extensions["livc.settings"]
     job_id = None if settings.jobs_inline else uuid.uuid4().hex
     delivery = partial(
@@ -166,7 +172,6 @@ def _deliver(app: Flask, definition: Task, tenant_id, args: list, kwargs: dict, 
     with app.app_context():
         if app.extensions["livc.settings"].jobs_inline:
             return _run_inline(definition, tenant_id, args, kwargs)
-        from rq import Retry
 
         job = queue(definition.queue).enqueue(
             execute,
@@ -207,7 +212,7 @@ def execute(tenant_id: int | None, task_path: str, args: list, kwargs: dict) -> 
     and the job's ``meta["error"]`` names the exception type for ``livc jobs failed``.
     """
     try:
-        definition = _task_for(task_path)
+        definition = task_for(task_path)
         app = worker_app()
         with app.app_context():
             try:
@@ -216,8 +221,6 @@ def execute(tenant_id: int | None, task_path: str, args: list, kwargs: dict) -> 
                 log.warning("job %s not run: %s", task_path, reason)
                 return None
     except Exception as error:
-        from livc.platform.logs import describe_error
-
         _note_error(error)
         raise JobFailed(describe_error(error)) from None
 
@@ -228,8 +231,6 @@ def error_type(error: BaseException) -> str:
 
 
 def _note_error(error: BaseException) -> None:
-    from rq import get_current_job
-
     job = get_current_job()
     if job is not None:
         job.meta["error"] = error_type(error)
@@ -237,9 +238,6 @@ def _note_error(error: BaseException) -> None:
 
 
 def _execute_in_app(tenant_id: int | None, definition: Task, args: list, kwargs: dict) -> Any:
-    from livc.platform.db import db, tenant_context
-    from livc.tenants.models import Tenant, TenantStatus
-
     try:
         if tenant_id is None:
             result = definition.func(*args, **kwargs)
@@ -270,7 +268,7 @@ def resume_paused_jobs(tenant_id: int) -> int:
         sa.select(PausedJob).where(PausedJob.tenant_id == tenant_id).order_by(PausedJob.id)
     ).all()
     for job in paused:
-        enqueue(_task_for(job.task).func, *job.args, tenant_id=tenant_id, **job.kwargs)
+        enqueue(task_for(job.task).func, *job.args, tenant_id=tenant_id, **job.kwargs)
         db.session.delete(job)
     db.session.flush()
     return len(paused)
@@ -278,7 +276,6 @@ def resume_paused_jobs(tenant_id: int) -> int:
 
 def queue(name: str):
     """The RQ queue ``name`` (with the configured prefix) on the configured Redis."""
-    from rq import Queue
 
     settings = current_app.extensions["livc.settings"]
     return Queue(settings.queue_prefix + name, connection=redis_connection(settings.redis_url))
@@ -286,8 +283,6 @@ def queue(name: str):
 
 @cache
 def redis_connection(url: str):
-    from redis import Redis
-
     return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
 
 
@@ -295,15 +290,12 @@ _worker_app: Flask | None = None
 
 
 def worker_app() -> Flask:
-    """The app a worker process runs jobs in: created once, reused by every job."""
-    global _worker_app
+    """The app a worker process runs jobs in: created once by ``livc worker`` (see
+    :func:`run_worker`) and reused by every job; inside an app context, that app."""
     if has_app_context():
         return current_app._get_current_object()  # noqa: SLF001
     if _worker_app is None:
-        from livc.platform.app import create_app
-
-        use_worker_app(create_app())
-    assert _worker_app is not None
+        raise RuntimeError("no app for jobs in this process: start workers with `livc worker`")
     return _worker_app
 
 
@@ -315,8 +307,6 @@ def use_worker_app(app: Flask) -> None:
 def _dispose_pool_after_fork() -> None:
     # A forked work horse must not reuse the parent's pooled connections.
     if _worker_app is not None:
-        from livc.platform.db import db
-
         with _worker_app.app_context():
             db.engine.dispose(close=False)
 
@@ -326,10 +316,7 @@ os.register_at_fork(after_in_child=_dispose_pool_after_fork)
 
 @cache
 def _worker_class():
-    from rq import Worker
-    from rq.job_lifecycle import call_exception_handlers
 
-    from livc.platform.logs import describe_error
 
     class LivcWorker(Worker):
         """RQ's worker, but a failed job is logged in one line and by type and place only.
@@ -366,8 +353,6 @@ def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> bool:
 @task(queue="maintenance", retries=0)
 def ping() -> dict[str, str]:
     """Diagnostics: proves a worker runs jobs, and which interpreter and modules it runs on."""
-    import platform
-    import sys
 
     return {
         "pid": str(os.getpid()),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from livc.tenants.members import OrganisationKind, Role
+from livc.platform.roles import OrganisationKind, Role
 
 
 class Action(enum.StrEnum):
@@ -89,7 +89,7 @@ class OperatorPerson:
     """An operator signed in to the console. Not a :class:`Person`: no cell rule applies."""
 
     operator_id: int
-    role: str  # livc.admin.operators.OperatorRole
+    role: str  # livc.admin.operators.models.OperatorRole
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ must connect as an ordinary role (checked by ``/readyz``).
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 POLICY_NAME = "tenant_isolation"
 # A setting once set in a session reads back as '' rather than NULL: nullif covers both.
 CURRENT_TENANT = "nullif(current_setting('app.tenant_id', true), '')::bigint"
@@ -54,7 +56,6 @@ FROM pg_roles r WHERE r.rolname = current_user
 
 def role_problem(connection) -> str | None:
     """Why the connected role would defeat row-level security, or None when it cannot."""
-    import sqlalchemy as sa
 
     if connection.dialect.name != "postgresql":
         return None

@@ -1,4 +1,4 @@
-"""Periodic jobs, kept as data and run by RQ's cron scheduler (``livc cron``).
+"""Periodic jobs, kept as data (``livc.app.periodic``) and run by RQ's cron scheduler (``livc cron``).
 
 A periodic job marked ``per_tenant`` fans out into one job per active tenant, so that each
 runs inside its own tenant's isolation, exactly like any other job. A suspended tenant's
@@ -10,39 +10,35 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import Flask
+from rq.cron import CronScheduler
 
-from livc.platform.jobs import JOB_TIMEOUT, _task_for, enqueue, execute, queue, task
+from livc.platform.db import db
+from livc.platform.jobs import JOB_TIMEOUT, enqueue, execute, queue, task, task_for
+from livc.platform.tenancy import Tenant, TenantStatus
 
 
 @dataclass(frozen=True)
 class Periodic:
+    """A periodic job: its name, the path of its task (``func.task.path``), a cron line, and
+    whether it runs once per active tenant. The list of them is the composition root's
+    (``livc.app.periodic``): each domain's periodic tasks, gathered at the top."""
+
     name: str
     task: str
     cron: str
     per_tenant: bool = True
 
 
-PERIODIC = (
-    Periodic("audit-chain-verification", "livc.platform.audit.verify_tenant_chain", "17 3 * * *"),
-    Periodic("expired-session-purge", "livc.platform.sessions.purge_expired_sessions", "*/15 * * * *"),
-    Periodic("case-retention", "livc.tenants.retention.retention_sweep", "41 2 * * *"),
-    Periodic("case-reminders", "livc.tenants.retention.send_case_reminders", "7 6 * * *"),
-    Periodic("federation-sweep", "livc.federation.enrolment.sweep_enrolments", "*/10 * * * *"),
-    Periodic("export-expiry", "livc.admin.lifecycle.expire_exports", "23 * * * *", per_tenant=False),
-)
-
-
 @task(queue="maintenance")
 def fan_out(task_path: str) -> int:
     """Enqueue ``task_path`` once for every active tenant; returns how many."""
-    from livc.platform.db import db
-    from livc.tenants.models import Tenant, TenantStatus
 
-    func = _task_for(task_path).func
+    func = task_for(task_path).func
     tenant_ids = db.session.scalars(
         sa.select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE).order_by(Tenant.id)
     ).all()
@@ -51,14 +47,13 @@ def fan_out(task_path: str) -> int:
     return len(tenant_ids)
 
 
-def build_scheduler(app: Flask):
-    """An RQ :class:`CronScheduler` with every periodic job registered.
+def build_scheduler(app: Flask, periodic_jobs: Iterable[Periodic]):
+    """An RQ :class:`CronScheduler` with ``periodic_jobs`` registered.
 
     The jobs it enqueues look like those of :func:`~livc.platform.jobs.enqueue`: they run
     through :func:`~livc.platform.jobs.execute`, with the task path and tenant in their meta
     (what ``livc jobs failed`` shows) and the same time limit.
     """
-    from rq.cron import CronScheduler
 
     prefix = app.extensions["livc.settings"].queue_prefix
     with app.app_context():
@@ -66,8 +61,8 @@ def build_scheduler(app: Flask):
         # Named per deployment (queue prefix) and process, as RQ's default name is.
         name = f"livc-cron:{prefix}{socket.gethostname()}:{os.getpid()}"
         scheduler = CronScheduler(connection=connection, name=name)
-        for periodic in PERIODIC:
-            definition = _task_for(periodic.task)
+        for periodic in periodic_jobs:
+            definition = task_for(periodic.task)
             if periodic.per_tenant:
                 runs = fan_out.task
                 args = (None, runs.path, [periodic.task], {})

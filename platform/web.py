@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     g,
     jsonify,
     make_response,
@@ -24,13 +27,23 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from livc.platform import audit
 from livc.platform.db import db, leave_tenant
+from livc.platform.jobs import redis_connection
 from livc.platform.logs import describe_error
 from livc.platform.policy import public
+from livc.platform.rls import role_problem
 
 log = logging.getLogger(__name__)
 
+#: The kernel's folder: the app's root path (shared templates, static files, translations).
+ROOT = Path(__file__).resolve().parent
+
 blueprint = Blueprint("platform", __name__)
+
+#: A request outside any cell refused for want of a valid CSRF token (sender: the blueprint's
+#: name, ``endpoint=`` the endpoint); sent after the request's own work was rolled back.
+csrf_refused = Namespace().signal("csrf-refused")
 csrf = CSRFProtect()
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -110,7 +123,6 @@ def client_address() -> str:
     client, but only a proxy listed in ``LIVC_FORWARDED_ALLOW_IPS`` is believed (the same
     setting gunicorn uses for the scheme), and only its own, last, entry.
     """
-    from flask import current_app
 
     peer = request.remote_addr or "unknown"
     trusted = {ip.strip() for ip in current_app.extensions["livc.settings"].forwarded_allow_ips.split(",")}
@@ -207,18 +219,17 @@ def _http_error(error: HTTPException):
 
 
 def _csrf_error(error: CSRFError):
-    """A state-changing request without a valid token: refused, changes nothing, audited."""
+    """A state-changing request without a valid token: refused, changes nothing, audited.
+
+    In a cell it goes to the cell's trail; elsewhere the blueprint's owner records it through
+    :data:`csrf_refused` (the operator console writes its own trail).
+    """
     db.session.rollback()
+    endpoint, blueprint = request.endpoint, request.blueprint
     if getattr(g, "tenant", None) is not None:
-        from livc.platform import audit
-
-        endpoint = request.endpoint
         after_refusal(lambda: audit.record("access.csrf_refused", details={"endpoint": endpoint}))
-    elif request.blueprint == "admin":  # the operator console's own trail
-        from livc.admin.operators import record_action
-
-        endpoint = request.endpoint
-        after_refusal(lambda: record_action("access.csrf_refused", actor="anonymous", details={"endpoint": endpoint}))
+    elif blueprint is not None:
+        after_refusal(lambda: csrf_refused.send(blueprint, endpoint=endpoint))
     return error_response(400, _l("This form has expired or did not come from this site. Reload the page and try again."))
 
 
@@ -277,7 +288,6 @@ def healthz():
 def database_check() -> str:
     """``ok``, ``unreachable``, or why the app's database role would defeat row-level security
     (readiness, and the operator console's health page)."""
-    from livc.platform.rls import role_problem
 
     try:
         with db.engine.connect() as connection:
@@ -293,9 +303,7 @@ def database_check() -> str:
 @public
 def readyz():
     """Readiness: the database (and Redis, where configured) answer, and isolation holds."""
-    from flask import current_app
 
-    from livc.platform.jobs import redis_connection
 
     checks: dict[str, str] = {"database": database_check()}
     failing: list[str] = []

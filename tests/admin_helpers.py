@@ -10,7 +10,7 @@ from datetime import timedelta
 import pyotp
 
 from auth_helpers import PASSWORD, post_form
-from livc.admin.operators import SESSION_KEY, Operator, OperatorRole, OperatorSession
+from livc.admin.operators.models import SESSION_KEY, Operator, OperatorRole, OperatorSession
 from livc.platform.accounts import set_password
 from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import db

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from livc.platform.accounts import get_or_create_account, set_password
 from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import db, tenant_context
+from livc.platform.roles import OrganisationKind, Role
 from livc.platform.sessions import SESSION_KEY, AuthSession
 from livc.platform.timeutil import utcnow
-from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
+from livc.tenants.members.models import Membership, MembershipStatus, Organisation
 
 PASSWORD = "correct horse battery staple"
 ROLE_ORGANISATION = {

@@ -14,20 +14,16 @@ import sqlalchemy as sa
 
 from auth_helpers import Member, add_member
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import (
+from livc.platform.roles import OrganisationKind, Role
+from livc.tenants.cell.models import CellForm, CellProfile
+from livc.tenants.members.models import Membership, Organisation
+from livc.tenants.members.operations import accept_undertaking
+from livc.tenants.signals.models import (
     FlagLevel,
     FollowUpKind,
     ObservedFact,
     TargetGroup,
     WeighingDecision,
-)
-from livc.tenants.cell import CellForm, CellProfile
-from livc.tenants.members import (
-    Membership,
-    Organisation,
-    OrganisationKind,
-    Role,
-    accept_undertaking,
 )
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
@@ -92,7 +88,7 @@ def signal_values(**overrides) -> dict:
 
 
 def weighing_values(cell: Cell, **overrides) -> dict:
-    from livc.tenants.signals import FactObserved
+    from livc.tenants.cases.weighing import FactObserved
 
     return {
         "flag": FlagLevel.RED,
@@ -109,7 +105,8 @@ def weighing_values(cell: Cell, **overrides) -> dict:
 
 def open_case(app, cell: Cell, **overrides) -> tuple[int, str]:
     """A signal from the partner, weighed into a case with the partner in its team: (id, code)."""
-    from livc.tenants.signals import submit_signal, weigh_signal
+    from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values())

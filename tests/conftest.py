@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from livc.app.factory import create_app
 from livc.platform import migrating
-from livc.platform.app import create_app
 from livc.platform.db import db
 from livc.platform.settings import load_settings
 
@@ -174,7 +174,7 @@ def client(app):
 
 def seed_demo_tenants(app) -> dict[str, int]:
     """Create the two demo cells in ``app`` (without their demo members); returns slug -> id."""
-    from livc.platform.demo import seed_demo
+    from livc.app.demo import seed_demo
 
     with app.app_context():
         tenants = {tenant.slug: tenant.id for tenant in seed_demo(with_members=False)}
@@ -233,8 +233,7 @@ def cells(demo_tenants) -> dict[str, int]:
 def coordinator(app, cells):
     """The coordinator of demo-leuven, with password and authenticator (``auth_helpers``)."""
     from auth_helpers import add_member
-
-    from livc.tenants.members import Role
+    from livc.platform.roles import Role
 
     return add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
 
@@ -242,8 +241,7 @@ def coordinator(app, cells):
 @pytest.fixture
 def partner(app, cells):
     from auth_helpers import add_member
-
-    from livc.tenants.members import Role
+    from livc.platform.roles import Role
 
     return add_member(app, cells["demo-leuven"], "demo-leuven", Role.PARTNER)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from livc.federation.custodian import KeyStore, create_custodian_app
+from livc.federation.custodian.service import create_custodian_app
+from livc.federation.custodian.storage import KeyStore
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from livc.platform.db import Id, TenantScoped
 from livc.platform.rls import isolation_statements
-from livc.tenants.models import Tenant
+from livc.platform.tenancy import Tenant
 
 
 class ScopedTestBase(DeclarativeBase):

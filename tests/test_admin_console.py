@@ -15,19 +15,14 @@ import sqlalchemy as sa
 
 from admin_helpers import add_operator, give_operator_session, operator_csrf, sign_in_operator
 from auth_helpers import PASSWORD, csrf_token, post_form, sign_in
-from livc.admin.onboarding import TenantSetup
-from livc.admin.operators import (
-    Operator,
-    OperatorAuditEntry,
-    OperatorRole,
-    OperatorSession,
-    create_operator,
-    verify_operator_trail,
-)
+from livc.admin.onboarding.models import TenantSetup
+from livc.admin.operators.models import Operator, OperatorAuditEntry, OperatorRole, OperatorSession
+from livc.admin.operators.operations import create_operator, verify_operator_trail
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.members import Invitation, Membership, MembershipStatus, Role
-from livc.tenants.models import Tenant
+from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant
+from livc.tenants.members.models import Invitation, Membership, MembershipStatus
 
 EN = {"Accept-Language": "en"}
 LEUVEN, HERENT, KORTENBERG = "24062", "24038", "24055"
@@ -345,9 +340,12 @@ def test_the_wizard_steps_follow_the_cells_data_and_the_operator_sees_only_dates
 
 
 def _set_up_the_cell(app, tenant_id, coordinator):
-    from livc.tenants.cell import CellForm, TableKind, change_profile, create_table
-    from livc.tenants.house_rules import LegalBasis, publish_draft, update_draft
-    from livc.tenants.members import Organisation, OrganisationKind
+    from livc.platform.roles import OrganisationKind
+    from livc.tenants.cell.models import CellForm, TableKind
+    from livc.tenants.cell.operations import change_profile, create_table
+    from livc.tenants.house_rules.models import LegalBasis
+    from livc.tenants.house_rules.operations import publish_draft, update_draft
+    from livc.tenants.members.models import Organisation
 
     with app.test_request_context(headers=EN), tenant_context(tenant_id):
         from flask import g
@@ -359,7 +357,7 @@ def _set_up_the_cell(app, tenant_id, coordinator):
         organisation = Organisation(name="CLB", kind=OrganisationKind.CLB)
         db.session.add(organisation)
         db.session.flush()
-        from livc.tenants.members import invite_member
+        from livc.tenants.members.operations import invite_member
 
         invite_member(email="partner@leuven.example.test", role=Role.PARTNER, organisation_id=organisation.id,
                       inviter=membership)
@@ -396,7 +394,8 @@ def test_health_counts_members_and_cases_per_tenant_as_numbers(app, admin_client
 def _add_cases(app, tenant_id: int, count: int) -> None:
     from datetime import date, timedelta
 
-    from livc.tenants.case_models import Case, FlagLevel, FollowUpKind, TargetGroup
+    from livc.tenants.cases.models import Case
+    from livc.tenants.signals.models import FlagLevel, FollowUpKind, TargetGroup
 
     with app.app_context(), tenant_context(tenant_id):
         for number in range(count):
@@ -410,9 +409,10 @@ def _add_cases(app, tenant_id: int, count: int) -> None:
 def test_failed_jobs_are_listed_and_retried_from_the_console(tmp_path, redis_url, sqlite_template):
     import shutil
 
+    from job_tasks import always_fails
+
     from conftest import make_app
     from livc.platform.jobs import enqueue, queue
-    from job_tasks import always_fails
 
     data = tmp_path / "data"
     data.mkdir()
@@ -507,9 +507,9 @@ def test_tampering_with_the_operator_trail_is_found(app, admin_client, monkeypat
     assert "The trail was tampered with" in admin_client.get("/admin/actions", headers=EN).get_data(as_text=True)
     from click.testing import CliRunner
 
-    from livc.platform import cli as cli_module
+    from livc.app import cli as cli_module
 
-    monkeypatch.setattr("livc.platform.app.create_app", lambda config=None: app)
+    monkeypatch.setattr("livc.app.cli.create_app", lambda config=None: app)
     checked = CliRunner().invoke(cli_module.cli, ["operator", "verify-trail"])
     assert checked.exit_code == 1 and "TAMPERED  operator trail: entry 1 was changed" in checked.output
 
@@ -520,9 +520,9 @@ def test_tampering_with_the_operator_trail_is_found(app, admin_client, monkeypat
 def test_the_commands_onboard_and_refuse_in_one_line(app, cells, monkeypatch):
     from click.testing import CliRunner
 
-    from livc.platform import cli as cli_module
+    from livc.app import cli as cli_module
 
-    monkeypatch.setattr("livc.platform.app.create_app", lambda config=None: app)
+    monkeypatch.setattr("livc.app.cli.create_app", lambda config=None: app)
     runner = CliRunner()
     created = runner.invoke(cli_module.cli, ["operator", "create", "ops@example.test", "--role", "administrator"])
     assert created.exit_code == 0 and "/admin/set-up/" in created.output
@@ -571,7 +571,7 @@ def test_refused_onboarding_input_is_recorded_by_field_names_only(app, admin_cli
 
 
 def test_a_zonal_cell_takes_its_municipalities_from_the_registry_or_lists_them(app, admin_client, monkeypatch):
-    from livc.admin import registry
+    from livc.platform import registry
 
     zone = registry.PoliceZone("5389", "Test zone", ("24011", "24094"))
     monkeypatch.setattr(registry, "police_zone", lambda code: zone if code == "5389" else None)

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 
 from admin_helpers import add_operator, give_operator_session, operator_csrf
 from case_helpers import IDENTITY, OBSERVATION, membership, open_case, ready_cell, signal_values
-from livc.admin.operators import OperatorRole
+from livc.admin.operators.models import OperatorRole
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import NoteVisibility, Signal
+from livc.tenants.cases.models import NoteVisibility
+from livc.tenants.signals.models import Signal
 
 SLUG = "demo-leuven"
 NOTE = "Marker note: met the pupil's older brother at the Zwarte Zusters youth centre."
@@ -28,8 +29,8 @@ NOTE = "Marker note: met the pupil's older brother at the Zwarte Zusters youth c
 
 @pytest.fixture
 def seeded(app, demo_tenants):
-    from livc.tenants import cases
-    from livc.tenants.signals import submit_signal
+    from livc.tenants.cases import operations as cases
+    from livc.tenants.signals.operations import submit_signal
 
     cell = ready_cell(app, demo_tenants[SLUG], SLUG)
     case_id, code = open_case(app, cell)
@@ -56,7 +57,7 @@ def test_no_operator_route_reveals_case_signal_or_identity_content(app, seeded):
     outbox = client.get("/admin/outbox").get_data(as_text=True)
     mail_names = re.findall(r"/admin/outbox/(\d{8}T\d{12}\.eml)", outbox) or ["20260101T000000000000.eml"]
     with app.app_context():  # a zone of the police-zone directory, so that its pages answer too
-        from livc.admin.police_zones import set_zone
+        from livc.admin.police_zones.operations import set_zone
 
         set_zone({"code": "5388", "name": "Leuven", "nis_codes": ["24062"]}, actor="cli")
         db.session.commit()

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from livc.app.cli import cli
 from livc.platform import audit
-from livc.platform.cli import cli
 from livc.platform.db import db, tenant_context
 
 

@@ -6,31 +6,26 @@ through the real pages.
 
 from __future__ import annotations
 
-from email import message_from_bytes
-from email import policy as email_policy
 import re
 from datetime import timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
 import sqlalchemy as sa
-from auth_helpers import PASSWORD, add_member, post_form, sign_in
 
+from auth_helpers import PASSWORD, add_member, post_form, sign_in
 from conftest import seed_demo_tenants
 from livc.platform.accounts import Account, PasswordReset
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
+from livc.platform.roles import Role
 from livc.platform.sessions import AuthSession
 from livc.platform.timeutil import utcnow
-from livc.tenants.members import (
-    Invitation,
-    Membership,
-    MembershipStatus,
-    Role,
-    create_invitation,
-    publish_undertaking,
-)
+from livc.tenants.members.models import Invitation, Membership, MembershipStatus
+from livc.tenants.members.operations import create_invitation, publish_undertaking
 
 LEUVEN = "demo-leuven"
 NL = {"Accept-Language": "nl"}
@@ -277,7 +272,8 @@ def test_case_content_waits_for_the_current_undertaking_and_a_new_version_asks_a
 
 def _invite(app, tenant_id: int, email: str, *, expired: bool = False) -> str:
     from livc.platform.accounts import get_or_create_account
-    from livc.tenants.members import Organisation, OrganisationKind
+    from livc.platform.roles import OrganisationKind
+    from livc.tenants.members.models import Organisation
 
     with app.app_context(), tenant_context(tenant_id):
         account = get_or_create_account(email)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from auth_helpers import PASSWORD
 
-
 LEUVEN = "demo-leuven"
 EN = {"Accept-Language": "en"}
 

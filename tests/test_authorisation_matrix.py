@@ -17,27 +17,21 @@ import sqlalchemy as sa
 
 from auth_helpers import add_member, give_session
 from conftest import seed_demo_tenants
+from livc.admin.operators.models import OperatorRole
 from livc.platform.db import db, tenant_context
-from livc.admin.operators import OperatorRole
 from livc.platform.policy import Action, OperatorAction
-from livc.tenants.case_models import (
+from livc.platform.roles import OrganisationKind, Role
+from livc.tenants.cases.models import (
     Case,
     CaseTeamMember,
-    FlagLevel,
-    FollowUpKind,
-    InternalAssessment,
     LtfFeedback,
     Measure,
     NoteVisibility,
     ProgressNote,
     Review,
     ReviewKind,
-    Signal,
-    SignalChannel,
-    TargetGroup,
-    Urgency,
 )
-from livc.tenants.cell import (
+from livc.tenants.cell.models import (
     CellForm,
     CellProfile,
     Participation,
@@ -47,13 +41,18 @@ from livc.tenants.cell import (
     TableKind,
     TableSeat,
 )
-from livc.tenants.house_rules import LegalBasis, publish_draft, update_draft
-from livc.tenants.members import (
-    Membership,
-    Organisation,
-    OrganisationKind,
-    Role,
-    accept_undertaking,
+from livc.tenants.house_rules.models import LegalBasis
+from livc.tenants.house_rules.operations import publish_draft, update_draft
+from livc.tenants.members.models import Membership, Organisation
+from livc.tenants.members.operations import accept_undertaking
+from livc.tenants.signals.models import (
+    FlagLevel,
+    FollowUpKind,
+    InternalAssessment,
+    Signal,
+    SignalChannel,
+    TargetGroup,
+    Urgency,
 )
 
 OWN, OTHER = "demo-leuven", "demo-herko"
@@ -313,7 +312,7 @@ def test_the_operator_console_matrix(app, world):
     operators = {role: add_operator(app, role) for role in OperatorRole}
     target = add_operator(app, OperatorRole.SUPPORT, "target@operators.example.test")
     with app.app_context():  # a zone of the directory, so that its pages answer
-        from livc.admin.police_zones import set_zone
+        from livc.admin.police_zones.operations import set_zone
 
         set_zone({"code": "5388", "name": "Test zone", "nis_codes": ["24038", "24055"]}, actor="cli")
         db.session.commit()

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pyotp
 import pytest
+
 from browser_support import browser, demo_server, open_page, page, start_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser

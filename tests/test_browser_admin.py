@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+
 from browser_support import Server, browser, open_page, start_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser

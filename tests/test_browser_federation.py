@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import browser, open_page, sign_in_demo, start_demo  # noqa: F401
 
-from livc.platform.demo_cases import STORIES
+from browser_support import browser, open_page, sign_in_demo, start_demo  # noqa: F401
+from livc.app.demo_cases import STORIES
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from auth_helpers import give_session
 from case_helpers import HERKO, IDENTITY, LEUVEN, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import Case, LtfFeedback, Measure, ProgressNote
+from livc.tenants.cases.models import Case, LtfFeedback, Measure, ProgressNote
 
 EN = {"Accept-Language": "en"}
 API = f"/{LEUVEN}/api"

@@ -14,7 +14,8 @@ from auth_helpers import give_session
 from case_helpers import IDENTITY, LEUVEN, OBSERVATION, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import Case, ErasureTally, Signal
+from livc.tenants.cases.models import Case
+from livc.tenants.signals.models import ErasureTally, Signal
 
 
 class Api:

@@ -16,7 +16,7 @@ from auth_helpers import give_session, post_form
 from case_helpers import LEUVEN, OBSERVATION, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.case_models import (
+from livc.tenants.cases.models import (
     Case,
     CaseStatus,
     LtfFeedback,

@@ -33,20 +33,25 @@ from conftest import POSTGRES_ADMIN_URL, service_unavailable
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.keys import DataKey, KeyDestroyed, decrypt
-from livc.tenants import cases, retention, signals
-from livc.tenants.case_models import (
+from livc.tenants.cases import operations as cases
+from livc.tenants.cases import weighing as weighing_ops
+from livc.tenants.cases.models import (
     Case,
     ClosureReason,
-    ErasureTally,
     FurtherFollowUp,
-    Identity,
     LtfFeedback,
     Measure,
     NoteVisibility,
     ProgressNote,
     Review,
-    Signal,
     TerroristPhase,
+)
+from livc.tenants.retention import operations as retention
+from livc.tenants.signals import operations as signals
+from livc.tenants.signals.models import (
+    ErasureTally,
+    Identity,
+    Signal,
     Weighing,
     WeighingDecision,
     WeighingFact,
@@ -107,10 +112,10 @@ def full_case(app, cell: Cell, *, close: bool = False) -> tuple[int, str]:
     with app.test_request_context(), tenant_context(cell.tenant_id):
         coordinator, partner = membership(cell.coordinator), membership(cell.partner)
         signal = signals.submit_signal(partner, signal_values(assessment_note=ASSESSMENT_NOTE))
-        weighing = signals.weigh_signal(signal, coordinator, weighing_values(cell, rationale=RATIONALE))
+        weighing = weighing_ops.weigh_signal(signal, coordinator, weighing_values(cell, rationale=RATIONALE))
         case = db.session.get(Case, weighing.case_id)
         again = signals.submit_signal(coordinator, signal_values(channel="phone", reporter_contact=REPORTER))
-        signals.weigh_signal(again, coordinator, weighing_values(cell, decision=WeighingDecision.ADD_TO_CASE,
+        weighing_ops.weigh_signal(again, coordinator, weighing_values(cell, decision=WeighingDecision.ADD_TO_CASE,
                                                                  case_id=case.id))
         cases.change_case(case, coordinator, {"goal": GOAL})
         cases.add_measure(case, coordinator, {"description": MEASURE, "organisation_id": partner.organisation_id,

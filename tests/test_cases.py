@@ -26,26 +26,30 @@ from case_helpers import (
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.keys import DataKey, KeyDestroyed, decrypt
-from livc.tenants import cases, retention, signals
-from livc.tenants.case_models import (
+from livc.tenants.cases import operations as cases
+from livc.tenants.cases import weighing as weighing_ops
+from livc.tenants.cases.models import (
     Case,
     CaseStatus,
     ClosureReason,
-    ErasureTally,
-    FlagLevel,
     FurtherFollowUp,
-    Identity,
     MeasureStatus,
     NoteVisibility,
     ReviewKind,
     ReviewOutcome,
+    TerroristPhase,
+)
+from livc.tenants.retention import operations as retention
+from livc.tenants.signals import operations as signals
+from livc.tenants.signals.models import (
+    ErasureTally,
+    FlagLevel,
+    Identity,
     Signal,
     SignalChannel,
     SignalStatus,
-    TerroristPhase,
     WeighingDecision,
 )
-
 
 EN = {"Accept-Language": "en"}  # the messages asserted are the English ones
 
@@ -111,7 +115,7 @@ def test_weighing_refuses_summary_grounds_low_flags_and_lonely_decisions(cell, c
     signal = signals.submit_signal(membership(cell.partner), signal_values())
     db.session.commit()
     coordinator = membership(cell.coordinator)
-    refused = faults(signals.weigh_signal, signal, coordinator,
+    refused = faults(weighing_ops.weigh_signal, signal, coordinator,
                      weighing_values(cell, facts=[], participant_ids=[], flag=FlagLevel.YELLOW))
     assert "facts" in refused and "participant_ids" in refused and "flag" in refused
     signal = db.session.get(Signal, signal.id)
@@ -122,20 +126,20 @@ def test_insufficient_elements_is_final(cell, ctx):
     signal = signals.submit_signal(membership(cell.partner), signal_values())
     db.session.commit()
     coordinator = membership(cell.coordinator)
-    assert "rationale" in faults(signals.weigh_signal, signal, coordinator,
+    assert "rationale" in faults(weighing_ops.weigh_signal, signal, coordinator,
                                  weighing_values(cell, decision=WeighingDecision.INSUFFICIENT, flag=FlagLevel.GREEN))
     signal = db.session.get(Signal, signal.id)
-    signals.weigh_signal(signal, coordinator, weighing_values(
+    weighing_ops.weigh_signal(signal, coordinator, weighing_values(
         cell, decision=WeighingDecision.INSUFFICIENT, flag=FlagLevel.GREEN, facts=[], rationale="A school conflict, no ideology."))
     db.session.commit()
-    again = faults(signals.weigh_signal, signal, coordinator, weighing_values(cell))
+    again = faults(weighing_ops.weigh_signal, signal, coordinator, weighing_values(cell))
     assert "record a new signal" in again["decision"][0]
     assert db.session.get(Signal, signal.id).status == SignalStatus.INSUFFICIENT
 
 
 def test_the_legal_minimum_comes_before_the_first_case(app, cells):
     from auth_helpers import add_member
-    from livc.tenants.members import Role
+    from livc.platform.roles import Role
 
     coordinator = add_member(app, cells[HERKO], HERKO, Role.COORDINATOR)
     partner = add_member(app, cells[HERKO], HERKO, Role.PARTNER)
@@ -143,7 +147,7 @@ def test_the_legal_minimum_comes_before_the_first_case(app, cells):
         signal = signals.submit_signal(membership(partner), signal_values())
         db.session.commit()
         values = weighing_values(type("C", (), {"partner": partner, "information_officer": partner})(), team_ids=[])
-        refused = faults(signals.weigh_signal, signal, membership(coordinator), values)
+        refused = faults(weighing_ops.weigh_signal, signal, membership(coordinator), values)
         assert "cannot open cases yet" in refused["decision"][0]
 
 
@@ -166,7 +170,7 @@ def test_identities_are_encrypted_and_found_through_the_blind_index_only(app, ce
 
 def test_the_case_team_and_guest_experts_for_a_limited_time(app, cell):
     from auth_helpers import add_member
-    from livc.tenants.members import Role
+    from livc.platform.roles import Role
 
     guest = add_member(app, cell.tenant_id, LEUVEN, Role.GUEST_EXPERT)
     case_id, _ = open_case(app, cell)

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from auth_helpers import add_member, post_form, sign_in
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.cell import (
+from livc.platform.roles import OrganisationKind, Role
+from livc.tenants.cell.models import (
     CellForm,
     CellProfile,
     Participation,
@@ -27,10 +28,9 @@ from livc.tenants.cell import (
     Table,
     TableKind,
     TableSeat,
-    can_open_cases,
-    legal_minimum_problems,
 )
-from livc.tenants.members import Membership, MembershipStatus, Organisation, OrganisationKind, Role
+from livc.tenants.cell.operations import can_open_cases, legal_minimum_problems
+from livc.tenants.members.models import Membership, MembershipStatus, Organisation
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}

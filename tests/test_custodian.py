@@ -24,17 +24,16 @@ import requests
 from browser_support import Server, clean_env, console_script, free_port, start_server
 from custodian_helpers import threaded_custodian
 from livc.federation import oprf
-from livc.federation.custodian import (
+from livc.federation.custodian.service import create_custodian_app
+from livc.federation.custodian.settings import (
     MAX_ELEMENTS,
-    ClientRegistry,
     CustodianConfigurationError,
     CustodianError,
-    KeyStore,
-    create_custodian_app,
     decode_element,
     encode_element,
     load_custodian_settings,
 )
+from livc.federation.custodian.storage import ClientRegistry, KeyStore
 from livc.federation.custodian_client import (
     CustodianAuthError,
     CustodianClient,

@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from livc.federation.custodian import ClientRegistry, KeyStore, create_custodian_app
+from livc.federation.custodian.service import create_custodian_app
+from livc.federation.custodian.storage import ClientRegistry, KeyStore
 
 
 @pytest.fixture

@@ -12,30 +12,27 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from livc.app.cli import cli
+from livc.app.demo import seed_demo
+from livc.app.demo_cases import HERKO, LEUVEN, STORIES
 from livc.platform.audit import AuditEntry, verify_chain
-from livc.platform.cli import cli
 from livc.platform.db import db, tenant_context
-from livc.platform.demo import seed_demo
-from livc.platform.demo_cases import HERKO, LEUVEN, STORIES
-from livc.tenants.case_models import (
+from livc.platform.tenancy import Tenant
+from livc.tenants.cases.models import (
     Case,
     CaseStage,
     FeedbackStatus,
-    Identity,
     LtfFeedback,
     Measure,
     NoteVisibility,
     ProgressNote,
     Review,
     ReviewKind,
-    Signal,
-    SignalStatus,
-    Urgency,
 )
-from livc.tenants.cases import approval_state, stage_of
-from livc.tenants.cell import can_open_cases
-from livc.tenants.models import Tenant
-from livc.tenants.retention import retention_report
+from livc.tenants.cases.operations import approval_state, stage_of
+from livc.tenants.cell.operations import can_open_cases
+from livc.tenants.retention.operations import retention_report
+from livc.tenants.signals.models import Identity, Signal, SignalStatus, Urgency
 
 CELLS = ("demo-leuven", "demo-herko")
 CASE_TABLES = (Case, Signal, Identity, Measure, ProgressNote, Review, LtfFeedback, AuditEntry)
@@ -182,7 +179,7 @@ def test_livc_retention_erases_what_is_due_in_every_active_cell(app, seeded):
 
 
 def test_livc_retention_skips_inactive_cells_and_refuses_unknown_ones(app, seeded):
-    from livc.tenants.models import TenantStatus
+    from livc.platform.tenancy import TenantStatus
 
     with app.app_context():
         db.session.get(Tenant, seeded["demo-herko"]).status = TenantStatus.SUSPENDED

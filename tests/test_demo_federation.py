@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from auth_helpers import Member, sign_in
+from livc.app.cli import cli
+from livc.app.demo import DEMO_PASSWORD
+from livc.app.demo_cases import STORIES, demo_email
 from livc.federation import linkage
 from livc.federation.models import (
     AlertState,
@@ -25,13 +28,11 @@ from livc.federation.models import (
 )
 from livc.platform.accounts import find_account
 from livc.platform.audit import AuditEntry
-from livc.platform.cli import cli
 from livc.platform.db import db, tenant_context
-from livc.platform.demo import DEMO_PASSWORD, demo_email
-from livc.platform.demo_cases import STORIES
-from livc.tenants.case_models import Case, CaseStatus
-from livc.tenants.members import Membership, Role
-from livc.tenants.models import Tenant
+from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant
+from livc.tenants.cases.models import Case, CaseStatus
+from livc.tenants.members.models import Membership
 
 CELLS = ("demo-leuven", "demo-herko")
 ENGLISH = {"Accept-Language": "en"}
@@ -186,7 +187,7 @@ def test_running_the_demo_again_adds_no_link_case_alert_or_mail(app, demo):
 
 
 def test_a_link_ended_in_the_demo_stays_ended_when_the_demo_runs_again(app, demo):
-    from livc.federation.enrolment import end_link
+    from livc.federation.linking import end_link
 
     leuven = coordinator(app, demo, "demo-leuven")
     with app.test_request_context(), tenant_context(demo["demo-leuven"]):
@@ -219,12 +220,12 @@ def test_of_all_demo_people_only_the_shared_person_would_alert():
 def test_a_demo_database_seeded_before_the_shared_person_gets_them_and_the_alert(app, monkeypatch):
     """A demo seeded before the federation demo existed (no shared person, no link): running
     the demo again adds the shared person to each cell, links the cells, and alerts."""
-    from livc.platform import demo_cases
-    from livc.platform.demo import seed_demo
+    from livc.app import demo, demo_cases
+    from livc.app.demo import seed_demo
 
     with monkeypatch.context() as older:
         older.setattr(demo_cases, "_has_case_of", lambda person: True)
-        older.setattr(demo_cases, "link_demo_cells", lambda tenants: False)
+        older.setattr(demo, "link_demo_cells", lambda tenants: False)
         with app.app_context():
             cells = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
             assert {slug: case_count(cells[slug]) for slug in CELLS} == {slug: 6 for slug in CELLS}

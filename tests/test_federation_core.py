@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
-from livc.federation import alerts, enrolment, matching
+from livc.federation import alerts, enrolment, linking, matching
 from livc.federation.match_keys import BATCH_TYPES
 from livc.federation.models import (
     AlertState,
@@ -37,7 +37,8 @@ def two(app, cells):
 
 
 def open_person(app, cell, identity) -> tuple[int, str]:
-    from livc.tenants.signals import submit_signal, weigh_signal
+    from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
@@ -59,8 +60,8 @@ def as_cell(app, cell, func, *args):
 
 
 def link(app, left, right):
-    as_cell(app, left, lambda: enrolment.request_link(left.tenant_id, right.tenant_id, membership(left.coordinator)))
-    as_cell(app, right, lambda: enrolment.agree_link(right.tenant_id, left.tenant_id, membership(right.coordinator)))
+    as_cell(app, left, lambda: linking.request_link(left.tenant_id, right.tenant_id, membership(left.coordinator)))
+    as_cell(app, right, lambda: linking.agree_link(right.tenant_id, left.tenant_id, membership(right.coordinator)))
 
 
 def alerts_of(app, cell, **kwargs):
@@ -76,9 +77,16 @@ def rows(app, model):
 
 
 def case_of(cell, case_id):
-    from livc.tenants.case_models import Case
+    from livc.tenants.cases.models import Case
 
     return db.session.get(Case, case_id)
+
+
+def federated_case_of(cell, case_id):
+    """The case as the federation reads it (its enrolment functions take this)."""
+    from livc.tenants.cases.reading import case_for_federation
+
+    return case_for_federation(case_id)
 
 
 def test_the_same_person_in_two_linked_cells_gives_one_alert(app, two):
@@ -89,12 +97,12 @@ def test_the_same_person_in_two_linked_cells_gives_one_alert(app, two):
     assert rows(app, FederationToken) == []
     assert alerts_of(app, leuven) == [] and alerts_of(app, herko) == []
     # Asked but not agreed: still nothing.
-    as_cell(app, leuven, lambda: enrolment.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
+    as_cell(app, leuven, lambda: linking.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
     assert rows(app, FederationToken) == [] and alerts_of(app, herko) == []
     # A partner cannot agree for the cell.
     with pytest.raises(ValidationError):
-        as_cell(app, herko, lambda: enrolment.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.partner)))
-    as_cell(app, herko, lambda: enrolment.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+        as_cell(app, herko, lambda: linking.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.partner)))
+    as_cell(app, herko, lambda: linking.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
 
     enrolled = rows(app, FederationEnrolment)
     assert sorted(e.status for e in enrolled) == [EnrolmentStatus.ENROLLED] * 2
@@ -158,7 +166,7 @@ def test_acknowledge_confirm_and_contact(app, two):
 
 
 def test_dismissed_pair_never_alerts_again_until_identity_changes(app, two):
-    from livc.tenants.cases import change_identity
+    from livc.tenants.cases.operations import change_identity
 
     leuven, herko = two
     case_l, _ = open_person(app, leuven, AMRANI_L)
@@ -187,7 +195,7 @@ def test_ending_the_link_withdraws_pending_alerts(app, two):
     open_person(app, herko, AMRANI_H)
     link(app, leuven, herko)
     assert len(alerts_of(app, herko)) == 1
-    as_cell(app, herko, lambda: enrolment.end_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+    as_cell(app, herko, lambda: linking.end_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
     assert alerts_of(app, herko) == [] and alerts_of(app, leuven) == []
     assert [a.state for a in rows(app, MatchAlert)] == [AlertState.WITHDRAWN]
     assert rows(app, FederationToken) == []  # neither cell is linked any more
@@ -196,14 +204,14 @@ def test_ending_the_link_withdraws_pending_alerts(app, two):
 
 
 def test_excluding_closing_and_erasing_remove_tokens(app, two):
-    from livc.tenants.cases import close_case
-    from livc.tenants.retention import erase_case
+    from livc.tenants.cases.erasure import erase_case
+    from livc.tenants.cases.operations import close_case
 
     leuven, herko = two
     case_l, _ = open_person(app, leuven, AMRANI_L)
     case_h, _ = open_person(app, herko, AMRANI_H)
     link(app, leuven, herko)
-    ref_l = as_cell(app, leuven, lambda: enrolment.federation_of(case_of(leuven, case_l)).ref)
+    ref_l = as_cell(app, leuven, lambda: enrolment.federation_of(federated_case_of(leuven, case_l)).ref)
 
     def tokens_of(ref):
         with app.app_context():
@@ -216,18 +224,18 @@ def test_excluding_closing_and_erasing_remove_tokens(app, two):
 
     assert tokens_of(ref_l) > 0
     with pytest.raises(ValidationError):
-        as_cell(app, leuven, lambda: enrolment.exclude_case(case_of(leuven, case_l), membership(leuven.coordinator), "  "))
+        as_cell(app, leuven, lambda: enrolment.exclude_case(federated_case_of(leuven, case_l), membership(leuven.coordinator), "  "))
     assert tokens_of(ref_l) > 0
     as_cell(app, leuven, lambda: enrolment.exclude_case(
-        case_of(leuven, case_l), membership(leuven.coordinator), "Known to both cells already"))
+        federated_case_of(leuven, case_l), membership(leuven.coordinator), "Known to both cells already"))
     assert tokens_of(ref_l) == 0
     assert [a.state for a in rows(app, MatchAlert)] == [AlertState.WITHDRAWN]
-    reason = as_cell(app, leuven, lambda: enrolment.federation_of(case_of(leuven, case_l)).excluded_reason)
+    reason = as_cell(app, leuven, lambda: enrolment.federation_of(federated_case_of(leuven, case_l)).excluded_reason)
     assert reason == "Known to both cells already"
-    as_cell(app, leuven, lambda: enrolment.include_case(case_of(leuven, case_l), membership(leuven.coordinator)))
+    as_cell(app, leuven, lambda: enrolment.include_case(federated_case_of(leuven, case_l), membership(leuven.coordinator)))
     assert tokens_of(ref_l) > 0
 
-    ref_h = as_cell(app, herko, lambda: enrolment.federation_of(case_of(herko, case_h)).ref)
+    ref_h = as_cell(app, herko, lambda: enrolment.federation_of(federated_case_of(herko, case_h)).ref)
     assert tokens_of(ref_h) > 0
     as_cell(app, herko, lambda: close_case(case_of(herko, case_h), membership(herko.coordinator), {"reason": "other", "note": "Moved away"}))
     assert tokens_of(ref_h) == 0
@@ -260,7 +268,7 @@ def test_a_lost_enrolment_job_is_picked_up_by_the_sweeper(app, two, monkeypatch)
 
 
 def test_an_unlinked_cell_sees_no_tokens_or_alerts(app, two, cells):
-    from livc.tenants.operations import create_tenant
+    from livc.admin.onboarding.cells import create_tenant
 
     leuven, herko = two
     with app.app_context():

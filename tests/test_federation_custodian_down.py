@@ -24,8 +24,9 @@ from auth_helpers import give_session, post_form
 from browser_support import free_port
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
 from custodian_helpers import threaded_custodian
-from livc.federation import alerts, enrolment
-from livc.federation.custodian import MAX_ELEMENTS, ClientRegistry
+from livc.federation import alerts, enrolment, linking
+from livc.federation.custodian.settings import MAX_ELEMENTS
+from livc.federation.custodian.storage import ClientRegistry
 from livc.federation.custodian_client import CustodianClient
 from livc.federation.models import EnrolmentStatus, FederationEnrolment, FederationToken
 from livc.federation.oprf import blind
@@ -74,7 +75,8 @@ def as_cell(app, cell, func, *args):
 
 def open_person(app, cell, identity) -> tuple[int, str]:
     """A signal weighed into a case, as the weighing page does it (the request's transaction)."""
-    from livc.tenants.signals import submit_signal, weigh_signal
+    from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.signals.operations import submit_signal
 
     def opened():
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
@@ -86,8 +88,8 @@ def open_person(app, cell, identity) -> tuple[int, str]:
 
 
 def link(app, left, right):
-    as_cell(app, left, lambda: enrolment.request_link(left.tenant_id, right.tenant_id, membership(left.coordinator)))
-    as_cell(app, right, lambda: enrolment.agree_link(right.tenant_id, left.tenant_id, membership(right.coordinator)))
+    as_cell(app, left, lambda: linking.request_link(left.tenant_id, right.tenant_id, membership(left.coordinator)))
+    as_cell(app, right, lambda: linking.agree_link(right.tenant_id, left.tenant_id, membership(right.coordinator)))
 
 
 def statuses(app) -> dict[int, EnrolmentStatus]:

@@ -29,7 +29,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from browser_support import Server, clean_env, console_script, free_port, start_server
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
 from conftest import make_app, seed_demo_tenants
-from livc.federation import alerts, enrolment
+from livc.federation import alerts, enrolment, linking
 from livc.federation.models import AlertState, EnrolmentStatus, FederationEnrolment, SideStatus
 from livc.platform.db import db, tenant_context
 from livc.platform.jobs import QUEUES
@@ -144,7 +144,8 @@ def as_cell(app, cell, func):
 
 
 def open_case_about(app, cell, identity: dict) -> str:
-    from livc.tenants.signals import submit_signal, weigh_signal
+    from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.signals.operations import submit_signal
 
     def opened():
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
@@ -174,8 +175,8 @@ def test_one_worker_burst_brings_the_alert_to_both_coordinators_with_mails_namin
     demo_tenants = seed_demo_tenants(postgres_app)
     leuven = ready_cell(postgres_app, demo_tenants[LEUVEN], LEUVEN)
     herko = ready_cell(postgres_app, demo_tenants[HERKO], HERKO)
-    as_cell(app, leuven, lambda: enrolment.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
-    as_cell(app, herko, lambda: enrolment.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+    as_cell(app, leuven, lambda: linking.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
+    as_cell(app, herko, lambda: linking.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
     herko_code = open_case_about(app, herko, IN_HERKO)
     work(env)  # the link's and Herent-Kortenberg's enrolment: the person is in the index there
     assert enrolments(app) == {herko.tenant_id: EnrolmentStatus.ENROLLED}
@@ -208,7 +209,7 @@ def test_one_worker_burst_brings_the_alert_to_both_coordinators_with_mails_namin
     mails = outbox(app)[mails_before:]
     assert sorted(str(mail["To"]) for mail in mails) == sorted([leuven.coordinator.email, herko.coordinator.email])
     with app.app_context():
-        from livc.tenants.models import Tenant
+        from livc.platform.tenancy import Tenant
 
         names = {cell.slug: db.session.get(Tenant, cell.tenant_id).name for cell in (leuven, herko)}
         db.session.remove()
@@ -234,8 +235,8 @@ def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_
     demo_tenants = seed_demo_tenants(postgres_app)
     leuven = ready_cell(postgres_app, demo_tenants[LEUVEN], LEUVEN)
     herko = ready_cell(postgres_app, demo_tenants[HERKO], HERKO)
-    as_cell(app, leuven, lambda: enrolment.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
-    as_cell(app, herko, lambda: enrolment.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+    as_cell(app, leuven, lambda: linking.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
+    as_cell(app, herko, lambda: linking.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
     open_case_about(app, herko, IN_HERKO)
     work(env)
     assert enrolments(app) == {herko.tenant_id: EnrolmentStatus.ENROLLED}

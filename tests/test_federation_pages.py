@@ -27,7 +27,8 @@ def two(app, cells):
 
 
 def open_person(app, cell, identity) -> tuple[int, str]:
-    from livc.tenants.signals import submit_signal, weigh_signal
+    from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values(**identity))

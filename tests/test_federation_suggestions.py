@@ -10,17 +10,17 @@ import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
 from case_helpers import HERKO, LEUVEN, membership, ready_cell
-from livc.admin import registry
 from livc.federation.models import FederationLink
 from livc.federation.suggestions import Reason, ReasonKind, reasons_between, suggestions_for
+from livc.platform import registry
 from livc.platform.db import db, tenant_context
-from livc.tenants.models import Tenant, TenantStatus
+from livc.platform.tenancy import Tenant, TenantStatus
 
 EN = {"Accept-Language": "en"}
 
 
 def add_cell(app, slug: str, *codes: str, kind: str = "intermunicipal") -> int:
-    from livc.tenants.operations import create_tenant
+    from livc.admin.onboarding.cells import create_tenant
 
     with app.app_context():
         tenant = create_tenant({"slug": slug, "name": f"Cell {slug}", "kind": kind, "languages": ["nl"],
@@ -93,7 +93,7 @@ def test_the_demo_cells_suggest_each_other_with_their_reasons(app, two):
 
 
 def test_linked_and_suspended_cells_are_not_suggested(app, two):
-    from livc.federation.enrolment import agree_link, end_link, request_link
+    from livc.federation.linking import agree_link, end_link, request_link
 
     leuven_cell, herko_cell = two
     leuven, herko = leuven_cell.tenant_id, herko_cell.tenant_id

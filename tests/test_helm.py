@@ -511,7 +511,7 @@ def test_the_custodian_runs_alone_with_its_own_volume_and_secret(custodian_rende
     """One replica replaced, not rolled (its tokens live in its memory, its volume mounts once);
     its key file on a claim of its own that outlives the release; its clients file from its own
     Secret; none of the platform's settings or secrets."""
-    from livc.federation.custodian import load_custodian_settings
+    from livc.federation.custodian.settings import load_custodian_settings
 
     documents = custodian_render.documents
     custodian = workload(documents, "custodian")
@@ -588,7 +588,7 @@ def test_the_custodian_is_ready_on_its_health_answer_and_alive_while_it_listens(
 
 def custodian_settings_of(entry: dict):
     """The custodian's settings as a container's LIVC_CUSTODIAN_* env gives them."""
-    from livc.federation.custodian import load_custodian_settings
+    from livc.federation.custodian.settings import load_custodian_settings
 
     env = {item["name"]: item for item in entry.get("env", [])}
     return load_custodian_settings({

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from auth_helpers import add_member, post_form, sign_in
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.house_rules import CHAPTER_KEYS, HouseRules, HouseRulesStatus
-from livc.tenants.members import Role, current_undertaking
+from livc.platform.roles import Role
+from livc.tenants.house_rules.models import CHAPTER_KEYS, HouseRules, HouseRulesStatus
+from livc.tenants.members.operations import current_undertaking
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}
@@ -348,13 +349,13 @@ def test_two_coordinators_starting_a_draft_at_once_share_one_draft(postgres_app)
     import threading
 
     from conftest import seed_demo_tenants
-    from livc.tenants.house_rules import start_draft
+    from livc.tenants.house_rules.operations import start_draft
 
     app = postgres_app
     cells = seed_demo_tenants(app)
     first = add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR)
     second = add_member(app, cells[LEUVEN], LEUVEN, Role.COORDINATOR, "second.coordinator@example.test")
-    from livc.tenants.members import Membership
+    from livc.tenants.members.models import Membership
 
     found: dict[str, int] = {}
 

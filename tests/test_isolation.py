@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from scoped_models import Folder, Note, create_scoped_tables
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from livc.admin.onboarding.cells import create_tenant
 from livc.platform.db import (
     CrossTenantWrite,
     TenantContextRequired,
@@ -19,8 +21,6 @@ from livc.platform.db import (
     db,
     tenant_context,
 )
-from livc.tenants.operations import create_tenant
-from scoped_models import Folder, Note, create_scoped_tables
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import job_tasks
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -32,16 +33,16 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-import job_tasks
 from conftest import make_app
-from livc.platform.audit import AuditEntry
-from livc.platform.cli import cli
+from livc.admin.onboarding.cells import create_tenant
+from livc.app.cli import cli
+from livc.app.periodic import PERIODIC
 from livc.platform import audit
+from livc.platform.audit import AuditEntry
 from livc.platform.db import current_tenant_id, db, tenant_context
-from livc.platform.jobs import RETRY_INTERVALS, Enqueued, PausedJob, _task_for, enqueue
-from livc.platform.schedule import PERIODIC, build_scheduler, fan_out
-from livc.tenants.models import Tenant, TenantStatus
-from livc.tenants.operations import create_tenant
+from livc.platform.jobs import RETRY_INTERVALS, Enqueued, PausedJob, enqueue, task_for
+from livc.platform.schedule import build_scheduler, fan_out
+from livc.platform.tenancy import Tenant, TenantStatus
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -415,7 +416,7 @@ def test_ping_is_answered_by_a_worker_that_uses_the_standard_librarys_platform_m
         assert maintenance.count == 1, "livc jobs ping enqueued nothing"
         # ``python -m`` from the repository root: the root is first on sys.path, where its
         # ``platform/`` folder could shadow the standard library's ``platform``.
-        deployment.work(sys.executable, "-m", "livc.platform.cli", queues=("maintenance",))
+        deployment.work(sys.executable, "-m", "livc.app.cli", queues=("maintenance",))
         out, err = pinging.communicate(timeout=30)
     finally:
         if pinging.poll() is None:
@@ -450,13 +451,13 @@ def test_the_periodic_chain_check_reaches_every_active_tenant_and_no_other(deplo
         db.session.remove()
     set_status(deployment.app, dormant, TenantStatus.SUSPENDED)
 
-    scheduler = build_scheduler(deployment.app)
+    scheduler = build_scheduler(deployment.app, PERIODIC)
     cron_jobs = {job.name: job for job in scheduler.get_jobs()}
     assert sorted(cron_jobs) == sorted(periodic.name for periodic in PERIODIC)
     for periodic in PERIODIC:
         cron_job = cron_jobs[periodic.name]
         assert cron_job.cron == periodic.cron
-        runs = fan_out.task if periodic.per_tenant else _task_for(periodic.task)
+        runs = fan_out.task if periodic.per_tenant else task_for(periodic.task)
         assert cron_job.queue_name == deployment.prefix + runs.queue
         assert cron_job.args[1:3] == (runs.path, [periodic.task] if periodic.per_tenant else [])
     maintenance = deployment.queue("maintenance")

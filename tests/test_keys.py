@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from scoped_models import create_scoped_tables
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from conftest import make_app, seed_demo_tenants
-from scoped_models import create_scoped_tables
 from livc.platform.audit import AuditEntry
 from livc.platform.db import (
     CrossTenantWrite,
@@ -42,7 +42,7 @@ from livc.platform.keys import (
     record_scope,
     shred,
 )
-from livc.tenants.models import Tenant
+from livc.platform.tenancy import Tenant
 
 NAME = "Élodie Van den Berghe"
 

@@ -130,7 +130,7 @@ def free_port() -> int:
 
 def test_python_c_importing_the_app(tmp_path):
     code = (
-        "import livc.platform.app as app_module\n"
+        "import livc.app.factory as app_module\n"
         "app_module.create_app()\n"
         "import sys\n"
         "sys.path.append('tests/launch_probes')\n"
@@ -145,7 +145,7 @@ def test_python_c_importing_the_app(tmp_path):
 
 def test_python_m_flask_routes(tmp_path):
     env = launch_env(tmp_path, PYTHONPATH=str(PROBES / "site"), LAYOUT_PROBE_MODE="python -m flask")
-    result = run([sys.executable, "-m", "flask", "--app", "livc.platform.wsgi:app", "routes"], env)
+    result = run([sys.executable, "-m", "flask", "--app", "livc.app.wsgi:app", "routes"], env)
     assert "/healthz" in result.stdout
     assert "/<tenant_slug>/" in result.stdout
     report = read_report(tmp_path)
@@ -194,7 +194,7 @@ def test_gunicorn_worker(tmp_path, command):
         *command,
         "--config", "tests/launch_probes/gunicorn_probe_conf.py",
         "--bind", f"127.0.0.1:{port}",
-        "livc.platform.wsgi:app",
+        "livc.app.wsgi:app",
     ]  # fmt: skip
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -291,9 +291,12 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_lists_the_namespace_subpackages(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "livc/platform/app.py",
-        "livc/platform/wsgi.py",
-        "livc/tenants/models.py",
+        "livc/app/factory.py",
+        "livc/app/wsgi.py",
+        "livc/platform/tenancy.py",
+        "livc/tenants/cases/models.py",
+        "livc/federation/custodian/service.py",
+        "livc/admin/lifecycle/operations.py",
         "livc/migrations/env.py",
         "livc/migrations/versions/0001_foundation.py",
         "livc/migrations/script.py.mako",
@@ -302,9 +305,11 @@ def test_wheel_lists_the_namespace_subpackages(wheel):
         "livc/platform/translations/en/LC_MESSAGES/messages.mo",
         "livc/platform/templates/base.html",
         "livc/platform/templates/error.html",
-        "livc/tenants/templates/tenants/landing.html",
+        "livc/tenants/home/templates/tenants/landing.html",
+        "livc/tenants/cases/templates/tenants/case_page.html",
+        "livc/federation/templates/tenants/federation.html",
         "livc/platform/static/livc.css",
-        "livc/admin/data/municipalities.csv",
+        "livc/platform/data/municipalities.csv",
     ):
         assert required in names, f"{required} is missing from {wheel.name}"
     for forbidden in (
@@ -313,6 +318,7 @@ def test_wheel_lists_the_namespace_subpackages(wheel):
         "livc/tenants/__init__.py",
         "livc/federation/__init__.py",
         "livc/admin/__init__.py",
+        "livc/app/__init__.py",
     ):
         assert forbidden not in names, f"{wheel.name} contains {forbidden}"
     # Nothing outside livc/ (a top-level platform/ would shadow the standard library).
@@ -323,7 +329,7 @@ def test_wheel_lists_the_namespace_subpackages(wheel):
         .read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
         .decode()
     )
-    assert "livc = livc.platform.cli:main" in entry_points
+    assert "livc = livc.app.cli:main" in entry_points
 
 
 def test_wheel_catalogues_are_compiled(wheel):

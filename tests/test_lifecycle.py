@@ -22,24 +22,28 @@ import pyzipper
 import sqlalchemy as sa
 from click.testing import CliRunner
 from marshmallow import ValidationError
-
-from auth_helpers import add_member, give_session, post_form, sign_in
-from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, ready_cell
 from test_case_privacy import ciphertexts_of, database_dump, full_case, leaks
 from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, link, open_person
 from test_jobs import deployment  # noqa: F401  (the fixture: the app with Redis and real workers)
-from livc.admin import lifecycle
-from livc.admin.operators import OperatorAuditEntry
+
+from auth_helpers import add_member, give_session, post_form, sign_in
+from case_helpers import HERKO, IDENTITY, LEUVEN, Cell, ready_cell
+from livc.admin.lifecycle import export as lifecycle_export
+from livc.admin.lifecycle import models as lifecycle_models
+from livc.admin.lifecycle import operations as lifecycle
+from livc.admin.lifecycle import verification
+from livc.admin.operators.models import OperatorAuditEntry
 from livc.federation.models import FederationEnrolment, FederationLink, FederationToken, MatchAlert
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.jobs import PausedJob, enqueue
 from livc.platform.keys import DataKey, KeyDestroyed, decrypt
+from livc.platform.roles import Role
 from livc.platform.sessions import AuthSession
+from livc.platform.tenancy import Tenant, TenantStatus
 from livc.platform.timeutil import utcnow
-from livc.tenants.case_models import Case
-from livc.tenants.members import Membership, Role
-from livc.tenants.models import Tenant, TenantStatus
+from livc.tenants.cases.models import Case
+from livc.tenants.members.models import Membership
 
 RECIPIENT = "archief@leuven.example"
 PASSPHRASE = "correct horse battery staple"
@@ -271,7 +275,7 @@ def test_offboarding_hands_the_data_over_once_and_leaves_nothing_decryptable(app
         gone = tenant(LEUVEN)
         assert gone.status == TenantStatus.OFFBOARDED  # a tombstone: the address stays reserved
         with tenant_context(leuven.tenant_id):
-            for table, columns in lifecycle.tenant_tables():
+            for table, columns in verification.tenant_tables():
                 left = db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
                     sa.or_(*(column == leuven.tenant_id for column in columns))))
                 if table.name == "data_keys":
@@ -360,7 +364,8 @@ def test_a_failed_step_leaves_nothing_half_done_and_resumes_to_the_end(app, two,
 
 
 def test_a_verification_that_finds_something_fails_the_run_and_resuming_shreds_again(app, two, monkeypatch):
-    from livc.tenants.members import Organisation, OrganisationKind
+    from livc.platform.roles import OrganisationKind
+    from livc.tenants.members.models import Organisation
 
     leuven, _herko = two
     real_shred = lifecycle.STEP_WORK["shred"]
@@ -413,7 +418,7 @@ def test_an_unused_link_expires_and_its_file_is_deleted(app, two):
     offboard(app, LEUVEN)
     path = export_path(export_mail(app)[1])
     with app.app_context():
-        export = db.session.scalar(sa.select(lifecycle.TenantExport))
+        export = db.session.scalar(sa.select(lifecycle_models.TenantExport))
         export.expires_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
         db.session.remove()
@@ -421,12 +426,12 @@ def test_an_unused_link_expires_and_its_file_is_deleted(app, two):
     refused = app.test_client().get(path, headers=EN)
     assert refused.status_code == 410 and "expired" in refused.get_data(as_text=True)
     with app.app_context():
-        assert lifecycle.expire_exports() == 1
+        assert lifecycle_export.expire_exports() == 1
         db.session.commit()
-        export = db.session.scalar(sa.select(lifecycle.TenantExport))
+        export = db.session.scalar(sa.select(lifecycle_models.TenantExport))
         assert export.deleted_because == "expired" and export.wrapped_key is None
-        assert db.session.scalars(sa.select(lifecycle.TenantExportFile)).all() == []
-        assert lifecycle.expire_exports() == 0
+        assert db.session.scalars(sa.select(lifecycle_models.TenantExportFile)).all() == []
+        assert lifecycle_export.expire_exports() == 0
         db.session.remove()
     assert app.test_client().get("/admin/export/" + "x" * 43, headers=EN).status_code == 404
 
@@ -436,7 +441,7 @@ def test_an_unused_link_expires_and_its_file_is_deleted(app, two):
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_the_commands(app, two):
-    from livc.platform.cli import cli
+    from livc.app.cli import cli
 
     settings = app.extensions["livc.settings"]
     env = {"LIVC_ENV": "test", "LIVC_DATA_DIR": str(settings.data_dir), "LIVC_SECRET_KEY": settings.secret_key}
@@ -524,7 +529,7 @@ def test_on_a_worker_each_step_is_a_job_of_its_own_and_the_offboarding_completes
 
 def test_the_console_pages_suspend_reactivate_offboard_and_show_the_report(app, two):
     from admin_helpers import add_operator, give_operator_session
-    from livc.admin.operators import OperatorRole
+    from livc.admin.operators.models import OperatorRole
 
     administrator = app.test_client()
     give_operator_session(app, administrator, add_operator(app, OperatorRole.ADMINISTRATOR))
@@ -571,7 +576,7 @@ def test_the_console_pages_suspend_reactivate_offboard_and_show_the_report(app, 
 
 def test_the_json_api_runs_the_same_actions_with_field_level_answers(app, two):
     from admin_helpers import add_operator, give_operator_session, operator_csrf
-    from livc.admin.operators import OperatorRole
+    from livc.admin.operators.models import OperatorRole
 
     client = app.test_client()
     give_operator_session(app, client, add_operator(app, OperatorRole.ADMINISTRATOR))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from livc.app.cli import cli
 from livc.federation import oprf
 from livc.federation.custodian_client import InProcessCustodian
 from livc.federation.linkage import (
@@ -29,7 +30,6 @@ from livc.federation.linkage import (
     tokens_for,
 )
 from livc.federation.match_keys import CANDIDATE, RESIDUAL, THRESHOLD, identity_keys
-from livc.platform.cli import cli
 
 LEFT = [
     ("L1", "Mohammed", "El Amrani", "1990-03-07", ""),  # a Moroccan name spelled two ways

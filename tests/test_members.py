@@ -14,14 +14,15 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from auth_helpers import PASSWORD, add_member, csrf_token, post_form, sign_in
 
+from auth_helpers import PASSWORD, add_member, csrf_token, post_form, sign_in
 from livc.platform.accounts import Account
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
+from livc.platform.roles import Role
 from livc.platform.sessions import AuthSession
 from livc.platform.timeutil import utcnow
-from livc.tenants.members import Invitation, Membership, MembershipStatus, Organisation, Role
+from livc.tenants.members.models import Invitation, Membership, MembershipStatus, Organisation
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}
@@ -64,7 +65,7 @@ def organisation_id(app, tenant_id: int, name: str) -> int:
 
 
 def add_organisation(app, tenant_id: int, name: str, kind: str) -> int:
-    from livc.tenants.members import OrganisationKind
+    from livc.platform.roles import OrganisationKind
 
     with app.app_context(), tenant_context(tenant_id):
         organisation = Organisation(name=name, kind=OrganisationKind(kind))

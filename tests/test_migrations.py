@@ -11,14 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from conftest import REPO, new_postgres_database
+from livc.app import factory  # noqa: F401  (importing the app imports every model)
 from livc.platform import migrating
-from livc.platform.app import import_models
 from livc.platform.db import db
 from livc.platform.settings import load_settings
 
 
 def _differences(url: str) -> list:
-    import_models()
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -28,18 +28,20 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 import sqlalchemy as sa
-from auth_helpers import add_member, csrf_token, post_form, sign_in
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
+from auth_helpers import add_member, csrf_token, post_form, sign_in
 from conftest import CI, REPO, seed_demo_tenants, service_unavailable
-from livc.platform import sso
 from livc.platform.accounts import AccountIdentity
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
+from livc.platform.roles import Role
 from livc.platform.sessions import AuthSession
-from livc.tenants.members import Invitation, Membership, MembershipStatus, Role, create_invitation
+from livc.tenants.members import sso
+from livc.tenants.members.models import Invitation, Membership, MembershipStatus
+from livc.tenants.members.operations import create_invitation
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}

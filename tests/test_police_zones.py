@@ -8,15 +8,17 @@ import dataclasses
 
 import pytest
 import sqlalchemy as sa
-from admin_helpers import add_operator, give_operator_session, operator_csrf
 
+from admin_helpers import add_operator, give_operator_session, operator_csrf
 from auth_helpers import give_session, post_form
 from case_helpers import HERKO, LEUVEN, ready_cell
-from livc.admin import registry
-from livc.admin.operators import OperatorAuditEntry, OperatorRole, verify_operator_trail
-from livc.admin.police_zones import PoliceZone, PoliceZoneMunicipality, set_zone
+from livc.admin.operators.models import OperatorAuditEntry, OperatorRole
+from livc.admin.operators.operations import verify_operator_trail
+from livc.admin.police_zones.operations import set_zone
+from livc.platform import registry
 from livc.platform.db import db
-from livc.tenants.models import Tenant
+from livc.platform.police_zones import PoliceZone, PoliceZoneMunicipality
+from livc.platform.tenancy import Tenant
 
 EN = {"Accept-Language": "en"}
 HERENT, KORTENBERG, BERTEM, LEUVEN_NIS = "24038", "24055", "24009", "24062"
@@ -198,9 +200,9 @@ def test_support_reads_the_directory_but_cannot_change_it(app, support_client):
 def test_the_command_sets_lists_and_removes_zones_and_refuses_in_one_line(app, monkeypatch):
     from click.testing import CliRunner
 
-    from livc.platform import cli as cli_module
+    from livc.app import cli as cli_module
 
-    monkeypatch.setattr("livc.platform.app.create_app", lambda config=None: app)
+    monkeypatch.setattr("livc.app.cli.create_app", lambda config=None: app)
     runner = CliRunner()
     done = runner.invoke(cli_module.cli, ["police-zone", "set", "5389", "--name", "Herent/Kortenberg",
                                           "--nis", HERENT, "--nis", KORTENBERG])

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from livc.platform.policy import Action, Person, actions_without_rule, decide
-from livc.tenants.members import OrganisationKind, Role
+from livc.platform.roles import OrganisationKind, Role
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The registry of Belgian municipalities shipped with the app (admin/data/municipalities.csv)."""
+"""The registry of Belgian municipalities shipped with the app (platform/data/municipalities.csv)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 from flask_babel import force_locale
 from marshmallow import ValidationError
 
-from livc.admin import registry
-from livc.tenants.models import Tenant
-from livc.tenants.operations import create_tenant
-from livc.tenants.schemas import TenantSchema
+from livc.admin.onboarding.cells import create_tenant
+from livc.admin.onboarding.schemas import TenantSchema
+from livc.platform import registry
+from livc.platform.tenancy import Tenant
 
 
 def tenant_data(*codes: str, kind: str = "intermunicipal", languages=("nl",)) -> dict:

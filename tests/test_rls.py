@@ -10,15 +10,15 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from scoped_models import Folder, Note, create_scoped_tables
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from livc.platform import db as db_module
-from livc.platform.app import import_models
-from livc.platform.db import TenantScoped, db, tenant_context
-from livc.tenants.operations import create_tenant
 from conftest import seed_demo_tenants
-from scoped_models import Folder, Note, create_scoped_tables
+from livc.admin.onboarding.cells import create_tenant
+from livc.app import factory  # noqa: F401  (importing the app imports every model)
+from livc.platform import db as db_module
+from livc.platform.db import TenantScoped, db, tenant_context
 
 pytestmark = pytest.mark.postgres
 
@@ -155,7 +155,6 @@ def test_requests_for_two_cells_in_a_row_each_see_their_own_setting(postgres_app
 
 
 def test_every_tenant_owned_table_has_forced_row_level_security(postgres_app):
-    import_models()
     tables = [mapper.local_table.name for mapper in db.Model.registry.mappers
               if issubclass(mapper.class_, TenantScoped)]
     assert tables, "there must be tenant-owned tables to check"

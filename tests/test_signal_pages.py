@@ -28,7 +28,8 @@ from case_helpers import (
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.timeutil import utcnow
-from livc.tenants.case_models import Case, CaseSettings, CaseTeamMember, Signal, SignalStatus
+from livc.tenants.cases.models import Case, CaseTeamMember
+from livc.tenants.signals.models import CaseSettings, Signal, SignalStatus
 
 EN = {"Accept-Language": "en"}
 FAMILY_NAME = IDENTITY["family_name"]
@@ -90,7 +91,7 @@ def weighing_form(cell, **overrides) -> dict:
 
 def submitted_signal(app, cell, member=None, **overrides) -> tuple[int, str]:
     """A signal recorded straight through the domain (not the subject of the test): (id, reference)."""
-    from livc.tenants.signals import submit_signal
+    from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(member or cell.partner), signal_values(**overrides))

@@ -11,9 +11,9 @@ from marshmallow import Schema, fields, validate
 from conftest import make_app
 from livc.platform import audit
 from livc.platform.api import load_body
-from livc.platform.web import csrf
 from livc.platform.db import db, tenant_context
-from livc.tenants.models import Tenant, TenantStatus
+from livc.platform.tenancy import Tenant, TenantStatus
+from livc.platform.web import csrf
 
 
 def _set_status(app, slug: str, status: TenantStatus) -> None:

@@ -1,4 +1,4 @@
-"""The police-zone directory the platform's administrators maintain (``livc.admin.police_zones``).
+"""The police-zone directory the platform's administrators maintain (``livc.platform.police_zones``).
 
 Revision ID: 0012
 Revises: 0011

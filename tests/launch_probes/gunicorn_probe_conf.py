@@ -11,7 +11,7 @@ graceful_timeout = 5
 
 
 def post_worker_init(worker):
-    # The app (livc.platform.wsgi:app) is imported by now, in this worker process.
+    # The app (livc.app.wsgi:app) is imported by now, in this worker process.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     try:
         from layout_probe_report import write_report

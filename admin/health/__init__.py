@@ -1,0 +1,1 @@
+"""Platform health for operators: counts, queues, failed jobs, the custodian, audit chains; never content."""

@@ -1,0 +1,1 @@
+"""A tenant's lifecycle: suspension, reactivation and offboarding (export, crypto-shredding, verification)."""

@@ -1,0 +1,96 @@
+"""The console's home, the operator accounts page and the operator trail (``/admin/actions``)."""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import NotFound
+
+from livc.admin.access import actor, operator_guard
+from livc.admin.operators import models as operator_models
+from livc.admin.operators import operations as operators
+from livc.admin.operators.models import Operator, OperatorRole
+from livc.admin.operators.operations import OperatorProblem
+from livc.admin.web import blueprint
+from livc.platform.db import db
+from livc.platform.forms import (
+    REQUIRED,
+    email_field,
+    form_values,
+    render_form,
+)
+from livc.platform.policy import OperatorAction, decide
+
+HOME_LINKS = (
+    (OperatorAction.TENANTS_VIEW, "admin.tenants", _l("Tenants and their onboarding")),
+    (OperatorAction.ONBOARDING_MANAGE, "admin.onboard", _l("Onboard a municipality or police zone")),
+    (OperatorAction.HEALTH_VIEW, "admin.health", _l("Platform health")),
+    (OperatorAction.OPERATORS_MANAGE, "admin.operators", _l("Operator accounts")),
+    (OperatorAction.ACCOUNT, "admin.actions", _l("Operator audit trail")),
+)
+
+
+@blueprint.get("/")
+@operator_guard(OperatorAction.ACCOUNT)
+def home():
+    links = [(endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.operator_person, action)]
+    return render_template("admin/home.html", links=links)
+
+
+# --- operator accounts ----------------------------------------------------------------------
+
+
+class NewOperatorSchema(Schema):
+    email = email_field()
+    role = fields.Enum(OperatorRole, by_value=True, required=True, error_messages=REQUIRED)
+    display_name = fields.String(load_default="", validate=validate.Length(max=120))
+
+
+def _operators_page(status: int = 200, errors: dict | None = None, link: str | None = None):
+    roles = [(role.value, operator_models.ROLE_LABELS[role]) for role in OperatorRole]
+    return render_form("admin/operators.html", status, errors, operators=operators.operator_list(), roles=roles, link=link)
+
+
+@blueprint.route("/operators", methods=["GET", "POST"], endpoint="operators")
+@operator_guard(OperatorAction.OPERATORS_MANAGE)
+def operators_page():
+    if request.method == "GET":
+        return _operators_page()
+    values, errors = form_values(NewOperatorSchema())
+    if errors:
+        return _operators_page(422, errors)
+    try:
+        _operator, link = operators.create_operator(values["email"], values["role"], actor=actor(),
+                                                    display_name=values["display_name"])
+    except OperatorProblem as problem:
+        return _operators_page(422, {"email": [str(problem)]})
+    return _operators_page(link=link)
+
+
+def load_operator_account(operator_id: int) -> Operator:
+    found = db.session.get(Operator, operator_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@blueprint.post("/operators/<int:operator_id>/disable")
+@operator_guard(OperatorAction.OPERATORS_MANAGE, load=load_operator_account)
+def disable_operator(operator_id: int):
+    try:
+        operators.disable_operator(g.resource, actor=actor())
+    except OperatorProblem as problem:
+        return _operators_page(422, {"form": [str(problem)]})
+    flash(_l("The operator account is disabled; its sessions ended."), "info")
+    return redirect(url_for("admin.operators"))
+
+
+# --- the operator audit trail ---------------------------------------------------------------
+
+
+@blueprint.get("/actions")
+@operator_guard(OperatorAction.ACCOUNT)
+def actions():
+    return render_template("admin/actions.html", entries=operators.recent_actions(200),
+                           problems=operators.verify_operator_trail())

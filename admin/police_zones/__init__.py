@@ -1,0 +1,1 @@
+"""The police-zone directory as the administrators maintain it (pages, API, operations)."""

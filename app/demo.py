@@ -1,0 +1,178 @@
+"""Two neighbouring demo cells with synthetic, clearly fake content, and a login per role.
+
+The municipalities are real (so federation suggestions make sense later); everything said
+about them in the demo is invented. Every demo member signs in with the same password and
+their own authenticator secret, generated once and printed by ``livc demo`` (and the current
+code by ``livc demo-code``): for the demo only, never in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from livc.admin.onboarding.cells import create_tenant
+from livc.admin.operators.models import Operator, OperatorRole
+from livc.admin.operators.operations import find_operator
+from livc.app.demo_cases import DEMO_DOMAIN, demo_email, link_demo_cells, seed_demo_cases
+from livc.platform import audit
+from livc.platform.accounts import (
+    Account,
+    find_account,
+    get_or_create_account,
+    new_totp_secret,
+    set_password,
+)
+from livc.platform.db import db, tenant_context
+from livc.platform.roles import OrganisationKind, Role
+from livc.platform.tenancy import Tenant, find_tenant
+from livc.platform.timeutil import utcnow
+from livc.tenants.members.models import Membership, MembershipStatus, Organisation
+
+if TYPE_CHECKING:
+    from livc.admin.operators.models import Operator
+
+DEMO_PASSWORD = "demo-livc-2026"
+
+DEMO_TENANTS = (
+    {
+        "slug": "demo-leuven",
+        "name": "DEMO LIVC-R Leuven",
+        "kind": "municipality",
+        "languages": ["nl", "en"],
+        "municipalities": [{"nis_code": "24062", "name": "Leuven"}],
+    },
+    {
+        "slug": "demo-herko",
+        "name": "DEMO zonale LIVC-R politiezone Herent-Kortenberg",
+        "kind": "police_zone",
+        "languages": ["nl", "fr", "en"],
+        "municipalities": [
+            {"nis_code": "24038", "name": "Herent"},
+            {"nis_code": "24055", "name": "Kortenberg"},
+        ],
+    },
+)
+
+# (role, organisation name, kind, display name): invented people of invented organisations.
+DEMO_MEMBERS = (
+    (Role.COORDINATOR, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Ann Coördinator (DEMO)"),
+    (Role.MAYOR, "Kabinet burgemeester (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Bart Burgemeester (DEMO)"),
+    (Role.INFORMATION_OFFICER, "Lokale politie (DEMO)", OrganisationKind.POLICE, "Ines Informatie (DEMO)"),
+    (Role.POLICE_CHIEF, "Lokale politie (DEMO)", OrganisationKind.POLICE, "Karel Korpschef (DEMO)"),
+    (Role.SOCIAL_ALDERMAN, "Kabinet schepen sociale zaken (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sara Schepen (DEMO)"),
+    (Role.PARTNER, "CLB (DEMO)", OrganisationKind.CLB, "Pieter Partner (DEMO)"),
+    (Role.SECRETARY, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sofie Secretaris (DEMO)"),
+    (Role.GUEST_EXPERT, "Deskundige (DEMO)", OrganisationKind.OTHER, "Geert Gastexpert (DEMO)"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    tenant_slug: str
+    role: Role
+    email: str
+    totp_secret: str
+
+
+def is_demo_account(email: str) -> bool:
+    return email.endswith(f"@{DEMO_DOMAIN}")
+
+
+def seed_demo(with_members: bool = True) -> list[Tenant]:
+    """Create the demo cells (and their members) that do not exist yet; return the cells.
+
+    With the members come the cells' signals and cases at every stage (see
+    :mod:`livc.app.demo_cases`), once: a cell that has signals or cases gets none added;
+    and a federation link between the two cells (once), whose jobs, when this commits, enrol
+    their open cases and alert both coordinators on the one person they share.
+    Without members (what most tests use) the cells stay empty and seeding stays fast.
+    """
+
+    tenants = []
+    for data in DEMO_TENANTS:
+        tenant = find_tenant(data["slug"]) or create_tenant(data, actor="system:demo")
+        if with_members:
+            with tenant_context(tenant.id):
+                _seed_members(tenant)
+                seed_demo_cases(tenant)
+        tenants.append(tenant)
+    if with_members:
+        link_demo_cells(tenants)
+        _seed_operator()
+    db.session.commit()
+    return tenants
+
+
+DEMO_OPERATOR_EMAIL = f"operator@{DEMO_DOMAIN}"
+
+
+def _seed_operator() -> None:
+    """An administrator of the operator console, with the demo password and its own key."""
+
+    if find_operator(DEMO_OPERATOR_EMAIL) is None:
+        operator = Operator(email=DEMO_OPERATOR_EMAIL, role=OperatorRole.ADMINISTRATOR, display_name="Olga Operator (DEMO)")
+        set_password(operator, DEMO_PASSWORD)
+        operator.totp_secret, operator.totp_enabled_at = new_totp_secret(), utcnow()
+        db.session.add(operator)
+
+
+def demo_operator() -> Operator | None:
+    """The demo's console operator (for ``livc demo`` to print), or None."""
+
+    operator = find_operator(DEMO_OPERATOR_EMAIL)
+    return operator if operator is not None and operator.has_totp else None
+
+
+def _seed_members(tenant: Tenant) -> None:
+    organisations: dict[str, Organisation] = {
+        o.name: o for o in db.session.scalars(sa.select(Organisation))
+    }
+    for role, organisation_name, kind, display_name in DEMO_MEMBERS:
+        account = get_or_create_account(demo_email(tenant.slug, role), display_name)
+        if not account.has_password:
+            set_password(account, DEMO_PASSWORD)
+        if not account.has_totp:
+            account.totp_secret = new_totp_secret()
+            account.totp_enabled_at = utcnow()
+        if db.session.scalar(sa.select(Membership.id).where(Membership.account_id == account.id)) is not None:
+            continue
+        organisation = organisations.get(organisation_name)
+        if organisation is None:
+            organisation = organisations[organisation_name] = Organisation(name=organisation_name, kind=kind)
+            db.session.add(organisation)
+            db.session.flush()
+        membership = Membership(
+            account_id=account.id,
+            organisation_id=organisation.id,
+            role=role,
+            status=MembershipStatus.ACTIVE,
+            clearance_expires_on=date.today() + timedelta(days=3 * 365) if role == Role.INFORMATION_OFFICER else None,
+            expires_at=utcnow() + timedelta(days=365) if role == Role.GUEST_EXPERT else None,
+        )
+        db.session.add(membership)
+        db.session.flush()
+        audit.record("member.added", actor="system:demo", subject=f"membership:{membership.id}", details={"role": role.value})
+
+
+def demo_logins() -> list[DemoLogin]:
+    """Every demo member's sign-in, for printing by ``livc demo``."""
+    logins = []
+    for data in DEMO_TENANTS:
+        for role, *_ in DEMO_MEMBERS:
+            account = find_account(demo_email(data["slug"], role))
+            if account is not None and account.has_totp:
+                logins.append(DemoLogin(data["slug"], role, account.email, account.totp_secret))
+    return logins
+
+
+def demo_account(email: str) -> Account | Operator | None:
+    """A demo member's account, or the demo operator; None for anyone else."""
+    if not is_demo_account(email):
+        return None
+    if email.strip().lower() == DEMO_OPERATOR_EMAIL:
+        return demo_operator()
+    return find_account(email)

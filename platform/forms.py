@@ -1,0 +1,129 @@
+"""Forms and JSON bodies validated by the same marshmallow schemas, answered field by field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import render_template, request
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate
+
+from livc.platform.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX
+from livc.platform.api import InvalidFields
+
+REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
+
+
+def email_field(**kwargs) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=EMAIL_MAX, error=_l("At most {max} characters.")),
+            validate.Email(error=_l("Enter a valid e-mail address.")),
+        ],
+        error_messages=REQUIRED,
+        **kwargs,
+    )
+
+
+def text_field(max_length: int, required: bool = True, **kwargs) -> fields.String:
+    return fields.String(
+        required=required,
+        validate=validate.Length(min=1 if required else 0, max=max_length, error=_l("Between {min} and {max} characters.")),
+        error_messages=REQUIRED,
+        **kwargs,
+    )
+
+
+def secret_field() -> fields.String:
+    # Checked for length only: a too-long value is refused before any hashing.
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=PASSWORD_MAX, error=_l("At most {max} characters.")),
+        error_messages=REQUIRED,
+    )
+
+
+class SignInSchema(Schema):
+    email = email_field()
+    password = secret_field()
+
+
+class CodeSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=6, max=20, error=_l("Enter the 6-digit code or a recovery code.")),
+        error_messages=REQUIRED,
+    )
+
+
+class NewPasswordSchema(Schema):
+    password = secret_field()
+    password_repeat = secret_field()
+
+
+class InvitationAcceptSchema(NewPasswordSchema):
+    display_name = text_field(NAME_MAX)
+
+
+class ResetRequestSchema(Schema):
+    email = email_field()
+
+
+class ChangePasswordSchema(NewPasswordSchema):
+    current_password = secret_field()
+
+
+def form_values(schema: Schema, source=None) -> tuple[dict, dict[str, list[str]]]:
+    """Validated values and field errors (as translated strings) of a submitted form."""
+    raw = {name: value.strip() if name not in SECRET_FIELDS else value for name, value in (source or request.form).items()}
+    raw = {name: raw[name] for name in schema.fields if name in raw and raw[name] != ""}
+    try:
+        return schema.load(raw), {}
+    except ValidationError as error:
+        return {}, field_messages(error)
+
+
+def field_messages(error: ValidationError) -> dict[str, list[str]]:
+    """Every field's messages as a list of strings in the reader's language (marshmallow gives a
+    message or a list of them, possibly lazy; form-level ones under ``_schema``)."""
+    return {
+        field: [str(m) for m in (messages if isinstance(messages, list | tuple) else [messages])]
+        for field, messages in error.normalized_messages().items()
+    }
+
+
+def submit_form(schema: Schema, operation: Callable[[dict], Any]) -> tuple[Any, dict[str, list[str]]]:
+    """Validate the posted form with ``schema`` and run ``operation(values)``: (result, errors),
+    the errors of the form and of the operation's rules alike, field by field."""
+    values, errors = form_values(schema)
+    if errors:
+        return None, errors
+    try:
+        return operation(values), {}
+    except ValidationError as error:
+        return None, field_messages(error)
+
+
+def every_field(values: dict, schema: Schema) -> dict:
+    """What an edit form sends: every field, an optional one left empty meaning "none"."""
+    return {name: values.get(name) for name in schema.fields}
+
+
+def apply_or_422(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
+
+    try:
+        return operation(*args, **kwargs)
+    except ValidationError as error:
+        raise InvalidFields(field_messages(error)) from None
+
+
+SECRET_FIELDS = {"password", "password_repeat", "current_password", "code"}
+
+
+def render_form(template: str, status: int = 200, errors: dict | None = None, **context):
+    """Render ``template`` with what the person typed (never passwords) and the errors per field."""
+    typed = {name: value for name, value in request.form.items() if name not in SECRET_FIELDS and name != "csrf_token"}
+    return render_template(template, typed=typed, errors=errors or {}, **context), status

@@ -1,0 +1,89 @@
+"""The tenant: one municipality, intermunicipal cell or police zone on the platform."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from livc.platform.db import Id, db, value_enum
+from livc.platform.settings import LANGUAGES
+from livc.platform.timeutil import utcnow
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+NIS_PATTERN = re.compile(r"^\d{5}$")
+
+
+class TenantKind(enum.StrEnum):
+    """What kind of cell the tenant is (see seed 001, the forms a cell may take)."""
+
+    MUNICIPALITY = "municipality"
+    INTERMUNICIPAL = "intermunicipal"
+    POLICE_ZONE = "police_zone"
+
+
+class TenantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    OFFBOARDED = "offboarded"
+
+
+class Tenant(db.Model):
+    """A cell on the platform (*LIVC-R*). Directory data only: no case content lives here."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[TenantKind] = mapped_column(
+        value_enum(TenantKind, 20)
+    )
+    status: Mapped[TenantStatus] = mapped_column(
+        value_enum(TenantStatus, 20),
+        default=TenantStatus.ACTIVE,
+    )
+    # Comma-separated, first one is the tenant's main language: e.g. "nl" or "fr,nl".
+    languages_csv: Mapped[str] = mapped_column("languages", sa.String(20), default="nl")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    municipalities: Mapped[list[TenantMunicipality]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", order_by="TenantMunicipality.nis_code"
+    )
+
+    @property
+    def languages(self) -> list[str]:
+        return [code for code in self.languages_csv.split(",") if code]
+
+    @languages.setter
+    def languages(self, codes: list[str]) -> None:
+        unknown = [code for code in codes if code not in LANGUAGES]
+        if unknown or not codes:
+            raise ValueError(f"working languages must be among {', '.join(LANGUAGES)}")
+        self.languages_csv = ",".join(dict.fromkeys(codes))
+
+    @property
+    def nis_codes(self) -> list[str]:
+        return [m.nis_code for m in self.municipalities]
+
+
+class TenantMunicipality(db.Model):
+    """A municipality (by NIS code) that the tenant's cell covers."""
+
+    __tablename__ = "tenant_municipalities"
+
+    tenant_id: Mapped[int] = mapped_column(
+        Id,
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    nis_code: Mapped[str] = mapped_column(sa.String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+    tenant: Mapped[Tenant] = relationship(back_populates="municipalities")
+
+def find_tenant(slug: str) -> Tenant | None:
+    return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))

@@ -1,0 +1,516 @@
+"""The JSON API for cases: the case, its team, plan, notes, reviews, closure and LTF feedback.
+
+Views only parse and answer: every rule lives in :mod:`livc.tenants.cases.operations`, and every body is
+checked by the schemas the web pages share (:mod:`livc.tenants.cases.schemas`). A refused rule
+answers 422 field by field, and since a refused request is rolled back, nothing is saved
+half-way.
+
+Need-to-know: answers carry codes, dates, statuses and ids, and the case content its readers
+may see, but never the identity of the person concerned, which only
+``POST .../identity/reveal`` answers (audited, never cached). A target group hidden from the
+team (the person is approached for another problem first) is answered as ``null``.
+
+Requests that would take someone's access away or send the form out of the cell (removing a
+team member, releasing the feedback form) ask for ``{"confirm": true}``: an empty body is
+refused, so a client that sends ``{}`` by mistake changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import g, make_response, request, url_for
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, post_dump, validate
+from werkzeug.exceptions import NotFound
+
+from livc.platform.api import InvalidFields, load_body
+from livc.platform.forms import REQUIRED, apply_or_422
+from livc.platform.policy import Action
+from livc.platform.roles import ROLE_LABELS
+from livc.tenants.access import guard, refuse
+from livc.tenants.cases.erasure import erase_closed_case_now
+from livc.tenants.cases.loads import (
+    load_any_feedback,
+    load_case,
+    load_feedback_case,
+    load_measure_case,
+    load_review_case,
+    load_team_member_case,
+)
+from livc.tenants.cases.models import (
+    CLOSURE_LABELS,
+    FURTHER_LABELS,
+    MEASURE_STATUS_LABELS,
+    PHASE_LABELS,
+    REVIEW_KIND_LABELS,
+    REVIEW_OUTCOME_LABELS,
+    STAGE_LABELS,
+    VISIBILITY_LABELS,
+    Case,
+    CaseStage,
+    CaseStatus,
+    ClosureReason,
+    FeedbackStatus,
+    FurtherFollowUp,
+    LtfFeedback,
+    MeasureStatus,
+    NoteVisibility,
+    ReviewKind,
+    ReviewOutcome,
+    TerroristPhase,
+)
+from livc.tenants.cases.operations import (
+    Event,
+    add_measure,
+    add_note,
+    add_team_member,
+    approval_state,
+    approve_feedback,
+    cases_for,
+    change_case,
+    change_identity,
+    change_measure,
+    close_case,
+    feedback_of,
+    find_case,
+    hold_review,
+    may_change_measure,
+    may_read_feedback,
+    notes_for,
+    record_read,
+    release_feedback,
+    released_feedback,
+    remove_team_member,
+    reveal_identity,
+    reviews_of,
+    stage_of,
+    start_feedback,
+    target_group_visible,
+    timeline,
+    update_feedback,
+)
+from livc.tenants.cases.schemas import (
+    ApprovalSchema,
+    CaseChangeSchema,
+    ClosureSchema,
+    FeedbackSchema,
+    MeasureChangeSchema,
+    MeasureSchema,
+    NoteSchema,
+    ReviewSchema,
+    TeamMemberSchema,
+)
+from livc.tenants.members.schemas import FieldSchema
+from livc.tenants.signals.models import (
+    FLAG_LABELS,
+    FOLLOW_UP_LABELS,
+    TARGET_GROUP_LABELS,
+    FlagLevel,
+    FollowUpKind,
+)
+from livc.tenants.signals.schemas import IdentitySchema
+from livc.tenants.web import blueprint, enum_value, label_of, no_store, no_store_answer
+
+CONFIRM = _l('Send "confirm": true to confirm.')
+
+
+# --- what is accepted --------------------------------------------------------------------------
+
+
+class ConfirmSchema(FieldSchema):
+    """What a request that takes away access or sends something out must carry."""
+
+    confirm = fields.Boolean(
+        required=True, validate=validate.Equal(True, error=CONFIRM), error_messages={**REQUIRED, "invalid": CONFIRM}
+    )
+
+
+def _confirmed() -> None:
+    """``{"confirm": true}`` or 422 naming ``confirm`` (an absent body counts as ``{}``)."""
+    if not request.get_data():
+        raise InvalidFields({"confirm": [str(CONFIRM)]})
+    load_body(ConfirmSchema())
+
+
+# --- what is answered --------------------------------------------------------------------------
+
+
+class _ForPerson(Schema):
+    """An answer that depends on who reads it (the target group, the notes they may read)."""
+
+    def __init__(self, person, **kwargs):
+        super().__init__(**kwargs)
+        self.person = person
+        self.stages: dict[int, CaseStage] = {}
+
+
+class CaseSummaryOut(_ForPerson):
+    """A case as the list shows it: code, where it stands, never anything about the person."""
+
+    id = fields.Integer()
+    code = fields.String()
+    status = enum_value(CaseStatus)
+    stage = fields.Method("_stage")
+    stage_label = fields.Method("_stage_label")
+    flag = enum_value(FlagLevel)
+    flag_label = fields.Function(lambda case: label_of(FLAG_LABELS, case.flag))
+    follow_up_kind = enum_value(FollowUpKind)
+    follow_up_kind_label = fields.Function(lambda case: label_of(FOLLOW_UP_LABELS, case.follow_up_kind))
+    target_group = fields.Method("_target_group")
+    target_group_label = fields.Method("_target_group_label")
+    opened_at = fields.DateTime()
+    next_review_on = fields.Date()
+    open_measures = fields.Function(lambda case: len(case.open_measures))
+    closed_at = fields.DateTime()
+    closure_reason = enum_value(ClosureReason)
+    closure_reason_label = fields.Function(lambda case: label_of(CLOSURE_LABELS, case.closure_reason))
+
+    def _stage_of(self, case: Case) -> CaseStage:
+        if case.id not in self.stages:
+            self.stages[case.id] = stage_of(case)
+        return self.stages[case.id]
+
+    def _stage(self, case: Case) -> str:
+        return self._stage_of(case).value
+
+    def _stage_label(self, case: Case) -> str:
+        return str(STAGE_LABELS[self._stage_of(case)])
+
+    def _target_group(self, case: Case) -> str | None:
+        return case.target_group.value if target_group_visible(self.person, case) else None
+
+    def _target_group_label(self, case: Case) -> str | None:
+        return label_of(TARGET_GROUP_LABELS, case.target_group) if target_group_visible(self.person, case) else None
+
+
+class TeamMemberOut(Schema):
+    """A member of the cell in the case team (a professional, never the person concerned)."""
+
+    id = fields.Integer()
+    membership_id = fields.Integer()
+    display_name = fields.Function(lambda member: member.membership.account.display_name if member.membership else None)
+    role = fields.Function(lambda member: member.membership.role.value if member.membership else None)
+    role_label = fields.Function(lambda member: label_of(ROLE_LABELS, member.membership.role) if member.membership else None)
+    organisation = fields.Function(lambda member: member.membership.organisation.name if member.membership else None)
+    until = fields.Date()
+    added_at = fields.DateTime()
+
+
+class MeasureOut(Schema):
+    id = fields.Integer()
+    description = fields.String()
+    organisation_id = fields.Integer()
+    organisation = fields.Function(lambda measure: measure.organisation.name if measure.organisation else None)
+    due_on = fields.Date()
+    status = enum_value(MeasureStatus)
+    status_label = fields.Function(lambda measure: label_of(MEASURE_STATUS_LABELS, measure.status))
+    open = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class NoteOut(Schema):
+    id = fields.Integer()
+    author_id = fields.Integer()
+    author = fields.Function(lambda note: note.author.account.display_name if note.author else None)
+    visibility = enum_value(NoteVisibility)
+    visibility_label = fields.Function(lambda note: label_of(VISIBILITY_LABELS, note.visibility))
+    created_at = fields.DateTime()
+    body = fields.String()
+
+
+class ReviewOut(Schema):
+    id = fields.Integer()
+    kind = enum_value(ReviewKind)
+    kind_label = fields.Function(lambda review: label_of(REVIEW_KIND_LABELS, review.kind))
+    due_on = fields.Date()
+    held = fields.Boolean()
+    held_on = fields.Date()
+    held_by_id = fields.Integer()
+    outcome = enum_value(ReviewOutcome)
+    outcome_label = fields.Function(lambda review: label_of(REVIEW_OUTCOME_LABELS, review.outcome))
+    flag = enum_value(FlagLevel)
+    flag_label = fields.Function(lambda review: label_of(FLAG_LABELS, review.flag))
+    summary = fields.String()
+
+
+class FeedbackSummaryOut(Schema):
+    """Where a feedback form stands: who approved its current revision, who is still asked."""
+
+    id = fields.Integer()
+    status = enum_value(FeedbackStatus)
+    revision = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    released_at = fields.DateTime()
+    approvals = fields.Method("_approvals")
+
+    def _approvals(self, feedback: LtfFeedback) -> dict:
+        state = approval_state(find_case(feedback.case_id), feedback)
+        return {
+            "revision": state.revision,
+            "approved": [membership.id for membership in state.approved],
+            "waiting": [membership.id for membership in state.waiting],
+            "complete": state.complete,
+        }
+
+
+class FeedbackOut(FeedbackSummaryOut):
+    """The whole form (*LIVC-R-terugkoppelingsfiche*)."""
+
+    effectiveness = fields.String()
+    cooperation = fields.String()
+    distance = fields.String()
+    further_follow_up = enum_value(FurtherFollowUp)
+    further_follow_up_label = fields.Function(lambda feedback: label_of(FURTHER_LABELS, feedback.further_follow_up))
+    further_note = fields.String()
+    other_elements = fields.String()
+    terrorist_phase = enum_value(TerroristPhase)
+    terrorist_phase_label = fields.Function(lambda feedback: label_of(PHASE_LABELS, feedback.terrorist_phase))
+    phase_explanation = fields.String()
+
+
+class ReleasedFeedbackOut(FeedbackOut):
+    """A released form as the information officer receives it: the case by its code only."""
+
+    case_code = fields.Method("_case_code")
+
+    def _case_code(self, feedback: LtfFeedback) -> str:
+        return find_case(feedback.case_id).code
+
+
+class EventOut(Schema):
+    """An event of the timeline: what, when, and the ids of the records concerned."""
+
+    kind = fields.String()
+    at = fields.DateTime()
+    id = fields.Function(lambda event: event.record.id if event.record is not None else None)
+    membership_id = fields.Function(lambda event: getattr(event.record, "membership_id", None))
+
+    @post_dump
+    def _only_team_events_name_a_member(self, data: dict, **_kwargs) -> dict:
+        if data.get("membership_id") is None:
+            data.pop("membership_id", None)
+        return data
+
+
+class CaseOut(CaseSummaryOut):
+    """The case as its readers see it, with everything it holds that they may read."""
+
+    approached_for_other_problem = fields.Boolean()
+    goal = fields.String()
+    closure_note = fields.String()
+    erase_after = fields.Date()
+    updated_at = fields.DateTime()
+    identity_recorded = fields.Function(lambda case: case.identity_id is not None)
+    team = fields.List(fields.Nested(TeamMemberOut))
+    measures = fields.List(fields.Nested(MeasureOut))
+    notes = fields.Method("_notes")
+    reviews = fields.Function(lambda case: ReviewOut(many=True).dump(reviews_of(case)))
+    feedback = fields.Function(lambda case: FeedbackSummaryOut(many=True).dump(feedback_of(case)))
+    timeline = fields.Method("_timeline")
+
+    def _notes(self, case: Case) -> list[dict]:
+        return NoteOut(many=True).dump(notes_for(self.person, case))
+
+    def _timeline(self, case: Case) -> list[dict]:
+        events: list[Event] = timeline(self.person, case)
+        return EventOut(many=True).dump(events)
+
+
+def _summary(case: Case) -> dict:
+    return CaseSummaryOut(g.person).dump(case)
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+
+@blueprint.get("/api/cases")
+@guard(Action.CELL_ENTER)
+def api_cases():
+    """The cases the member may read (the coordinator: all), by code."""
+    return no_store_answer(cases=CaseSummaryOut(g.person, many=True).dump(cases_for(g.person)))
+
+
+@blueprint.get("/api/cases/<int:case_id>")
+@guard(Action.CASE_READ, load=load_case)
+def api_case(case_id: int):
+    case = g.resource
+    record_read(case, "case")
+    return no_store_answer(case=CaseOut(g.person).dump(case))
+
+
+@blueprint.patch("/api/cases/<int:case_id>")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_change(case_id: int):
+    """Change the target group, the kind of follow-up or the goal: only the fields sent change."""
+    case = g.resource
+    changed = apply_or_422(change_case, case, g.membership, load_body(CaseChangeSchema()))
+    return no_store_answer(changed=changed, case=_summary(case))
+
+
+@blueprint.post("/api/cases/<int:case_id>/identity/reveal")
+@guard(Action.CASE_READ, load=load_case)
+def api_case_identity_reveal(case_id: int):
+    """The identity of the person concerned, for this one answer (audited, never cached)."""
+    return no_store_answer(identity=reveal_identity(g.resource, g.membership))
+
+
+@blueprint.put("/api/cases/<int:case_id>/identity")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_identity(case_id: int):
+    """Write the identity (the fields sent; an empty one clears it): answers which fields
+    changed, never their values."""
+    changed = apply_or_422(change_identity, g.resource, g.membership, load_body(IdentitySchema()))
+    return no_store_answer(changed=changed, identity_recorded=g.resource.identity_id is not None)
+
+
+# --- the team ----------------------------------------------------------------------------------
+
+
+@blueprint.post("/api/cases/<int:case_id>/team")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_team_add(case_id: int):
+    member = apply_or_422(add_team_member, g.resource, g.membership, load_body(TeamMemberSchema()))
+    return no_store_answer(201, team_member=TeamMemberOut().dump(member))
+
+
+@blueprint.delete("/api/cases/<int:case_id>/team/<int:team_member_id>")
+@guard(Action.CASE_MANAGE, load=load_team_member_case)
+def api_case_team_remove(case_id: int, team_member_id: int):
+    """Take a member out of the team (``{"confirm": true}``): they no longer read the case."""
+    _confirmed()
+    apply_or_422(remove_team_member, g.resource, g.team_member)
+    return no_store(make_response("", 204))
+
+
+# --- the follow-up plan and notes ----------------------------------------------------------------
+
+
+@blueprint.post("/api/cases/<int:case_id>/measures")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_measure_add(case_id: int):
+    measure = apply_or_422(add_measure, g.resource, g.membership, load_body(MeasureSchema()))
+    return no_store_answer(201, measure=MeasureOut().dump(measure))
+
+
+@blueprint.patch("/api/cases/<int:case_id>/measures/<int:measure_id>")
+@guard(Action.CASE_WORK, load=load_measure_case)
+def api_case_measure_change(case_id: int, measure_id: int):
+    """The coordinator changes anything; a team member of the measure's organisation changes its
+    status only. A request that asks for no change changes nothing and answers the measure,
+    which every reader of the case sees anyway."""
+    case, measure = g.resource, g.measure
+    values = load_body(MeasureChangeSchema())
+    if values and not may_change_measure(g.membership, measure):
+        refuse(Action.CASE_WORK, "not of the measure's organisation")
+    changed = apply_or_422(change_measure, case, measure, g.membership, values) if values else []
+    return no_store_answer(changed=changed, measure=MeasureOut().dump(measure))
+
+
+@blueprint.post("/api/cases/<int:case_id>/notes")
+@guard(Action.CASE_WORK, load=load_case)
+def api_case_note_add(case_id: int):
+    note = apply_or_422(add_note, g.resource, g.membership, load_body(NoteSchema()))
+    return no_store_answer(201, note=NoteOut().dump(note))
+
+
+# --- reviews and closure -----------------------------------------------------------------------
+
+
+@blueprint.post("/api/cases/<int:case_id>/reviews/<int:review_id>")
+@guard(Action.CASE_MANAGE, load=load_review_case)
+def api_case_review_hold(case_id: int, review_id: int):
+    """Hold the review: its outcome and summary; the next one is planned, or the case reopened."""
+    review = apply_or_422(hold_review, g.resource, g.review, g.membership, load_body(ReviewSchema()))
+    return no_store_answer(review=ReviewOut().dump(review), case=_summary(g.resource))
+
+
+@blueprint.post("/api/cases/<int:case_id>/closure")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_close(case_id: int):
+    """Close the case with a reason (and a note on why, when measures are still open)."""
+    case = apply_or_422(close_case, g.resource, g.membership, load_body(ClosureSchema()))
+    return no_store_answer(case=_summary(case))
+
+
+@blueprint.post("/api/cases/<int:case_id>/erasure")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_erase(case_id: int):
+    """Erase a closed case now (``{"confirm": true}``): its keys are destroyed, its rows
+    deleted, an anonymous count kept. The nightly retention does the same when it is due."""
+    _confirmed()
+    apply_or_422(erase_closed_case_now, g.resource, g.membership)
+    return "", 204
+
+
+# --- feedback to the Local Task Force ------------------------------------------------------------
+
+
+def _feedback_location(case: Case, feedback: LtfFeedback) -> str:
+    return url_for("tenant.api_case_feedback", case_id=case.id, feedback_id=feedback.id)
+
+
+@blueprint.post("/api/cases/<int:case_id>/feedback")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_feedback_start(case_id: int):
+    case = g.resource
+    feedback = apply_or_422(start_feedback, case, g.membership, load_body(FeedbackSchema()))
+    return no_store_answer(201, location=_feedback_location(case, feedback), feedback=FeedbackOut().dump(feedback))
+
+
+@blueprint.get("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
+@guard(Action.CASE_WORK, load=load_feedback_case)
+def api_case_feedback(case_id: int, feedback_id: int):
+    record_read(g.resource, "feedback")
+    return no_store_answer(feedback=FeedbackOut().dump(g.feedback))
+
+
+@blueprint.patch("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
+def api_case_feedback_change(case_id: int, feedback_id: int):
+    """Change the form (the fields sent): any change is a new revision, approved anew."""
+    changed = apply_or_422(update_feedback, g.resource, g.feedback, g.membership, load_body(FeedbackSchema()))
+    return no_store_answer(changed=changed, feedback=FeedbackOut().dump(g.feedback))
+
+
+@blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/approvals")
+@guard(Action.CASE_WORK, load=load_feedback_case)
+def api_case_feedback_approve(case_id: int, feedback_id: int):
+    """Approve the revision read (``{"revision": n}``): a form changed since is refused."""
+    values = load_body(ApprovalSchema())
+    apply_or_422(approve_feedback, g.resource, g.feedback, g.membership, values["revision"])
+    return no_store_answer(201, feedback=FeedbackSummaryOut().dump(g.feedback))
+
+
+@blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/release")
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
+def api_case_feedback_release(case_id: int, feedback_id: int):
+    """Release the form to the information officer (``{"confirm": true}``), once every
+    participant approved its current revision."""
+    _confirmed()
+    feedback = apply_or_422(release_feedback, g.resource, g.feedback, g.membership)
+    return no_store_answer(feedback=FeedbackSummaryOut().dump(feedback))
+
+
+@blueprint.get("/api/ltf-feedback")
+@guard(Action.POLICE_INFO_READ)
+def api_ltf_feedback_list():
+    """The released forms, newest first, by case code: what the information officer passes on."""
+    return no_store_answer(feedback=[
+        {"id": feedback.id, "case_code": case.code, "revision": feedback.revision,
+         "released_at": fields.DateTime().serialize("released_at", feedback),
+         "location": url_for("tenant.api_ltf_feedback", feedback_id=feedback.id)}
+        for case, feedback in released_feedback()
+    ])
+
+
+@blueprint.get("/api/ltf-feedback/<int:feedback_id>")
+@guard(Action.POLICE_INFO_READ, load=load_any_feedback)
+def api_ltf_feedback(feedback_id: int):
+    feedback = g.resource
+    case = find_case(feedback.case_id)
+    if not feedback.released or not may_read_feedback(g.person, case, feedback):
+        raise NotFound()
+    record_read(case, "feedback")
+    return no_store_answer(feedback=ReleasedFeedbackOut().dump(feedback))
+

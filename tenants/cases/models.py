@@ -1,0 +1,416 @@
+"""What a cell records about the people it discusses: signals, weighings, cases and their follow-up.
+
+The steps of seed 004 ("dossieraanmelding, -vorming, -weging, -aanpak, -evaluatie en
+-afsluiting") map onto these tables:
+
+    Signal ──weighed by──> Weighing (flag, checklist of observed facts, who took part)
+       │                       │ decision "open a case" / "add to a case"
+       └───── person ────┐     v
+                 Identity (encrypted, blind-indexed)  <── Case (pseudonymous code)
+                                                         ├── CaseTeamMember (need-to-know)
+                                                         ├── Measure (the follow-up plan)
+                                                         ├── ProgressNote (author picks readers)
+                                                         ├── Review (dated evaluations)
+                                                         └── LtfFeedback ── FeedbackApproval
+
+Privacy by design (ARCHITECTURE.md "Identities"): the identity of the person concerned and
+every free text about them are encrypted under a key of their own record (``identity:7``,
+``signal:12``, ``case:42``), so that erasing a record destroys its key and every copy,
+backups included, becomes unreadable. Only codes, dates, statuses and ids are in clear. Nothing
+here is listed by name: a person is found by a keyed blind index, never by a LIKE on a name.
+Tables whose ids name key scopes never reuse an id (SQLite AUTOINCREMENT; sequences on
+PostgreSQL): a destroyed scope stays destroyed, and a new record must not inherit it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from livc.platform.db import Id, TenantScoped, db, value_enum
+from livc.platform.keys import EncryptedField, record_scope
+from livc.platform.timeutil import utcnow
+from livc.tenants.members.models import Membership, Organisation
+from livc.tenants.signals.models import (
+    REFERENCE_MAX,
+    FlagLevel,
+    FollowUpKind,
+    Identity,
+    TargetGroup,
+    _membership_column,
+)
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+CASE_STATUS_LABELS = {CaseStatus.OPEN: _l("Open"), CaseStatus.CLOSED: _l("Closed")}
+# What a search hit or an erasure due is: a case or a signal.
+RECORD_LABELS = {"case": _l("Case"), "signal": _l("Signal")}
+
+
+class CaseStage(enum.StrEnum):
+    """Where a case stands, for the dashboard (derived, not stored)."""
+
+    BUILDING = "building"  # opened, no measure agreed yet
+    FOLLOW_UP = "follow_up"  # a plan with measures is running
+    EVALUATION = "evaluation"  # a review is due
+    AFTERCARE = "aftercare"  # closed, with reviews after closure still to hold
+    CLOSED = "closed"
+
+
+STAGE_LABELS = {
+    CaseStage.BUILDING: _l("Case building"),
+    CaseStage.FOLLOW_UP: _l("Follow-up"),
+    CaseStage.EVALUATION: _l("Evaluation due"),
+    CaseStage.AFTERCARE: _l("Closed, reviews after closure"),
+    CaseStage.CLOSED: _l("Closed"),
+}
+
+
+class ClosureReason(enum.StrEnum):
+    GOALS_REACHED = "goals_reached"
+    NO_LONGER_CONCERNING = "no_longer_concerning"
+    TAKEN_OVER = "taken_over"  # by justice, a care institution, another service
+    MOVED_AWAY = "moved_away"  # another cell takes over
+    REFUSES_COOPERATION = "refuses_cooperation"
+    DECEASED = "deceased"
+    OTHER = "other"
+
+
+CLOSURE_LABELS = {
+    ClosureReason.GOALS_REACHED: _l("The goals of the follow-up plan are reached"),
+    ClosureReason.NO_LONGER_CONCERNING: _l("No longer a concern for the cell"),
+    ClosureReason.TAKEN_OVER: _l("Taken over by another service or by justice"),
+    ClosureReason.MOVED_AWAY: _l("Moved away: another cell takes over"),
+    ClosureReason.REFUSES_COOPERATION: _l("Refuses every cooperation, nothing more the cell can do"),
+    ClosureReason.DECEASED: _l("Deceased"),
+    ClosureReason.OTHER: _l("Another reason"),
+}
+
+
+class MeasureStatus(enum.StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+MEASURE_STATUS_LABELS = {
+    MeasureStatus.PLANNED: _l("Planned"),
+    MeasureStatus.IN_PROGRESS: _l("In progress"),
+    MeasureStatus.DONE: _l("Done"),
+    MeasureStatus.CANCELLED: _l("Cancelled"),
+}
+OPEN_MEASURE_STATUSES = (MeasureStatus.PLANNED, MeasureStatus.IN_PROGRESS)
+
+
+class NoteVisibility(enum.StrEnum):
+    TEAM = "team"  # the case team (and the coordinator)
+    RESTRICTED = "restricted"  # the coordinator and the information officer only
+
+
+VISIBILITY_LABELS = {
+    NoteVisibility.TEAM: _l("The case team"),
+    NoteVisibility.RESTRICTED: _l("The coordinator and the information officer only"),
+}
+
+
+class ReviewKind(enum.StrEnum):
+    FOLLOW_UP = "follow_up"  # while the case is open
+    AFTER_CLOSURE = "after_closure"  # e.g. 6 and 12 months after closure
+
+
+REVIEW_KIND_LABELS = {
+    ReviewKind.FOLLOW_UP: _l("Review of the follow-up"),
+    ReviewKind.AFTER_CLOSURE: _l("Review after closure"),
+}
+
+
+class ReviewOutcome(enum.StrEnum):
+    CONTINUE = "continue"
+    ADJUST_PLAN = "adjust_plan"
+    PROPOSE_CLOSURE = "propose_closure"
+    REOPEN = "reopen"  # after closure: the cell takes the case up again
+    NO_CONCERN = "no_concern"  # after closure: all is well
+
+
+REVIEW_OUTCOME_LABELS = {
+    ReviewOutcome.CONTINUE: _l("Continue the plan"),
+    ReviewOutcome.ADJUST_PLAN: _l("Adjust the plan"),
+    ReviewOutcome.PROPOSE_CLOSURE: _l("Propose to close the case"),
+    ReviewOutcome.REOPEN: _l("Take the case up again"),
+    ReviewOutcome.NO_CONCERN: _l("No new concern"),
+}
+OUTCOMES_BY_KIND = {
+    ReviewKind.FOLLOW_UP: (ReviewOutcome.CONTINUE, ReviewOutcome.ADJUST_PLAN, ReviewOutcome.PROPOSE_CLOSURE),
+    ReviewKind.AFTER_CLOSURE: (ReviewOutcome.NO_CONCERN, ReviewOutcome.REOPEN),
+}
+
+
+class FurtherFollowUp(enum.StrEnum):
+    USEFUL = "useful"
+    NOT_USEFUL = "not_useful"
+    UNCERTAIN = "uncertain"
+
+
+FURTHER_LABELS = {
+    FurtherFollowUp.USEFUL: _l("Yes, further follow-up by the cell is useful"),
+    FurtherFollowUp.NOT_USEFUL: _l("No, further follow-up by the cell is not useful"),
+    FurtherFollowUp.UNCERTAIN: _l("Uncertain"),
+}
+
+
+class TerroristPhase(enum.StrEnum):
+    """The LTF's key question: could the person be in a phase of moving to terrorist acts?"""
+
+    NO = "no"
+    CANNOT_EXCLUDE = "cannot_exclude"
+    YES = "yes"
+
+
+PHASE_LABELS = {
+    TerroristPhase.NO: _l("No"),
+    TerroristPhase.CANNOT_EXCLUDE: _l("Cannot be excluded"),
+    TerroristPhase.YES: _l("Yes"),
+}
+
+
+class FeedbackStatus(enum.StrEnum):
+    DRAFT = "draft"
+    RELEASED = "released"
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+class Case(TenantScoped, db.Model):
+    """A case (*casus*) the cell follows, known everywhere by its code only."""
+
+    __tablename__ = "cases"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(REFERENCE_MAX))  # "GNT-2026-007"
+    status: Mapped[CaseStatus] = mapped_column(value_enum(CaseStatus), default=CaseStatus.OPEN, index=True)
+    identity_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("identities.id", ondelete="SET NULL"), index=True)
+    target_group: Mapped[TargetGroup] = mapped_column(value_enum(TargetGroup))
+    # The person is approached for another problem first: the target group is not shown to
+    # the case team (only to the coordinator), so no label travels with the person.
+    approached_for_other_problem: Mapped[bool] = mapped_column(default=False)
+    follow_up_kind: Mapped[FollowUpKind] = mapped_column(value_enum(FollowUpKind))
+    flag: Mapped[FlagLevel] = mapped_column(value_enum(FlagLevel))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_by_id: Mapped[int | None] = _membership_column()
+    next_review_on: Mapped[date | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = _membership_column()
+    closure_reason: Mapped[ClosureReason | None] = mapped_column(value_enum(ClosureReason))
+    # Erasure is due from this day on (set at closure, moved by reviews after closure).
+    erase_after: Mapped[date | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    goal_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    closure_note_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    goal = EncryptedField("goal_ciphertext")  # what the personal trajectory aims at
+    closure_note = EncryptedField("closure_note_ciphertext")  # why, incl. measures left open
+
+    identity: Mapped[Identity | None] = relationship()
+    team: Mapped[list[CaseTeamMember]] = relationship(
+        primaryjoin="and_(Case.id == CaseTeamMember.case_id, CaseTeamMember.removed_at.is_(None))",
+        order_by="CaseTeamMember.id",
+        viewonly=True,
+    )
+    measures: Mapped[list[Measure]] = relationship(order_by="Measure.id", viewonly=True)
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.id)
+
+    @property
+    def team_membership_ids(self) -> set[int]:
+        """Who may read the case beside the coordinator: team members whose time has not run out."""
+        today = utcnow().date()
+        return {
+            member.membership_id
+            for member in self.team
+            if member.membership_id is not None and (member.until is None or member.until >= today)
+        }
+
+    @property
+    def agenda_attendee_ids(self) -> set[int]:
+        return set()  # meetings come with the meetings issue
+
+    @property
+    def closed(self) -> bool:
+        return self.status == CaseStatus.CLOSED
+
+    @property
+    def open_measures(self) -> list[Measure]:
+        return [measure for measure in self.measures if measure.status in OPEN_MEASURE_STATUSES]
+
+
+class CaseTeamMember(TenantScoped, db.Model):
+    """A member in a case's team (need-to-know), a guest expert for a limited time."""
+
+    __tablename__ = "case_team_members"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int | None] = _membership_column(ondelete="CASCADE")
+    until: Mapped[date | None]
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    added_by_id: Mapped[int | None] = _membership_column()
+    removed_at: Mapped[datetime | None]
+
+    membership: Mapped[Membership | None] = relationship(foreign_keys=[membership_id])
+
+
+class Measure(TenantScoped, db.Model):
+    """A measure of the personal follow-up plan: who does what, by when."""
+
+    __tablename__ = "measures"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        Id, sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    due_on: Mapped[date | None] = mapped_column(index=True)
+    status: Mapped[MeasureStatus] = mapped_column(value_enum(MeasureStatus), default=MeasureStatus.PLANNED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = _membership_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminded_on: Mapped[date | None]
+    description_ciphertext: Mapped[str] = mapped_column(sa.Text)
+
+    description = EncryptedField("description_ciphertext")
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.case_id)
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_MEASURE_STATUSES
+
+
+class ProgressNote(TenantScoped, db.Model):
+    """A progress note; its author chooses who may read it."""
+
+    __tablename__ = "progress_notes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = _membership_column()
+    visibility: Mapped[NoteVisibility] = mapped_column(value_enum(NoteVisibility))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body_ciphertext: Mapped[str] = mapped_column(sa.Text)
+
+    body = EncryptedField("body_ciphertext")
+
+    author: Mapped[Membership | None] = relationship()
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.case_id)
+
+
+class Review(TenantScoped, db.Model):
+    """A dated evaluation of a case, while it is followed or after its closure."""
+
+    __tablename__ = "case_reviews"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ReviewKind] = mapped_column(value_enum(ReviewKind))
+    due_on: Mapped[date] = mapped_column(index=True)
+    held_on: Mapped[date | None]
+    held_by_id: Mapped[int | None] = _membership_column()
+    outcome: Mapped[ReviewOutcome | None] = mapped_column(value_enum(ReviewOutcome))
+    flag: Mapped[FlagLevel | None] = mapped_column(value_enum(FlagLevel))
+    reminded_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    summary = EncryptedField("summary_ciphertext")
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.case_id)
+
+    @property
+    def held(self) -> bool:
+        return self.held_on is not None
+
+
+class LtfFeedback(TenantScoped, db.Model):
+    """The feedback form to the Local Task Force (*LIVC-R-terugkoppelingsfiche*, seed 004).
+
+    Released to the information officer only once every effectively participating member
+    approved its current revision; any change makes a new revision and asks everyone again.
+    """
+
+    __tablename__ = "ltf_feedback"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[FeedbackStatus] = mapped_column(value_enum(FeedbackStatus), default=FeedbackStatus.DRAFT)
+    revision: Mapped[int] = mapped_column(default=1)
+    further_follow_up: Mapped[FurtherFollowUp | None] = mapped_column(value_enum(FurtherFollowUp))
+    terrorist_phase: Mapped[TerroristPhase | None] = mapped_column(value_enum(TerroristPhase))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = _membership_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = _membership_column()
+    released_at: Mapped[datetime | None]
+    released_by_id: Mapped[int | None] = _membership_column()
+
+    effectiveness_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    cooperation_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    distance_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    further_note_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    other_elements_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    phase_explanation_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    effectiveness = EncryptedField("effectiveness_ciphertext")  # of the treatment
+    cooperation = EncryptedField("cooperation_ciphertext")  # the person's willingness
+    distance = EncryptedField("distance_ciphertext")  # from extremist ideas
+    further_note = EncryptedField("further_note_ciphertext")
+    other_elements = EncryptedField("other_elements_ciphertext")  # measures taken, recommendations
+    phase_explanation = EncryptedField("phase_explanation_ciphertext")
+
+    approvals: Mapped[list[FeedbackApproval]] = relationship(order_by="FeedbackApproval.id", viewonly=True)
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("case", self.case_id)
+
+    @property
+    def released(self) -> bool:
+        return self.status == FeedbackStatus.RELEASED
+
+
+FEEDBACK_TEXT_FIELDS = ("effectiveness", "cooperation", "distance", "further_note", "other_elements", "phase_explanation")
+
+
+class FeedbackApproval(TenantScoped, db.Model):
+    """A member's approval of one revision of the feedback form (kept when a revision passes)."""
+
+    __tablename__ = "ltf_feedback_approvals"
+    __table_args__ = (sa.UniqueConstraint("feedback_id", "membership_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("ltf_feedback.id", ondelete="CASCADE"), index=True)
+    membership_id: Mapped[int | None] = _membership_column()
+    revision: Mapped[int]
+    approved_at: Mapped[datetime] = mapped_column(default=utcnow)

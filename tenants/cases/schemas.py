@@ -1,0 +1,137 @@
+"""What the case forms and the JSON API accept: one input schema per operation, the weighing
+and the person search included.
+
+Pages and API validate with the same schemas (the API sends JSON, pages send forms that the
+views turn into the same shape), then call :mod:`livc.tenants.cases.operations`, which keeps
+the rules. The field helpers are the signals' (:mod:`livc.tenants.signals.schemas`).
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields
+
+from livc.platform.forms import REQUIRED
+from livc.tenants.cases.models import (
+    ClosureReason,
+    FurtherFollowUp,
+    MeasureStatus,
+    NoteVisibility,
+    ReviewOutcome,
+    TerroristPhase,
+)
+from livc.tenants.members.schemas import FieldSchema
+from livc.tenants.signals.models import (
+    SHORT_TEXT_MAX,
+    FlagLevel,
+    FollowUpKind,
+    ObservedFact,
+    TargetGroup,
+    WeighingDecision,
+)
+from livc.tenants.signals.schemas import NAME_MAX, choice, day, organisation_id, text
+
+
+def member_id(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=False, error_messages={**REQUIRED, "invalid": _l("Choose a member of the cell.")}, **kwargs)
+
+
+class FactSchema(FieldSchema):
+    fact = choice(ObservedFact, required=True)
+    description = text(required=True)
+    observed_on = day()
+
+
+class WeighingSchema(FieldSchema):
+    """The API sends ``facts`` as a list; the page sends ``fact_<key>`` checkboxes with
+    ``fact_<key>_description`` and ``fact_<key>_on`` (see :func:`facts_from_form`)."""
+
+    flag = choice(FlagLevel, required=True)
+    decision = choice(WeighingDecision, required=True)
+    participant_ids = fields.List(member_id(), load_default=list)
+    facts = fields.List(fields.Nested(FactSchema), load_default=list)
+    rationale = text()
+    referred_to = text(SHORT_TEXT_MAX)
+    # open a case
+    target_group = choice(TargetGroup)
+    follow_up_kind = choice(FollowUpKind)
+    approached_for_other_problem = fields.Boolean(load_default=False)
+    team_ids = fields.List(member_id(), load_default=list)
+    # add to a case
+    case_id = fields.Integer(strict=False, allow_none=True, error_messages={"invalid": _l("Choose an open case of the cell.")})
+
+
+def facts_from_form(form) -> list[dict]:
+    """The ticked checklist items of the weighing page, as :class:`FactSchema` dicts."""
+    ticked = []
+    for fact in ObservedFact:
+        if form.get(f"fact_{fact.value}"):
+            ticked.append({
+                "fact": fact.value,
+                "description": form.get(f"fact_{fact.value}_description", "").strip(),
+                **({"observed_on": form[f"fact_{fact.value}_on"]} if form.get(f"fact_{fact.value}_on") else {}),
+            })
+    return ticked
+
+
+class CaseChangeSchema(FieldSchema):
+    target_group = choice(TargetGroup)
+    follow_up_kind = choice(FollowUpKind)
+    approached_for_other_problem = fields.Boolean()
+    goal = text()
+
+
+class TeamMemberSchema(FieldSchema):
+    membership_id = member_id(required=True)
+    until = day()
+
+
+class MeasureSchema(FieldSchema):
+    description = text(required=True)
+    organisation_id = organisation_id(required=True)
+    due_on = day()
+    status = choice(MeasureStatus)
+
+
+class MeasureChangeSchema(FieldSchema):
+    description = text()
+    organisation_id = organisation_id()
+    due_on = day()
+    status = choice(MeasureStatus)
+
+
+class NoteSchema(FieldSchema):
+    body = text(required=True)
+    visibility = choice(NoteVisibility, required=True)
+
+
+class ReviewSchema(FieldSchema):
+    outcome = choice(ReviewOutcome, required=True)
+    summary = text(required=True)
+    flag = choice(FlagLevel)
+    next_review_on = day()
+
+
+class ClosureSchema(FieldSchema):
+    reason = choice(ClosureReason, required=True)
+    note = text()
+
+
+class FeedbackSchema(FieldSchema):
+    effectiveness = text()
+    cooperation = text()
+    distance = text()
+    further_follow_up = choice(FurtherFollowUp)
+    further_note = text()
+    other_elements = text()
+    terrorist_phase = choice(TerroristPhase)
+    phase_explanation = text()
+
+
+class ApprovalSchema(FieldSchema):
+    revision = fields.Integer(strict=False, required=True, error_messages={**REQUIRED, "invalid": _l("Not a revision of this form.")})
+
+
+class SearchSchema(FieldSchema):
+    name = text(NAME_MAX * 2)
+    national_number = text(20)

@@ -1,0 +1,710 @@
+"""Case pages: the list of cases, the case page, and the forms that change a case.
+
+The case page shows, by code only, what the reader may see of a case: its stage and flag,
+the case team, the follow-up plan, progress notes, reviews, the feedback forms to the Local
+Task Force, its closure and a timeline. The identity of the person concerned is never on it:
+it is shown on a page of its own, answered to a deliberate POST that the audit trail records.
+
+Views only parse and answer; the rules live in :mod:`livc.tenants.cases.operations`. Each form posts to
+its own address; a refusal answers 422 with the page of the form again, its messages field
+by field and what was typed (a refused request is rolled back: nothing is saved half-way),
+and a success goes back to the section of the case page with a message. A POST without any
+of its form's fields is refused the same way and changes nothing.
+
+Every view of case content is accounted for with :func:`livc.tenants.cases.operations.record_read`, also
+when the answer is a refusal that shows the case page again (it is recorded after the
+rollback). Case pages are never cached by the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import flash, g, make_response, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import NotFound
+
+from livc.platform.forms import every_field, field_messages, form_values, render_form
+from livc.platform.policy import Action, decide
+from livc.platform.roles import ROLE_LABELS, Role
+from livc.platform.timeutil import utcnow
+from livc.platform.web import after_refusal
+from livc.tenants.access import guard, refuse
+from livc.tenants.cases.erasure import erase_closed_case_now
+from livc.tenants.cases.loads import (
+    load_any_feedback,
+    load_case,
+    load_feedback_case,
+    load_measure_case,
+    load_review_case,
+    load_team_member_case,
+)
+from livc.tenants.cases.models import (
+    CLOSURE_LABELS,
+    FURTHER_LABELS,
+    MEASURE_STATUS_LABELS,
+    OUTCOMES_BY_KIND,
+    PHASE_LABELS,
+    REVIEW_KIND_LABELS,
+    REVIEW_OUTCOME_LABELS,
+    STAGE_LABELS,
+    VISIBILITY_LABELS,
+    Case,
+    LtfFeedback,
+    Measure,
+    ReviewKind,
+)
+from livc.tenants.cases.operations import (
+    _add_months,
+    add_measure,
+    add_note,
+    add_team_member,
+    approval_state,
+    approve_feedback,
+    cases_for,
+    change_case,
+    change_identity,
+    change_measure,
+    close_case,
+    feedback_of,
+    hold_review,
+    may_change_measure,
+    next_open_review,
+    notes_for,
+    observations,
+    participating_member_ids,
+    record_read,
+    release_faults,
+    release_feedback,
+    released_feedback,
+    remove_team_member,
+    reveal_identity,
+    reviews_of,
+    stage_of,
+    start_feedback,
+    target_group_visible,
+    team_candidates,
+    timeline,
+    update_feedback,
+)
+from livc.tenants.cases.schemas import (
+    ApprovalSchema,
+    CaseChangeSchema,
+    ClosureSchema,
+    FeedbackSchema,
+    MeasureChangeSchema,
+    MeasureSchema,
+    NoteSchema,
+    ReviewSchema,
+    TeamMemberSchema,
+)
+from livc.tenants.members.models import Membership
+from livc.tenants.members.operations import organisation_list
+from livc.tenants.signals.models import (
+    FLAG_LABELS,
+    FOLLOW_UP_LABELS,
+    IDENTITY_FIELDS,
+    OBSERVED_FACT_LABELS,
+    TARGET_GROUP_LABELS,
+)
+from livc.tenants.signals.operations import case_settings
+from livc.tenants.signals.schemas import IdentitySchema
+from livc.tenants.web import blueprint
+
+CONFIRM = _l("Tick the box to confirm.")
+NOTHING_SENT = _l("Fill in the form first: nothing was sent.")
+NOTHING_CHANGED = _l("Nothing changed.")
+IDENTITY_NOTHING = _l("Type a new value in at least one field, or tick a field to clear it.")
+IDENTITY_BOTH = _l("Either type a new value or clear the field, not both.")
+REVEAL_CONFIRM = _l("Use the button on the case page to show the identity.")
+
+IDENTITY_LABELS = {
+    "given_names": _l("Given names"),
+    "family_name": _l("Family name"),
+    "date_of_birth": _l("Date of birth"),
+    "national_number": _l("National number"),
+    "address": _l("Address"),
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of the feedback form to the Local Task Force (seed 004)."""
+
+    name: str
+    label: Any
+    choices: dict | None = None  # None: answered in writing
+    help: Any = None
+
+
+FEEDBACK_QUESTIONS = (
+    Question("effectiveness", _l("How effective is the treatment (the follow-up so far)?")),
+    Question("cooperation", _l("How willing is the person to cooperate?")),
+    Question("distance", _l("Has the person taken distance from extremist ideas?")),
+    Question("further_follow_up", _l("Is further follow-up by the cell useful?"), FURTHER_LABELS),
+    Question("further_note", _l("Note on further follow-up"), help=_l("Optional.")),
+    Question("other_elements", _l("Other elements: measures taken, recommendations")),
+    Question("terrorist_phase", _l("Is the person in a phase where they could move to terrorist acts?"), PHASE_LABELS),
+    Question("phase_explanation", _l("Explanation of the answer above"), help=_l("Optional, but welcome for the Local Task Force.")),
+)
+FAULT_LABELS = {
+    **{question.name: question.label for question in FEEDBACK_QUESTIONS},
+    "approvals": _l("Approvals"),
+    "revision": _l("Revision"),
+}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+def _page(template: str, status: int = 200, errors: dict | None = None, **context):
+    """A page with case content: rendered with what was typed, and never kept by the browser."""
+    body, status = render_form(template, status, errors, **context)
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _read(case: Case, part: str = "case") -> None:
+    """Account for this view of case content, also when the answer is a refusal (rolled back)."""
+    after_refusal(lambda: record_read(case, part))
+
+
+def _sent(schema: Schema) -> bool:
+    """Did the form send any of ``schema``'s fields (an empty POST sends none)?"""
+    return any(name in request.form for name in schema.fields)
+
+
+def _submit(schema: Schema, operation) -> tuple[Any, dict]:
+    """Validate the form and run ``operation(values)``: (result, errors field by field)."""
+    if not _sent(schema):
+        return None, {"_schema": [str(NOTHING_SENT)]}
+    values, errors = form_values(schema)
+    if errors:
+        return None, errors
+    try:
+        return operation(values), {}
+    except ValidationError as error:
+        return None, field_messages(error)
+
+
+def _to_case(case: Case, anchor: str | None = None):
+    return redirect(url_for("tenant.case", case_id=case.id, _anchor=anchor))
+
+
+def _manage(case: Case) -> bool:
+    return bool(decide(g.person, Action.CASE_MANAGE, case))
+
+
+def _overdue(measure: Measure, today: date) -> bool:
+    return measure.open and measure.due_on is not None and measure.due_on < today
+
+
+def _member_label(membership: Membership | None) -> str:
+    if membership is None:
+        return str(_l("a former member"))
+    return f"{membership.account.label} · {membership.organisation.name}"
+
+
+def _candidate_label(membership: Membership) -> str:
+    label = f"{membership.account.label}, {membership.organisation.name}, {ROLE_LABELS[membership.role]}"
+    if membership.role == Role.GUEST_EXPERT and membership.expires_on:
+        label += " · " + str(_l("guest expert until %(date)s", date=membership.expires_on.isoformat()))
+    return label
+
+
+def _fault_list(faults: dict) -> list[tuple[Any, list[str]]]:
+    return [(FAULT_LABELS.get(name), [str(m) for m in messages]) for name, messages in faults.items()]
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+def _event_text(event) -> str:
+    """One line of the timeline: what happened, by kind; never what a note or measure says."""
+    record, kind = event.record, event.kind
+    if kind == "opened":
+        return _l("Case opened: %(kind)s", kind=FOLLOW_UP_LABELS[record.follow_up_kind])
+    if kind == "signal":
+        return _l("Signal %(reference)s received", reference=record.reference)
+    if kind == "weighing":
+        return _l("Signal weighed together: flag %(flag)s", flag=FLAG_LABELS[record.flag])
+    if kind == "team_added":
+        return _l("%(member)s joined the case team", member=_member_label(record.membership))
+    if kind == "team_removed":
+        return _l("%(member)s left the case team", member=_member_label(record.membership))
+    if kind == "measure":
+        organisation = record.organisation.name if record.organisation else "—"
+        return _l("Measure added to the plan, for %(organisation)s", organisation=organisation)
+    if kind == "note":
+        return _l("Progress note by %(member)s. Who reads it: %(readers)s", member=_member_label(record.author),
+                  readers=VISIBILITY_LABELS[record.visibility])
+    if kind == "review":
+        return _l("%(kind)s held: %(outcome)s", kind=REVIEW_KIND_LABELS[record.kind],
+                  outcome=REVIEW_OUTCOME_LABELS[record.outcome] if record.outcome else "—")
+    if kind == "feedback_started":
+        return _l("Feedback form to the Local Task Force started")
+    if kind == "feedback_released":
+        return _l("Feedback form released to the information officer (revision %(revision)s)", revision=record.revision)
+    if kind == "closed":
+        return _l("Case closed: %(reason)s", reason=CLOSURE_LABELS[record.closure_reason] if record.closure_reason else "—")
+    return kind
+
+
+def _timeline(case: Case) -> list[tuple[date, str, str]]:
+    return [(event.at.date(), event.kind, _event_text(event)) for event in timeline(g.person, case)]
+
+
+# --- the list and the case page --------------------------------------------------------------
+
+
+@blueprint.get("/cases")
+@guard(Action.CELL_ENTER)
+def cases():
+    today = _today()
+    rows = [
+        {
+            "case": case,
+            "stage": STAGE_LABELS[stage_of(case, today)],
+            "open_measures": len(case.open_measures),
+            "overdue": any(_overdue(measure, today) for measure in case.measures),
+        }
+        for case in cases_for(g.person)
+    ]
+    return _page("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS, follow_up_labels=FOLLOW_UP_LABELS,
+                 today=today)
+
+
+def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed: str | None = None):
+    """The case page; ``failed`` names the form whose refusal it shows again (its errors and
+    what was typed go to that form only)."""
+    _read(case, "case")
+    today = _today()
+    manage = _manage(case)
+    participants = participating_member_ids(case)
+    feedback = [(form, approval_state(case, form)) for form in feedback_of(case)]
+    next_review = next_open_review(case)
+    return _page(
+        "tenants/case_page.html", status, errors,
+        case=case,
+        failed=failed,
+        manage=manage,
+        today=today,
+        stage=STAGE_LABELS[stage_of(case, today)],
+        show_target_group=target_group_visible(g.person, case),
+        team=case.team,
+        candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
+        measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
+        organisations=[(o.id, o.name) for o in organisation_list()],
+        notes=notes_for(g.person, case),
+        observed=observations(g.person, case),
+        fact_labels=OBSERVED_FACT_LABELS,
+        reviews=reviews_of(case),
+        next_review=next_review,
+        outcomes=[(o.value, REVIEW_OUTCOME_LABELS[o]) for o in OUTCOMES_BY_KIND[next_review.kind]] if next_review else [],
+        flags=list(FLAG_LABELS.items()),
+        review_interval=case_settings().review_interval_days,
+        feedback=feedback,
+        draft_open=any(not form.released for form, _state in feedback),
+        participant=g.membership.id in participants,
+        timeline=_timeline(case),
+        labels=_labels(),
+        visibility_options=list(VISIBILITY_LABELS.items()),
+        status_options=list(MEASURE_STATUS_LABELS.items()),
+        role_labels=ROLE_LABELS,
+    )
+
+
+def _labels() -> dict:
+    return {
+        "flag": FLAG_LABELS, "target_group": TARGET_GROUP_LABELS, "follow_up": FOLLOW_UP_LABELS,
+        "measure_status": MEASURE_STATUS_LABELS, "visibility": VISIBILITY_LABELS, "review_kind": REVIEW_KIND_LABELS,
+        "outcome": REVIEW_OUTCOME_LABELS, "closure": CLOSURE_LABELS, "further": FURTHER_LABELS, "phase": PHASE_LABELS,
+        "stage": STAGE_LABELS,
+    }
+
+
+@blueprint.get("/cases/<int:case_id>")
+@guard(Action.CASE_READ, load=load_case)
+def case(case_id: int):
+    return _case_page(g.resource)
+
+
+# --- the identity of the person concerned ----------------------------------------------------
+
+
+@blueprint.post("/cases/<int:case_id>/identity/reveal")
+@guard(Action.CASE_READ, load=load_case)
+def case_identity_reveal(case_id: int):
+    case = g.resource
+    if request.form.get("reveal") != "yes":
+        return _case_page(case, 422, {"_schema": [str(REVEAL_CONFIRM)]}, failed="reveal")
+    identity = reveal_identity(case, g.membership)
+    return _page("tenants/case_identity.html", case=case, identity=identity, fields=IDENTITY_LABELS)
+
+
+@blueprint.route("/cases/<int:case_id>/identity", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_identity_edit(case_id: int):
+    """New values for the identity: the form starts empty (the identity is not shown here);
+    a field left empty keeps its value, a ticked "clear" empties it."""
+    case = g.resource
+    filled = {name: case.identity is not None and getattr(case.identity, f"{name}_ciphertext") is not None
+              for name in IDENTITY_FIELDS}
+    context = {"case": case, "fields": IDENTITY_LABELS, "filled": filled}
+    if request.method == "GET":
+        return _page("tenants/case_identity_edit.html", **context)
+    values, errors = form_values(IdentitySchema())
+    cleared = [name for name in IDENTITY_FIELDS if request.form.get(f"clear_{name}") == "yes"]
+    for name in cleared:
+        if name in values:
+            errors.setdefault(name, []).append(str(IDENTITY_BOTH))
+    if not errors and not values and not cleared:
+        errors = {"_schema": [str(IDENTITY_NOTHING)]}
+    changed = []
+    if not errors:
+        try:
+            changed = change_identity(case, g.membership, {**values, **{name: None for name in cleared}})
+        except ValidationError as error:
+            errors = field_messages(error)
+    if errors:
+        return _page("tenants/case_identity_edit.html", 422, errors, **context)
+    if changed:
+        flash(_l("The identity was changed: %(fields)s.", fields=", ".join(str(IDENTITY_LABELS[n]) for n in changed)), "info")
+    else:
+        flash(NOTHING_CHANGED, "info")
+    return _to_case(case, "identity")
+
+
+# --- the case itself -------------------------------------------------------------------------
+
+
+@blueprint.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_edit(case_id: int):
+    case = g.resource
+    context = {
+        "case": case,
+        "target_groups": list(TARGET_GROUP_LABELS.items()),
+        "follow_up_kinds": list(FOLLOW_UP_LABELS.items()),
+    }
+    if request.method == "GET":
+        _read(case, "case")
+        return _page("tenants/case_edit.html", **context)
+
+    def change(values: dict) -> list[str]:
+        changes = every_field(values, CaseChangeSchema())
+        changes["approached_for_other_problem"] = bool(values.get("approached_for_other_problem"))
+        return change_case(case, g.membership, changes)
+
+    changed, errors = _submit(CaseChangeSchema(), change)
+    if errors:
+        _read(case, "case")
+        return _page("tenants/case_edit.html", 422, errors, **context)
+    flash(_l("The case was changed.") if changed else NOTHING_CHANGED, "info")
+    return _to_case(case)
+
+
+# --- the case team ---------------------------------------------------------------------------
+
+
+@blueprint.post("/cases/<int:case_id>/team")
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_team_add(case_id: int):
+    case = g.resource
+    member, errors = _submit(TeamMemberSchema(), lambda values: add_team_member(case, g.membership, values))
+    if errors:
+        return _case_page(case, 422, errors, failed="team")
+    flash(_l("%(member)s joined the case team.", member=member.membership.account.label), "info")
+    return _to_case(case, "team")
+
+
+@blueprint.route("/cases/<int:case_id>/team/<int:team_member_id>/remove", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_team_member_case)
+def case_team_remove(case_id: int, team_member_id: int):
+    case, member = g.resource, g.team_member
+    context = {"case": case, "member": member, "label": _member_label(member.membership)}
+    if request.method == "GET":
+        return _page("tenants/case_team_remove.html", **context)
+    if request.form.get("confirm") != "yes":
+        return _page("tenants/case_team_remove.html", 422, {"confirm": [str(CONFIRM)]}, **context)
+    remove_team_member(case, member)
+    flash(_l("%(member)s left the case team and no longer reads the case.", member=context["label"]), "info")
+    return _to_case(case, "team")
+
+
+# --- the follow-up plan ----------------------------------------------------------------------
+
+
+@blueprint.post("/cases/<int:case_id>/measures")
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_measure_add(case_id: int):
+    case = g.resource
+    _measure, errors = _submit(MeasureSchema(), lambda values: add_measure(case, g.membership, values))
+    if errors:
+        return _case_page(case, 422, errors, failed="measure")
+    flash(_l("The measure was added to the follow-up plan."), "info")
+    return _to_case(case, "plan")
+
+
+@blueprint.route("/cases/<int:case_id>/measures/<int:measure_id>", methods=["GET", "POST"])
+@guard(Action.CASE_WORK, load=load_measure_case)
+def case_measure(case_id: int, measure_id: int):
+    """The case team reads a measure; the coordinator changes every field, a member of the
+    responsible organisation its status. Fields not sent stay as they are."""
+    case, measure = g.resource, g.measure
+    may_change = may_change_measure(g.membership, measure)
+    sent_fields = set(request.form) & set(MeasureChangeSchema().fields)
+    if request.method == "POST" and sent_fields and not may_change:
+        refuse(Action.CASE_WORK, "not the responsible organisation")
+    coordinator = g.person.role == Role.COORDINATOR
+    context = {
+        "case": case, "measure": measure, "coordinator": coordinator, "may_change": may_change,
+        "organisations": [(o.id, o.name) for o in organisation_list()],
+        "status_options": list(MEASURE_STATUS_LABELS.items()),
+        "overdue": _overdue(measure, _today()),
+    }
+    _read(case, "measure")
+    if request.method == "GET":
+        return _page("tenants/case_measure.html", **context)
+
+    def change(values: dict) -> list[str]:
+        sent = {name: values.get(name) for name in MeasureChangeSchema().fields if name in request.form}
+        if not coordinator:
+            if sent.get("status") is None:
+                raise ValidationError({"status": [str(_l("This field is required."))]})
+        return change_measure(case, measure, g.membership, sent)
+
+    changed, errors = _submit(MeasureChangeSchema(), change)
+    if errors:
+        return _page("tenants/case_measure.html", 422, errors, **context)
+    if changed:
+        flash(_l("The measure was changed; its status is now: %(status)s.",
+                 status=MEASURE_STATUS_LABELS[measure.status]), "info")
+    else:
+        flash(NOTHING_CHANGED, "info")
+    return _to_case(case, "plan")
+
+
+# --- progress notes --------------------------------------------------------------------------
+
+
+@blueprint.post("/cases/<int:case_id>/notes")
+@guard(Action.CASE_WORK, load=load_case)
+def case_note_add(case_id: int):
+    case = g.resource
+    note, errors = _submit(NoteSchema(), lambda values: add_note(case, g.membership, values))
+    if errors:
+        return _case_page(case, 422, errors, failed="note")
+    flash(_l("The note was added. Who reads it: %(readers)s", readers=VISIBILITY_LABELS[note.visibility]), "info")
+    return _to_case(case, "notes")
+
+
+# --- reviews ---------------------------------------------------------------------------------
+
+
+@blueprint.route("/cases/<int:case_id>/reviews/<int:review_id>", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_review_case)
+def case_review(case_id: int, review_id: int):
+    case, review = g.resource, g.review
+    context = {
+        "case": case, "review": review,
+        "outcomes": [(outcome.value, REVIEW_OUTCOME_LABELS[outcome]) for outcome in OUTCOMES_BY_KIND[review.kind]],
+        "flags": list(FLAG_LABELS.items()),
+        "labels": _labels(),
+        "interval": case_settings().review_interval_days,
+        "follow_up": review.kind == ReviewKind.FOLLOW_UP,
+    }
+    _read(case, "review")
+    if request.method == "GET":
+        return _page("tenants/case_review.html", **context)
+    _held, errors = _submit(ReviewSchema(), lambda values: hold_review(case, review, g.membership, values))
+    if errors:
+        return _page("tenants/case_review.html", 422, errors, **context)
+    if case.closed:
+        flash(_l("The review was recorded."), "info")
+    elif case.next_review_on:
+        flash(_l("The review was recorded; the next one is on %(date)s.", date=case.next_review_on.isoformat()), "info")
+    else:
+        flash(_l("The review was recorded; no next review is planned."), "info")
+    return _to_case(case, "reviews")
+
+
+# --- closure ---------------------------------------------------------------------------------
+
+
+def _closure_outlook(case: Case) -> dict:
+    """What closing today plans: reviews after closure, and when the case is due for erasure."""
+    settings, today = case_settings(), _today()
+    reviews = [_add_months(today, months) for months in settings.months_after_closure] if settings.reviews_after_closure else []
+    erase = max([_add_months(today, settings.retention_months_closed), *reviews])
+    return {"reviews_after": reviews, "erase_after": erase}
+
+
+@blueprint.route("/cases/<int:case_id>/close", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_close(case_id: int):
+    case = g.resource
+    context = {
+        "case": case, "reasons": list(CLOSURE_LABELS.items()), "open_measures": case.open_measures,
+        "labels": _labels(), **_closure_outlook(case),
+    }
+    _read(case, "closure")
+    if request.method == "GET":
+        return _page("tenants/case_close.html", **context)
+    _closed, errors = _submit(ClosureSchema(), lambda values: close_case(case, g.membership, values))
+    if errors:
+        return _page("tenants/case_close.html", 422, errors, **context)
+    flash(_l("The case is closed. It is due for erasure from %(date)s.", date=case.erase_after.isoformat()), "info")
+    return _to_case(case, "closure")
+
+
+@blueprint.route("/cases/<int:case_id>/erase", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_erase(case_id: int):
+    """Erase a closed case now rather than when its retention period ends."""
+    case = g.resource
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        status, errors = (200, {}) if request.method == "GET" else (422, {"confirm": [str(CONFIRM)]})
+        return _page("tenants/case_erase.html", status, errors, case=case)
+    code = case.code
+    try:
+        erase_closed_case_now(case, g.membership)
+    except ValidationError as error:
+        return _page("tenants/case_erase.html", 422, field_messages(error), case=case)
+    flash(_l("Case %(code)s is erased: nothing of the person can be read any more; only an anonymous count "
+             "remains.", code=code), "info")
+    return redirect(url_for("tenant.cases"))
+
+
+# --- feedback to the Local Task Force --------------------------------------------------------
+
+
+@blueprint.post("/cases/<int:case_id>/feedback")
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_feedback_start(case_id: int):
+    """Start a feedback form: with the box ticked (answers come later) or with answers."""
+    case = g.resource
+    if request.form.get("confirm") != "yes" and not _sent(FeedbackSchema()):
+        return _case_page(case, 422, {"confirm": [str(CONFIRM)]}, failed="feedback")
+    values, errors = form_values(FeedbackSchema())
+    feedback = None
+    if not errors:
+        try:
+            feedback = start_feedback(case, g.membership, {k: v for k, v in values.items() if v is not None} or None)
+        except ValidationError as error:
+            errors = field_messages(error)
+    if errors:
+        return _case_page(case, 422, errors, failed="feedback")
+    flash(_l("The feedback form was started. Answer its questions, then every participant approves it."), "info")
+    return redirect(url_for("tenant.case_feedback_edit", case_id=case.id, feedback_id=feedback.id))
+
+
+def _feedback_context(case: Case, feedback: LtfFeedback) -> dict:
+    state = approval_state(case, feedback)
+    return {
+        "case": case, "feedback": feedback, "state": state, "questions": FEEDBACK_QUESTIONS,
+        "manage": _manage(case),
+        "may_approve": (not feedback.released and g.membership.id in participating_member_ids(case)
+                        and all(member.id != g.membership.id for member in state.approved)),
+    }
+
+
+@blueprint.get("/cases/<int:case_id>/feedback/<int:feedback_id>")
+@guard(Action.CASE_WORK, load=load_feedback_case)
+def case_feedback(case_id: int, feedback_id: int):
+    case, feedback = g.resource, g.feedback
+    _read(case, "feedback")
+    return _page("tenants/case_feedback.html", **_feedback_context(case, feedback))
+
+
+@blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/edit", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
+def case_feedback_edit(case_id: int, feedback_id: int):
+    """Every field of the form is sent: an answer left empty is cleared. Any change is a new
+    revision, and every participant approves again."""
+    case, feedback = g.resource, g.feedback
+    context = {"case": case, "feedback": feedback, "questions": FEEDBACK_QUESTIONS}
+    _read(case, "feedback")
+    if request.method == "GET":
+        return _page("tenants/case_feedback_edit.html", **context)
+    changed, errors = _submit(
+        FeedbackSchema(), lambda values: update_feedback(case, feedback, g.membership, every_field(values, FeedbackSchema()))
+    )
+    if errors:
+        return _page("tenants/case_feedback_edit.html", 422, errors, **context)
+    if changed:
+        flash(_l("Saved as revision %(revision)s: every participant approves this revision again.",
+                 revision=feedback.revision), "info")
+    else:
+        flash(NOTHING_CHANGED, "info")
+    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
+
+
+@blueprint.post("/cases/<int:case_id>/feedback/<int:feedback_id>/approve")
+@guard(Action.CASE_WORK, load=load_feedback_case)
+def case_feedback_approve(case_id: int, feedback_id: int):
+    case, feedback = g.resource, g.feedback
+
+    def approve(values: dict) -> None:
+        approve_feedback(case, feedback, g.membership, values["revision"])
+
+    _done, errors = _submit(ApprovalSchema(), approve)
+    if errors:
+        # The page has no field to mark (the revision is the one shown): every message on top.
+        errors = {"_schema": [message for messages in errors.values() for message in messages]}
+        _read(case, "feedback")
+        return _page("tenants/case_feedback.html", 422, errors, **_feedback_context(case, feedback))
+    flash(_l("You approved revision %(revision)s of the feedback form.", revision=feedback.revision), "info")
+    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
+
+
+@blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/release", methods=["GET", "POST"])
+@guard(Action.CASE_MANAGE, load=load_feedback_case)
+def case_feedback_release(case_id: int, feedback_id: int):
+    case, feedback = g.resource, g.feedback
+    _read(case, "feedback")
+
+    def context() -> dict:
+        faults = release_faults(case, feedback)
+        unanswered = bool({question.name for question in FEEDBACK_QUESTIONS} & set(faults))
+        return {**_feedback_context(case, feedback), "faults": _fault_list(faults), "unanswered": unanswered}
+
+    if request.method == "GET":
+        return _page("tenants/case_feedback_release.html", **context())
+    if request.form.get("confirm") != "yes":
+        return _page("tenants/case_feedback_release.html", 422, {"confirm": [str(CONFIRM)]}, **context())
+    try:
+        release_feedback(case, feedback, g.membership)
+    except ValidationError as error:
+        return _page("tenants/case_feedback_release.html", 422, field_messages(error), **context())
+    flash(_l("The feedback form was released to the information officer, who passes it to the Local Task Force."), "info")
+    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
+
+
+# --- the information officer's inbox ---------------------------------------------------------
+
+
+@blueprint.get("/ltf-feedback")
+@guard(Action.POLICE_INFO_READ)
+def ltf_feedback_inbox():
+    return _page("tenants/case_ltf_inbox.html", rows=released_feedback())
+
+
+@blueprint.get("/ltf-feedback/<int:feedback_id>")
+@guard(Action.POLICE_INFO_READ, load=load_any_feedback)
+def ltf_feedback(feedback_id: int):
+    feedback = g.resource
+    if not feedback.released:
+        raise NotFound()
+    case = load_case(feedback.case_id)
+    _read(case, "feedback")
+    return _page("tenants/case_ltf_feedback.html", case=case, feedback=feedback, state=approval_state(case, feedback),
+                 questions=FEEDBACK_QUESTIONS)

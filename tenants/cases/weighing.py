@@ -1,0 +1,192 @@
+"""The weighing: the cell decides together on a signal, and so opens a case, adds the signal to
+one, refers it elsewhere, or closes it.
+
+Seed 001 and 004 set the rules this module keeps, whichever way a weighing comes in (page, API,
+demo):
+
+- a signal never becomes a case by itself: only a weighing does, and a weighing records the
+  flag, the checklist of concrete facts observed (nobody is listed on summary or subjective
+  grounds), who took part in the joint decision, and the decision;
+- a case is opened at red or black only, and only once the cell has its legal minimum;
+- a decision of "insufficient elements" is final: the signal is closed, and only a new signal
+  brings the person back to the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+
+from livc.platform import audit
+from livc.platform.db import db
+from livc.platform.roles import Role
+from livc.platform.timeutil import utcnow
+from livc.tenants.cases.models import Case, CaseStatus
+from livc.tenants.cases.operations import open_case
+from livc.tenants.cell.operations import can_open_cases, legal_minimum_problems
+from livc.tenants.members.models import Membership
+from livc.tenants.members.operations import active_members
+from livc.tenants.signals.models import (
+    SIGNAL_STATUS_BY_DECISION,
+    FlagLevel,
+    FollowUpKind,
+    ObservedFact,
+    Signal,
+    SignalStatus,
+    TargetGroup,
+    Weighing,
+    WeighingDecision,
+    WeighingFact,
+    WeighingParticipant,
+)
+from livc.tenants.signals.operations import (
+    IN_FUTURE,
+    REQUIRED,
+    Faults,
+    _fault,
+    coerce,
+    raise_faults,
+)
+
+
+def already_weighed(day: date):
+    return _l(
+        "This signal was weighed on %(day)s and the decision stands. If something new is observed, "
+        "record a new signal.",
+        day=format_date(day),
+    )
+
+
+def minimum_missing(problems: str):
+    return _l("The cell cannot open cases yet: %(problems)s", problems=problems)
+
+
+TOO_FEW_PARTICIPANTS = _l("A weighing is a joint decision: name at least one other member who took part.")
+NOT_A_PARTICIPANT = _l("Choose active members of the cell's table (guest experts do not weigh signals).")
+FACTS_REQUIRED = _l(
+    "Tick at least one concrete fact that was observed, and describe it: nobody is followed on "
+    "summary or subjective grounds."
+)
+FACT_DESCRIPTION = _l("Describe what was observed: behaviour, words, dates, who saw it.")
+FLAG_TOO_LOW = _l("A case is opened at red or black only: lower flags are followed up outside the cell.")
+REFERRAL_REQUIRED = _l("Say to which service the signal is referred.")
+RATIONALE_REQUIRED = _l("Write down why the elements are insufficient; every partner will respect this decision.")
+CASE_REQUIRED = _l("Choose an open case of the cell.")
+
+
+# --- weighing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FactObserved:
+    fact: ObservedFact
+    description: str
+    observed_on: date | None = None
+
+
+def weighing_participants() -> list[Membership]:
+    """Who can take part in a weighing: active members of the table (no guest experts)."""
+    return [membership for membership in active_members() if membership.role != Role.GUEST_EXPERT]
+
+
+def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Faults:
+    faults: Faults = {}
+    if signal.status != SignalStatus.NEW:
+        decided = signal.decided_at.date() if signal.decided_at else utcnow().date()
+        _fault(faults, "decision", already_weighed(decided))
+        return faults
+    decision, flag = values.get("decision"), values.get("flag")
+    if decision is None:
+        _fault(faults, "decision", REQUIRED)
+    if flag is None:
+        _fault(faults, "flag", REQUIRED)
+    allowed = {membership.id for membership in weighing_participants()}
+    chosen = set(values.get("participant_ids") or ()) - {actor.id}
+    if chosen - allowed:
+        _fault(faults, "participant_ids", NOT_A_PARTICIPANT)
+    elif not chosen:
+        _fault(faults, "participant_ids", TOO_FEW_PARTICIPANTS)
+    facts: list[FactObserved] = list(values.get("facts") or ())
+    for observed in facts:
+        if not observed.description.strip():
+            _fault(faults, f"fact_{observed.fact.value}", FACT_DESCRIPTION)
+        elif observed.observed_on and observed.observed_on > utcnow().date():
+            _fault(faults, f"fact_{observed.fact.value}", IN_FUTURE)
+    if decision in (WeighingDecision.OPEN_CASE, WeighingDecision.ADD_TO_CASE) and not facts:
+        _fault(faults, "facts", FACTS_REQUIRED)
+    if decision == WeighingDecision.OPEN_CASE:
+        if flag is not None and flag not in (FlagLevel.RED, FlagLevel.BLACK):
+            _fault(faults, "flag", FLAG_TOO_LOW)
+        for field in ("target_group", "follow_up_kind"):
+            if values.get(field) is None:
+                _fault(faults, field, REQUIRED)
+        if not can_open_cases():
+            problems = " ".join(str(problem) for problem in legal_minimum_problems())
+            _fault(faults, "decision", minimum_missing(problems))
+    if decision == WeighingDecision.ADD_TO_CASE:
+        case = db.session.get(Case, values.get("case_id") or 0)
+        if case is None or case.status != CaseStatus.OPEN:
+            _fault(faults, "case_id", CASE_REQUIRED)
+    if decision == WeighingDecision.REFER and not (values.get("referred_to") or "").strip():
+        _fault(faults, "referred_to", REFERRAL_REQUIRED)
+    if decision == WeighingDecision.INSUFFICIENT and not (values.get("rationale") or "").strip():
+        _fault(faults, "rationale", RATIONALE_REQUIRED)
+    return faults
+
+
+def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Weighing:
+    """Record the cell's joint decision on ``signal`` (and open the case it decides on)."""
+    values = coerce(values, flag=FlagLevel, decision=WeighingDecision, target_group=TargetGroup,
+                    follow_up_kind=FollowUpKind)
+    raise_faults(_weighing_faults(signal, actor, values))
+    decision: WeighingDecision = values["decision"]
+    weighing = Weighing(signal_id=signal.id, flag=values["flag"], decision=decision, recorded_by_id=actor.id)
+    db.session.add(weighing)
+    db.session.flush()
+    weighing.rationale = (values.get("rationale") or "").strip() or None
+    weighing.referred_to = (values.get("referred_to") or "").strip() or None
+    for observed in values.get("facts") or ():
+        fact = WeighingFact(weighing_id=weighing.id, signal_id=signal.id, fact=observed.fact,
+                            observed_on=observed.observed_on, description_ciphertext="")
+        db.session.add(fact)
+        db.session.flush()
+        fact.description = observed.description.strip()
+    for membership_id in sorted(set(values.get("participant_ids") or ()) | {actor.id}):
+        db.session.add(WeighingParticipant(weighing_id=weighing.id, membership_id=membership_id))
+
+    case = None
+    if decision == WeighingDecision.OPEN_CASE:
+        case = open_case(
+            actor,
+            identity_id=signal.identity_id,
+            target_group=TargetGroup(values["target_group"]),
+            follow_up_kind=FollowUpKind(values["follow_up_kind"]),
+            flag=values["flag"],
+            approached_for_other_problem=bool(values.get("approached_for_other_problem")),
+            team_ids=values.get("team_ids") or (),
+        )
+    elif decision == WeighingDecision.ADD_TO_CASE:
+        case = db.session.get(Case, values["case_id"])
+        if case.identity_id is None and signal.identity_id is not None:
+            case.identity_id = signal.identity_id
+    weighing.case_id = signal.case_id = case.id if case is not None else None
+    signal.status = SIGNAL_STATUS_BY_DECISION[decision]
+    signal.decided_at = weighing.decided_at
+    db.session.flush()
+    audit.record(
+        "signal.weighed",
+        subject=f"signal:{signal.reference}",
+        details={
+            "decision": decision.value,
+            "flag": weighing.flag.value,
+            "facts": sorted(observed.fact.value for observed in values.get("facts") or ()),
+            "participants": len(weighing.participants),
+            **({"case": case.code} if case is not None else {}),
+        },
+    )
+    return weighing

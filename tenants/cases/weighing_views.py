@@ -1,0 +1,206 @@
+"""Weighing a signal: the page and the API where the cell records its joint decision, and so
+opens a case, adds the signal to one, refers it elsewhere, or closes it.
+
+Views only parse and answer: the rules live in :mod:`livc.tenants.cases.weighing`. The page
+shows every decision's fields at once; only those of the decision taken are used. The flag,
+the facts ticked and who took part may rest on police information: the coordinator's only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+
+from livc.platform.api import InvalidFields, load_body
+from livc.platform.db import db
+from livc.platform.forms import apply_or_422, field_messages
+from livc.platform.policy import Action
+from livc.platform.roles import ROLE_LABELS, Role
+from livc.tenants.access import guard
+from livc.tenants.cases.models import Case
+from livc.tenants.cases.operations import cases_for
+from livc.tenants.cases.schemas import FactSchema, WeighingSchema, facts_from_form
+from livc.tenants.cases.weighing import FactObserved, weigh_signal, weighing_participants
+from livc.tenants.members.models import Membership
+from livc.tenants.signals.models import (
+    DECISION_LABELS,
+    FLAG_LABELS,
+    FOLLOW_UP_LABELS,
+    OBSERVED_FACT_LABELS,
+    TARGET_GROUP_LABELS,
+    FlagLevel,
+    ObservedFact,
+    Signal,
+    SignalStatus,
+    Weighing,
+    WeighingDecision,
+)
+from livc.tenants.signals.operations import case_settings, read_signal
+from livc.tenants.signals.views import (
+    LABELS,
+    SignalSummaryOut,
+    WeighingOut,
+    case_reference,
+    case_url,
+    load_signal,
+    weighing_of,
+)
+from livc.tenants.web import blueprint, no_store_answer, no_store_page
+
+# Fields each decision of the weighing uses (the page shows them all; others are ignored).
+DECISION_FIELDS = {
+    WeighingDecision.OPEN_CASE: ("target_group", "follow_up_kind", "approached_for_other_problem", "team_ids"),
+    WeighingDecision.ADD_TO_CASE: ("case_id",),
+    WeighingDecision.REFER: ("referred_to",),
+    WeighingDecision.INSUFFICIENT: (),
+}
+WEIGHING_SCALARS = ("flag", "decision", "rationale", "referred_to", "target_group", "follow_up_kind", "case_id")
+
+
+def _texts(messages: Any) -> Any:
+    """Messages as strings in the reader's language, nested where marshmallow nests them."""
+    if isinstance(messages, dict):
+        return {str(key): _texts(value) for key, value in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_texts(value) for value in messages]
+    return str(messages)
+
+
+def _flat(messages: Any) -> list[str]:
+    """Every message of a (nested) field as one list, for a page that shows them in one place."""
+    if isinstance(messages, dict):
+        return [text for value in messages.values() for text in _flat(value)]
+    if isinstance(messages, list | tuple):
+        return [text for value in messages for text in _flat(value)]
+    return [str(messages)]
+
+
+class WeighingBody(WeighingSchema):
+    """The weighing schema, keeping nested faults where they are (``facts.0.description``)."""
+
+    def handle_error(self, error: ValidationError, data, **kwargs) -> None:
+        raise ValidationError(_texts(error.normalized_messages()), data=error.data, valid_data=error.valid_data)
+
+
+def _participant_label(membership: Membership) -> str:
+    return f"{membership.account.label} ({ROLE_LABELS[membership.role]}, {membership.organisation.name})"
+
+
+def _only_for_decision(values: dict) -> dict:
+    """The values the chosen decision uses (the page shows every decision's fields at once)."""
+    decision = values.get("decision")
+    unused = {name for fields_ in DECISION_FIELDS.values() for name in fields_} - set(DECISION_FIELDS.get(decision, ()))
+    return {name: value for name, value in values.items() if name not in unused}
+
+
+def _facts(items) -> list[FactObserved]:
+    return [FactObserved(item["fact"], item.get("description") or "", item.get("observed_on")) for item in items]
+
+
+def _weighing_from_form(form) -> tuple[dict, dict[str, list[str]]]:
+    """The weighing page's fields as the schema's values, and the faults per field (a fact's
+    under ``fact_<key>``, next to its checkbox)."""
+    errors: dict[str, list[str]] = {}
+    facts = []
+    for ticked in facts_from_form(form):
+        try:
+            facts.append(FactSchema().load(ticked))
+        except ValidationError as error:
+            errors[f"fact_{ticked['fact']}"] = _flat(error.normalized_messages())
+    raw: dict[str, Any] = {name: form[name].strip() for name in WEIGHING_SCALARS if form.get(name, "").strip()}
+    raw.update(
+        participant_ids=form.getlist("participant_ids"),
+        team_ids=form.getlist("team_ids"),
+        approached_for_other_problem=bool(form.get("approached_for_other_problem")),
+    )
+    try:
+        values = WeighingBody().load(raw)
+    except ValidationError as error:
+        errors.update({name: _flat(messages) for name, messages in error.normalized_messages().items()})
+        values = {}
+    values["facts"] = _facts(facts)
+    return _only_for_decision(values), errors
+
+
+def _weigh_context(signal: Signal) -> dict:
+    settings = case_settings()
+    participants = [m for m in weighing_participants() if m.id != g.membership.id]
+    return {
+        "signal": signal,
+        "weighing": weighing_of(signal),
+        "labels": LABELS,
+        "case_url": case_url,
+        "case": case_reference(g.person, signal.case),
+        "full_weighing": True,
+        "flags": [(level.value, FLAG_LABELS[level], settings.criteria(level)) for level in FlagLevel],
+        "facts": [(fact.value, OBSERVED_FACT_LABELS[fact]) for fact in ObservedFact],
+        "participants": [(m.id, _participant_label(m)) for m in participants],
+        "team_candidates": [(m.id, _participant_label(m)) for m in participants if m.role != Role.COORDINATOR],
+        "decisions": list(DECISION_LABELS.items()),
+        "target_groups": list(TARGET_GROUP_LABELS.items()),
+        "follow_ups": list(FOLLOW_UP_LABELS.items()),
+        "open_cases": [(case.id, case.code) for case in cases_for(g.person, include_closed=False)],
+        "ticked": {name: set(request.form.getlist(name)) for name in ("participant_ids", "team_ids")},
+    }
+
+
+def _already_weighed(signal: Signal) -> dict[str, list[str]]:
+    """The rule's own answer to a second weighing (the decision stands)."""
+    try:
+        weigh_signal(signal, g.membership, {})
+    except ValidationError as error:
+        return field_messages(error)
+    raise AssertionError("a weighed signal was weighed again")  # pragma: no cover
+
+
+def _after_weighing(signal: Signal, weighing: Weighing):
+    if weighing.case_id is not None:
+        case = db.session.get(Case, weighing.case_id)
+        if weighing.decision == WeighingDecision.OPEN_CASE:
+            flash(_l("Case %(code)s opened on signal %(reference)s.", code=case.code, reference=signal.reference), "info")
+        else:
+            flash(_l("Signal %(reference)s added to case %(code)s.", code=case.code, reference=signal.reference), "info")
+        return redirect(case_url(case.id))
+    flash(_l("The decision on signal %(reference)s is recorded.", reference=signal.reference), "info")
+    return redirect(url_for("tenant.signal", signal_id=signal.id))
+
+
+@blueprint.route("/signals/<int:signal_id>/weigh", methods=["GET", "POST"])
+@guard(Action.SIGNAL_WEIGH, load=load_signal)
+def signal_weigh(signal_id: int):
+    signal = g.resource
+    if request.method == "GET":
+        read_signal(signal)
+        return no_store_page("tenants/signal_weigh.html", **_weigh_context(signal))
+    if signal.status != SignalStatus.NEW:
+        return no_store_page("tenants/signal_weigh.html", 422, _already_weighed(signal), **_weigh_context(signal))
+    values, errors = _weighing_from_form(request.form)
+    if not errors:
+        try:
+            weighing = weigh_signal(signal, g.membership, values)
+        except ValidationError as error:
+            errors = field_messages(error)
+    if errors:
+        return no_store_page("tenants/signal_weigh.html", 422, errors, **_weigh_context(signal))
+    return _after_weighing(signal, weighing)
+
+
+@blueprint.post("/api/signals/<int:signal_id>/weighing")
+@guard(Action.SIGNAL_WEIGH, load=load_signal)
+def api_signal_weigh(signal_id: int):
+    """The cell's decision (body per the weighing schema, ``facts`` as a list); a signal
+    weighed already answers 422 with the rule's message, whatever the body."""
+    signal = g.resource
+    if signal.status != SignalStatus.NEW:
+        raise InvalidFields(_already_weighed(signal))
+    values = load_body(WeighingBody())
+    values["facts"] = _facts(values.get("facts") or ())
+    weighing = apply_or_422(weigh_signal, signal, g.membership, _only_for_decision(values))
+    case = case_reference(g.person, weighing.case)
+    return no_store_answer(
+        201, url_for("tenant.api_signal", signal_id=signal.id),
+        weighing=WeighingOut(g.person).dump(weighing), signal=SignalSummaryOut().dump(signal), case=case,
+    )

@@ -1,0 +1,1 @@
+"""The cell's organisation: its form, tables, seats, partner inventory and the law's minimum."""

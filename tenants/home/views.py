@@ -1,0 +1,49 @@
+"""The cell's landing page (public) and the member's home page: the dashboard
+(:mod:`livc.tenants.home.dashboard`) and links to every page the member may reach."""
+
+from __future__ import annotations
+
+from flask import g, render_template
+from flask_babel import lazy_gettext as _l
+
+from livc.platform.policy import Action, decide, public
+from livc.tenants.access import guard
+from livc.tenants.home.dashboard import dashboard_context
+from livc.tenants.web import KIND_LABELS, blueprint
+
+
+@blueprint.get("/")
+@public
+def landing():
+    return render_template("tenants/landing.html", tenant=g.tenant, kind_label=KIND_LABELS[g.tenant.kind])
+
+
+@blueprint.get("/home")
+@guard(Action.CELL_ENTER)
+def home():
+    """The cell's dashboard: what waits for the member, and the pages they may reach."""
+    links = [(action, endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.person, action)]
+    return render_template(
+        "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind],
+        **dashboard_context(g.person),
+    )
+
+
+HOME_LINKS = (
+    (Action.SETUP_MANAGE, "tenant.setup", _l("Set-up of the cell")),
+    (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
+    (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
+    (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
+    (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
+    (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),
+    (Action.FEDERATION_MANAGE, "tenant.federation", _l("Links with other cells")),
+    (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
+    (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
+    (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
+    (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
+    (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),
+    (Action.OPERATOR_ACTIONS_VIEW, "tenant.operator_actions", _l("Actions of the platform operator")),
+    (Action.PROFILE_MANAGE, "tenant.profile", _l("Your profile and sign-in")),
+)

@@ -1,0 +1,1 @@
+"""The cell's house rules (*huishoudelijk reglement*) and their legal basis, versioned."""

@@ -1,0 +1,39 @@
+"""The coordinator's retention page and its API: what will be erased within the coming 60
+days, by reference and date only, so that nothing comes as a surprise."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from livc.platform.policy import Action
+from livc.tenants.access import guard
+from livc.tenants.cases.models import RECORD_LABELS
+from livc.tenants.retention.operations import upcoming_erasures
+from livc.tenants.signals.operations import case_settings
+from livc.tenants.signals.views import case_url
+from livc.tenants.web import blueprint, no_store_answer, no_store_page
+
+RETENTION_WITHIN_DAYS = 60
+
+
+class DueOut(Schema):
+    kind = fields.String()
+    id = fields.Integer(attribute="record_id")
+    reference = fields.String()
+    due_on = fields.Date()
+
+
+@blueprint.get("/retention")
+@guard(Action.CASE_SETTINGS_MANAGE)
+def retention():
+    """What will be erased within the coming 60 days: references and dates only."""
+    return no_store_page(
+        "tenants/signal_retention.html", due=upcoming_erasures(RETENTION_WITHIN_DAYS), within=RETENTION_WITHIN_DAYS,
+        settings=case_settings(), labels={"record": RECORD_LABELS}, case_url=case_url,
+    )
+
+
+@blueprint.get("/api/retention")
+@guard(Action.CASE_SETTINGS_MANAGE)
+def api_retention():
+    return no_store_answer(within_days=RETENTION_WITHIN_DAYS, due=DueOut(many=True).dump(upcoming_erasures(RETENTION_WITHIN_DAYS)))

@@ -1,0 +1,305 @@
+"""Intake: a signal comes in. And what signals and cases share: the cell's case settings, the
+references they are known by, and the encrypted identity of the person concerned.
+
+Seed 001 and 004 set the rules this module keeps, whichever way a change comes in (page, API,
+demo):
+
+- intake is low-threshold: a partner reports through a short form, the coordinator logs what
+  came by phone, e-mail or in person, and the information officer brings a referral of the
+  Local Task Force. The person concerned may stay anonymous;
+- a partner first assesses the signal within their own organisation (the seeds' "filter").
+
+What the cell decides on a signal is the weighing's (:mod:`livc.tenants.cases.weighing`).
+Refusals raise marshmallow's ``ValidationError`` keyed by the field at fault, all at once.
+Audit entries carry references and ids, never what was observed or who it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+
+from livc.platform import audit
+from livc.platform.db import current_tenant_id, db
+from livc.platform.keys import blind_index, normalise_for_index
+from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant
+from livc.platform.timeutil import utcnow
+from livc.tenants.members.models import Membership, Organisation
+from livc.tenants.members.operations import active_members
+from livc.tenants.signals.mail import notify_urgent_signal
+from livc.tenants.signals.models import (
+    CODE_PREFIX_MAX,
+    IDENTITY_FIELDS,
+    CaseSettings,
+    Identity,
+    InternalAssessment,
+    Signal,
+    SignalChannel,
+    SignalStatus,
+    Urgency,
+)
+
+Faults = dict[str, list[Any]]
+
+REQUIRED = _l("This field is required.")
+FILTER_FIRST = _l(
+    "Discuss the signal within your own organisation first (the filter of the cell's house rules); "
+    "report it once your organisation finds it worrying."
+)
+CHANNEL_NOT_YOURS = _l("Your role cannot record a signal received this way.")
+CONTACT_REQUIRED = _l("Write down who reported it and how to reach them.")
+UNTIL_BEFORE_FROM = _l("The last day cannot be before the first day.")
+IN_FUTURE = _l("This date is in the future.")
+UNKNOWN_ORGANISATION = _l("Choose an organisation of the cell.")
+
+
+def raise_faults(faults: Faults) -> None:
+    if faults:
+        raise ValidationError({field: [str(m) for m in messages] for field, messages in faults.items()})
+
+
+def _fault(faults: Faults, field: str, message: Any) -> None:
+    faults.setdefault(field, []).append(message)
+
+
+def coerce(values: Mapping[str, Any], **enums: type) -> dict[str, Any]:
+    """``values`` with the named fields as members of their enums (schemas give members
+    already; scripts and tests may pass plain values). An unknown value is a field fault."""
+    coerced, faults = dict(values), {}
+    for name, enum_type in enums.items():
+        value = coerced.get(name)
+        if value is None or isinstance(value, enum_type):
+            continue
+        try:
+            coerced[name] = enum_type(value)
+        except ValueError:
+            _fault(faults, name, _l("Choose one of the options."))
+    raise_faults(faults)
+    return coerced
+
+
+# --- settings and references ------------------------------------------------------------------
+
+
+def default_prefix(tenant: Tenant) -> str:
+    letters = "".join(char for char in tenant.slug.upper() if char.isalpha())
+    letters = letters.removeprefix("DEMO") or letters
+    return (letters[:3] or "LIV")[:CODE_PREFIX_MAX]
+
+
+def case_settings(*, lock: bool = False) -> CaseSettings:
+    """The cell's case settings, created with defaults the first time."""
+    query = sa.select(CaseSettings)
+    if lock:
+        query = query.with_for_update()
+    settings = db.session.scalar(query)
+    if settings is None:
+        tenant = db.session.get(Tenant, current_tenant_id())
+        settings = CaseSettings(code_prefix=default_prefix(tenant))
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def next_reference(kind: str) -> str:
+    """The next case code (``GNT-2026-007``) or signal reference (``S-2026-014``).
+
+    The settings row is locked while the number is taken, so two requests never get the same.
+    """
+    settings = case_settings(lock=True)
+    year = utcnow().year
+    if settings.code_year != year:
+        settings.code_year, settings.next_case_number, settings.next_signal_number = year, 1, 1
+    if kind == "case":
+        number = settings.next_case_number
+        settings.next_case_number += 1
+        return f"{settings.code_prefix}-{year}-{number:03d}"
+    number = settings.next_signal_number
+    settings.next_signal_number += 1
+    return f"S-{year}-{number:03d}"
+
+
+SETTINGS_FIELDS = (
+    "code_prefix", "flag_green_criteria", "flag_yellow_criteria", "flag_red_criteria", "flag_black_criteria",
+    "review_interval_days", "reviews_after_closure", "review_months_after_closure", "retention_months_closed",
+    "retention_months_signals",
+)
+CRITERIA_FIELDS = ("flag_green_criteria", "flag_yellow_criteria", "flag_red_criteria", "flag_black_criteria")
+RETENTION_BEFORE_REVIEW = _l("Closed cases would be erased before their last review after closure.")
+
+
+def change_settings(changes: Mapping[str, Any]) -> list[str]:
+    """Change the cell's case settings; returns the names of the fields that changed.
+
+    Criteria left empty fall back to the standard text. Closed cases are kept at least until
+    their last review after closure. A new code prefix applies to cases opened from now on.
+    """
+    settings = case_settings(lock=True)
+    new = {name: changes[name] for name in SETTINGS_FIELDS if name in changes and (changes[name] is not None or name in CRITERIA_FIELDS)}
+    for name in CRITERIA_FIELDS:
+        if name in new:
+            new[name] = (new[name] or "").strip() or None
+    if "review_months_after_closure" in new:
+        months = sorted({int(part) for part in new["review_months_after_closure"].split(",") if part.strip()})
+        new["review_months_after_closure"] = ",".join(str(month) for month in months if month > 0)
+    months = [int(part) for part in new.get("review_months_after_closure", settings.review_months_after_closure).split(",") if part]
+    keep = new.get("retention_months_closed", settings.retention_months_closed)
+    with_reviews = new.get("reviews_after_closure", settings.reviews_after_closure)
+    if with_reviews and months and keep < max(months):
+        raise_faults({"retention_months_closed": [RETENTION_BEFORE_REVIEW]})
+    changed = [name for name, value in new.items() if getattr(settings, name) != value]
+    for name in changed:
+        setattr(settings, name, new[name])
+    if changed:
+        settings.updated_at = utcnow()
+        audit.record("case_settings.changed", details={"fields": changed})
+    return changed
+
+
+# --- identities -------------------------------------------------------------------------------
+
+
+def identity_values(values: Mapping[str, Any]) -> dict[str, str | None]:
+    """The identity fields among ``values`` (dates as ISO text), empty ones as None."""
+    found = {}
+    for name in IDENTITY_FIELDS:
+        if name in values:
+            value = values[name]
+            if isinstance(value, date):
+                value = value.isoformat()
+            found[name] = (value or "").strip() or None
+    return found
+
+
+def write_identity(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
+    """Create or change an identity; the name's extra blind indexes follow the fields."""
+    if identity is None:
+        if not any(values.values()):
+            return None
+        identity = Identity()
+        db.session.add(identity)
+        db.session.flush()  # the record's key scope needs its id
+    for name, value in values.items():
+        setattr(identity, name, value)
+    given, family = identity.given_names or "", identity.family_name or ""
+    both = given and family and normalise_for_index(given + family)
+    identity.full_name_index = blind_index(given + family, "full_name") if both else None
+    identity.reversed_name_index = blind_index(family + given, "full_name") if both else None
+    identity.updated_at = utcnow()
+    return identity
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+CHANNELS_BY_ROLE = {
+    Role.COORDINATOR: (SignalChannel.FORM, SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON),
+    Role.INFORMATION_OFFICER: (SignalChannel.FORM, SignalChannel.LTF_REFERRAL),
+}
+
+
+def channels_for(role: Role) -> tuple[SignalChannel, ...]:
+    return CHANNELS_BY_ROLE.get(role, (SignalChannel.FORM,))
+
+
+def _intake_faults(actor: Membership, values: Mapping[str, Any]) -> Faults:
+    faults: Faults = {}
+    channel = values.get("channel") or SignalChannel.FORM
+    if channel not in channels_for(actor.role):
+        _fault(faults, "channel", CHANNEL_NOT_YOURS)
+    if not (values.get("observation") or "").strip():
+        _fault(faults, "observation", REQUIRED)
+    assessment = values.get("internal_assessment")
+    if assessment is None:
+        _fault(faults, "internal_assessment", REQUIRED)
+    elif channel == SignalChannel.FORM and assessment != InternalAssessment.DONE:
+        _fault(faults, "internal_assessment", FILTER_FIRST)
+    if values.get("urgency") is None:
+        _fault(faults, "urgency", REQUIRED)
+    if channel in (SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON) and not (
+        values.get("reporter_contact") or ""
+    ).strip():
+        _fault(faults, "reporter_contact", CONTACT_REQUIRED)
+    first, last, today = values.get("observed_from"), values.get("observed_until"), utcnow().date()
+    for field, day in (("observed_from", first), ("observed_until", last)):
+        if day is not None and day > today:
+            _fault(faults, field, IN_FUTURE)
+    if first and last and last < first:
+        _fault(faults, "observed_until", UNTIL_BEFORE_FROM)
+    organisation_id = values.get("reporter_organisation_id")
+    if organisation_id is not None and db.session.get(Organisation, organisation_id) is None:
+        _fault(faults, "reporter_organisation_id", UNKNOWN_ORGANISATION)
+    return faults
+
+
+def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
+    """Record a signal. A partner's own report names their organisation; the coordinator may
+    name the reporting organisation of a call or mail."""
+    values = coerce(values, channel=SignalChannel, internal_assessment=InternalAssessment, urgency=Urgency)
+    raise_faults(_intake_faults(actor, values))
+    channel = values.get("channel") or SignalChannel.FORM
+    organisation_id = actor.organisation_id if channel in (SignalChannel.FORM, SignalChannel.LTF_REFERRAL) else None
+    signal = Signal(
+        reference=next_reference("signal"),
+        channel=channel,
+        recorded_by_id=actor.id,
+        reporter_organisation_id=values.get("reporter_organisation_id") or organisation_id,
+        internal_assessment=values["internal_assessment"],
+        urgency=values.get("urgency") or Urgency.NORMAL,
+        observed_from=values.get("observed_from"),
+        observed_until=values.get("observed_until"),
+        observation_ciphertext="",
+    )
+    db.session.add(signal)
+    db.session.flush()
+    signal.observation = values["observation"].strip()
+    signal.reporter_contact = (values.get("reporter_contact") or "").strip() or None
+    signal.assessment_note = (values.get("assessment_note") or "").strip() or None
+    identity = write_identity(None, identity_values(values))
+    signal.identity_id = identity.id if identity is not None else None
+    if signal.urgency == Urgency.URGENT:
+        notify_urgent_signal(signal, active_coordinators())
+    audit.record(
+        "signal.recorded",
+        subject=f"signal:{signal.reference}",
+        details={"channel": signal.channel.value, "urgency": signal.urgency.value, "anonymous": identity is None},
+    )
+    return signal
+
+
+def active_coordinators() -> list[Membership]:
+    return active_members(Role.COORDINATOR)
+
+
+def find_signal(signal_id: int) -> Signal | None:
+    return db.session.get(Signal, signal_id)
+
+
+def open_signals() -> list[Signal]:
+    return list(
+        db.session.scalars(
+            sa.select(Signal).where(Signal.status == SignalStatus.NEW).order_by(Signal.received_at)
+        )
+    )
+
+
+def signals_recorded_by(membership_id: int) -> list[Signal]:
+    return list(
+        db.session.scalars(
+            sa.select(Signal).where(Signal.recorded_by_id == membership_id).order_by(Signal.received_at.desc())
+        )
+    )
+
+
+def all_signals() -> list[Signal]:
+    return list(db.session.scalars(sa.select(Signal).order_by(Signal.received_at.desc())))
+
+
+def read_signal(signal: Signal) -> None:
+    """Account for a read of a signal's content."""
+    audit.record("signal.read", subject=f"signal:{signal.reference}")
