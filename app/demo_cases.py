@@ -50,14 +50,14 @@ from livc.tenants.cases.models import (
     TerroristPhase,
 )
 from livc.tenants.cases.operations import (
-    _add_months,
-    _erase_after,
     add_measure,
+    add_months,
     add_note,
     approve_feedback,
     change_case,
     change_measure,
     close_case,
+    erase_after,
     hold_review,
     start_feedback,
 )
@@ -637,7 +637,7 @@ class _Seeder:
         for summary, review in zip(story.after_closure, self.pending_reviews(case), strict=False):
             self.hold(case, review, review.due_on, ReviewOutcome.NO_CONCERN, summary)
 
-        case.erase_after = _erase_after(case)
+        case.erase_after = erase_after(case)
 
     def shared_case(self) -> Case:
         """The person the neighbouring cell follows too: a case in follow-up for a month."""
@@ -829,9 +829,9 @@ class _Seeder:
         months = sorted(case_settings().months_after_closure)
         after = [review for review in self.pending_reviews(case) if review.kind == ReviewKind.AFTER_CLOSURE]
         for review, month in zip(after, months, strict=False):
-            review.due_on, review.created_at = _add_months(closed.date(), month), closed
+            review.due_on, review.created_at = add_months(closed.date(), month), closed
         db.session.flush()
-        case.erase_after = _erase_after(case)
+        case.erase_after = erase_after(case)
 
     def organisation(self, key: str) -> Organisation:
         name, kind = ORGANISATIONS[key]

@@ -153,7 +153,7 @@ def person_for(membership: Membership) -> Person:
     )
 
 
-def _rate_limiter() -> MovingWindowRateLimiter:
+def rate_limiter() -> MovingWindowRateLimiter:
     limiter = current_app.extensions.get("livc.rate_limiter")
     if limiter is None:
         settings = current_app.extensions["livc.settings"]
@@ -166,7 +166,7 @@ def limit_credential_attempts() -> None:
     """429 when one client address tries credentials too often (any account, any cell)."""
     item = RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE)
     prefix = current_app.extensions["livc.settings"].queue_prefix  # deployments sharing one Redis
-    if not _rate_limiter().hit(item, f"{prefix}credentials", client_address()):
+    if not rate_limiter().hit(item, f"{prefix}credentials", client_address()):
         after_refusal(lambda: audit.record("auth.rate_limited", details={"endpoint": request.endpoint}))
         raise TooManyRequests()
 

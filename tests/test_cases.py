@@ -202,8 +202,8 @@ def test_closing_with_open_measures_needs_a_reason_and_plans_reviews_after_closu
         cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": "Moved to Gent; their cell takes over."})
         assert db.session.get(type(measure), measure.id).status == MeasureStatus.CANCELLED
         after = [review for review in cases.reviews_of(case) if review.kind == ReviewKind.AFTER_CLOSURE]
-        assert [r.due_on for r in after] == [cases._add_months(date.today(), 6), cases._add_months(date.today(), 12)]
-        assert case.erase_after == cases._add_months(date.today(), 24)
+        assert [r.due_on for r in after] == [cases.add_months(date.today(), 6), cases.add_months(date.today(), 12)]
+        assert case.erase_after == cases.add_months(date.today(), 24)
         db.session.commit()
         assert "closed" in faults(cases.add_measure, db.session.get(Case, case_id), coordinator,
                                   {"description": "x", "organisation_id": 1})["_schema"][0]

@@ -220,12 +220,13 @@ def test_of_all_demo_people_only_the_shared_person_would_alert():
 def test_a_demo_database_seeded_before_the_shared_person_gets_them_and_the_alert(app, monkeypatch):
     """A demo seeded before the federation demo existed (no shared person, no link): running
     the demo again adds the shared person to each cell, links the cells, and alerts."""
-    from livc.app import demo, demo_cases
+    from livc.app import demo as demo_module
+    from livc.app import demo_cases
     from livc.app.demo import seed_demo
 
     with monkeypatch.context() as older:
         older.setattr(demo_cases, "_has_case_of", lambda person: True)
-        older.setattr(demo, "link_demo_cells", lambda tenants: False)
+        older.setattr(demo_module, "link_demo_cells", lambda tenants: False)
         with app.app_context():
             cells = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
             assert {slug: case_count(cells[slug]) for slug in CELLS} == {slug: 6 for slug in CELLS}

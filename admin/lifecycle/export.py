@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,6 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from livc.admin.lifecycle.models import (
-    _SECRET_COLUMN,
     NOT_EXPORTED,
     Offboarding,
     TenantExport,
@@ -319,3 +319,7 @@ def expire_exports() -> int:
 
 def _rows(manifest: dict[str, Any]) -> int:
     return sum(entry["rows"] for entry in manifest["files"])
+
+
+# Columns never handed over: credentials and blind indexes (keyed digests, useless outside).
+_SECRET_COLUMN = re.compile(r"(?:^|_)(?:secret|token_digest|code_digest)$|_index$")

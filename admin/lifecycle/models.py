@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -142,8 +141,6 @@ REASON_MAX = 500
 # Tables never handed over: keys (destroyed, not the municipality's), sign-in sessions and
 # single-use links (credentials).
 NOT_EXPORTED = frozenset({"data_keys", "auth_sessions", "password_resets"})
-# Columns never handed over: credentials and blind indexes (keyed digests, useless outside).
-_SECRET_COLUMN = re.compile(r"(?:^|_)(?:secret|token_digest|code_digest)$|_index$")
 
 REASON_REQUIRED = _l("Say why the cell is suspended.")
 REASON_TOO_LONG = _l("Keep the reason under 500 characters.")

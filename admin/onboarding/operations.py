@@ -44,7 +44,7 @@ from livc.tenants.house_rules.models import HouseRules
 from livc.tenants.members.models import Invitation, Membership, MembershipStatus, Organisation
 from livc.tenants.members.operations import create_invitation, membership_of
 from livc.tenants.members.sso import save_provider
-from livc.tenants.members.sso_views import SsoSettingsSchema, _setting_errors
+from livc.tenants.members.sso_views import SsoSettingsSchema, setting_errors
 
 # --- messages -------------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ def _sso_values(values: dict) -> dict | None:
         settings = SsoSettingsSchema().load(raw)
     except ValidationError as error:
         raise ValidationError({f"sso_{key}": value for key, value in field_messages(error).items()}) from None
-    errors = _setting_errors(settings)
+    errors = setting_errors(settings)
     if errors:
         raise ValidationError({f"sso_{key}": value for key, value in errors.items()})
     return settings

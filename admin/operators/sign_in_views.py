@@ -38,7 +38,7 @@ from livc.platform.forms import (
 )
 from livc.platform.policy import public
 from livc.platform.web import after_refusal, client_address
-from livc.tenants.access import SIGN_IN_ATTEMPTS_PER_MINUTE, _rate_limiter
+from livc.tenants.access import SIGN_IN_ATTEMPTS_PER_MINUTE, rate_limiter
 from livc.tenants.members.signing import Refused, new_password_errors
 
 PENDING_KEY = "operator_pending"
@@ -51,7 +51,7 @@ def limit_credential_attempts() -> None:
 
 
     prefix = current_app.extensions["livc.settings"].queue_prefix
-    if not _rate_limiter().hit(RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE), f"{prefix}credentials", client_address()):
+    if not rate_limiter().hit(RateLimitItemPerMinute(SIGN_IN_ATTEMPTS_PER_MINUTE), f"{prefix}credentials", client_address()):
         endpoint = request.endpoint
         after_refusal(lambda: operators.record_action("auth.rate_limited", actor="anonymous", details={"endpoint": endpoint}))
         raise TooManyRequests()

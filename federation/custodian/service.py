@@ -79,7 +79,7 @@ from livc.federation.custodian.storage import (
     AuditLog,
     ClientRegistry,
     KeyStore,
-    _check_private,
+    check_private,
     evaluate_elements,
 )
 
@@ -323,7 +323,7 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
             custodian.clients.ids()
             for path in (settings.keys_path, settings.clients_path):
                 if path.exists():  # a file made readable by others since it was last read
-                    _check_private(path)
+                    check_private(path)
         except (CustodianConfigurationError, OSError):
             return jsonify({"status": "unavailable"}), 503
         return jsonify({"status": "ok"})

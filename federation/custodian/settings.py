@@ -102,7 +102,7 @@ def decode_element(text: object) -> bytes:
     return value
 
 
-def _now() -> str:
+def timestamp_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 

@@ -29,7 +29,7 @@ from livc.federation.custodian.settings import (
     InvalidElement,
     RetiredEpoch,
     UnknownEpoch,
-    _now,
+    timestamp_now,
 )
 
 KEYS_FORMAT = "livc-custodian-keys/1"
@@ -54,7 +54,7 @@ def _stat_signature(path: Path) -> tuple[int, int, int] | None:
     return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
-def _check_private(path: Path) -> None:
+def check_private(path: Path) -> None:
     """Refuse a secret file that anybody (other than its owner and group) may read or change."""
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXO):
@@ -143,7 +143,7 @@ class KeyStore:
         if seed is not None and len(seed) != 32:
             raise ValueError("a seed is 32 bytes")
         if path is None:
-            self._epochs = {1: Epoch(1, _now(), seed or secrets.token_bytes(32))}
+            self._epochs = {1: Epoch(1, timestamp_now(), seed or secrets.token_bytes(32))}
             self._current = 1
             return
         if not path.exists():
@@ -152,7 +152,7 @@ class KeyStore:
                     f"no key file at {path}: run livc custodian init first (a first installation only: "
                     "a new key matches no token enrolled under a lost one; restore the key file otherwise)"
                 )
-            first = {1: Epoch(1, _now(), seed or secrets.token_bytes(32))}
+            first = {1: Epoch(1, timestamp_now(), seed or secrets.token_bytes(32))}
             _write_private(path, self._dump(1, first), exclusive=True)  # another process may win
         self._reload()
 
@@ -210,7 +210,7 @@ class KeyStore:
             raise CustodianConfigurationError(f"the key file {self.path} disappeared")
         if signature == self._signature:
             return
-        _check_private(self.path)
+        check_private(self.path)
         self._current, self._epochs = self._parse(self.path.read_text())
         self._signature = signature
 
@@ -264,7 +264,7 @@ class KeyStore:
             raise ValueError("a seed is 32 bytes")
         with self._change():
             number = max(self._epochs) + 1
-            self._epochs[number] = Epoch(number, _now(), seed or secrets.token_bytes(32))
+            self._epochs[number] = Epoch(number, timestamp_now(), seed or secrets.token_bytes(32))
             self._current = number
             return number
 
@@ -278,7 +278,7 @@ class KeyStore:
                 raise RetiredEpoch(f"epoch {epoch} is already retired")
             if epoch == self._current:
                 raise CustodianError(f"epoch {epoch} is the current epoch: rotate first")
-            self._epochs[epoch] = Epoch(epoch, found.created, None, _now())
+            self._epochs[epoch] = Epoch(epoch, found.created, None, timestamp_now())
             self._keys = {key: value for key, value in self._keys.items() if key[0] != epoch}
 
 
@@ -315,7 +315,7 @@ class ClientRegistry:
             self._clients, self._signature = {}, None
             return self._clients
         if signature != self._signature:
-            _check_private(self.path)
+            check_private(self.path)
             try:
                 data = json.loads(self.path.read_text())
                 if data.get("format") != CLIENTS_FORMAT or not isinstance(data.get("clients"), dict):
@@ -358,7 +358,7 @@ class ClientRegistry:
         with _locked(self.path), self._lock:
             self._signature = None
             clients = dict(self._read())
-            clients[client_id] = {"secret_sha256": _secret_hash(secret), "created": _now()}
+            clients[client_id] = {"secret_sha256": _secret_hash(secret), "created": timestamp_now()}
             self._write(clients)
         return secret
 
@@ -383,7 +383,7 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def record(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"time": _now(), "event": event, **fields}, separators=(",", ":")) + "\n"
+        line = json.dumps({"time": timestamp_now(), "event": event, **fields}, separators=(",", ":")) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -41,7 +41,7 @@ from livc.tenants.signals.models import (
     FollowUpKind,
     Identity,
     TargetGroup,
-    _membership_column,
+    membership_column,
 )
 
 
@@ -207,10 +207,10 @@ class Case(TenantScoped, db.Model):
     follow_up_kind: Mapped[FollowUpKind] = mapped_column(value_enum(FollowUpKind))
     flag: Mapped[FlagLevel] = mapped_column(value_enum(FlagLevel))
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
-    opened_by_id: Mapped[int | None] = _membership_column()
+    opened_by_id: Mapped[int | None] = membership_column()
     next_review_on: Mapped[date | None] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
-    closed_by_id: Mapped[int | None] = _membership_column()
+    closed_by_id: Mapped[int | None] = membership_column()
     closure_reason: Mapped[ClosureReason | None] = mapped_column(value_enum(ClosureReason))
     # Erasure is due from this day on (set at closure, moved by reviews after closure).
     erase_after: Mapped[date | None] = mapped_column(index=True)
@@ -264,10 +264,10 @@ class CaseTeamMember(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int | None] = _membership_column(ondelete="CASCADE")
+    membership_id: Mapped[int | None] = membership_column(ondelete="CASCADE")
     until: Mapped[date | None]
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
-    added_by_id: Mapped[int | None] = _membership_column()
+    added_by_id: Mapped[int | None] = membership_column()
     removed_at: Mapped[datetime | None]
 
     membership: Mapped[Membership | None] = relationship(foreign_keys=[membership_id])
@@ -286,7 +286,7 @@ class Measure(TenantScoped, db.Model):
     due_on: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[MeasureStatus] = mapped_column(value_enum(MeasureStatus), default=MeasureStatus.PLANNED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = _membership_column()
+    created_by_id: Mapped[int | None] = membership_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_on: Mapped[date | None]
     description_ciphertext: Mapped[str] = mapped_column(sa.Text)
@@ -311,7 +311,7 @@ class ProgressNote(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[int | None] = _membership_column()
+    author_id: Mapped[int | None] = membership_column()
     visibility: Mapped[NoteVisibility] = mapped_column(value_enum(NoteVisibility))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     body_ciphertext: Mapped[str] = mapped_column(sa.Text)
@@ -335,7 +335,7 @@ class Review(TenantScoped, db.Model):
     kind: Mapped[ReviewKind] = mapped_column(value_enum(ReviewKind))
     due_on: Mapped[date] = mapped_column(index=True)
     held_on: Mapped[date | None]
-    held_by_id: Mapped[int | None] = _membership_column()
+    held_by_id: Mapped[int | None] = membership_column()
     outcome: Mapped[ReviewOutcome | None] = mapped_column(value_enum(ReviewOutcome))
     flag: Mapped[FlagLevel | None] = mapped_column(value_enum(FlagLevel))
     reminded_on: Mapped[date | None]
@@ -369,11 +369,11 @@ class LtfFeedback(TenantScoped, db.Model):
     further_follow_up: Mapped[FurtherFollowUp | None] = mapped_column(value_enum(FurtherFollowUp))
     terrorist_phase: Mapped[TerroristPhase | None] = mapped_column(value_enum(TerroristPhase))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = _membership_column()
+    created_by_id: Mapped[int | None] = membership_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by_id: Mapped[int | None] = _membership_column()
+    updated_by_id: Mapped[int | None] = membership_column()
     released_at: Mapped[datetime | None]
-    released_by_id: Mapped[int | None] = _membership_column()
+    released_by_id: Mapped[int | None] = membership_column()
 
     effectiveness_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     cooperation_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
@@ -411,6 +411,6 @@ class FeedbackApproval(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     feedback_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("ltf_feedback.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int | None] = _membership_column()
+    membership_id: Mapped[int | None] = membership_column()
     revision: Mapped[int]
     approved_at: Mapped[datetime] = mapped_column(default=utcnow)

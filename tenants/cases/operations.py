@@ -74,7 +74,7 @@ from livc.tenants.signals.models import (
 from livc.tenants.signals.operations import (
     REQUIRED,
     Faults,
-    _fault,
+    add_fault,
     case_settings,
     coerce,
     identity_values,
@@ -118,7 +118,7 @@ def _today() -> date:
     return utcnow().date()
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -130,7 +130,7 @@ def subject_of(case: Case) -> str:
 
 def _closed_check(case: Case, faults: Faults, field_name: str = "_schema") -> None:
     if case.closed:
-        _fault(faults, field_name, CASE_CLOSED)
+        add_fault(faults, field_name, CASE_CLOSED)
 
 
 # --- finding and reading ----------------------------------------------------------------------
@@ -229,7 +229,7 @@ def change_case(case: Case, actor: Membership, changes: Mapping[str, Any]) -> li
     _closed_check(case, faults)
     for name in ("target_group", "follow_up_kind"):
         if name in changes and changes[name] is None:
-            _fault(faults, name, REQUIRED)
+            add_fault(faults, name, REQUIRED)
     raise_faults(faults)
     changed = []
     for name in CASE_FIELDS:
@@ -328,18 +328,18 @@ def add_team_member(case: Case, actor: Membership, values: Mapping[str, Any]) ->
     membership = db.session.get(Membership, values.get("membership_id") or 0)
     until = values.get("until")
     if membership is None or not membership.usable:
-        _fault(faults, "membership_id", NOT_A_MEMBER)
+        add_fault(faults, "membership_id", NOT_A_MEMBER)
     elif membership.id in case.team_membership_ids:
-        _fault(faults, "membership_id", ALREADY_IN_TEAM)
+        add_fault(faults, "membership_id", ALREADY_IN_TEAM)
     elif membership.role == Role.GUEST_EXPERT:
         if until is None:
             until = membership.expires_at.date() if membership.expires_at else None
             if until is None:
-                _fault(faults, "until", GUEST_UNTIL_REQUIRED)
+                add_fault(faults, "until", GUEST_UNTIL_REQUIRED)
         elif membership.expires_at is not None and until > membership.expires_at.date():
-            _fault(faults, "until", UNTIL_AFTER_GUEST_END)
+            add_fault(faults, "until", UNTIL_AFTER_GUEST_END)
     if until is not None and until < _today():
-        _fault(faults, "until", UNTIL_IN_PAST)
+        add_fault(faults, "until", UNTIL_IN_PAST)
     raise_faults(faults)
     member = CaseTeamMember(case_id=case.id, membership_id=membership.id, until=until, added_by_id=actor.id)
     db.session.add(member)
@@ -377,10 +377,10 @@ def _measure_faults(case: Case, values: Mapping[str, Any], creating: bool) -> Fa
     _closed_check(case, faults)
     if creating or "description" in values:
         if not (values.get("description") or "").strip():
-            _fault(faults, "description", REQUIRED)
+            add_fault(faults, "description", REQUIRED)
     if creating or "organisation_id" in values:
         if db.session.get(Organisation, values.get("organisation_id") or 0) is None:
-            _fault(faults, "organisation_id", UNKNOWN_ORGANISATION)
+            add_fault(faults, "organisation_id", UNKNOWN_ORGANISATION)
     return faults
 
 
@@ -417,7 +417,7 @@ def change_measure(case: Case, measure: Measure, actor: Membership, changes: Map
         for name in sorted(set(changes) - {"status"}):
             faults[name] = [STATUS_ONLY]
     if not measure.open:
-        _fault(faults, "status", MEASURE_CLOSED)
+        add_fault(faults, "status", MEASURE_CLOSED)
     raise_faults(faults)
     changed = []
     for name in ("organisation_id", "due_on", "status"):
@@ -441,9 +441,9 @@ def add_note(case: Case, actor: Membership, values: Mapping[str, Any]) -> Progre
     values = coerce(values, visibility=NoteVisibility)
     faults: Faults = {}
     if not (values.get("body") or "").strip():
-        _fault(faults, "body", REQUIRED)
+        add_fault(faults, "body", REQUIRED)
     if values.get("visibility") is None:
-        _fault(faults, "visibility", REQUIRED)
+        add_fault(faults, "visibility", REQUIRED)
     raise_faults(faults)
     note = ProgressNote(case_id=case.id, author_id=actor.id, visibility=values["visibility"], body_ciphertext="")
     db.session.add(note)
@@ -491,15 +491,15 @@ def hold_review(case: Case, review: Review, actor: Membership, values: Mapping[s
     faults: Faults = {}
     outcome, next_on = values.get("outcome"), values.get("next_review_on")
     if review.held:
-        _fault(faults, "_schema", REVIEW_HELD)
+        add_fault(faults, "_schema", REVIEW_HELD)
     if outcome is None:
-        _fault(faults, "outcome", REQUIRED)
+        add_fault(faults, "outcome", REQUIRED)
     elif outcome not in OUTCOMES_BY_KIND[review.kind]:
-        _fault(faults, "outcome", OUTCOME_NOT_FOR_KIND)
+        add_fault(faults, "outcome", OUTCOME_NOT_FOR_KIND)
     if not (values.get("summary") or "").strip():
-        _fault(faults, "summary", REQUIRED)
+        add_fault(faults, "summary", REQUIRED)
     if next_on is not None and next_on <= _today():
-        _fault(faults, "next_review_on", NEXT_REVIEW_PAST)
+        add_fault(faults, "next_review_on", NEXT_REVIEW_PAST)
     if review.kind == ReviewKind.FOLLOW_UP:
         _closed_check(case, faults)
     raise_faults(faults)
@@ -518,7 +518,7 @@ def hold_review(case: Case, review: Review, actor: Membership, values: Mapping[s
     elif outcome == ReviewOutcome.REOPEN:
         _reopen(case)
     else:
-        case.erase_after = _erase_after(case)
+        case.erase_after = erase_after(case)
     case.updated_at = utcnow()
     db.session.flush()
     audit.record("case.reviewed", subject=subject_of(case),
@@ -540,7 +540,7 @@ def _reopen(case: Case) -> None:
     case_events.case_became_active.send(case)
 
 
-def _erase_after(case: Case) -> date:
+def erase_after(case: Case) -> date:
     """When a closed case is due for erasure: the retention period after closure, and never
     before its last review after closure."""
     settings = case_settings()
@@ -548,7 +548,7 @@ def _erase_after(case: Case) -> date:
     last_review = db.session.scalar(
         sa.select(sa.func.max(Review.due_on)).where(Review.case_id == case.id, Review.kind == ReviewKind.AFTER_CLOSURE)
     )
-    return max(_add_months(closed_on, settings.retention_months_closed), last_review or closed_on)
+    return max(add_months(closed_on, settings.retention_months_closed), last_review or closed_on)
 
 
 # --- closure ---------------------------------------------------------------------------------
@@ -561,12 +561,12 @@ def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case
     reason = values.get("reason")
     note = (values.get("note") or "").strip()
     if reason is None:
-        _fault(faults, "reason", REQUIRED)
+        add_fault(faults, "reason", REQUIRED)
     elif reason == ClosureReason.OTHER and not note:
-        _fault(faults, "note", REQUIRED)
+        add_fault(faults, "note", REQUIRED)
     still_open = case.open_measures
     if still_open and not note:
-        _fault(faults, "note", OPEN_MEASURES_WHY)
+        add_fault(faults, "note", OPEN_MEASURES_WHY)
     raise_faults(faults)
     now = utcnow()
     for measure in still_open:
@@ -581,9 +581,9 @@ def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case
     settings = case_settings()
     if settings.reviews_after_closure:
         for months in settings.months_after_closure:
-            db.session.add(Review(case_id=case.id, kind=ReviewKind.AFTER_CLOSURE, due_on=_add_months(now.date(), months)))
+            db.session.add(Review(case_id=case.id, kind=ReviewKind.AFTER_CLOSURE, due_on=add_months(now.date(), months)))
     db.session.flush()
-    case.erase_after = _erase_after(case)
+    case.erase_after = erase_after(case)
     case.updated_at = now
     audit.record("case.closed", subject=subject_of(case),
                  details={"reason": reason.value, "measures_cancelled": len(still_open)})
@@ -690,14 +690,14 @@ def approve_feedback(case: Case, feedback: LtfFeedback, actor: Membership, revis
     """Approve the revision the member read (a stale revision is refused: it changed since)."""
     faults: Faults = {}
     if feedback.released:
-        _fault(faults, "_schema", FEEDBACK_RELEASED)
+        add_fault(faults, "_schema", FEEDBACK_RELEASED)
     elif actor.id not in participating_member_ids(case):
-        _fault(faults, "_schema", NOT_PARTICIPATING)
+        add_fault(faults, "_schema", NOT_PARTICIPATING)
     elif revision is not None and revision != feedback.revision:
-        _fault(faults, "revision", _l("The form changed since you read it: read revision %(revision)s and approve that.",
+        add_fault(faults, "revision", _l("The form changed since you read it: read revision %(revision)s and approve that.",
                                       revision=feedback.revision))
     elif actor.id in approver_ids(feedback):
-        _fault(faults, "_schema", ALREADY_APPROVED)
+        add_fault(faults, "_schema", ALREADY_APPROVED)
     raise_faults(faults)
     db.session.add(FeedbackApproval(feedback_id=feedback.id, membership_id=actor.id, revision=feedback.revision))
     db.session.flush()
@@ -708,17 +708,17 @@ def approve_feedback(case: Case, feedback: LtfFeedback, actor: Membership, revis
 def release_faults(case: Case, feedback: LtfFeedback) -> Faults:
     faults: Faults = {}
     if feedback.released:
-        _fault(faults, "_schema", FEEDBACK_RELEASED)
+        add_fault(faults, "_schema", FEEDBACK_RELEASED)
         return faults
     for name in FEEDBACK_QUESTIONS:
         if getattr(feedback, name) in (None, ""):
-            _fault(faults, name, FEEDBACK_INCOMPLETE)
+            add_fault(faults, name, FEEDBACK_INCOMPLETE)
     state = approval_state(case, feedback)
     if not state.complete:
         names = ", ".join(m.account.display_name for m in state.waiting) or "-"
-        _fault(faults, "approvals", missing_approvals(names))
+        add_fault(faults, "approvals", missing_approvals(names))
     if not information_officers():
-        _fault(faults, "_schema", NO_RECIPIENT)
+        add_fault(faults, "_schema", NO_RECIPIENT)
     return faults
 
 

@@ -58,8 +58,8 @@ from livc.tenants.cases.models import (
     ReviewKind,
 )
 from livc.tenants.cases.operations import (
-    _add_months,
     add_measure,
+    add_months,
     add_note,
     add_team_member,
     approval_state,
@@ -543,8 +543,8 @@ def case_review(case_id: int, review_id: int):
 def _closure_outlook(case: Case) -> dict:
     """What closing today plans: reviews after closure, and when the case is due for erasure."""
     settings, today = case_settings(), _today()
-    reviews = [_add_months(today, months) for months in settings.months_after_closure] if settings.reviews_after_closure else []
-    erase = max([_add_months(today, settings.retention_months_closed), *reviews])
+    reviews = [add_months(today, months) for months in settings.months_after_closure] if settings.reviews_after_closure else []
+    erase = max([add_months(today, settings.retention_months_closed), *reviews])
     return {"reviews_after": reviews, "erase_after": erase}
 
 

@@ -48,7 +48,7 @@ from livc.tenants.signals.operations import (
     IN_FUTURE,
     REQUIRED,
     Faults,
-    _fault,
+    add_fault,
     coerce,
     raise_faults,
 )
@@ -98,44 +98,44 @@ def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any
     faults: Faults = {}
     if signal.status != SignalStatus.NEW:
         decided = signal.decided_at.date() if signal.decided_at else utcnow().date()
-        _fault(faults, "decision", already_weighed(decided))
+        add_fault(faults, "decision", already_weighed(decided))
         return faults
     decision, flag = values.get("decision"), values.get("flag")
     if decision is None:
-        _fault(faults, "decision", REQUIRED)
+        add_fault(faults, "decision", REQUIRED)
     if flag is None:
-        _fault(faults, "flag", REQUIRED)
+        add_fault(faults, "flag", REQUIRED)
     allowed = {membership.id for membership in weighing_participants()}
     chosen = set(values.get("participant_ids") or ()) - {actor.id}
     if chosen - allowed:
-        _fault(faults, "participant_ids", NOT_A_PARTICIPANT)
+        add_fault(faults, "participant_ids", NOT_A_PARTICIPANT)
     elif not chosen:
-        _fault(faults, "participant_ids", TOO_FEW_PARTICIPANTS)
+        add_fault(faults, "participant_ids", TOO_FEW_PARTICIPANTS)
     facts: list[FactObserved] = list(values.get("facts") or ())
     for observed in facts:
         if not observed.description.strip():
-            _fault(faults, f"fact_{observed.fact.value}", FACT_DESCRIPTION)
+            add_fault(faults, f"fact_{observed.fact.value}", FACT_DESCRIPTION)
         elif observed.observed_on and observed.observed_on > utcnow().date():
-            _fault(faults, f"fact_{observed.fact.value}", IN_FUTURE)
+            add_fault(faults, f"fact_{observed.fact.value}", IN_FUTURE)
     if decision in (WeighingDecision.OPEN_CASE, WeighingDecision.ADD_TO_CASE) and not facts:
-        _fault(faults, "facts", FACTS_REQUIRED)
+        add_fault(faults, "facts", FACTS_REQUIRED)
     if decision == WeighingDecision.OPEN_CASE:
         if flag is not None and flag not in (FlagLevel.RED, FlagLevel.BLACK):
-            _fault(faults, "flag", FLAG_TOO_LOW)
+            add_fault(faults, "flag", FLAG_TOO_LOW)
         for field in ("target_group", "follow_up_kind"):
             if values.get(field) is None:
-                _fault(faults, field, REQUIRED)
+                add_fault(faults, field, REQUIRED)
         if not can_open_cases():
             problems = " ".join(str(problem) for problem in legal_minimum_problems())
-            _fault(faults, "decision", minimum_missing(problems))
+            add_fault(faults, "decision", minimum_missing(problems))
     if decision == WeighingDecision.ADD_TO_CASE:
         case = db.session.get(Case, values.get("case_id") or 0)
         if case is None or case.status != CaseStatus.OPEN:
-            _fault(faults, "case_id", CASE_REQUIRED)
+            add_fault(faults, "case_id", CASE_REQUIRED)
     if decision == WeighingDecision.REFER and not (values.get("referred_to") or "").strip():
-        _fault(faults, "referred_to", REFERRAL_REQUIRED)
+        add_fault(faults, "referred_to", REFERRAL_REQUIRED)
     if decision == WeighingDecision.INSUFFICIENT and not (values.get("rationale") or "").strip():
-        _fault(faults, "rationale", RATIONALE_REQUIRED)
+        add_fault(faults, "rationale", RATIONALE_REQUIRED)
     return faults
 
 

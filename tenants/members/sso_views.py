@@ -155,7 +155,7 @@ class SsoSettingsSchema(Schema):
         raise ValidationError(messages, data=error.data, valid_data=error.valid_data)
 
 
-def _setting_errors(values: dict[str, Any]) -> dict[str, list[str]]:
+def setting_errors(values: dict[str, Any]) -> dict[str, list[str]]:
     """What the schema cannot know: a secret for a new provider, and a provider that answers."""
     if not values.get("client_secret") and sso.configured_provider() is None:
         return {"client_secret": [str(SECRET_REQUIRED)]}
@@ -185,7 +185,7 @@ def sso_settings():
     if request.method == "GET":
         return render_form("tenants/sso_settings.html", **context)
     values, errors = form_values(SsoSettingsSchema())
-    errors = errors or _setting_errors(values)
+    errors = errors or setting_errors(values)
     if errors:
         return render_form("tenants/sso_settings.html", 422, errors, **context)
     sso.save_provider(values)
@@ -219,7 +219,7 @@ def api_sso():
 @guard(Action.SSO_MANAGE)
 def api_sso_update():
     values = load_body(SsoSettingsSchema())
-    errors = _setting_errors(values)
+    errors = setting_errors(values)
     if errors:
         raise InvalidFields(errors)
     return jsonify(sso=_settings_out(sso.save_provider(values)))

@@ -27,7 +27,7 @@ from livc.platform.jobs import task
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.erasure import erase_case
 from livc.tenants.cases.models import Case, CaseStatus, Measure, Review
-from livc.tenants.cases.operations import _add_months
+from livc.tenants.cases.operations import add_months
 from livc.tenants.retention.mail import notify_due
 from livc.tenants.signals.erasure import erase_signal
 from livc.tenants.signals.models import Signal, SignalStatus
@@ -57,13 +57,13 @@ def retention_report(today: date | None = None) -> list[Due]:
         )
     ]
     # A signal decided on day D is due on D + the retention period.
-    latest = datetime.combine(_add_months(today, -settings.retention_months_signals), datetime.max.time())
+    latest = datetime.combine(add_months(today, -settings.retention_months_signals), datetime.max.time())
     for signal in db.session.scalars(
         sa.select(Signal).where(Signal.status.in_(ERASABLE_SIGNALS), Signal.decided_at <= latest)
         .order_by(Signal.decided_at)
     ):
         due.append(Due("signal", signal.reference, signal.id,
-                       _add_months(signal.decided_at.date(), settings.retention_months_signals)))
+                       add_months(signal.decided_at.date(), settings.retention_months_signals)))
     return due
 
 

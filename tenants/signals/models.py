@@ -26,7 +26,7 @@ SHORT_TEXT_MAX = 200
 TEXT_MAX = 5000
 
 
-def _membership_column(nullable: bool = True, ondelete: str = "SET NULL"):
+def membership_column(nullable: bool = True, ondelete: str = "SET NULL"):
     return mapped_column(Id, sa.ForeignKey("memberships.id", ondelete=ondelete), index=True, nullable=nullable)
 
 
@@ -315,7 +315,7 @@ class Signal(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(REFERENCE_MAX))  # "S-2026-014"
     channel: Mapped[SignalChannel] = mapped_column(value_enum(SignalChannel))
-    recorded_by_id: Mapped[int | None] = _membership_column()
+    recorded_by_id: Mapped[int | None] = membership_column()
     reporter_organisation_id: Mapped[int | None] = mapped_column(
         Id, sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
@@ -360,7 +360,7 @@ class Weighing(TenantScoped, db.Model):
     flag: Mapped[FlagLevel] = mapped_column(value_enum(FlagLevel))
     decision: Mapped[WeighingDecision] = mapped_column(value_enum(WeighingDecision))
     case_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
-    recorded_by_id: Mapped[int | None] = _membership_column()
+    recorded_by_id: Mapped[int | None] = membership_column()
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     rationale_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     referred_to_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
@@ -408,7 +408,7 @@ class WeighingParticipant(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     weighing_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("weighings.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int | None] = _membership_column()
+    membership_id: Mapped[int | None] = membership_column()
 
     membership: Mapped[Membership | None] = relationship()
 

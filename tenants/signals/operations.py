@@ -64,7 +64,7 @@ def raise_faults(faults: Faults) -> None:
         raise ValidationError({field: [str(m) for m in messages] for field, messages in faults.items()})
 
 
-def _fault(faults: Faults, field: str, message: Any) -> None:
+def add_fault(faults: Faults, field: str, message: Any) -> None:
     faults.setdefault(field, []).append(message)
 
 
@@ -79,7 +79,7 @@ def coerce(values: Mapping[str, Any], **enums: type) -> dict[str, Any]:
         try:
             coerced[name] = enum_type(value)
         except ValueError:
-            _fault(faults, name, _l("Choose one of the options."))
+            add_fault(faults, name, _l("Choose one of the options."))
     raise_faults(faults)
     return coerced
 
@@ -211,29 +211,29 @@ def _intake_faults(actor: Membership, values: Mapping[str, Any]) -> Faults:
     faults: Faults = {}
     channel = values.get("channel") or SignalChannel.FORM
     if channel not in channels_for(actor.role):
-        _fault(faults, "channel", CHANNEL_NOT_YOURS)
+        add_fault(faults, "channel", CHANNEL_NOT_YOURS)
     if not (values.get("observation") or "").strip():
-        _fault(faults, "observation", REQUIRED)
+        add_fault(faults, "observation", REQUIRED)
     assessment = values.get("internal_assessment")
     if assessment is None:
-        _fault(faults, "internal_assessment", REQUIRED)
+        add_fault(faults, "internal_assessment", REQUIRED)
     elif channel == SignalChannel.FORM and assessment != InternalAssessment.DONE:
-        _fault(faults, "internal_assessment", FILTER_FIRST)
+        add_fault(faults, "internal_assessment", FILTER_FIRST)
     if values.get("urgency") is None:
-        _fault(faults, "urgency", REQUIRED)
+        add_fault(faults, "urgency", REQUIRED)
     if channel in (SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON) and not (
         values.get("reporter_contact") or ""
     ).strip():
-        _fault(faults, "reporter_contact", CONTACT_REQUIRED)
+        add_fault(faults, "reporter_contact", CONTACT_REQUIRED)
     first, last, today = values.get("observed_from"), values.get("observed_until"), utcnow().date()
     for field, day in (("observed_from", first), ("observed_until", last)):
         if day is not None and day > today:
-            _fault(faults, field, IN_FUTURE)
+            add_fault(faults, field, IN_FUTURE)
     if first and last and last < first:
-        _fault(faults, "observed_until", UNTIL_BEFORE_FROM)
+        add_fault(faults, "observed_until", UNTIL_BEFORE_FROM)
     organisation_id = values.get("reporter_organisation_id")
     if organisation_id is not None and db.session.get(Organisation, organisation_id) is None:
-        _fault(faults, "reporter_organisation_id", UNKNOWN_ORGANISATION)
+        add_fault(faults, "reporter_organisation_id", UNKNOWN_ORGANISATION)
     return faults
 
 
