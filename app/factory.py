@@ -10,15 +10,18 @@ import sqlalchemy as sa
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-# Importing a view module puts its routes on its blueprint; importing a models module registers
-# its tables (Alembic's environment imports this module for the whole metadata).
+# Importing a models module registers its tables (Alembic's environment imports this module for
+# the whole metadata); importing a view module puts its routes on its blueprint.
 from livc.admin import api as admin_api  # noqa: F401
 from livc.admin.health import outbox_views  # noqa: F401
 from livc.admin.health import views as health_views  # noqa: F401
+from livc.admin.lifecycle import models as lifecycle_models  # noqa: F401
 from livc.admin.lifecycle import views as lifecycle_views  # noqa: F401
+from livc.admin.onboarding import models as onboarding_models  # noqa: F401
 from livc.admin.onboarding import setup_views  # noqa: F401
 from livc.admin.onboarding import views as onboarding_views  # noqa: F401
 from livc.admin.operators import cell_views as operator_cell_views  # noqa: F401
+from livc.admin.operators import models as operator_models  # noqa: F401
 from livc.admin.operators import sign_in_views as operator_sign_in_views  # noqa: F401
 from livc.admin.operators import views as operator_views  # noqa: F401
 from livc.admin.police_zones import views as police_zone_views  # noqa: F401
@@ -26,19 +29,24 @@ from livc.admin.web import blueprint as admin_blueprint
 from livc.federation import models as federation_models  # noqa: F401
 from livc.federation import subscribers as federation_subscribers
 from livc.federation import views as federation_views  # noqa: F401
-from livc.platform import accounts, audit, i18n, keys, police_zones, sessions, tenancy, web  # noqa: F401
+from livc.platform import accounts, audit, i18n, jobs, keys, police_zones, sessions, tenancy, web  # noqa: F401
 from livc.platform.db import db
 from livc.platform.logs import configure_logging
 from livc.platform.settings import Settings, load_settings
 from livc.tenants.cases import api as case_api  # noqa: F401
+from livc.tenants.cases import models as case_models  # noqa: F401
 from livc.tenants.cases import search_views, weighing_views  # noqa: F401
 from livc.tenants.cases import views as case_views  # noqa: F401
+from livc.tenants.cell import models as cell_models  # noqa: F401
 from livc.tenants.cell import views as cell_views  # noqa: F401
 from livc.tenants.home import views as home_views  # noqa: F401
+from livc.tenants.house_rules import models as house_rules_models  # noqa: F401
 from livc.tenants.house_rules import views as house_rules_views  # noqa: F401
-from livc.tenants.members import sign_in_api, sign_in_views, sso_views  # noqa: F401
+from livc.tenants.members import models as member_models  # noqa: F401
+from livc.tenants.members import sign_in_api, sign_in_views, sso, sso_views  # noqa: F401
 from livc.tenants.members import views as member_views  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
+from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401
 from livc.tenants.web import blueprint as tenants_blueprint
 

@@ -31,7 +31,7 @@ from livc.admin.onboarding.models import ORGANISATION_DEFAULT, TenantSetup
 from livc.admin.onboarding.schemas import TenantSchema
 from livc.admin.operators.operations import record_action
 from livc.platform import audit, registry
-from livc.platform.accounts import NAME_MAX, find_account, get_or_create_account
+from livc.platform.accounts import NAME_MAX, get_or_create_account
 from livc.platform.db import db, tenant_context
 from livc.platform.forms import REQUIRED, email_field, field_messages, text_field
 from livc.platform.mail import render_mail, send_mail
@@ -42,7 +42,7 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.cell.models import CellProfile, Table
 from livc.tenants.house_rules.models import HouseRules
 from livc.tenants.members.models import Invitation, Membership, MembershipStatus, Organisation
-from livc.tenants.members.operations import create_invitation, membership_of
+from livc.tenants.members.operations import create_invitation
 from livc.tenants.members.sso import save_provider
 from livc.tenants.members.sso_views import SsoSettingsSchema, setting_errors
 
@@ -289,14 +289,6 @@ def _mail_invitation(tenant: Tenant, membership: Membership, language: str, acto
     send_mail(membership.account.email, subject, body, tenant_id=tenant.id)
 
 
-def first_coordinator(tenant: Tenant) -> Membership | None:
-    """The coordinator seat the operator created (the first coordinator of the cell)."""
-    with tenant_context(tenant.id):
-        return db.session.scalar(
-            sa.select(Membership).where(Membership.role == Role.COORDINATOR).order_by(Membership.id).limit(1)
-        )
-
-
 def resend_invitation(tenant: Tenant, *, actor: str, language: str | None = None) -> str:
     """A new link for the first coordinator while they have not accepted; returns the address."""
     if tenant.status != TenantStatus.ACTIVE:
@@ -315,14 +307,6 @@ def resend_invitation(tenant: Tenant, *, actor: str, language: str | None = None
         subject = f"membership:{membership.id}"
     record_action("tenant.invitation_resent", actor=actor, tenant=tenant, subject=subject, details={"language": language})
     return email
-
-
-def coordinator_for_email(email: str, tenant: Tenant) -> Membership | None:
-    account = find_account(email)
-    if account is None:
-        return None
-    with tenant_context(tenant.id):
-        return membership_of(account.id)
 
 
 # --- progress -------------------------------------------------------------------------------
