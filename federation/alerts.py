@@ -92,7 +92,6 @@ def _own_cases(alerts: list[MatchAlert], tenant_id: int) -> dict[int, tuple[int,
 
 
 def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str]] | None = None) -> AlertView:
-
     side = alert.side(tenant_id)
     other_side = "b" if side == "a" else "a"
     other_cell_id = getattr(alert, f"tenant_{other_side}_id")

@@ -86,7 +86,6 @@ def _enrolment(ref: str) -> FederationEnrolment | None:
 
 
 def eligible(case: FederatedCase, row: CaseFederation | None) -> bool:
-
     return case.followed and case.has_identity and (row is None or row.excluded_at is None)
 
 

@@ -30,7 +30,6 @@ class FederationError(ValidationError):
 
 
 def check_coordinator(actor, tenant_id: int) -> None:
-
     if actor is None or actor.tenant_id != tenant_id or actor.role != Role.COORDINATOR or not actor.usable:
         raise FederationError(NOT_COORDINATOR)
     if current_tenant_id() != tenant_id:

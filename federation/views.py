@@ -248,14 +248,12 @@ def federation():
 @blueprint.post("/federation/request")
 @guard(Action.FEDERATION_MANAGE)
 def federation_request():
-
     return _link_step(request_link, _l("The link was requested. It starts once the other cell's coordinator agrees."))
 
 
 @blueprint.post("/federation/agree")
 @guard(Action.FEDERATION_MANAGE)
 def federation_agree():
-
     return _link_step(agree_link, _l("The link is active: the open cases of both cells are compared."))
 
 

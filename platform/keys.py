@@ -3,6 +3,7 @@
 The people a cell discusses never consented to being on the platform, so their identities
 (names, date of birth, national number, address) are stored only encrypted, and erasing them
 must be possible without hunting down every copy::
+
     LIVC_MASTER_KEY (configuration, later a KMS)
         wraps -> DataKey(tenant, scope="tenant")      the cell-wide key; also keys the blind indexes
         wraps -> DataKey(tenant, scope="case:42")     one record's key, destroyed to erase that record
@@ -368,6 +369,7 @@ class EncryptedField:
     """A plaintext attribute over a column that holds an :func:`encrypt` token.
 
     ::
+
         class Person(TenantScoped, db.Model):
             name_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
             name_index: Mapped[str | None] = mapped_column(sa.String(64), index=True)

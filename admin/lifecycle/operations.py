@@ -3,6 +3,7 @@
 The rules live here; the console pages, the JSON API and ``livc tenant ...`` call these.
 
 Offboarding is a sequence of steps, each its own job (``run_step``), resumable and idempotent::
+
     suspend  ->  export  ->  shred  ->  verify
 
 Every step's state (pending, running, done, failed), counts and error type is written to the
