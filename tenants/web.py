@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, make_response
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields
+from marshmallow import Schema, fields
 from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform.db import enter_tenant
 from livc.platform.forms import render_form
+from livc.platform.policy import Person
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS
 from livc.platform.tenancy import SLUG_PATTERN, Tenant, TenantKind, TenantStatus, find_tenant
 from livc.tenants.access import audit_refused_request, load_person
@@ -105,3 +106,11 @@ def label_of(labels: dict, value: Any) -> str | None:
 def enum_value(enum_type: type[Enum]) -> fields.Enum:
     """An answer's field holding a choice, answered by its value."""
     return fields.Enum(enum_type, by_value=True)
+
+
+class AnswerFor(Schema):
+    """An answer that depends on who reads it: what ``person`` may see decides what is filled in."""
+
+    def __init__(self, person: Person, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.person = person

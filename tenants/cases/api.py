@@ -108,7 +108,7 @@ from livc.tenants.signals.models import (
     FollowUpKind,
 )
 from livc.tenants.signals.schemas import IdentitySchema
-from livc.tenants.web import blueprint, enum_value, label_of, no_store, no_store_answer
+from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store, no_store_answer
 
 CONFIRM = _l('Send "confirm": true to confirm.')
 
@@ -134,16 +134,7 @@ def _confirmed() -> None:
 # --- what is answered --------------------------------------------------------------------------
 
 
-class _ForPerson(Schema):
-    """An answer that depends on who reads it (the target group, the notes they may read)."""
-
-    def __init__(self, person, **kwargs):
-        super().__init__(**kwargs)
-        self.person = person
-        self.stages: dict[int, CaseStage] = {}
-
-
-class CaseSummaryOut(_ForPerson):
+class CaseSummaryOut(AnswerFor):
     """A case as the list shows it: code, where it stands, never anything about the person."""
 
     id = fields.Integer()
@@ -163,6 +154,10 @@ class CaseSummaryOut(_ForPerson):
     closed_at = fields.DateTime()
     closure_reason = enum_value(ClosureReason)
     closure_reason_label = fields.Function(lambda case: label_of(CLOSURE_LABELS, case.closure_reason))
+
+    def __init__(self, person, **kwargs) -> None:
+        super().__init__(person, **kwargs)
+        self.stages: dict[int, CaseStage] = {}  # a case's stage, worked out once per answer
 
     def _stage_of(self, case: Case) -> CaseStage:
         if case.id not in self.stages:

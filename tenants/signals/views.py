@@ -68,7 +68,14 @@ from livc.tenants.signals.operations import (
     submit_signal,
 )
 from livc.tenants.signals.schemas import CaseSettingsSchema, SignalSchema
-from livc.tenants.web import blueprint, enum_value, label_of, no_store_answer, no_store_page
+from livc.tenants.web import (
+    AnswerFor,
+    blueprint,
+    enum_value,
+    label_of,
+    no_store_answer,
+    no_store_page,
+)
 
 SETTINGS_EMPTY = _l("Send at least one setting to change.")
 
@@ -169,15 +176,7 @@ class ParticipantOut(Schema):
     role_label = fields.Function(lambda p: label_of(ROLE_LABELS, p.membership.role) if p.membership else None)
 
 
-class _ForPerson(Schema):
-    """An answer that depends on who reads it."""
-
-    def __init__(self, person: Person, **kwargs):
-        super().__init__(**kwargs)
-        self.person = person
-
-
-class WeighingOut(_ForPerson):
+class WeighingOut(AnswerFor):
     """What the cell decided. The flag, the facts and who took part are answered to those who
     weigh (they may rest on police information); ``null`` for others."""
 
@@ -211,7 +210,7 @@ class WeighingOut(_ForPerson):
         return ParticipantOut(many=True).dump(weighing.participants) if self._full() else None
 
 
-class SignalOut(_ForPerson, SignalSummaryOut):
+class SignalOut(AnswerFor, SignalSummaryOut):
     """A signal with what was observed: for the coordinator and whoever recorded it."""
 
     observation = fields.String()
