@@ -51,7 +51,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SERVER_START_TIMEOUT = 30.0
+SERVER_START_TIMEOUT = 180.0
 
 
 # --- The app in a subprocess --------------------------------------------------------------------

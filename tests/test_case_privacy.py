@@ -160,7 +160,7 @@ def database_dump(app) -> str:
     name = make_url(settings.database_url).database
     url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql", database=name)
     done = subprocess.run([pg_dump, "--no-owner", "--dbname", url.render_as_string(hide_password=False)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     if done.returncode != 0 and "version mismatch" in done.stderr:
         service_unavailable("a pg_dump matching the server", RuntimeError(done.stderr.strip()), "install the server's client version")
     assert done.returncode == 0, done.stderr

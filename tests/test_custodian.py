@@ -76,7 +76,7 @@ def run_livc(data_dir: Path, *args: str, stdin: str = "") -> subprocess.Complete
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
 
@@ -584,7 +584,7 @@ def serve_once(data_dir: Path, *args: str, **settings: str) -> subprocess.Comple
     return subprocess.run(
         [str(console_script("livc")), "custodian", "serve", "--port", str(free_port()), *args],
         env=clean_env(custodian_data_dir=str(data_dir), **{f"custodian_{k}": v for k, v in settings.items()}),
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=300, check=False,
     )
 
 

@@ -77,9 +77,9 @@ def custodian_process(tmp_path):
     env = clean_env(custodian_data_dir=str(folder / "data"))
     secret = secrets.token_urlsafe(32)
     subprocess.run([str(console_script("livc")), "custodian", "clients", "add", "platform", "--secret-stdin"],
-                   env=env, input=secret + "\n", capture_output=True, text=True, check=True, timeout=60)
+                   env=env, input=secret + "\n", capture_output=True, text=True, check=True, timeout=300)
     subprocess.run([str(console_script("livc")), "custodian", "init"], env=env, capture_output=True, text=True,
-                   check=True, timeout=60)
+                   check=True, timeout=300)
     process = CustodianProcess(folder, env, free_port())
     process.start()
     yield process, secret
@@ -130,7 +130,7 @@ def production_like(postgres_app, redis_url, custodian_service, tmp_path):
 def work(env: dict[str, str]) -> subprocess.CompletedProcess:
     """One burst of a real worker on every queue: it stops once they are all empty."""
     run = subprocess.run([LIVC, "worker", "--burst"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=120, check=False)
+                         timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     return run
 

@@ -125,7 +125,7 @@ def run_helm(helm: dict, *args: str, values: dict | None = None, values_text: st
         path.write_text(values_text if values_text is not None else yaml.safe_dump(values))
         command += ["--values", str(path)]
     return subprocess.run(
-        command, check=False, env=helm["env"], capture_output=True, text=True, timeout=60
+        command, check=False, env=helm["env"], capture_output=True, text=True, timeout=300
     )
 
 

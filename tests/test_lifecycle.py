@@ -705,12 +705,12 @@ def test_the_downloaded_export_opens_with_7_zip_and_the_passphrase_only(app, two
     archive.write_bytes(got.data)
 
     wrong = subprocess.run([seven_zip, "x", f"-p{'wrong ' * 3}", f"-o{tmp_path / 'wrong'}", str(archive)],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "Wrong password" in wrong.stdout + wrong.stderr
-    listed = subprocess.run([seven_zip, "l", "-slt", str(archive)], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run([seven_zip, "l", "-slt", str(archive)], capture_output=True, text=True, timeout=300)
     assert "Method = AES-256" in listed.stdout
     done = subprocess.run([seven_zip, "x", f"-p{PASSPHRASE}", f"-o{tmp_path / 'out'}", str(archive)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     cases = json.loads((tmp_path / "out" / "tables" / "cases.json").read_text())
     assert code in {row["code"] for row in cases["rows"]}
