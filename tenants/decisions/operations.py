@@ -94,6 +94,8 @@ class Handler:
     may_act_urgently: Callable[[Any], bool] = lambda _subject: False
     # Called when an urgent decision already in effect gets its confirmation.
     confirmed_later: Callable[[Any, Proposal, int], None] = lambda _subject, _proposal, _membership_id: None
+    # What is proposed, as (label, value) lines for whoever may read it (the pages and the API).
+    describe: Callable[[Any, Mapping[str, Any]], list[tuple[str, str]]] = lambda _subject, _values: []
 
 
 _HANDLERS: dict[DecisionKind, Handler] = {}
@@ -325,6 +327,15 @@ def ways_for(actor: Membership, kind: DecisionKind, subject: Any) -> list[Decisi
     if actor.role == Role.COORDINATOR and handler_for(kind).may_act_urgently(subject):
         ways.append(DecisionWay.URGENT)
     return ways
+
+
+def described(proposal: Proposal) -> list[tuple[str, str]]:
+    """What ``proposal`` decides, line by line (decrypts: audit the read where it is shown)."""
+    handler = handler_for(proposal.kind)
+    subject = handler.load(proposal.subject_id)
+    if subject is None:
+        return []
+    return handler.describe(subject, handler.restore(proposal.payload))
 
 
 def pending_proposals() -> list[Proposal]:
