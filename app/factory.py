@@ -42,6 +42,7 @@ from livc.tenants.cell import views as cell_views  # noqa: F401
 from livc.tenants.home import views as home_views  # noqa: F401
 from livc.tenants.house_rules import models as house_rules_models  # noqa: F401
 from livc.tenants.house_rules import views as house_rules_views  # noqa: F401
+from livc.tenants.meetings import models as meeting_models  # noqa: F401
 from livc.tenants.members import models as member_models  # noqa: F401
 from livc.tenants.members import sign_in_api, sign_in_views, sso, sso_views  # noqa: F401
 from livc.tenants.members import views as member_views  # noqa: F401

@@ -25,6 +25,7 @@ PostgreSQL): a destroyed scope stays destroyed, and a new record must not inheri
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -43,6 +44,11 @@ from livc.tenants.signals.models import (
     TargetGroup,
     membership_column,
 )
+
+
+# Case id -> memberships at a meeting with the case on its agenda: registered by the meetings
+# domain, which sits above this one (the policy's "on the agenda of a meeting attended").
+AGENDA_ATTENDEES: list[Callable[[int], set[int]]] = []
 
 
 class CaseStatus(enum.StrEnum):
@@ -246,7 +252,8 @@ class Case(TenantScoped, db.Model):
 
     @property
     def agenda_attendee_ids(self) -> set[int]:
-        return set()  # meetings come with the meetings issue
+        """Who attends a meeting with the case on its agenda (the meetings domain, above, tells)."""
+        return set().union(*(attendees(self.id) for attendees in AGENDA_ATTENDEES))
 
     @property
     def closed(self) -> bool:
