@@ -62,6 +62,8 @@ from livc.tenants.cases.operations import (
     start_feedback,
 )
 from livc.tenants.cases.weighing import FactObserved, weigh_signal
+from livc.tenants.decisions.models import Proposal
+from livc.tenants.decisions.operations import confirm, confirm_faults
 from livc.tenants.cell.models import CellForm
 from livc.tenants.cell.operations import can_open_cases, cell_profile, change_profile
 from livc.tenants.members.models import Membership, MembershipStatus, Organisation
@@ -78,6 +80,7 @@ from livc.tenants.signals.models import (
     WeighingDecision,
 )
 from livc.tenants.signals.operations import case_settings, submit_signal
+from livc.tenants.signals.views import weighing_of
 
 DEMO_ACTOR = "system:demo"
 
@@ -755,15 +758,27 @@ class _Seeder:
         values = {
             "decision": decision,
             "flag": flag,
-            "participant_ids": self.participants,
             "facts": [FactObserved(fact, text, self.day(days_ago + 3)) for fact, text in story.facts],
             "rationale": story.rationale,
             "referred_to": story.referred_to,
             **extra,
         }
-        weighing = weigh_signal(signal, self.coordinator, values)
+        self.confirm(weigh_signal(signal, self.coordinator, values), days_ago)
+        weighing = weighing_of(signal)
         weighing.decided_at = signal.decided_at = self.moment(days_ago, 14)
         return db.session.get(Case, weighing.case_id) if weighing.case_id else None
+
+    def confirm(self, proposal: Proposal, days_ago: int) -> None:
+        """A second member of the table confirms the coordinator's proposal (the information
+        officer where police information is involved)."""
+        confirmer = next(
+            (db.session.get(Membership, member_id) for member_id in self.participants
+             if confirm_faults(proposal, db.session.get(Membership, member_id)) is None),
+            None,
+        )
+        confirm(proposal, confirmer)
+        proposal.proposed_at = self.moment(days_ago, 11)
+        proposal.decided_at = self.moment(days_ago, 14)
 
     def open_case(self, story: Story, signal: Signal, days_ago: int, *, extra_team=()) -> Case:
         team = [self.partner.id, *(member.id for member in extra_team)]
@@ -820,7 +835,8 @@ class _Seeder:
                     review.due_on, review.created_at = case.next_review_on, self.moment(held, 17)
 
     def close(self, case: Case, story: Story, days_ago: int) -> None:
-        close_case(case, self.coordinator, {"reason": ClosureReason.GOALS_REACHED, "note": story.closure_note})
+        self.confirm(close_case(case, self.coordinator, {"reason": ClosureReason.GOALS_REACHED, "note": story.closure_note}),
+                     days_ago)
         closed = self.moment(days_ago, 15)
         case.closed_at = case.updated_at = closed
         for measure in db.session.scalars(sa.select(Measure).where(Measure.case_id == case.id)):

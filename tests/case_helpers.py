@@ -93,7 +93,6 @@ def weighing_values(cell: Cell, **overrides) -> dict:
     return {
         "flag": FlagLevel.RED,
         "decision": WeighingDecision.OPEN_CASE,
-        "participant_ids": [cell.partner.membership_id, cell.information_officer.membership_id],
         "facts": [FactObserved(ObservedFact.PROPAGANDA, "Shared an attack video in the class group chat.",
                                date.today() - timedelta(days=20))],
         "target_group": TargetGroup.OTHER_EXTREMISM,
@@ -103,18 +102,28 @@ def weighing_values(cell: Cell, **overrides) -> dict:
     }
 
 
+def confirmer_for(cell: Cell, values: dict) -> Member:
+    """Who confirms the coordinator's proposal: the information officer when the follow-up gives
+    the police a part (police information), the partner otherwise."""
+    police = values.get("follow_up_kind") in (FollowUpKind.POLICE, FollowUpKind.MIXED, "police", "mixed")
+    return cell.information_officer if police else cell.partner
+
+
 def open_case(app, cell: Cell, **overrides) -> tuple[int, str]:
-    """A signal from the partner, weighed into a case with the partner in its team: (id, code)."""
+    """A signal from the partner, weighed into a case with the partner in its team: (id, code).
+
+    The weighing is a joint decision: the coordinator proposes it, a second member confirms it."""
     from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.decisions.operations import confirm
     from livc.tenants.signals.operations import submit_signal
 
+    values = weighing_values(cell, **overrides)
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values())
-        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell, **overrides))
-        case_id = weighing.case_id
-        code = weighing.signal.case_id and db.session.scalar(
-            sa.text("select code from cases where id = :id"), {"id": case_id}
-        )
+        proposal = weigh_signal(signal, membership(cell.coordinator), values)
+        confirm(proposal, membership(confirmer_for(cell, values)))
+        case_id = db.session.scalar(sa.text("select case_id from signals where id = :id"), {"id": signal.id})
+        code = case_id and db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
         db.session.commit()
         db.session.remove()
     return case_id, code

@@ -17,7 +17,9 @@ refused, so a client that sends ``{}`` by mistake changes nothing.
 
 from __future__ import annotations
 
-from flask import g, make_response, request, url_for
+from typing import Any
+
+from flask import g, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, post_dump, validate
 from werkzeug.exceptions import NotFound
@@ -90,6 +92,7 @@ from livc.tenants.cases.operations import (
 )
 from livc.tenants.cases.schemas import (
     ApprovalSchema,
+    DecisionSchema,
     CaseChangeSchema,
     ClosureSchema,
     FeedbackSchema,
@@ -99,6 +102,8 @@ from livc.tenants.cases.schemas import (
     ReviewSchema,
     TeamMemberSchema,
 )
+from livc.tenants.decisions.models import DecisionWay, Proposal
+from livc.tenants.decisions.operations import proposal_summary
 from livc.tenants.members.schemas import FieldSchema
 from livc.tenants.signals.models import (
     FLAG_LABELS,
@@ -108,7 +113,7 @@ from livc.tenants.signals.models import (
     FollowUpKind,
 )
 from livc.tenants.signals.schemas import IdentitySchema
-from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store, no_store_answer
+from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store_answer
 
 CONFIRM = _l('Send "confirm": true to confirm.')
 
@@ -124,11 +129,21 @@ class ConfirmSchema(FieldSchema):
     )
 
 
-def _confirmed() -> None:
+class TeamRemovalSchema(ConfirmSchema, DecisionSchema):
+    """Taking a member off the team: confirmed, and put to the cell as any team change."""
+
+
+def _confirmed(schema: FieldSchema | None = None) -> dict:
     """``{"confirm": true}`` or 422 naming ``confirm`` (an absent body counts as ``{}``)."""
     if not request.get_data():
         raise InvalidFields({"confirm": [str(CONFIRM)]})
-    load_body(ConfirmSchema())
+    return load_body(schema or ConfirmSchema())
+
+
+def _decision_answer(proposal: Proposal, **body: Any):
+    """200 once the decision is in effect (taken in a meeting, or urgent); 202 while it waits
+    for a second member, with nothing changed yet."""
+    return no_store_answer(200 if proposal.in_effect else 202, decision=proposal_summary(proposal), **body)
 
 
 # --- what is answered --------------------------------------------------------------------------
@@ -365,17 +380,17 @@ def api_case_identity(case_id: int):
 @blueprint.post("/api/cases/<int:case_id>/team")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_team_add(case_id: int):
-    member = apply_or_422(add_team_member, g.resource, g.membership, load_body(TeamMemberSchema()))
-    return no_store_answer(201, team_member=TeamMemberOut().dump(member))
+    proposal = apply_or_422(add_team_member, g.resource, g.membership, load_body(TeamMemberSchema()))
+    return _decision_answer(proposal, case=_summary(g.resource))
 
 
 @blueprint.delete("/api/cases/<int:case_id>/team/<int:team_member_id>")
 @guard(Action.CASE_MANAGE, load=load_team_member_case)
 def api_case_team_remove(case_id: int, team_member_id: int):
     """Take a member out of the team (``{"confirm": true}``): they no longer read the case."""
-    _confirmed()
-    apply_or_422(remove_team_member, g.resource, g.team_member)
-    return no_store(make_response("", 204))
+    body = _confirmed(TeamRemovalSchema())
+    proposal = apply_or_422(remove_team_member, g.resource, g.team_member, g.membership, body.get("way") or DecisionWay.PROPOSE)
+    return _decision_answer(proposal, case=_summary(g.resource))
 
 
 # --- the follow-up plan and notes ----------------------------------------------------------------
@@ -424,8 +439,8 @@ def api_case_review_hold(case_id: int, review_id: int):
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_close(case_id: int):
     """Close the case with a reason (and a note on why, when measures are still open)."""
-    case = apply_or_422(close_case, g.resource, g.membership, load_body(ClosureSchema()))
-    return no_store_answer(case=_summary(case))
+    proposal = apply_or_422(close_case, g.resource, g.membership, load_body(ClosureSchema()))
+    return _decision_answer(proposal, case=_summary(g.resource))
 
 
 @blueprint.post("/api/cases/<int:case_id>/erasure")

@@ -23,6 +23,7 @@ the case code and field names, never with the content.
 from __future__ import annotations
 
 import calendar
+import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,6 +38,7 @@ from livc.platform.keys import blind_index, normalise_for_index
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
+from livc.tenants.access import person_for
 from livc.tenants.cases import events as case_events
 from livc.tenants.cases.mail import notify_feedback_released
 from livc.tenants.cases.models import (
@@ -60,6 +62,9 @@ from livc.tenants.cases.models import (
     ReviewOutcome,
     TerroristPhase,
 )
+from livc.tenants.decisions.models import DecisionKind, DecisionWay, Proposal
+from livc.tenants.decisions.operations import Handler, register
+from livc.tenants.decisions.operations import decide as decide_jointly
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import active_members
 from livc.tenants.signals.models import (
@@ -86,6 +91,7 @@ from livc.tenants.signals.operations import (
 CASE_CLOSED = _l("The case is closed: reopen it through a review after closure first.")
 NOT_A_MEMBER = _l("Choose an active member of the cell.")
 ALREADY_IN_TEAM = _l("This member is already in the case team.")
+NOT_IN_TEAM = _l("This member is not in the case team (any more).")
 GUEST_UNTIL_REQUIRED = _l("A guest expert joins for a limited time: give the last day.")
 UNTIL_AFTER_GUEST_END = _l("A guest expert's time in the team ends at the latest when their invitation ends.")
 UNTIL_IN_PAST = _l("This date is in the past.")
@@ -213,7 +219,9 @@ def open_case(
     db.session.flush()
     db.session.add(Review(case_id=case.id, kind=ReviewKind.FOLLOW_UP, due_on=case.next_review_on))
     for membership_id in sorted(set(team_ids)):
-        add_team_member(case, actor, {"membership_id": membership_id})
+        # Part of the weighing's joint decision: each member is checked as any team change is.
+        checked = _team_change_faults(case, {"membership_id": membership_id})
+        _add_to_team(case, actor, membership_id, checked["until"])
     audit.record("case.opened", subject=subject_of(case),
                  details={"target_group": target_group.value, "follow_up_kind": follow_up_kind.value})
     case_events.case_became_active.send(case)
@@ -322,9 +330,23 @@ def team_candidates(case: Case) -> list[Membership]:
     return [m for m in active_members() if m.id not in in_team and m.role != Role.COORDINATOR]
 
 
-def add_team_member(case: Case, actor: Membership, values: Mapping[str, Any]) -> CaseTeamMember:
+class TeamChange(enum.StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+
+
+def _team_change_faults(case: Case, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The change's values, checked (an addition gets its last day: a guest expert's ends with them)."""
+    values = dict(values)
     faults: Faults = {}
     _closed_check(case, faults)
+    if values.get("change") == TeamChange.REMOVE:
+        member = find_team_member(case, values.get("team_member_id") or 0)
+        if member is None:
+            add_fault(faults, "team_member_id", NOT_IN_TEAM)
+        raise_faults(faults)
+        values["membership_id"] = member.membership_id
+        return values
     membership = db.session.get(Membership, values.get("membership_id") or 0)
     until = values.get("until")
     if membership is None or not membership.usable:
@@ -341,12 +363,41 @@ def add_team_member(case: Case, actor: Membership, values: Mapping[str, Any]) ->
     if until is not None and until < _today():
         add_fault(faults, "until", UNTIL_IN_PAST)
     raise_faults(faults)
-    member = CaseTeamMember(case_id=case.id, membership_id=membership.id, until=until, added_by_id=actor.id)
+    values.update(change=TeamChange.ADD, until=until)
+    return values
+
+
+def _add_to_team(case: Case, actor: Membership, membership_id: int, until: date | None) -> CaseTeamMember:
+    member = CaseTeamMember(case_id=case.id, membership_id=membership_id, until=until, added_by_id=actor.id)
     db.session.add(member)
     db.session.flush()
     db.session.expire(case, ["team"])
-    audit.record("case.team_added", subject=subject_of(case), details={"membership_id": membership.id})
+    audit.record("case.team_added", subject=subject_of(case), details={"membership_id": membership_id})
     return member
+
+
+def _apply_team_change(case: Case, values: Mapping[str, Any], actor: Membership, _participants, _proposal) -> None:
+    if values.get("change") == TeamChange.REMOVE:
+        member = find_team_member(case, values["team_member_id"])
+        member.removed_at = utcnow()
+        db.session.flush()
+        db.session.expire(case, ["team"])
+        audit.record("case.team_removed", subject=subject_of(case), details={"membership_id": member.membership_id})
+    else:
+        _add_to_team(case, actor, values["membership_id"], values.get("until"))
+
+
+def add_team_member(case: Case, actor: Membership, values: Mapping[str, Any],
+                    way: DecisionWay = DecisionWay.PROPOSE) -> Proposal:
+    """Put a member's joining the case team to the cell (a joint decision)."""
+    return decide_jointly(DecisionKind.TEAM_CHANGE, case, {**values, "change": TeamChange.ADD}, actor, way)
+
+
+def remove_team_member(case: Case, member: CaseTeamMember, actor: Membership,
+                       way: DecisionWay = DecisionWay.PROPOSE) -> Proposal:
+    """Put a member's leaving the case team to the cell (a joint decision)."""
+    values = {"change": TeamChange.REMOVE, "team_member_id": member.id}
+    return decide_jointly(DecisionKind.TEAM_CHANGE, case, values, actor, way)
 
 
 def find_team_member(case: Case, member_id: int) -> CaseTeamMember | None:
@@ -354,13 +405,6 @@ def find_team_member(case: Case, member_id: int) -> CaseTeamMember | None:
     if member is None or member.case_id != case.id or member.removed_at is not None:
         return None
     return member
-
-
-def remove_team_member(case: Case, member: CaseTeamMember) -> None:
-    member.removed_at = utcnow()
-    db.session.flush()
-    db.session.expire(case, ["team"])
-    audit.record("case.team_removed", subject=subject_of(case), details={"membership_id": member.membership_id})
 
 
 def participating_member_ids(case: Case) -> set[int]:
@@ -554,7 +598,7 @@ def erase_after(case: Case) -> date:
 # --- closure ---------------------------------------------------------------------------------
 
 
-def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case:
+def _closure_faults(case: Case, values: Mapping[str, Any], _actor: Membership | None = None) -> dict[str, Any]:
     values = coerce(values, reason=ClosureReason)
     faults: Faults = {}
     _closed_check(case, faults)
@@ -564,10 +608,22 @@ def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case
         add_fault(faults, "reason", REQUIRED)
     elif reason == ClosureReason.OTHER and not note:
         add_fault(faults, "note", REQUIRED)
-    still_open = case.open_measures
-    if still_open and not note:
+    if case.open_measures and not note:
         add_fault(faults, "note", OPEN_MEASURES_WHY)
     raise_faults(faults)
+    return values
+
+
+def close_case(case: Case, actor: Membership, values: Mapping[str, Any],
+               way: DecisionWay = DecisionWay.PROPOSE) -> Proposal:
+    """Put the closure of ``case`` to the cell (a joint decision)."""
+    return decide_jointly(DecisionKind.CLOSURE, case, values, actor, way)
+
+
+def _apply_closure(case: Case, values: Mapping[str, Any], actor: Membership, _participants, _proposal) -> None:
+    reason: ClosureReason = values["reason"]
+    note = (values.get("note") or "").strip()
+    still_open = case.open_measures
     now = utcnow()
     for measure in still_open:
         measure.status, measure.updated_at = MeasureStatus.CANCELLED, now
@@ -588,7 +644,6 @@ def close_case(case: Case, actor: Membership, values: Mapping[str, Any]) -> Case
     audit.record("case.closed", subject=subject_of(case),
                  details={"reason": reason.value, "measures_cancelled": len(still_open)})
     case_events.case_closed.send(case, reason=reason)
-    return case
 
 
 # --- feedback to the Local Task Force ----------------------------------------------------------
@@ -816,3 +871,46 @@ def timeline(person: Person, case: Case) -> list[Event]:
     if case.closed_at:
         events.append(Event(case.closed_at, "closed", case))
     return sorted(events, key=lambda event: event.at, reverse=True)
+
+
+# --- joint decisions on a case (livc.tenants.decisions) ----------------------------------------
+
+
+def _police_follow_up(case: Case, _values: Mapping[str, Any]) -> bool:
+    """A case with a police or mixed follow-up holds police information: the information officer confirms."""
+    return case.follow_up_kind in (FollowUpKind.POLICE, FollowUpKind.MIXED)
+
+
+def _may_confirm(membership: Membership, case: Case) -> bool:
+    """Who may read the case confirms its decisions (need-to-know: the team and the coordinator)."""
+    return bool(decide(person_for(membership), Action.CASE_READ, case))
+
+
+def _case_values_dump(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.value if isinstance(value, enum.Enum) else value.isoformat() if isinstance(value, date) else value
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+def _case_values_restore(payload: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(payload)
+    if values.get("until"):
+        values["until"] = date.fromisoformat(values["until"])
+    return values
+
+
+def _load_case(case_id: int) -> Case | None:
+    return db.session.get(Case, case_id)
+
+
+for _kind, _check, _apply in (
+    (DecisionKind.TEAM_CHANGE, lambda case, values, _actor: _team_change_faults(case, values), _apply_team_change),
+    (DecisionKind.CLOSURE, _closure_faults, _apply_closure),
+):
+    register(Handler(
+        kind=_kind, subject_type="case", load=_load_case, code=lambda case: case.code, check=_check, apply=_apply,
+        dump=_case_values_dump, restore=_case_values_restore, police_information=_police_follow_up,
+        may_confirm=_may_confirm,
+    ))

@@ -9,7 +9,7 @@ the rules. The field helpers are the signals' (:mod:`livc.tenants.signals.schema
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from livc.platform.forms import REQUIRED
 from livc.tenants.cases.models import (
@@ -20,6 +20,7 @@ from livc.tenants.cases.models import (
     ReviewOutcome,
     TerroristPhase,
 )
+from livc.tenants.decisions.models import DecisionWay
 from livc.tenants.members.schemas import FieldSchema
 from livc.tenants.signals.models import (
     SHORT_TEXT_MAX,
@@ -36,19 +37,33 @@ def member_id(**kwargs) -> fields.Integer:
     return fields.Integer(strict=False, error_messages={**REQUIRED, "invalid": _l("Choose a member of the cell.")}, **kwargs)
 
 
+NAMED_PARTICIPANTS = _l(
+    "Who took part is not typed: it is the members who confirm the proposal, or who are registered "
+    "present at the meeting that takes it."
+)
+
+
+class DecisionSchema(FieldSchema):
+    """A joint decision (:mod:`livc.tenants.decisions`): proposed (the default), taken in the
+    meeting in session, or, on an urgent signal, acted on by the coordinator at once."""
+
+    way = choice(DecisionWay, load_default=DecisionWay.PROPOSE)
+
+
 class FactSchema(FieldSchema):
     fact = choice(ObservedFact, required=True)
     description = text(required=True)
     observed_on = day()
 
 
-class WeighingSchema(FieldSchema):
+class WeighingSchema(DecisionSchema):
     """The API sends ``facts`` as a list; the page sends ``fact_<key>`` checkboxes with
     ``fact_<key>_description`` and ``fact_<key>_on`` (see :func:`facts_from_form`)."""
 
     flag = choice(FlagLevel, required=True)
     decision = choice(WeighingDecision, required=True)
-    participant_ids = fields.List(member_id(), load_default=list)
+    # Refused when sent: a decision by one person is never presented as joint.
+    participant_ids = fields.List(member_id(), load_default=list, validate=validate.Length(max=0, error=NAMED_PARTICIPANTS))
     facts = fields.List(fields.Nested(FactSchema), load_default=list)
     rationale = text()
     referred_to = text(SHORT_TEXT_MAX)
@@ -81,7 +96,7 @@ class CaseChangeSchema(FieldSchema):
     goal = text()
 
 
-class TeamMemberSchema(FieldSchema):
+class TeamMemberSchema(DecisionSchema):
     membership_id = member_id(required=True)
     until = day()
 
@@ -112,7 +127,7 @@ class ReviewSchema(FieldSchema):
     next_review_on = day()
 
 
-class ClosureSchema(FieldSchema):
+class ClosureSchema(DecisionSchema):
     reason = choice(ClosureReason, required=True)
     note = text()
 

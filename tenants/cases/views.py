@@ -101,6 +101,16 @@ from livc.tenants.cases.schemas import (
     ReviewSchema,
     TeamMemberSchema,
 )
+from livc.tenants.decisions.models import (
+    DECISION_KIND_LABELS,
+    DECISION_STATUS_LABELS,
+    DECISION_WAY_LABELS,
+    TAKEN_IN_LABELS,
+    DecisionKind,
+    DecisionWay,
+    Proposal,
+)
+from livc.tenants.decisions.operations import decisions_about, ways_for
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import organisation_list
 from livc.tenants.signals.models import (
@@ -193,6 +203,18 @@ def _submit(schema: Schema, operation) -> tuple[Any, dict]:
         return operation(values), {}
     except ValidationError as error:
         return None, field_messages(error)
+
+
+def _flash_decision(proposal: Proposal, done) -> None:
+    """What the member learns after putting a decision to the cell: done, or waiting for a second member."""
+    if proposal.in_effect:
+        flash(done, "info")
+    else:
+        flash(_l("Your proposal is recorded: it takes effect once another member confirms it."), "info")
+
+
+def _ways(case: Case, kind: DecisionKind) -> list[tuple[str, Any]]:
+    return [(way.value, DECISION_WAY_LABELS[way]) for way in ways_for(g.membership, kind, case)]
 
 
 def _to_case(case: Case, anchor: str | None = None):
@@ -301,6 +323,8 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         show_target_group=target_group_visible(g.person, case),
         team=case.team,
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
+        team_ways=_ways(case, DecisionKind.TEAM_CHANGE) if manage and not case.closed else [],
+        decisions=decisions_about("case", case.id),
         measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
         organisations=[(o.id, o.name) for o in organisation_list()],
         notes=notes_for(g.person, case),
@@ -327,7 +351,8 @@ def _labels() -> dict:
         "flag": FLAG_LABELS, "target_group": TARGET_GROUP_LABELS, "follow_up": FOLLOW_UP_LABELS,
         "measure_status": MEASURE_STATUS_LABELS, "visibility": VISIBILITY_LABELS, "review_kind": REVIEW_KIND_LABELS,
         "outcome": REVIEW_OUTCOME_LABELS, "closure": CLOSURE_LABELS, "further": FURTHER_LABELS, "phase": PHASE_LABELS,
-        "stage": STAGE_LABELS,
+        "stage": STAGE_LABELS, "decision_kind": DECISION_KIND_LABELS, "decision_status": DECISION_STATUS_LABELS,
+        "taken_in": TAKEN_IN_LABELS,
     }
 
 
@@ -419,10 +444,10 @@ def case_edit(case_id: int):
 @guard(Action.CASE_MANAGE, load=load_case)
 def case_team_add(case_id: int):
     case = g.resource
-    member, errors = _submit(TeamMemberSchema(), lambda values: add_team_member(case, g.membership, values))
+    proposal, errors = _submit(TeamMemberSchema(), lambda values: add_team_member(case, g.membership, values))
     if errors:
         return _case_page(case, 422, errors, failed="team")
-    flash(_l("%(member)s joined the case team.", member=member.membership.account.label), "info")
+    _flash_decision(proposal, _l("The team change is made."))
     return _to_case(case, "team")
 
 
@@ -430,13 +455,17 @@ def case_team_add(case_id: int):
 @guard(Action.CASE_MANAGE, load=load_team_member_case)
 def case_team_remove(case_id: int, team_member_id: int):
     case, member = g.resource, g.team_member
-    context = {"case": case, "member": member, "label": _member_label(member.membership)}
+    context = {"case": case, "member": member, "label": _member_label(member.membership),
+               "ways": _ways(case, DecisionKind.TEAM_CHANGE)}
     if request.method == "GET":
         return _page("tenants/case_team_remove.html", **context)
     if request.form.get("confirm") != "yes":
         return _page("tenants/case_team_remove.html", 422, {"confirm": [str(CONFIRM)]}, **context)
-    remove_team_member(case, member)
-    flash(_l("%(member)s left the case team and no longer reads the case.", member=context["label"]), "info")
+    try:
+        proposal = remove_team_member(case, member, g.membership, request.form.get("way") or DecisionWay.PROPOSE)
+    except ValidationError as error:
+        return _page("tenants/case_team_remove.html", 422, field_messages(error), **context)
+    _flash_decision(proposal, _l("%(member)s left the case team and no longer reads the case.", member=context["label"]))
     return _to_case(case, "team")
 
 
@@ -554,15 +583,18 @@ def case_close(case_id: int):
     case = g.resource
     context = {
         "case": case, "reasons": list(CLOSURE_LABELS.items()), "open_measures": case.open_measures,
-        "labels": _labels(), **_closure_outlook(case),
+        "labels": _labels(), **_closure_outlook(case), "ways": _ways(case, DecisionKind.CLOSURE),
     }
     _read(case, "closure")
     if request.method == "GET":
         return _page("tenants/case_close.html", **context)
-    _closed, errors = _submit(ClosureSchema(), lambda values: close_case(case, g.membership, values))
+    proposal, errors = _submit(ClosureSchema(), lambda values: close_case(case, g.membership, values))
     if errors:
         return _page("tenants/case_close.html", 422, errors, **context)
-    flash(_l("The case is closed. It is due for erasure from %(date)s.", date=case.erase_after.isoformat()), "info")
+    if proposal.in_effect:
+        flash(_l("The case is closed. It is due for erasure from %(date)s.", date=case.erase_after.isoformat()), "info")
+    else:
+        _flash_decision(proposal, None)
     return _to_case(case, "closure")
 
 

@@ -7,6 +7,10 @@ demo):
 - a signal never becomes a case by itself: only a weighing does, and a weighing records the
   flag, the checklist of concrete facts observed (nobody is listed on summary or subjective
   grounds), who took part in the joint decision, and the decision;
+- a weighing is a joint decision (:mod:`livc.tenants.decisions`): proposed by the coordinator
+  and confirmed by another member, or taken in a meeting in session. Until then nothing
+  happens: no case, no team, nothing for the federation. Who took part is who proposed,
+  confirmed or attended, never a list of names one person typed;
 - a case is opened at red or black only, and only once the cell has its legal minimum;
 - a decision of "insufficient elements" is final: the signal is closed, and only a new signal
   brings the person back to the table.
@@ -14,11 +18,13 @@ demo):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
@@ -28,7 +34,10 @@ from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.models import Case, CaseStatus
 from livc.tenants.cases.operations import open_case
+from livc.tenants.cases.schemas import NAMED_PARTICIPANTS
 from livc.tenants.cell.operations import can_open_cases, legal_minimum_problems
+from livc.tenants.decisions.models import DecisionKind, DecisionWay, Proposal
+from livc.tenants.decisions.operations import Handler, decide, register
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members
 from livc.tenants.signals.models import (
@@ -37,8 +46,10 @@ from livc.tenants.signals.models import (
     FollowUpKind,
     ObservedFact,
     Signal,
+    SignalChannel,
     SignalStatus,
     TargetGroup,
+    Urgency,
     Weighing,
     WeighingDecision,
     WeighingFact,
@@ -66,8 +77,6 @@ def minimum_missing(problems: str):
     return _l("The cell cannot open cases yet: %(problems)s", problems=problems)
 
 
-TOO_FEW_PARTICIPANTS = _l("A weighing is a joint decision: name at least one other member who took part.")
-NOT_A_PARTICIPANT = _l("Choose active members of the cell's table (guest experts do not weigh signals).")
 FACTS_REQUIRED = _l(
     "Tick at least one concrete fact that was observed, and describe it: nobody is followed on "
     "summary or subjective grounds."
@@ -94,7 +103,7 @@ def weighing_participants() -> list[Membership]:
     return [membership for membership in active_members() if membership.role != Role.GUEST_EXPERT]
 
 
-def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Faults:
+def _weighing_faults(signal: Signal, values: Mapping[str, Any]) -> Faults:
     faults: Faults = {}
     if signal.status != SignalStatus.NEW:
         decided = signal.decided_at.date() if signal.decided_at else utcnow().date()
@@ -105,12 +114,6 @@ def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any
         add_fault(faults, "decision", REQUIRED)
     if flag is None:
         add_fault(faults, "flag", REQUIRED)
-    allowed = {membership.id for membership in weighing_participants()}
-    chosen = set(values.get("participant_ids") or ()) - {actor.id}
-    if chosen - allowed:
-        add_fault(faults, "participant_ids", NOT_A_PARTICIPANT)
-    elif not chosen:
-        add_fault(faults, "participant_ids", TOO_FEW_PARTICIPANTS)
     facts: list[FactObserved] = list(values.get("facts") or ())
     for observed in facts:
         if not observed.description.strip():
@@ -139,11 +142,26 @@ def _weighing_faults(signal: Signal, actor: Membership, values: Mapping[str, Any
     return faults
 
 
-def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Weighing:
-    """Record the cell's joint decision on ``signal`` (and open the case it decides on)."""
+def check_weighing(signal: Signal, values: Mapping[str, Any], _actor: Membership) -> dict[str, Any]:
+    """The weighing's values, checked field by field (when proposed, and again when taken)."""
     values = coerce(values, flag=FlagLevel, decision=WeighingDecision, target_group=TargetGroup,
                     follow_up_kind=FollowUpKind)
-    raise_faults(_weighing_faults(signal, actor, values))
+    faults = _weighing_faults(signal, values)
+    if values.pop("participant_ids", None):
+        add_fault(faults, "participant_ids", NAMED_PARTICIPANTS)
+    raise_faults(faults)
+    return values
+
+
+def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any],
+                 way: DecisionWay = DecisionWay.PROPOSE) -> Proposal:
+    """Put the weighing of ``signal`` to the cell (see :func:`livc.tenants.decisions.operations.decide`)."""
+    return decide(DecisionKind.WEIGHING, signal, values, actor, way)
+
+
+def _apply_weighing(signal: Signal, values: Mapping[str, Any], actor: Membership,
+                    participant_ids: Sequence[int], _proposal: Proposal) -> Weighing:
+    """The decision's effect: record the weighing (and open the case it decides on)."""
     decision: WeighingDecision = values["decision"]
     weighing = Weighing(signal_id=signal.id, flag=values["flag"], decision=decision, recorded_by_id=actor.id)
     db.session.add(weighing)
@@ -156,7 +174,7 @@ def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any]) -
         db.session.add(fact)
         db.session.flush()
         fact.description = observed.description.strip()
-    for membership_id in sorted(set(values.get("participant_ids") or ()) | {actor.id}):
+    for membership_id in sorted(set(participant_ids)):
         db.session.add(WeighingParticipant(weighing_id=weighing.id, membership_id=membership_id))
 
     case = None
@@ -190,3 +208,64 @@ def weigh_signal(signal: Signal, actor: Membership, values: Mapping[str, Any]) -
         },
     )
     return weighing
+
+
+def _confirmed_later(signal: Signal, _proposal: Proposal, membership_id: int) -> None:
+    """An urgent weighing's confirmation: the confirming member joins who took part."""
+    weighing = db.session.scalars(sa.select(Weighing).where(Weighing.signal_id == signal.id)).first()
+    if weighing is not None and membership_id not in {p.membership_id for p in weighing.participants}:
+        db.session.add(WeighingParticipant(weighing_id=weighing.id, membership_id=membership_id))
+        db.session.flush()
+        db.session.expire(weighing, ["participants"])
+
+
+def _police_information(signal: Signal, values: Mapping[str, Any]) -> bool:
+    """Police information is involved when the Local Task Force referred the signal, when the
+    police reported it, or when the decision gives the police a part in the follow-up."""
+    reporter = db.session.get(Membership, signal.recorded_by_id or 0)
+    return (
+        signal.channel == SignalChannel.LTF_REFERRAL
+        or (reporter is not None and reporter.role in (Role.INFORMATION_OFFICER, Role.POLICE_CHIEF))
+        or values.get("follow_up_kind") in (FollowUpKind.POLICE, FollowUpKind.MIXED)
+    )
+
+
+def _dump(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The weighing's values as JSON until the decision is taken (dates in ISO form)."""
+    dumped = {
+        name: (value.value if isinstance(value, enum.Enum) else value)
+        for name, value in values.items()
+        if name != "facts" and value is not None
+    }
+    dumped["team_ids"] = list(values.get("team_ids") or ())
+    dumped["facts"] = [
+        {"fact": observed.fact.value, "description": observed.description,
+         "observed_on": observed.observed_on.isoformat() if observed.observed_on else None}
+        for observed in values.get("facts") or ()
+    ]
+    return dumped
+
+
+def _restore(payload: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(payload)
+    values["facts"] = [
+        FactObserved(ObservedFact(item["fact"]), item["description"],
+                     date.fromisoformat(item["observed_on"]) if item.get("observed_on") else None)
+        for item in payload.get("facts") or ()
+    ]
+    return values
+
+
+register(Handler(
+    kind=DecisionKind.WEIGHING,
+    subject_type="signal",
+    load=lambda signal_id: db.session.get(Signal, signal_id),
+    code=lambda signal: signal.reference,
+    check=check_weighing,
+    apply=_apply_weighing,
+    dump=_dump,
+    restore=_restore,
+    police_information=_police_information,
+    may_act_urgently=lambda signal: signal.urgency == Urgency.URGENT and signal.status == SignalStatus.NEW,
+    confirmed_later=_confirmed_later,
+))

@@ -23,7 +23,9 @@ from livc.tenants.access import guard
 from livc.tenants.cases.models import Case
 from livc.tenants.cases.operations import cases_for
 from livc.tenants.cases.schemas import FactSchema, WeighingSchema, facts_from_form
-from livc.tenants.cases.weighing import FactObserved, weigh_signal, weighing_participants
+from livc.tenants.cases.weighing import FactObserved, check_weighing, weigh_signal, weighing_participants
+from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, Proposal
+from livc.tenants.decisions.operations import open_proposal_about, proposal_summary, ways_for
 from livc.tenants.members.models import Membership
 from livc.tenants.signals.models import (
     DECISION_LABELS,
@@ -35,7 +37,6 @@ from livc.tenants.signals.models import (
     ObservedFact,
     Signal,
     SignalStatus,
-    Weighing,
     WeighingDecision,
 )
 from livc.tenants.signals.operations import case_settings, read_signal
@@ -110,9 +111,8 @@ def _weighing_from_form(form) -> tuple[dict, dict[str, list[str]]]:
             facts.append(FactSchema().load(ticked))
         except ValidationError as error:
             errors[f"fact_{ticked['fact']}"] = _flat(error.normalized_messages())
-    raw: dict[str, Any] = {name: form[name].strip() for name in WEIGHING_SCALARS if form.get(name, "").strip()}
+    raw: dict[str, Any] = {name: form[name].strip() for name in (*WEIGHING_SCALARS, "way") if form.get(name, "").strip()}
     raw.update(
-        participant_ids=form.getlist("participant_ids"),
         team_ids=form.getlist("team_ids"),
         approached_for_other_problem=bool(form.get("approached_for_other_problem")),
     )
@@ -137,26 +137,32 @@ def _weigh_context(signal: Signal) -> dict:
         "full_weighing": True,
         "flags": [(level.value, FLAG_LABELS[level], settings.criteria(level)) for level in FlagLevel],
         "facts": [(fact.value, OBSERVED_FACT_LABELS[fact]) for fact in ObservedFact],
-        "participants": [(m.id, _participant_label(m)) for m in participants],
+        "ways": [(way.value, DECISION_WAY_LABELS[way]) for way in ways_for(g.membership, DecisionKind.WEIGHING, signal)],
+        "pending": open_proposal_about(DecisionKind.WEIGHING, "signal", signal.id),
         "team_candidates": [(m.id, _participant_label(m)) for m in participants if m.role != Role.COORDINATOR],
         "decisions": list(DECISION_LABELS.items()),
         "target_groups": list(TARGET_GROUP_LABELS.items()),
         "follow_ups": list(FOLLOW_UP_LABELS.items()),
         "open_cases": [(case.id, case.code) for case in cases_for(g.person, include_closed=False)],
-        "ticked": {name: set(request.form.getlist(name)) for name in ("participant_ids", "team_ids")},
+        "ticked": {"team_ids": set(request.form.getlist("team_ids"))},
     }
 
 
 def _already_weighed(signal: Signal) -> dict[str, list[str]]:
     """The rule's own answer to a second weighing (the decision stands)."""
     try:
-        weigh_signal(signal, g.membership, {})
+        check_weighing(signal, {}, g.membership)
     except ValidationError as error:
         return field_messages(error)
     raise AssertionError("a weighed signal was weighed again")  # pragma: no cover
 
 
-def _after_weighing(signal: Signal, weighing: Weighing):
+def _after_weighing(signal: Signal, proposal: Proposal):
+    if not proposal.in_effect:
+        flash(_l("The weighing of signal %(reference)s is proposed: it takes effect once another member "
+                 "confirms it.", reference=signal.reference), "info")
+        return redirect(url_for("tenant.signal", signal_id=signal.id))
+    weighing = weighing_of(signal)
     if weighing.case_id is not None:
         case = db.session.get(Case, weighing.case_id)
         if weighing.decision == WeighingDecision.OPEN_CASE:
@@ -180,12 +186,12 @@ def signal_weigh(signal_id: int):
     values, errors = _weighing_from_form(request.form)
     if not errors:
         try:
-            weighing = weigh_signal(signal, g.membership, values)
+            proposal = weigh_signal(signal, g.membership, values)
         except ValidationError as error:
             errors = field_messages(error)
     if errors:
         return no_store_page("tenants/signal_weigh.html", 422, errors, **_weigh_context(signal))
-    return _after_weighing(signal, weighing)
+    return _after_weighing(signal, proposal)
 
 
 @blueprint.post("/api/signals/<int:signal_id>/weighing")
@@ -198,9 +204,15 @@ def api_signal_weigh(signal_id: int):
         raise InvalidFields(_already_weighed(signal))
     values = load_body(WeighingBody())
     values["facts"] = _facts(values.get("facts") or ())
-    weighing = apply_or_422(weigh_signal, signal, g.membership, _only_for_decision(values))
+    proposal = apply_or_422(weigh_signal, signal, g.membership, _only_for_decision(values))
+    decision = proposal_summary(proposal)
+    if not proposal.in_effect:
+        # Accepted, not done: nothing happens until another member confirms.
+        return no_store_answer(202, url_for("tenant.api_signal", signal_id=signal.id),
+                               decision=decision, signal=SignalSummaryOut().dump(signal))
+    weighing = weighing_of(signal)
     case = case_reference(g.person, weighing.case)
     return no_store_answer(
-        201, url_for("tenant.api_signal", signal_id=signal.id),
+        201, url_for("tenant.api_signal", signal_id=signal.id), decision=decision,
         weighing=WeighingOut(g.person).dump(weighing), signal=SignalSummaryOut().dump(signal), case=case,
     )
