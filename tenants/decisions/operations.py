@@ -309,7 +309,9 @@ def take_in_meeting(proposal: Proposal, actor: Membership, sitting: Sitting) -> 
 def decide(kind: DecisionKind, subject: Any, values: Mapping[str, Any], actor: Membership,
            way: DecisionWay = DecisionWay.PROPOSE) -> Proposal:
     """The one door for every joint decision: propose it, decide it in the meeting in session,
-    or act on it urgently."""
+    or act on it urgently. A ``way`` among the values (a form's or a body's choice) wins."""
+    values = dict(values)
+    way = DecisionWay(values.pop("way", None) or way)
     if way == DecisionWay.MEETING:
         sitting = current_sitting()
         if sitting is None:
@@ -336,6 +338,22 @@ def described(proposal: Proposal) -> list[tuple[str, str]]:
     if subject is None:
         return []
     return handler.describe(subject, handler.restore(proposal.payload))
+
+
+def proposal_summary(proposal: Proposal) -> dict[str, Any]:
+    """A decision's state for a JSON answer: codes, dates and statuses, never what it decides."""
+    return {
+        "id": proposal.id,
+        "kind": proposal.kind.value,
+        "status": proposal.status.value,
+        "subject_type": proposal.subject_type,
+        "subject_code": proposal.subject_code,
+        "in_effect": proposal.in_effect,
+        "taken_in": proposal.taken_in.value if proposal.taken_in else None,
+        "meeting_id": proposal.meeting_id,
+        "confirm_by": proposal.confirm_by.isoformat() if proposal.confirm_by else None,
+        "participants": len(proposal.participant_ids),
+    }
 
 
 def pending_proposals() -> list[Proposal]:
