@@ -42,6 +42,7 @@ from livc.tenants.access import person_for
 from livc.tenants.cases import events as case_events
 from livc.tenants.cases.mail import notify_feedback_released
 from livc.tenants.cases.models import (
+    CLOSURE_LABELS,
     FEEDBACK_TEXT_FIELDS,
     OUTCOMES_BY_KIND,
     Case,
@@ -901,16 +902,37 @@ def _case_values_restore(payload: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _describe_team_change(case: Case, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    membership = db.session.get(Membership, values.get("membership_id") or 0)
+    who = membership.account.label if membership is not None else "—"
+    if values.get("change") == TeamChange.REMOVE:
+        return [(str(_l("Leaves the case team")), who)]
+    lines = [(str(_l("Joins the case team")), who)]
+    if values.get("until"):
+        lines.append((str(_l("Last day in the team")), values["until"].isoformat()))
+    return lines
+
+
+def _describe_closure(case: Case, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    lines = [(str(_l("Reason")), str(CLOSURE_LABELS[ClosureReason(values["reason"])]))]
+    if values.get("note"):
+        lines.append((str(_l("Note")), values["note"]))
+    if case.open_measures:
+        lines.append((str(_l("Measures cancelled with the closure")), str(len(case.open_measures))))
+    return lines
+
+
 def _load_case(case_id: int) -> Case | None:
     return db.session.get(Case, case_id)
 
 
-for _kind, _check, _apply in (
-    (DecisionKind.TEAM_CHANGE, lambda case, values, _actor: _team_change_faults(case, values), _apply_team_change),
-    (DecisionKind.CLOSURE, _closure_faults, _apply_closure),
+for _kind, _check, _apply, _describe in (
+    (DecisionKind.TEAM_CHANGE, lambda case, values, _actor: _team_change_faults(case, values), _apply_team_change,
+     _describe_team_change),
+    (DecisionKind.CLOSURE, _closure_faults, _apply_closure, _describe_closure),
 ):
     register(Handler(
         kind=_kind, subject_type="case", load=_load_case, code=lambda case: case.code, check=_check, apply=_apply,
         dump=_case_values_dump, restore=_case_values_restore, police_information=_police_follow_up,
-        may_confirm=_may_confirm,
+        may_confirm=_may_confirm, describe=_describe,
     ))

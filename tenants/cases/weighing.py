@@ -41,7 +41,12 @@ from livc.tenants.decisions.operations import Handler, decide, register
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members
 from livc.tenants.signals.models import (
+    DECISION_LABELS,
+    FLAG_LABELS,
+    FOLLOW_UP_LABELS,
+    OBSERVED_FACT_LABELS,
     SIGNAL_STATUS_BY_DECISION,
+    TARGET_GROUP_LABELS,
     FlagLevel,
     FollowUpKind,
     ObservedFact,
@@ -256,6 +261,28 @@ def _restore(payload: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _describe(_signal: Signal, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a weighing proposes, line by line, for the members who confirm it."""
+    lines = [(str(_l("Decision")), str(DECISION_LABELS[WeighingDecision(values["decision"])])),
+             (str(_l("Flag")), str(FLAG_LABELS[FlagLevel(values["flag"])]))]
+    if values.get("target_group"):
+        lines.append((str(_l("Target group")), str(TARGET_GROUP_LABELS[TargetGroup(values["target_group"])])))
+    if values.get("follow_up_kind"):
+        lines.append((str(_l("Kind of follow-up")), str(FOLLOW_UP_LABELS[FollowUpKind(values["follow_up_kind"])])))
+    team = [db.session.get(Membership, member_id) for member_id in values.get("team_ids") or ()]
+    if team:
+        lines.append((str(_l("Case team")), ", ".join(m.account.label for m in team if m is not None)))
+    case = db.session.get(Case, values.get("case_id") or 0)
+    if case is not None:
+        lines.append((str(_l("Case")), case.code))
+    for name, label in (("referred_to", _l("Referred to")), ("rationale", _l("Why the elements are insufficient"))):
+        if values.get(name):
+            lines.append((str(label), values[name]))
+    for observed in values.get("facts") or ():
+        lines.append((str(OBSERVED_FACT_LABELS[observed.fact]), observed.description))
+    return lines
+
+
 register(Handler(
     kind=DecisionKind.WEIGHING,
     subject_type="signal",
@@ -268,4 +295,5 @@ register(Handler(
     police_information=_police_information,
     may_act_urgently=lambda signal: signal.urgency == Urgency.URGENT and signal.status == SignalStatus.NEW,
     confirmed_later=_confirmed_later,
+    describe=_describe,
 ))
