@@ -26,6 +26,7 @@ from livc.tenants.cases.models import (
     ProgressNote,
     Review,
 )
+from livc.tenants.decisions.operations import forget_subject
 from livc.tenants.members.models import Membership
 from livc.tenants.signals.erasure import erase_identity, erase_signal, tally_erasure
 from livc.tenants.signals.models import Signal, Weighing
@@ -45,6 +46,7 @@ def erase_case(case: Case) -> None:
         db.session.execute(sa.delete(model).where(model.case_id == case_id))
     db.session.execute(sa.update(Weighing).where(Weighing.case_id == case_id).values(case_id=None))
     events.case_erased.send(case)
+    forget_subject("case", case_id)
     db.session.delete(case)
     db.session.flush()
     destroy_key(record_scope("case", case_id))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from livc.platform import audit
 from livc.platform.db import db
 from livc.platform.keys import destroy_key, record_scope
+from livc.tenants.decisions.operations import forget_subject
 from livc.tenants.signals.models import (
     ErasureTally,
     Identity,
@@ -63,6 +64,7 @@ def erase_signal(signal: Signal, *, tally: bool = True) -> None:
     db.session.execute(sa.delete(WeighingFact).where(WeighingFact.signal_id == signal.id))
     db.session.execute(sa.delete(WeighingParticipant).where(WeighingParticipant.weighing_id.in_(weighing_ids)))
     db.session.execute(sa.delete(Weighing).where(Weighing.signal_id == signal.id))
+    forget_subject("signal", signal.id)
     identity_id, reference, signal_id = signal.identity_id, signal.reference, signal.id
     if tally:
         tally_erasure("signal", signal.received_at.year, signal.status.value)
