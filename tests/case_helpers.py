@@ -109,6 +109,43 @@ def confirmer_for(cell: Cell, values: dict) -> Member:
     return cell.information_officer if police else cell.partner
 
 
+def case_confirmer(cell: Cell, case) -> Member:
+    """Who confirms a decision on ``case`` proposed by the coordinator: someone who may read the
+    case (the partner is in the team of cases opened with :func:`open_case`), the information
+    officer when the follow-up gives the police a part (police information)."""
+    police = case.follow_up_kind in (FollowUpKind.POLICE, FollowUpKind.MIXED)
+    return cell.information_officer if police else cell.partner
+
+
+def latest_proposal():
+    """The newest decision still waiting for a second member (inside a tenant context), or None."""
+    from livc.tenants.decisions.models import DecisionStatus, Proposal
+
+    return db.session.scalars(
+        sa.select(Proposal).where(Proposal.status == DecisionStatus.PROPOSED).order_by(Proposal.id.desc())
+    ).first()
+
+
+def confirmed(proposal, member: Member):
+    """``member`` confirms ``proposal`` (inside a tenant context): the decision takes effect."""
+    from livc.tenants.decisions.operations import confirm
+
+    return confirm(proposal, membership(member))
+
+
+def confirm_latest(app, cell: Cell, member: Member):
+    """``member`` confirms the newest proposal waiting in ``cell``, as they would through the
+    decisions page (committed): returns the proposal's id."""
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        proposal = latest_proposal()
+        assert proposal is not None, "no proposal waits for confirmation"
+        confirmed(proposal, member)
+        proposal_id = proposal.id
+        db.session.commit()
+        db.session.remove()
+    return proposal_id
+
+
 def open_case(app, cell: Cell, **overrides) -> tuple[int, str]:
     """A signal from the partner, weighed into a case with the partner in its team: (id, code).
 

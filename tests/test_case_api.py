@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session
-from case_helpers import HERKO, IDENTITY, LEUVEN, membership, open_case, ready_cell
+from case_helpers import HERKO, IDENTITY, LEUVEN, confirm_latest, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import Case, LtfFeedback, Measure, ProgressNote
@@ -140,18 +140,30 @@ def test_the_whole_path_of_a_case_through_the_api(app, cell, case):
     moved = partner.patch(f"{path}/measures/{measure['id']}", {"status": "in_progress"})
     assert moved.status_code == 200 and moved.get_json()["measure"]["status"] == "in_progress"
     assert fields_of(partner.patch(f"{path}/measures/{measure['id']}", {"due_on": due, "status": "done"})) == {"due_on"}
-    # The information officer, once in the team, reads the case but does not change the CLB's measure.
+    # Adding the information officer to the team is a joint decision: accepted (202), nothing
+    # changes until a second member of the team confirms it.
     joined = coordinator.post(f"{path}/team", {"membership_id": cell.information_officer.membership_id})
-    assert joined.status_code == 201
+    assert joined.status_code == 202, joined.get_data(as_text=True)
+    decision = joined.get_json()["decision"]
+    assert (decision["kind"], decision["status"], decision["in_effect"]) == ("team_change", "proposed", False)
+    assert officer.get(path).status_code == 403
+    assert [m["membership_id"] for m in coordinator.get(path).get_json()["case"]["team"]] == [cell.partner.membership_id]
+    assert confirm_latest(app, cell, cell.partner) == decision["id"]
+    # The information officer, once in the team, reads the case but does not change the CLB's measure.
     assert officer.get(path).status_code == 200
     assert officer.patch(f"{path}/measures/{measure['id']}", {"status": "done"}).status_code == 403
     # Taking them out of the team needs a confirmation; then they no longer read the case.
-    member_path = f"{path}/team/{joined.get_json()['team_member']['id']}"
+    [team_member] = [m for m in coordinator.get(path).get_json()["case"]["team"]
+                     if m["membership_id"] == cell.information_officer.membership_id]
+    member_path = f"{path}/team/{team_member['id']}"
     assert fields_of(coordinator.delete(member_path, {})) == {"confirm"}
     assert fields_of(coordinator.delete(member_path)) == {"confirm"}
     assert fields_of(coordinator.delete(member_path, {"confirm": False})) == {"confirm"}
     assert officer.get(path).status_code == 200
-    assert coordinator.delete(member_path, {"confirm": True}).status_code == 204
+    removal = coordinator.delete(member_path, {"confirm": True})
+    assert removal.status_code == 202 and removal.get_json()["decision"]["status"] == "proposed"
+    assert officer.get(path).status_code == 200  # still in the team until a second member confirms
+    confirm_latest(app, cell, cell.partner)
     assert officer.get(path).status_code == 403
     assert coordinator.delete(member_path, {"confirm": True}).status_code == 404
 
@@ -176,10 +188,15 @@ def test_the_whole_path_of_a_case_through_the_api(app, cell, case):
     assert fields_of(refused) == {"note"}
     after = coordinator.get(path).get_json()["case"]
     assert after["status"] == "open" and after["measures"][0]["status"] == "in_progress"
+    # Closing is a joint decision: proposed (202), the case stays open until the partner confirms.
     closed = coordinator.post(f"{path}/closure", {"reason": "goals_reached", "note": "The mentoring goes on at school."})
-    assert closed.status_code == 200, closed.get_data(as_text=True)
-    assert closed.get_json()["case"]["status"] == "closed" and closed.get_json()["case"]["stage"] == "aftercare"
+    assert closed.status_code == 202, closed.get_data(as_text=True)
+    assert closed.get_json()["decision"]["kind"] == "closure" and closed.get_json()["case"]["status"] == "open"
     after = coordinator.get(path).get_json()["case"]
+    assert after["status"] == "open" and after["measures"][0]["status"] == "in_progress"
+    confirm_latest(app, cell, cell.partner)
+    after = coordinator.get(path).get_json()["case"]
+    assert after["status"] == "closed" and after["stage"] == "aftercare"
     assert after["measures"][0]["status"] == "cancelled" and after["closure_reason"] == "goals_reached"
     assert {r["kind"] for r in after["reviews"] if not r["held"]} == {"after_closure"}
 
@@ -425,7 +442,10 @@ def test_a_closed_measure_and_a_closed_case_take_no_changes(app, cell, case):
     # An empty change changes nothing and answers the measure.
     unchanged = partner.patch(f"{path}/measures/{measure_id}", {})
     assert unchanged.status_code == 200 and unchanged.get_json() == {"changed": [], "measure": unchanged.get_json()["measure"]}
-    assert coordinator.post(f"{path}/closure", {"reason": "no_longer_concerning"}).status_code == 200
+    assert coordinator.post(f"{path}/closure", {"reason": "no_longer_concerning"}).status_code == 202
+    # While the closure waits, the case still takes changes; the partner's confirmation closes it.
+    assert coordinator.patch(path, {"goal": "Before the closure"}).status_code == 200
+    confirm_latest(app, cell, cell.partner)
     assert fields_of(coordinator.patch(path, {"goal": "Later"})) == {"_schema"}
     assert fields_of(coordinator.post(f"{path}/measures", {"description": "More", "organisation_id": clb})) == {"_schema"}
     assert fields_of(coordinator.post(f"{path}/team", {"membership_id": cell.social.membership_id})) == {"_schema"}

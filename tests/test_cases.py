@@ -17,6 +17,8 @@ from case_helpers import (
     IDENTITY,
     LEUVEN,
     OBSERVATION,
+    case_confirmer,
+    confirmed,
     membership,
     open_case,
     ready_cell,
@@ -31,6 +33,7 @@ from livc.tenants.cases import weighing as weighing_ops
 from livc.tenants.cases.models import (
     Case,
     CaseStatus,
+    CaseTeamMember,
     ClosureReason,
     FurtherFollowUp,
     MeasureStatus,
@@ -48,8 +51,10 @@ from livc.tenants.signals.models import (
     Signal,
     SignalChannel,
     SignalStatus,
+    Weighing,
     WeighingDecision,
 )
+from livc.tenants.decisions.models import DecisionStatus
 
 EN = {"Accept-Language": "en"}  # the messages asserted are the English ones
 
@@ -98,6 +103,8 @@ def test_a_signal_may_be_anonymous_and_never_becomes_a_case_by_itself(cell, ctx)
 
 
 def test_weighing_opens_a_case_with_a_pseudonymous_code(app, cell):
+    """The coordinator proposes, the partner confirms: who took part are those two (proposer and
+    confirmer), never a typed list."""
     case_id, code = open_case(app, cell)
     with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case = db.session.get(Case, case_id)
@@ -107,19 +114,75 @@ def test_weighing_opens_a_case_with_a_pseudonymous_code(app, cell):
         signal = db.session.scalar(sa.select(Signal).where(Signal.case_id == case_id))
         assert signal.status == SignalStatus.CASE_OPENED and signal.identity_id == case.identity_id
         weighed = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "signal.weighed"))
-        assert weighed.details["case"] == code and weighed.details["participants"] == 3
+        assert weighed.details["case"] == code and weighed.details["participants"] == 2
+        weighing = db.session.scalar(sa.select(Weighing).where(Weighing.signal_id == signal.id))
+        assert {p.membership_id for p in weighing.participants} == {
+            cell.coordinator.membership_id, cell.partner.membership_id}
         assert "Van den Berghe" not in str(weighed.details) and OBSERVATION not in str(weighed.details)
 
 
-def test_weighing_refuses_summary_grounds_low_flags_and_lonely_decisions(cell, ctx):
+def test_weighing_refuses_summary_grounds_low_flags_and_typed_participants(cell, ctx):
+    """Who took part is never a list one person types: a weighing naming ``participant_ids`` is refused."""
     signal = signals.submit_signal(membership(cell.partner), signal_values())
     db.session.commit()
     coordinator = membership(cell.coordinator)
     refused = faults(weighing_ops.weigh_signal, signal, coordinator,
-                     weighing_values(cell, facts=[], participant_ids=[], flag=FlagLevel.YELLOW))
+                     weighing_values(cell, facts=[], participant_ids=[cell.partner.membership_id], flag=FlagLevel.YELLOW))
     assert "facts" in refused and "participant_ids" in refused and "flag" in refused
     signal = db.session.get(Signal, signal.id)
     assert signal.status == SignalStatus.NEW and signal.weighing is None
+    # Otherwise sound, the weighing is refused for the typed list alone.
+    refused = faults(weighing_ops.weigh_signal, db.session.get(Signal, signal.id), coordinator,
+                     weighing_values(cell, participant_ids=[cell.partner.membership_id]))
+    assert list(refused) == ["participant_ids"]
+    assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 0
+
+
+def test_a_weighing_is_only_proposed_until_a_second_member_confirms_it(app, cell):
+    """One person's weighing opens no case: neither its proposer nor a guest expert confirms it,
+    another member of the table does; then the case opens."""
+    from auth_helpers import add_member
+    from livc.platform.roles import Role
+
+    guest = add_member(app, cell.tenant_id, LEUVEN, Role.GUEST_EXPERT)
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
+        _proposed_then_confirmed(cell, guest)
+        db.session.rollback()
+
+
+def _proposed_then_confirmed(cell, guest):
+    signal = signals.submit_signal(membership(cell.partner), signal_values())
+    db.session.commit()
+    proposal = weighing_ops.weigh_signal(signal, membership(cell.coordinator), weighing_values(cell))
+    db.session.commit()
+    assert proposal.status == DecisionStatus.PROPOSED and not proposal.in_effect
+    signal = db.session.get(Signal, signal.id)
+    assert signal.status == SignalStatus.NEW and signal.weighing is None and signal.case_id is None
+    assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 0
+    assert "another member" in faults(confirmed, proposal, cell.coordinator)["_schema"][0]
+    assert "guest experts" in faults(confirmed, proposal, guest)["_schema"][0]
+    assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 0
+    confirmed(proposal, cell.mayor)
+    db.session.commit()
+    signal = db.session.get(Signal, signal.id)
+    assert signal.status == SignalStatus.CASE_OPENED and signal.case_id is not None
+    assert {p.membership_id for p in signal.weighing.participants} == {
+        cell.coordinator.membership_id, cell.mayor.membership_id}
+
+
+def test_police_information_is_confirmed_by_the_cleared_information_officer_only(cell, ctx):
+    from livc.tenants.signals.models import FollowUpKind
+
+    signal = signals.submit_signal(membership(cell.partner), signal_values())
+    db.session.commit()
+    proposal = weighing_ops.weigh_signal(signal, membership(cell.coordinator),
+                                         weighing_values(cell, follow_up_kind=FollowUpKind.MIXED))
+    db.session.commit()
+    assert proposal.police_information
+    assert "information officer" in faults(confirmed, proposal, cell.partner)["_schema"][0]
+    assert db.session.get(Signal, signal.id).case_id is None
+    confirmed(proposal, cell.information_officer)
+    assert db.session.get(Signal, signal.id).status == SignalStatus.CASE_OPENED
 
 
 def test_insufficient_elements_is_final(cell, ctx):
@@ -129,9 +192,16 @@ def test_insufficient_elements_is_final(cell, ctx):
     assert "rationale" in faults(weighing_ops.weigh_signal, signal, coordinator,
                                  weighing_values(cell, decision=WeighingDecision.INSUFFICIENT, flag=FlagLevel.GREEN))
     signal = db.session.get(Signal, signal.id)
-    weighing_ops.weigh_signal(signal, coordinator, weighing_values(
+    proposal = weighing_ops.weigh_signal(signal, coordinator, weighing_values(
         cell, decision=WeighingDecision.INSUFFICIENT, flag=FlagLevel.GREEN, facts=[], rationale="A school conflict, no ideology."))
     db.session.commit()
+    # While the proposal waits, another proposal on the same signal is refused, and nothing changed.
+    pending = faults(weighing_ops.weigh_signal, db.session.get(Signal, signal.id), coordinator, weighing_values(cell))
+    assert "already waiting" in pending["_schema"][0]
+    assert db.session.get(Signal, signal.id).status == SignalStatus.NEW
+    confirmed(proposal, cell.partner)
+    db.session.commit()
+    signal = db.session.get(Signal, signal.id)
     again = faults(weighing_ops.weigh_signal, signal, coordinator, weighing_values(cell))
     assert "record a new signal" in again["decision"][0]
     assert db.session.get(Signal, signal.id).status == SignalStatus.INSUFFICIENT
@@ -180,7 +250,11 @@ def test_the_case_team_and_guest_experts_for_a_limited_time(app, cell):
                           {"membership_id": guest.membership_id, "until": date.today() + timedelta(days=90)})
         assert "invitation ends" in too_long["until"][0]
         case = db.session.get(Case, case_id)
-        member = cases.add_team_member(case, coordinator, {"membership_id": guest.membership_id})
+        proposal = cases.add_team_member(case, coordinator, {"membership_id": guest.membership_id})
+        assert guest.membership_id not in case.team_membership_ids  # nothing before a second member confirms
+        confirmed(proposal, case_confirmer(cell, case))
+        member = db.session.scalar(sa.select(CaseTeamMember).where(
+            CaseTeamMember.case_id == case_id, CaseTeamMember.membership_id == guest.membership_id))
         assert member.until == membership(guest).expires_at.date()
         assert guest.membership_id in case.team_membership_ids
         member.until = date.today() - timedelta(days=1)
@@ -199,7 +273,17 @@ def test_closing_with_open_measures_needs_a_reason_and_plans_reviews_after_closu
         assert "still open" in refused["note"][0]
         case = db.session.get(Case, case_id)
         assert case.status == CaseStatus.OPEN
-        cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": "Moved to Gent; their cell takes over."})
+        proposal = cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": "Moved to Gent; their cell takes over."})
+        db.session.commit()
+        case = db.session.get(Case, case_id)
+        # Proposed only: the case stays open and its measure too until a second member confirms.
+        assert case.status == CaseStatus.OPEN and case.closed_at is None
+        assert db.session.get(type(measure), measure.id).status != MeasureStatus.CANCELLED
+        assert "another member" in faults(confirmed, proposal, cell.coordinator)["_schema"][0]
+        assert "team of this case" in faults(confirmed, proposal, cell.social)["_schema"][0]
+        case = db.session.get(Case, case_id)
+        confirmed(db.session.get(type(proposal), proposal.id), case_confirmer(cell, case))
+        assert case.status == CaseStatus.CLOSED
         assert db.session.get(type(measure), measure.id).status == MeasureStatus.CANCELLED
         after = [review for review in cases.reviews_of(case) if review.kind == ReviewKind.AFTER_CLOSURE]
         assert [r.due_on for r in after] == [cases.add_months(date.today(), 6), cases.add_months(date.today(), 12)]
@@ -267,7 +351,7 @@ def test_erasure_destroys_the_keys_and_leaves_anonymous_counts(app, cell):
     with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
         case, coordinator = db.session.get(Case, case_id), membership(cell.coordinator)
         cases.add_note(case, coordinator, {"body": "Follow-up going well.", "visibility": NoteVisibility.TEAM})
-        cases.close_case(case, coordinator, {"reason": ClosureReason.GOALS_REACHED})
+        confirmed(cases.close_case(case, coordinator, {"reason": ClosureReason.GOALS_REACHED}), case_confirmer(cell, case))
         identity_id = case.identity_id
         ciphertext = db.session.get(Identity, identity_id).family_name_ciphertext
         db.session.commit()
