@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session
-from case_helpers import IDENTITY, LEUVEN, OBSERVATION, membership, open_case, ready_cell
+from case_helpers import IDENTITY, LEUVEN, OBSERVATION, confirm_latest, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import Case
@@ -52,17 +52,25 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(a
     signal = created.get_json()["signal"]
     assert signal["reference"].startswith("S-") and "Van den Berghe" not in created.get_data(as_text=True)
 
-    # The coordinator weighs it with the table: a case opens, the partner in its team.
+    # The coordinator proposes the weighing, the partner confirms it: a case opens, the partner in
+    # its team. Who took part is not typed: a list of participants is refused.
     weighing = {
         "flag": "red", "decision": "open_case", "target_group": "other_extremism", "follow_up_kind": "social",
-        "participant_ids": [cell.partner.membership_id, cell.information_officer.membership_id],
         "facts": [{"fact": "propaganda", "description": "Attack video shared in the class chat."}],
         "team_ids": [cell.partner.membership_id],
     }
     assert partner.post(f"/signals/{signal['id']}/weighing", weighing).status_code == 403
+    typed = coordinator.post(f"/signals/{signal['id']}/weighing",
+                             {**weighing, "participant_ids": [cell.partner.membership_id]})
+    assert typed.status_code == 422 and "participant_ids" in typed.get_json()["error"]["fields"]
     weighed = coordinator.post(f"/signals/{signal['id']}/weighing", weighing)
-    assert weighed.status_code == 201, weighed.get_json()
-    case = weighed.get_json()["case"]
+    assert weighed.status_code == 202, weighed.get_json()
+    assert weighed.get_json()["decision"]["status"] == "proposed" and "case" not in weighed.get_json()
+    assert coordinator.get("/cases").get_json()["cases"] == []  # nothing before a second member confirms
+    pending = coordinator.post(f"/signals/{signal['id']}/weighing", weighing)
+    assert pending.status_code == 422  # one proposal at a time
+    confirm_latest(app, cell, cell.partner)
+    [case] = coordinator.get("/cases").get_json()["cases"]
     assert case["code"] == f"LEU-{date.today().year}-001"
     again = coordinator.post(f"/signals/{signal['id']}/weighing", weighing)
     assert again.status_code == 422  # the decision stands
@@ -94,7 +102,10 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(a
     assert refused.status_code == 422 and "note" in refused.get_json()["error"]["fields"]
     assert coordinator.post(f"{case_path}/erasure", {"confirm": True}).status_code == 422  # still open
     closed = coordinator.post(f"{case_path}/closure", {"reason": "goals_reached", "note": "Plan completed early."})
-    assert closed.status_code == 200
+    assert closed.status_code == 202
+    assert coordinator.post(f"{case_path}/erasure", {"confirm": True}).status_code == 422  # not closed before confirmation
+    confirm_latest(app, cell, cell.partner)
+    assert coordinator.get(case_path).get_json()["case"]["status"] == "closed"
     assert coordinator.post(f"{case_path}/erasure", {}).status_code == 422  # not confirmed
     assert coordinator.post(f"{case_path}/erasure", {"confirm": True}).status_code == 204
     assert coordinator.get(case_path).status_code == 404
