@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
-from case_helpers import LEUVEN, OBSERVATION, membership, open_case, ready_cell
+from case_helpers import LEUVEN, OBSERVATION, confirm_latest, membership, open_case, ready_cell
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import (
@@ -29,6 +29,7 @@ from livc.tenants.cases.models import (
 
 EN = {"Accept-Language": "en"}
 NAME = "Van den Berghe"
+PROPOSED = "Your proposal is recorded: it takes effect once another member confirms it."
 ANSWERS = {
     "effectiveness": "The talks with the pupil guidance centre work well.",
     "cooperation": "Comes to every appointment.",
@@ -187,6 +188,32 @@ def test_the_coordinator_changes_the_identity_without_seeing_it(app, cell, case)
 def test_the_coordinator_changes_the_case_and_the_team(app, cell, case):
     case_id, _code = case
     coordinator = client_for(app, cell.coordinator)
+
+    # The social partner joins the team, then reads the case, then leaves it again. A team change
+    # is a joint decision: proposed by the coordinator, in effect once the partner (in the team of
+    # this case with a social follow-up) confirms it. The team changes come first: once the case
+    # has a mixed follow-up, only the information officer confirms them.
+    added = post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id},
+                      form_path=page(case_id))
+    assert added.status_code == 302 and added.headers["Location"].endswith("#team")
+    assert PROPOSED in text(coordinator.get(added.headers["Location"], headers=EN))
+    social = client_for(app, cell.social)
+    assert social.get(page(case_id)).status_code == 403  # not in the team before confirmation
+    confirm_latest(app, cell, cell.partner)
+    assert social.get(page(case_id)).status_code == 200
+    twice = post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id},
+                      form_path=page(case_id), headers=EN)
+    assert twice.status_code == 422 and "already in the case team" in text(twice)
+    with app.app_context(), tenant_context(cell.tenant_id):
+        member_id = db.session.get(Case, case_id).team[-1].id
+    remove = f"{page(case_id)}/team/{member_id}/remove"
+    assert post_form(coordinator, remove, {}).status_code == 422
+    assert social.get(page(case_id)).status_code == 200
+    assert post_form(coordinator, remove, {"confirm": "yes"}).status_code == 302
+    assert social.get(page(case_id)).status_code == 200  # still in the team until confirmed
+    confirm_latest(app, cell, cell.partner)
+    assert social.get(page(case_id)).status_code == 403
+
     assert post_form(coordinator, f"{page(case_id)}/edit", {}).status_code == 422
     done = post_form(coordinator, f"{page(case_id)}/edit", {
         "target_group": "hate_propagandist", "follow_up_kind": "mixed", "approached_for_other_problem": "yes",
@@ -198,23 +225,6 @@ def test_the_coordinator_changes_the_case_and_the_team(app, cell, case):
     assert "Not shown: the person is approached for another problem first." in partner_page
     assert "Hate propagandist" not in partner_page and "Back to school without incidents." in partner_page
     assert "Hate propagandist" in text(coordinator.get(page(case_id), headers=EN))
-
-    # The social partner joins the team, then reads the case, then leaves it again.
-    added = post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id},
-                      form_path=page(case_id))
-    assert added.status_code == 302 and added.headers["Location"].endswith("#team")
-    social = client_for(app, cell.social)
-    assert social.get(page(case_id)).status_code == 200
-    twice = post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id},
-                      form_path=page(case_id), headers=EN)
-    assert twice.status_code == 422 and "already in the case team" in text(twice)
-    with app.app_context(), tenant_context(cell.tenant_id):
-        member_id = db.session.get(Case, case_id).team[-1].id
-    remove = f"{page(case_id)}/team/{member_id}/remove"
-    assert post_form(coordinator, remove, {}).status_code == 422
-    assert social.get(page(case_id)).status_code == 200
-    assert post_form(coordinator, remove, {"confirm": "yes"}).status_code == 302
-    assert social.get(page(case_id)).status_code == 403
 
 
 # --- the follow-up plan and notes ---------------------------------------------------------------
@@ -241,6 +251,7 @@ def test_measures_are_added_by_the_coordinator_and_updated_by_the_responsible_or
 
     # A member of another organisation in the case team reads the measure but cannot change it.
     post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id}, form_path=page(case_id))
+    confirm_latest(app, cell, cell.partner)
     social = client_for(app, cell.social)
     assert social.get(page(case_id)).status_code == 200
     read_only = social.get(path)
@@ -317,6 +328,11 @@ def test_closing_with_an_open_measure_needs_a_note(app, cell, case):
     assert load(app, cell, Measure, measure.id).status == MeasureStatus.PLANNED
     done = post_form(coordinator, path, {"reason": "goals_reached", "note": "Goals reached; the CLB continues on its own."})
     assert done.status_code == 302 and done.headers["Location"].endswith("#closure")
+    # Proposed: the case and its measure are unchanged until a second member of its team confirms.
+    assert PROPOSED in text(coordinator.get(done.headers["Location"], headers=EN))
+    assert load(app, cell, Case, case_id).status == CaseStatus.OPEN
+    assert load(app, cell, Measure, measure.id).status == MeasureStatus.PLANNED
+    confirm_latest(app, cell, cell.partner)
     closed = load(app, cell, Case, case_id)
     assert closed.status == CaseStatus.CLOSED and closed.erase_after is not None
     assert load(app, cell, Measure, measure.id).status == MeasureStatus.CANCELLED
@@ -415,6 +431,9 @@ def test_the_coordinator_erases_a_closed_case_at_once(app, cells):
     assert refused.status_code == 422 and "Only a closed case can be erased" in text(refused)
     closed = post_form(coordinator, f"{page(case_id)}/close", {"reason": "goals_reached"})
     assert closed.status_code == 302
+    proposed = post_form(coordinator, f"{page(case_id)}/erase", {"confirm": "yes"}, headers=EN)
+    assert proposed.status_code == 422 and "Only a closed case can be erased" in text(proposed)  # not confirmed yet
+    confirm_latest(app, cell, cell.partner)
     assert post_form(coordinator, f"{page(case_id)}/erase", {}).status_code == 422  # not confirmed
     assert coordinator.get(page(case_id)).status_code == 200
     erased = post_form(coordinator, f"{page(case_id)}/erase", {"confirm": "yes"})
