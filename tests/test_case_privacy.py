@@ -24,6 +24,8 @@ from case_helpers import (
     LEUVEN,
     OBSERVATION,
     Cell,
+    case_confirmer,
+    confirmed,
     membership,
     ready_cell,
     signal_values,
@@ -46,6 +48,7 @@ from livc.tenants.cases.models import (
     Review,
     TerroristPhase,
 )
+from livc.tenants.decisions.models import Proposal
 from livc.tenants.retention import operations as retention
 from livc.tenants.signals import operations as signals
 from livc.tenants.signals.models import (
@@ -108,15 +111,16 @@ def cell(app, cells) -> Cell:
 def full_case(app, cell: Cell, *, close: bool = False) -> tuple[int, str]:
     """A case with everything a cell writes about a person: two signals (one added later), the
     weighing, the goal, a measure, a team and a restricted note, a review and the LTF feedback;
-    closed when asked. Returns (id, code)."""
+    closed when asked. Each weighing and the closure are proposed by the coordinator and
+    confirmed by the partner (their proposals, with what they decide, stay stored). Returns (id, code)."""
     with app.test_request_context(), tenant_context(cell.tenant_id):
         coordinator, partner = membership(cell.coordinator), membership(cell.partner)
         signal = signals.submit_signal(partner, signal_values(assessment_note=ASSESSMENT_NOTE))
-        weighing = weighing_ops.weigh_signal(signal, coordinator, weighing_values(cell, rationale=RATIONALE))
-        case = db.session.get(Case, weighing.case_id)
+        confirmed(weighing_ops.weigh_signal(signal, coordinator, weighing_values(cell, rationale=RATIONALE)), cell.partner)
+        case = db.session.get(Case, signal.case_id)
         again = signals.submit_signal(coordinator, signal_values(channel="phone", reporter_contact=REPORTER))
-        weighing_ops.weigh_signal(again, coordinator, weighing_values(cell, decision=WeighingDecision.ADD_TO_CASE,
-                                                                 case_id=case.id))
+        confirmed(weighing_ops.weigh_signal(again, coordinator, weighing_values(cell, decision=WeighingDecision.ADD_TO_CASE,
+                                                                           case_id=case.id)), cell.partner)
         cases.change_case(case, coordinator, {"goal": GOAL})
         cases.add_measure(case, coordinator, {"description": MEASURE, "organisation_id": partner.organisation_id,
                                               "due_on": date.today() + timedelta(days=20)})
@@ -127,7 +131,8 @@ def full_case(app, cell: Cell, *, close: bool = False) -> tuple[int, str]:
                           {"outcome": "continue", "summary": REVIEW_SUMMARY})
         cases.start_feedback(case, coordinator, FEEDBACK)
         if close:
-            cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": CLOSURE_NOTE})
+            confirmed(cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": CLOSURE_NOTE}),
+                      case_confirmer(cell, case))
         case_id, code = case.id, case.code
         db.session.commit()
         db.session.remove()
@@ -191,6 +196,11 @@ def ciphertexts_of(case_id: int) -> list[tuple[str, str, str]]:
     rows += db.session.scalars(sa.select(WeighingFact).where(WeighingFact.signal_id.in_(signal_ids))).all()
     for model in (Measure, ProgressNote, Review, LtfFeedback):
         rows += db.session.scalars(sa.select(model).where(model.case_id == case_id)).all()
+    # The joint decisions: what the weighings and the closure proposed (rationale, facts, note).
+    rows += db.session.scalars(sa.select(Proposal).where(sa.or_(
+        sa.and_(Proposal.subject_type == "signal", Proposal.subject_id.in_(signal_ids)),
+        sa.and_(Proposal.subject_type == "case", Proposal.subject_id == case_id),
+    ))).all()
     found = []
     for row in rows:
         for column in row.__table__.columns:
@@ -213,7 +223,7 @@ def test_after_erasure_nothing_of_the_person_can_be_decrypted(app, cell):
         stored = ciphertexts_of(case_id)
         tables = {table for table, _, _ in stored}
         assert tables == {"cases", "signals", "identities", "weighings", "weighing_facts", "measures",
-                          "progress_notes", "case_reviews", "ltf_feedback"}
+                          "progress_notes", "case_reviews", "ltf_feedback", "decision_proposals"}
         scopes = {scope for _, _, scope in stored}
         assert len([s for s in scopes if s.startswith("signal:")]) == 2
         assert len([s for s in scopes if s.startswith("identity:")]) == 2
@@ -241,6 +251,7 @@ def test_after_erasure_nothing_of_the_person_can_be_decrypted(app, cell):
         identity_ids = [int(scope.split(":")[1]) for scope in scopes if scope.startswith("identity:")]
         assert db.session.scalar(sa.select(sa.func.count(Identity.id)).where(Identity.id.in_(identity_ids))) == 0
         assert db.session.get(Case, case_id) is None
+        assert db.session.scalar(sa.select(sa.func.count(Proposal.id))) == 0  # the decisions went with them
         # The blind index finds nothing, by name or number; the other person is still there.
         assert cases.search_people(name="Élodie Van den Berghe") == []
         assert cases.search_people(name=IDENTITY["family_name"]) == []
