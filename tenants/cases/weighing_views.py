@@ -22,7 +22,7 @@ from livc.platform.roles import ROLE_LABELS, Role
 from livc.tenants.access import guard
 from livc.tenants.cases.models import Case
 from livc.tenants.cases.operations import cases_for
-from livc.tenants.cases.schemas import FactSchema, WeighingSchema, facts_from_form
+from livc.tenants.cases.schemas import NAMED_PARTICIPANTS, FactSchema, WeighingSchema, facts_from_form
 from livc.tenants.cases.weighing import FactObserved, check_weighing, weigh_signal, weighing_participants
 from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, Proposal
 from livc.tenants.decisions.operations import open_proposal_about, proposal_summary, ways_for
@@ -105,6 +105,9 @@ def _weighing_from_form(form) -> tuple[dict, dict[str, list[str]]]:
     """The weighing page's fields as the schema's values, and the faults per field (a fact's
     under ``fact_<key>``, next to its checkbox)."""
     errors: dict[str, list[str]] = {}
+    if form.getlist("participant_ids"):
+        # A form of before the joint decisions: refused as the API refuses it, said above the form.
+        errors["form"] = [str(NAMED_PARTICIPANTS)]
     facts = []
     for ticked in facts_from_form(form):
         try:
