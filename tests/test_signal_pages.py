@@ -20,6 +20,7 @@ from case_helpers import (
     IDENTITY,
     LEUVEN,
     OBSERVATION,
+    confirm_latest,
     membership,
     open_case,
     ready_cell,
@@ -79,7 +80,6 @@ def weighing_form(cell, **overrides) -> dict:
         "fact_propaganda": "yes",
         "fact_propaganda_description": "Shared an attack video in the class group chat.",
         "fact_propaganda_on": (date.today() - timedelta(days=20)).isoformat(),
-        "participant_ids": [str(cell.partner.membership_id), str(cell.information_officer.membership_id)],
         "decision": "open_case",
         "target_group": "other_extremism",
         "follow_up_kind": "social",
@@ -203,11 +203,20 @@ def test_the_coordinator_weighs_a_signal_into_a_case_through_the_form(app, cell)
     assert "Consumes or spreads extremist propaganda" in form and 'name="fact_propaganda_description"' in form
     assert FAMILY_NAME not in form
 
+    # The coordinator proposes the weighing: nothing happens until another member confirms it.
     weighed = post_form(coordinator, path, weighing_form(cell), headers=EN)
     assert weighed.status_code == 302, text(weighed)
+    assert weighed.headers["Location"] == f"{BASE}/signals/{signal_id}"
+    proposed = text(coordinator.get(weighed.headers["Location"], headers=EN))
+    assert f"The weighing of signal {reference} is proposed: it takes effect once another member confirms it." in proposed
+    assert scalar(app, cell, sa.select(sa.func.count(Case.id))) == 0
+    assert scalar(app, cell, sa.select(Signal.status).where(Signal.id == signal_id)) == SignalStatus.NEW
+    waiting = text(coordinator.get(path, headers=EN))
+    assert "waits for another member to confirm it" in waiting and 'name="decision"' not in waiting
+    # The partner confirms: the case opens.
+    confirm_latest(app, cell, cell.partner)
     with app.app_context(), tenant_context(cell.tenant_id):
         case = db.session.scalar(sa.select(Case))
-        assert weighed.headers["Location"] == f"{BASE}/cases/{case.id}"
         assert case.code == f"LEU-{YEAR}-001"
         team = db.session.scalars(sa.select(CaseTeamMember.membership_id).where(CaseTeamMember.case_id == case.id)).all()
         assert team == [cell.partner.membership_id]
@@ -232,7 +241,9 @@ def test_the_coordinator_weighs_a_signal_into_a_case_through_the_form(app, cell)
     assert reference in page
 
 
-def test_missing_facts_and_participants_are_named_field_by_field(app, cell):
+def test_missing_facts_and_typed_participants_are_refused_field_by_field(app, cell):
+    """Missing facts are named field by field; a list of participants (a form of before the joint
+    decisions) is refused: who took part is who proposes and confirms."""
     signal_id, _reference = submitted_signal(app, cell)
     coordinator = client_for(app, cell.coordinator)
     path = f"{BASE}/signals/{signal_id}/weigh"
@@ -240,8 +251,11 @@ def test_missing_facts_and_participants_are_named_field_by_field(app, cell):
     page = text(bare)
     assert bare.status_code == 422
     assert "Tick at least one concrete fact that was observed" in page
-    assert "A weighing is a joint decision: name at least one other member who took part." in page
+    assert 'name="participant_ids"' not in page
     assert re.search(r'id="e-target_group">This field is required', page)
+    typed = post_form(coordinator, path, weighing_form(cell, participant_ids=[str(cell.partner.membership_id)]), headers=EN)
+    assert typed.status_code == 422
+    assert "Who took part is not typed: it is the members who confirm the proposal" in text(typed)
 
     undescribed = post_form(coordinator, path, weighing_form(cell, fact_propaganda_description=""), headers=EN)
     assert undescribed.status_code == 422
@@ -251,16 +265,20 @@ def test_missing_facts_and_participants_are_named_field_by_field(app, cell):
     assert bad_date.status_code == 422
     assert re.search(r'id="e-fact_threats">Enter a date as YYYY-MM-DD', page)
     assert re.search(r'name="fact_threats" value="yes" checked', page)  # what was ticked stays ticked
-    assert re.search(rf'name="participant_ids" value="{cell.partner.membership_id}" checked', page)
+    assert re.search(rf'name="team_ids" value="{cell.partner.membership_id}" checked', page)
 
     low = post_form(coordinator, path, weighing_form(cell, flag="yellow"), headers=EN)
     assert low.status_code == 422 and "A case is opened at red or black only" in text(low)
     assert post_form(coordinator, path, {}, headers=EN).status_code == 422
     assert scalar(app, cell, sa.select(sa.func.count(Case.id))) == 0
+    assert scalar(app, cell, sa.select(Signal.status).where(Signal.id == signal_id)) == SignalStatus.NEW
 
     referred = post_form(coordinator, path, weighing_form(cell, decision="refer", flag="yellow", referred_to="CAW Oost-Brabant"),
                          headers=EN)
     assert referred.status_code == 302 and referred.headers["Location"] == f"{BASE}/signals/{signal_id}"
+    assert scalar(app, cell, sa.select(Signal.status).where(Signal.id == signal_id)) == SignalStatus.NEW
+    confirm_latest(app, cell, cell.partner)
+    assert scalar(app, cell, sa.select(Signal.status).where(Signal.id == signal_id)) == SignalStatus.REFERRED
     assert scalar(app, cell, sa.select(sa.func.count(Case.id))) == 0  # the case fields were ignored
     assert "CAW Oost-Brabant" in text(coordinator.get(referred.headers["Location"], headers=EN))
 
@@ -351,9 +369,11 @@ def test_the_retention_page_shows_what_will_be_erased_soon(app, cell):
     changed = coordinator.patch(f"{BASE}/api/case-settings", json={"retention_months_signals": 1}, headers=headers)
     assert changed.status_code == 200 and changed.get_json()["changed"] == ["retention_months_signals"]
     closed = post_form(coordinator, f"{BASE}/signals/{signal_id}/weigh", {
-        "flag": "green", "decision": "insufficient", "rationale": "A quarrel between classmates, nothing more.",
-        "participant_ids": str(cell.partner.membership_id)}, headers=EN)
+        "flag": "green", "decision": "insufficient", "rationale": "A quarrel between classmates, nothing more."},
+        headers=EN)
     assert closed.status_code == 302
+    assert coordinator.get(f"{BASE}/api/retention").get_json()["due"] == []  # a proposal only
+    confirm_latest(app, cell, cell.partner)
     page = text(coordinator.get(f"{BASE}/retention", headers=EN))
     assert reference in page and "Erased within the coming 60 days" in page
     due = coordinator.get(f"{BASE}/api/retention").get_json()["due"]
@@ -396,15 +416,25 @@ def test_the_api_records_reads_and_weighs_signals(app, cell):
     assert nested.status_code == 422 and "observed_on" in nested.get_json()["error"]["fields"]["facts"]["0"]
     weighing = {
         "flag": "red", "decision": "open_case", "target_group": "other_extremism", "follow_up_kind": "social",
-        "participant_ids": [cell.partner.membership_id], "team_ids": [cell.partner.membership_id],
+        "team_ids": [cell.partner.membership_id],
         "facts": [{"fact": "propaganda", "description": "Shared an attack video.",
                    "observed_on": (date.today() - timedelta(days=3)).isoformat()}],
     }
+    typed = coordinator.post(weighing_path, json={**weighing, "participant_ids": [cell.partner.membership_id]},
+                             headers=coordinator_headers)
+    assert typed.status_code == 422 and list(typed.get_json()["error"]["fields"]) == ["participant_ids"]
+    # Accepted (202), not done: a second member confirms before anything happens.
     weighed = coordinator.post(weighing_path, json=weighing, headers=coordinator_headers)
-    assert weighed.status_code == 201, weighed.get_json()
-    answer = weighed.get_json()
+    assert weighed.status_code == 202, weighed.get_json()
+    proposed = weighed.get_json()
+    assert proposed["decision"]["status"] == "proposed" and proposed["decision"]["in_effect"] is False
+    assert proposed["signal"]["status"] == "new" and "weighing" not in proposed and "case" not in proposed
+    assert partner.get(created.headers["Location"]).get_json()["signal"]["weighing"] is None
+    confirm_latest(app, cell, cell.partner)
+    answer = coordinator.get(created.headers["Location"]).get_json()["signal"]
     assert answer["weighing"]["decision"] == "open_case" and answer["weighing"]["flag"] == "red"
-    assert answer["case"]["code"].endswith(f"-{YEAR}-001") and answer["signal"]["status"] == "case_opened"
+    answer["case"] = answer["weighing"]["case"]
+    assert answer["case"]["code"].endswith(f"-{YEAR}-001") and answer["status"] == "case_opened"
     again = coordinator.post(weighing_path, json=weighing, headers=coordinator_headers)
     assert again.status_code == 422 and "was weighed on" in again.get_json()["error"]["fields"]["decision"][0]
 
