@@ -146,19 +146,28 @@ def confirm_latest(app, cell: Cell, member: Member):
     return proposal_id
 
 
+def weighed_and_confirmed(cell: Cell, signal, **overrides) -> int | None:
+    """Inside a tenant context: the coordinator proposes the weighing of ``signal``
+    (:func:`weighing_values` with ``overrides``), :func:`confirmer_for` confirms it. Returns the
+    id of the case the signal is now in (None if the decision opened none)."""
+    from livc.tenants.cases.weighing import weigh_signal
+
+    values = weighing_values(cell, **overrides)
+    proposal = weigh_signal(signal, membership(cell.coordinator), values)
+    assert signal.case_id is None, "a proposal has no effect before it is confirmed"
+    confirmed(proposal, confirmer_for(cell, values))
+    return signal.case_id
+
+
 def open_case(app, cell: Cell, **overrides) -> tuple[int, str]:
     """A signal from the partner, weighed into a case with the partner in its team: (id, code).
 
     The weighing is a joint decision: the coordinator proposes it, a second member confirms it."""
-    from livc.tenants.cases.weighing import weigh_signal
-    from livc.tenants.decisions.operations import confirm
     from livc.tenants.signals.operations import submit_signal
 
-    values = weighing_values(cell, **overrides)
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values())
-        proposal = weigh_signal(signal, membership(cell.coordinator), values)
-        confirm(proposal, membership(confirmer_for(cell, values)))
+        weighed_and_confirmed(cell, signal, **overrides)
         case_id = db.session.scalar(sa.text("select case_id from signals where id = :id"), {"id": signal.id})
         code = case_id and db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
         db.session.commit()

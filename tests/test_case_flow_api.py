@@ -11,7 +11,15 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session
-from case_helpers import IDENTITY, LEUVEN, OBSERVATION, confirm_latest, membership, open_case, ready_cell
+from case_helpers import (
+    IDENTITY,
+    LEUVEN,
+    OBSERVATION,
+    confirm_latest,
+    membership,
+    open_case,
+    ready_cell,
+)
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import Case

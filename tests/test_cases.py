@@ -42,6 +42,7 @@ from livc.tenants.cases.models import (
     ReviewOutcome,
     TerroristPhase,
 )
+from livc.tenants.decisions.models import DecisionStatus
 from livc.tenants.retention import operations as retention
 from livc.tenants.signals import operations as signals
 from livc.tenants.signals.models import (
@@ -54,7 +55,6 @@ from livc.tenants.signals.models import (
     Weighing,
     WeighingDecision,
 )
-from livc.tenants.decisions.models import DecisionStatus
 
 EN = {"Accept-Language": "en"}  # the messages asserted are the English ones
 

@@ -9,7 +9,16 @@ import pytest
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
-from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
+from case_helpers import (
+    HERKO,
+    LEUVEN,
+    case_confirmer,
+    confirmed,
+    membership,
+    ready_cell,
+    signal_values,
+    weighed_and_confirmed,
+)
 from livc.federation import alerts, enrolment, linking, matching
 from livc.federation.match_keys import BATCH_TYPES
 from livc.federation.models import (
@@ -37,13 +46,12 @@ def two(app, cells):
 
 
 def open_person(app, cell, identity) -> tuple[int, str]:
-    from livc.tenants.cases.weighing import weigh_signal
+    """A signal about ``identity`` weighed into a case (proposed and confirmed): (id, code)."""
     from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
-        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell))
-        case_id = weighing.case_id
+        case_id = weighed_and_confirmed(cell, signal)
         code = db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
         db.session.commit()
         db.session.remove()
@@ -206,6 +214,7 @@ def test_ending_the_link_withdraws_pending_alerts(app, two):
 def test_excluding_closing_and_erasing_remove_tokens(app, two):
     from livc.tenants.cases.erasure import erase_case
     from livc.tenants.cases.operations import close_case
+    from livc.tenants.decisions.models import Proposal
 
     leuven, herko = two
     case_l, _ = open_person(app, leuven, AMRANI_L)
@@ -237,9 +246,15 @@ def test_excluding_closing_and_erasing_remove_tokens(app, two):
 
     ref_h = as_cell(app, herko, lambda: enrolment.federation_of(federated_case_of(herko, case_h)).ref)
     assert tokens_of(ref_h) > 0
-    as_cell(app, herko, lambda: close_case(case_of(herko, case_h), membership(herko.coordinator), {"reason": "other", "note": "Moved away"}))
+    # Closing is a joint decision: the tokens stay while the closure waits for a second member.
+    proposal_h = as_cell(app, herko, lambda: close_case(case_of(herko, case_h), membership(herko.coordinator),
+                                                        {"reason": "other", "note": "Moved away"}).id)
+    assert tokens_of(ref_h) > 0
+    as_cell(app, herko, lambda: confirmed(db.session.get(Proposal, proposal_h), case_confirmer(herko, case_of(herko, case_h))))
     assert tokens_of(ref_h) == 0
-    as_cell(app, leuven, lambda: close_case(case_of(leuven, case_l), membership(leuven.coordinator), {"reason": "other", "note": "Moved"}))
+    as_cell(app, leuven, lambda: confirmed(
+        close_case(case_of(leuven, case_l), membership(leuven.coordinator), {"reason": "other", "note": "Moved"}),
+        case_confirmer(leuven, case_of(leuven, case_l))))
     assert tokens_of(ref_l) == 0
     as_cell(app, leuven, lambda: erase_case(case_of(leuven, case_l)))
     with app.app_context(), tenant_context(leuven.tenant_id):

@@ -22,7 +22,16 @@ import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
 from browser_support import free_port
-from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
+from case_helpers import (
+    HERKO,
+    LEUVEN,
+    confirmed,
+    confirmer_for,
+    membership,
+    ready_cell,
+    signal_values,
+    weighing_values,
+)
 from custodian_helpers import threaded_custodian
 from livc.federation import alerts, enrolment, linking
 from livc.federation.custodian.settings import MAX_ELEMENTS
@@ -74,17 +83,22 @@ def as_cell(app, cell, func, *args):
 
 
 def open_person(app, cell, identity) -> tuple[int, str]:
-    """A signal weighed into a case, as the weighing page does it (the request's transaction)."""
+    """A signal weighed into a case as the pages do it: the coordinator's proposal in one request,
+    the partner's confirmation, which opens the case, in its own request's transaction."""
     from livc.tenants.cases.weighing import weigh_signal
+    from livc.tenants.decisions.models import Proposal
     from livc.tenants.signals.operations import submit_signal
 
-    def opened():
+    def proposed():
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
-        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell))
-        code = db.session.scalar(sa.text("select code from cases where id = :id"), {"id": weighing.case_id})
-        return weighing.case_id, code
+        return signal.id, weigh_signal(signal, membership(cell.coordinator), weighing_values(cell)).id
 
-    return as_cell(app, cell, opened)
+    def opened(signal_id, proposal_id):
+        confirmed(db.session.get(Proposal, proposal_id), confirmer_for(cell, weighing_values(cell)))
+        case_id = db.session.scalar(sa.text("select case_id from signals where id = :id"), {"id": signal_id})
+        return case_id, db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
+
+    return as_cell(app, cell, opened, *as_cell(app, cell, proposed))
 
 
 def link(app, left, right):

@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from browser_support import Server, clean_env, console_script, free_port, start_server
-from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
+from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighed_and_confirmed
 from conftest import make_app, seed_demo_tenants
 from livc.federation import alerts, enrolment, linking
 from livc.federation.models import AlertState, EnrolmentStatus, FederationEnrolment, SideStatus
@@ -144,13 +144,13 @@ def as_cell(app, cell, func):
 
 
 def open_case_about(app, cell, identity: dict) -> str:
-    from livc.tenants.cases.weighing import weigh_signal
+    """A signal about ``identity`` weighed into a case (proposed and confirmed): its code."""
     from livc.tenants.signals.operations import submit_signal
 
     def opened():
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
-        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell))
-        return db.session.scalar(sa.text("select code from cases where id = :id"), {"id": weighing.case_id})
+        case_id = weighed_and_confirmed(cell, signal)
+        return db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
 
     return as_cell(app, cell, opened)
 

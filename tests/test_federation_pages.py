@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
-from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighing_values
+from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighed_and_confirmed
 from livc.federation.models import AlertState, CaseFederation, FederationLink, MatchAlert
 from livc.platform.db import db, tenant_context
 
@@ -27,13 +27,12 @@ def two(app, cells):
 
 
 def open_person(app, cell, identity) -> tuple[int, str]:
-    from livc.tenants.cases.weighing import weigh_signal
+    """A signal about ``identity`` weighed into a case (proposed and confirmed): (id, code)."""
     from livc.tenants.signals.operations import submit_signal
 
     with app.test_request_context(), tenant_context(cell.tenant_id):
         signal = submit_signal(membership(cell.partner), signal_values(**identity))
-        weighing = weigh_signal(signal, membership(cell.coordinator), weighing_values(cell))
-        case_id = weighing.case_id
+        case_id = weighed_and_confirmed(cell, signal)
         code = db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
         db.session.commit()
         db.session.remove()
