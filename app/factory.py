@@ -39,7 +39,9 @@ from livc.tenants.cases import search_views, weighing_views  # noqa: F401
 from livc.tenants.cases import views as case_views  # noqa: F401
 from livc.tenants.cell import models as cell_models  # noqa: F401
 from livc.tenants.cell import views as cell_views  # noqa: F401
+from livc.tenants.decisions import api as decision_api  # noqa: F401
 from livc.tenants.decisions import models as decision_models  # noqa: F401
+from livc.tenants.decisions import views as decision_views  # noqa: F401
 from livc.tenants.home import views as home_views  # noqa: F401
 from livc.tenants.house_rules import models as house_rules_models  # noqa: F401
 from livc.tenants.house_rules import views as house_rules_views  # noqa: F401

@@ -45,6 +45,7 @@ class Action(enum.StrEnum):
     FEDERATION_MANAGE = "federation.manage"
     SETUP_MANAGE = "setup.manage"
     OPERATOR_ACTIONS_VIEW = "operator_actions.view"
+    DECISIONS_TAKE = "decisions.take"
 
 
 class OperatorAction(enum.StrEnum):
@@ -66,7 +67,7 @@ class OperatorAction(enum.StrEnum):
 CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
-    Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE,
+    Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.DECISIONS_TAKE,
 })
 
 
@@ -258,10 +259,11 @@ def _signal_read(person: Person, signal: SignalLike | None) -> Decision:
     return deny("signals are for the coordinator and whoever recorded them")
 
 
-@rule(Action.CELL_STRUCTURE_VIEW, Action.HOUSE_RULES_VIEW)
+@rule(Action.CELL_STRUCTURE_VIEW, Action.HOUSE_RULES_VIEW, Action.DECISIONS_TAKE)
 def _table_member(person: Person, _resource: object | None) -> Decision:
-    # Members of the table know how the cell works; a guest expert invited for one case reads
-    # the house rules through the undertaking they accept, and needs no more.
+    # Members of the table know how the cell works and decide together (the decisions waiting
+    # for a second member); a guest expert invited for one case reads the house rules through
+    # the undertaking they accept, and takes no part in the cell's decisions.
     if person.role == Role.GUEST_EXPERT:
         return deny("guest experts see their case team only")
     return allow("member of the table")

@@ -41,6 +41,7 @@ from livc.tenants.cell.models import (
     TableKind,
     TableSeat,
 )
+from livc.tenants.decisions.models import DecisionKind, DecisionStatus, Proposal
 from livc.tenants.house_rules.models import LegalBasis
 from livc.tenants.house_rules.operations import publish_draft, update_draft
 from livc.tenants.members.models import Membership, Organisation
@@ -83,6 +84,8 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
     Action.SETUP_MANAGE: frozenset({Role.COORDINATOR}),
     Action.OPERATOR_ACTIONS_VIEW: frozenset({Role.COORDINATOR}),
+    # The table decides together; a guest expert invited for one case takes no part.
+    Action.DECISIONS_TAKE: ALL - {Role.GUEST_EXPERT},
 }
 # The operator console: support reads and retries jobs, administrators do everything.
 BOTH_OPERATOR_ROLES = frozenset(OperatorRole)
@@ -181,9 +184,16 @@ def _case_world(members) -> dict[str, int]:
     db.session.add_all([*team, measure, review, feedback, note])
     db.session.flush()
     measure.description, note.body = "Target measure", "Target note"
+    # A withdrawn proposal: its pages answer every member of the table, and no request changes it.
+    decision = Proposal(kind=DecisionKind.WEIGHING, subject_type="signal", subject_id=signal.id,
+                        subject_code=signal.reference, status=DecisionStatus.WITHDRAWN,
+                        proposed_by_id=members[Role.COORDINATOR].membership_id, payload_ciphertext="")
+    db.session.add(decision)
+    db.session.flush()
+    decision.payload = {"decision": "insufficient", "flag": "green", "rationale": "Target rationale"}
     db.session.flush()
     return {"signal_id": signal.id, "case_id": case.id, "team_member_id": team[0].id, "measure_id": measure.id,
-            "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id}
+            "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id, "decision_id": decision.id}
 
 
 def request_as(app, client, method: str, path: str):

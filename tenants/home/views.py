@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from livc.platform.policy import Action, decide, public
 from livc.tenants.access import guard
+from livc.tenants.decisions.reading import waiting_for_confirmation_by
 from livc.tenants.home.dashboard import dashboard_context
 from livc.tenants.web import KIND_LABELS, blueprint
 
@@ -23,9 +24,10 @@ def landing():
 def home():
     """The cell's dashboard: what waits for the member, and the pages they may reach."""
     links = [(action, endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.person, action)]
+    to_confirm = waiting_for_confirmation_by(g.person, g.membership) if decide(g.person, Action.DECISIONS_TAKE) else []
     return render_template(
         "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind],
-        **dashboard_context(g.person),
+        decisions_to_confirm=to_confirm, **dashboard_context(g.person),
     )
 
 
@@ -34,6 +36,7 @@ HOME_LINKS = (
     (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
     (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
     (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
+    (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions waiting for confirmation")),
     (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
