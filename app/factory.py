@@ -45,7 +45,9 @@ from livc.tenants.decisions import views as decision_views  # noqa: F401
 from livc.tenants.home import views as home_views  # noqa: F401
 from livc.tenants.house_rules import models as house_rules_models  # noqa: F401
 from livc.tenants.house_rules import views as house_rules_views  # noqa: F401
+from livc.tenants.meetings import api as meeting_api  # noqa: F401
 from livc.tenants.meetings import models as meeting_models  # noqa: F401
+from livc.tenants.meetings import views as meeting_views  # noqa: F401
 from livc.tenants.members import models as member_models  # noqa: F401
 from livc.tenants.members import sign_in_api, sign_in_views, sso, sso_views  # noqa: F401
 from livc.tenants.members import views as member_views  # noqa: F401

@@ -11,6 +11,7 @@ from livc.federation.enrolment import sweep_enrolments
 from livc.platform.audit import verify_tenant_chain
 from livc.platform.schedule import Periodic
 from livc.platform.sessions import purge_expired_sessions
+from livc.tenants.meetings.reminders import send_meeting_reminders
 from livc.tenants.retention.operations import retention_sweep, send_case_reminders
 
 PERIODIC = (
@@ -18,6 +19,7 @@ PERIODIC = (
     Periodic("expired-session-purge", purge_expired_sessions.task.path, "*/15 * * * *"),
     Periodic("case-retention", retention_sweep.task.path, "41 2 * * *"),
     Periodic("case-reminders", send_case_reminders.task.path, "7 6 * * *"),
+    Periodic("meeting-reminders", send_meeting_reminders.task.path, "13 6 * * *"),
     Periodic("federation-sweep", sweep_enrolments.task.path, "*/10 * * * *"),
     Periodic("export-expiry", expire_exports.task.path, "23 * * * *", per_tenant=False),
 )

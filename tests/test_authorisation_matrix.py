@@ -10,7 +10,7 @@ have accepted the secrecy undertaking, so only the policy decides.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +44,7 @@ from livc.tenants.cell.models import (
 from livc.tenants.decisions.models import DecisionKind, DecisionStatus, Proposal
 from livc.tenants.house_rules.models import LegalBasis
 from livc.tenants.house_rules.operations import publish_draft, update_draft
+from livc.tenants.meetings.models import AgendaItem, Invitee, ItemKind, Meeting, MeetingKind
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import accept_undertaking
 from livc.tenants.signals.models import (
@@ -158,6 +159,7 @@ def world(app):
             db.session.flush()
             ids.update(table_id=target_table.id, seat_id=target_seat.id, partner_id=target_partner.id)
             ids.update(_case_world(members))
+            ids.update(_meeting_world(members, target_table.id, ids["case_id"]))
         db.session.commit()
     target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
     ids["membership_id"] = target.membership_id
@@ -194,6 +196,26 @@ def _case_world(members) -> dict[str, int]:
     db.session.flush()
     return {"signal_id": signal.id, "case_id": case.id, "team_member_id": team[0].id, "measure_id": measure.id,
             "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id, "decision_id": decision.id}
+
+
+def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
+    """A planned meeting of the target table, chaired by the coordinator, every member of the table
+    invited, the world's case on its agenda: its pages answer those who may see it, and a change
+    by anyone but its organisers is refused as a rule (422), not as an access (403)."""
+    starts = date.today() + timedelta(days=60)
+    meeting = Meeting(table_id=table_id, kind=MeetingKind.REGULAR, place="Target room",
+                      starts_at=datetime.combine(starts, datetime.min.time()).replace(hour=14),
+                      ends_at=datetime.combine(starts, datetime.min.time()).replace(hour=16),
+                      chair_id=members[Role.COORDINATOR].membership_id)
+    db.session.add(meeting)
+    db.session.flush()
+    item = AgendaItem(meeting_id=meeting.id, kind=ItemKind.OTHER, title="Target point", case_id=case_id,
+                      reference="LEU-2026-900")
+    db.session.add(item)
+    db.session.add_all([Invitee(meeting_id=meeting.id, membership_id=member.membership_id)
+                        for role, member in members.items() if role != Role.GUEST_EXPERT])
+    db.session.flush()
+    return {"meeting_id": meeting.id, "item_id": item.id}
 
 
 def request_as(app, client, method: str, path: str):

@@ -36,6 +36,7 @@ HOME_LINKS = (
     (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
     (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
     (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
+    (Action.CELL_ENTER, "tenant.meetings", _l("Meetings")),
     (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions waiting for confirmation")),
     (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
