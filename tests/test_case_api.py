@@ -148,7 +148,10 @@ def test_the_whole_path_of_a_case_through_the_api(app, cell, case):
     assert (decision["kind"], decision["status"], decision["in_effect"]) == ("team_change", "proposed", False)
     assert officer.get(path).status_code == 403
     assert [m["membership_id"] for m in coordinator.get(path).get_json()["case"]["team"]] == [cell.partner.membership_id]
-    assert confirm_latest(app, cell, cell.partner) == decision["id"]
+    outside = officer.post(f"{API}/decisions/{decision['id']}/confirm")  # not in the team: may not read the case
+    assert outside.status_code == 422 and "team of this case" in outside.get_json()["error"]["fields"]["_schema"][0]
+    accepted = partner.post(f"{API}/decisions/{decision['id']}/confirm")
+    assert accepted.status_code == 200 and accepted.get_json()["decision"]["status"] == "taken"
     # The information officer, once in the team, reads the case but does not change the CLB's measure.
     assert officer.get(path).status_code == 200
     assert officer.patch(f"{path}/measures/{measure['id']}", {"status": "done"}).status_code == 403

@@ -15,7 +15,6 @@ from case_helpers import (
     IDENTITY,
     LEUVEN,
     OBSERVATION,
-    confirm_latest,
     membership,
     open_case,
     ready_cell,
@@ -77,7 +76,12 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(a
     assert coordinator.get("/cases").get_json()["cases"] == []  # nothing before a second member confirms
     pending = coordinator.post(f"/signals/{signal['id']}/weighing", weighing)
     assert pending.status_code == 422  # one proposal at a time
-    confirm_latest(app, cell, cell.partner)
+    decision_path = f"/decisions/{weighed.get_json()['decision']['id']}"
+    own = coordinator.post(f"{decision_path}/confirm")
+    assert own.status_code == 422 and "_schema" in own.get_json()["error"]["fields"]  # never its proposer
+    confirmed = partner.post(f"{decision_path}/confirm")
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert confirmed.get_json()["decision"]["status"] == "taken"
     [case] = coordinator.get("/cases").get_json()["cases"]
     assert case["code"] == f"LEU-{date.today().year}-001"
     again = coordinator.post(f"/signals/{signal['id']}/weighing", weighing)
@@ -112,7 +116,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(a
     closed = coordinator.post(f"{case_path}/closure", {"reason": "goals_reached", "note": "Plan completed early."})
     assert closed.status_code == 202
     assert coordinator.post(f"{case_path}/erasure", {"confirm": True}).status_code == 422  # not closed before confirmation
-    confirm_latest(app, cell, cell.partner)
+    assert partner.post(f"/decisions/{closed.get_json()['decision']['id']}/confirm").status_code == 200
     assert coordinator.get(case_path).get_json()["case"]["status"] == "closed"
     assert coordinator.post(f"{case_path}/erasure", {}).status_code == 422  # not confirmed
     assert coordinator.post(f"{case_path}/erasure", {"confirm": True}).status_code == 204
