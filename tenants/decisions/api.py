@@ -18,13 +18,12 @@ from livc.platform.forms import apply_or_422
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.decisions.models import DECISION_KIND_LABELS, DecisionKind, Proposal, TakenIn
-from livc.tenants.decisions.operations import confirm, withdraw
+from livc.tenants.decisions.operations import confirm, take_in_current_meeting, withdraw
 from livc.tenants.decisions.reading import (
     content_of,
     load_decision,
     read_as,
     recently_taken,
-    take_in_current_meeting,
     waiting,
 )
 from livc.tenants.decisions.schemas import decision_state, described_lines

@@ -245,11 +245,20 @@ def confirm(proposal: Proposal, actor: Membership) -> Proposal:
     return proposal
 
 
-def withdraw(proposal: Proposal, actor: Membership) -> Proposal:
+def withdraw_fault(proposal: Proposal, actor: Membership) -> str | None:
+    """Why ``actor`` may not withdraw ``proposal`` (None: they may): its proposer or the coordinator,
+    while it waits."""
     if proposal.status != DecisionStatus.PROPOSED:
-        _refuse("_schema", NOT_OPEN)
+        return str(NOT_OPEN)
     if actor.id != proposal.proposed_by_id and actor.role != Role.COORDINATOR:
-        _refuse("_schema", ONLY_PROPOSER_WITHDRAWS)
+        return str(ONLY_PROPOSER_WITHDRAWS)
+    return None
+
+
+def withdraw(proposal: Proposal, actor: Membership) -> Proposal:
+    fault = withdraw_fault(proposal, actor)
+    if fault:
+        _refuse("_schema", fault)
     proposal.status, proposal.withdrawn_at = DecisionStatus.WITHDRAWN, utcnow()
     db.session.flush()
     _audit("decision.withdrawn", proposal)
@@ -283,6 +292,14 @@ def decide_in_meeting(kind: DecisionKind, subject: Any, values: Mapping[str, Any
     handler.apply(subject, checked, actor, sorted(proposal.participant_ids), proposal)
     _audit("decision.taken_in_meeting", proposal, meeting=sitting.meeting_id, participants=len(proposal.participant_ids))
     return proposal
+
+
+def take_in_current_meeting(proposal: Proposal, actor: Membership) -> Proposal:
+    """The meeting in session takes ``proposal`` (refused field by field when none is in session)."""
+    sitting = current_sitting()
+    if sitting is None:
+        _refuse("_schema", NO_SITTING)
+    return take_in_meeting(proposal, actor, sitting)
 
 
 def take_in_meeting(proposal: Proposal, actor: Membership, sitting: Sitting) -> Proposal:

@@ -9,8 +9,7 @@ Need-to-know holds for decisions as for what they decide (seeds 001 and 004):
 - when police information is involved, what is proposed is for the coordinator and the
   information officer with a valid clearance only, on top of the above.
 
-Every showing of what is proposed is audited (``decision.read``). Taking a decision in the
-meeting in session is here too, as pages and API refuse it alike when no meeting is in session.
+Every showing of what is proposed is audited (``decision.read``).
 
 This domain sits below signals and cases: it reaches a signal or a case through the handler
 their domains registered (:func:`livc.tenants.decisions.operations.handler_for`), never by
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
 from livc.platform import audit
@@ -33,14 +31,13 @@ from livc.platform.roles import Role
 from livc.platform.web import after_refusal
 from livc.tenants.decisions.models import DecisionKind, DecisionStatus, Proposal
 from livc.tenants.decisions.operations import (
-    NO_SITTING,
     Sitting,
     confirm_faults,
     current_sitting,
     described,
     handler_for,
     pending_proposals,
-    take_in_meeting,
+    withdraw_fault,
 )
 from livc.tenants.members.models import Membership
 
@@ -116,9 +113,7 @@ def read_as(proposal: Proposal, person: Person, membership: Membership) -> Readi
         shown=shown,
         content=shown and _content(person, proposal, subject, why_not),
         why_not=why_not,
-        may_withdraw=shown and proposal.status == DecisionStatus.PROPOSED and (
-            membership.id == proposal.proposed_by_id or membership.role == Role.COORDINATOR
-        ),
+        may_withdraw=shown and withdraw_fault(proposal, membership) is None,
         sitting=_sitting_for(membership),
     )
 
@@ -167,10 +162,3 @@ def load_decision(decision_id: int) -> Proposal:
         raise NotFound()
     return proposal
 
-
-def take_in_current_meeting(proposal: Proposal, actor: Membership) -> Proposal:
-    """The meeting in session takes ``proposal`` (refused field by field when none is in session)."""
-    sitting = current_sitting()
-    if sitting is None:
-        raise ValidationError({"_schema": [str(NO_SITTING)]})
-    return take_in_meeting(proposal, actor, sitting)

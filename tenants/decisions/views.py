@@ -25,14 +25,13 @@ from livc.tenants.decisions.models import (
     TAKEN_IN_LABELS,
     Proposal,
 )
-from livc.tenants.decisions.operations import confirm, overdue, withdraw
+from livc.tenants.decisions.operations import confirm, overdue, take_in_current_meeting, withdraw
 from livc.tenants.decisions.reading import (
     case_of,
     content_of,
     load_decision,
     read_as,
     recently_taken,
-    take_in_current_meeting,
     waiting,
 )
 from livc.tenants.web import blueprint, no_store_page
