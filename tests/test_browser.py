@@ -211,9 +211,10 @@ def flash_text(page) -> str:  # noqa: F811 - a page, not the fixture
 
 def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(demo, browser):  # noqa: F811
     """The issue's path in a real browser, in English: a CLB partner reports a signal, the
-    coordinator weighs it and opens a case, plans a measure, writes a note, has the feedback
-    form to the Local Task Force approved by everyone taking part and released, closes the
-    case and erases it. Each member signs in once and keeps their page."""
+    coordinator proposes its weighing and the partner confirms it, which opens a case; the
+    coordinator plans a measure, writes a note, has the feedback form to the Local Task Force
+    approved by everyone taking part and released, proposes the closure, which the partner
+    confirms, and erases the case. Each member signs in once and keeps their page."""
     today = date.today()
     observed = "Shows classmates videos glorifying an attack and says such violence is justified (fictional test)."
     given_names, family_name = "Lotte Maria", "Proefbrowser"
@@ -259,7 +260,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         assert family_name not in partner.content()  # the identity is on the case page only
         partner.assert_clean()
 
-        # 2. The coordinator finds it on the dashboard, weighs it and opens a case.
+        # 2. The coordinator finds it on the dashboard and proposes its weighing: open a case.
         coordinator.reload()
         coordinator.get_by_role("link", name=reference, exact=True).click()
         coordinator.wait_for_url(re.compile(r"/signals/\d+$"))
@@ -273,9 +274,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         fact.get_by_role("checkbox").check()
         fact.get_by_label("What was observed").fill("Said in class that the attack was justified; two teachers heard it.")
         fact.get_by_label("Observed on").fill((today - timedelta(days=WEEK)).isoformat())
-        took_part = coordinator.get_by_role("group", name="Who took part in the decision")
-        took_part.get_by_role("checkbox", name=re.compile(r"^Pieter Partner \(DEMO\)")).check()
-        took_part.get_by_role("checkbox", name=re.compile(r"^Ines Informatie \(DEMO\)")).check()
+        assert coordinator.get_by_role("group", name="Who took part in the decision").count() == 0  # never typed
         coordinator.get_by_role("radio", name="Open a case in the cell").check()
         coordinator.get_by_label("Target group").select_option(label="Other violent extremism")
         coordinator.get_by_label("Kind of follow-up").select_option(label="Social follow-up")
@@ -283,13 +282,34 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
             "checkbox", name=re.compile(r"^Pieter Partner \(DEMO\)")
         ).check()
         coordinator.get_by_label("Rationale of the decision").fill("Concrete statements, heard by two teachers.")
-        coordinator.get_by_role("button", name="Record the decision").click()
+        how = coordinator.get_by_role("group", name="How the cell decides")
+        assert how.get_by_role("radio", name=re.compile(r"^Propose it")).is_checked()
+        coordinator.get_by_role("button", name="Put the decision to the cell").click()
+        coordinator.wait_for_url(re.compile(r"/signals/\d+$"))
+        signal_url = coordinator.url
+        assert f"The weighing of signal {reference} is proposed: it takes effect once another member confirms it." in (
+            flash_text(coordinator))
+        coordinator.assert_clean()
 
-        coordinator.wait_for_url(re.compile(r"/cases/\d+$"))
-        case_url = coordinator.url
-        code = coordinator.locator("h1").inner_text()
+        # 2b. The partner confirms it from the decisions waiting: the case opens, with them in its team.
+        partner.goto(demo.url(f"{CELL}/home"))
+        partner.get_by_role("link", name="Confirm them, or see why they wait").click()
+        partner.wait_for_url(re.compile(r"/decisions$"))
+        partner.locator("table.decisions tr", has_text=reference).get_by_role("link", name="You may confirm it").click()
+        partner.wait_for_url(re.compile(r"/decisions/\d+$"))
+        assert "Ann Coördinator (DEMO): Proposed" in partner.locator(".decision-participants").inner_text()
+        partner.get_by_role("button", name="Confirm").click()
+        partner.wait_for_url(re.compile(r"/cases/\d+$"))
+        case_url = partner.url
+        code = partner.locator("h1").inner_text()
         assert re.fullmatch(r"LEU-\d{4}-\d{3}", code), code
-        assert f"Case {code} opened on signal {reference}." in flash_text(coordinator)
+        assert "You confirmed the decision: it is taken" in flash_text(partner)
+        partner.assert_clean()
+
+        coordinator.goto(signal_url)
+        coordinator.get_by_role("link", name=code, exact=True).first.click()
+        coordinator.wait_for_url(case_url)
+        assert coordinator.locator("h1").inner_text() == code
         assert coordinator.locator("dd.case-stage").inner_text() == "Case building"
         assert "Pieter Partner (DEMO)" in coordinator.locator("table.case-team").inner_text()
         assert family_name not in coordinator.content()
@@ -358,8 +378,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         coordinator.assert_clean()
 
         # 5. The partner opens the case from the list of cases and approves the form.
-        partner.get_by_role("link", name="Back to the dashboard").click()
-        partner.wait_for_url(demo.url(f"{CELL}/home"))
+        partner.goto(demo.url(f"{CELL}/home"))  # (the partner is on the case page since confirming)
         pages_of_the_cell.get_by_role("link", name="Cases").click()
         partner.wait_for_url(re.compile(r"/cases$"))
         partner.get_by_role("link", name=code, exact=True).click()
@@ -399,7 +418,20 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         coordinator.get_by_label("Note").fill("The talks are enough; the CLB goes on as usual.")
         coordinator.get_by_role("button", name="Close the case").click()
         coordinator.wait_for_url(re.compile(r"/cases/\d+#closure$"))
-        assert "The case is closed. It is due for erasure from" in flash_text(coordinator)
+        assert "Your proposal is recorded: it takes effect once another member confirms it." in flash_text(coordinator)
+        assert coordinator.locator("dd.case-stage").inner_text() != "Closed, reviews after closure"  # not yet
+        coordinator.assert_clean()
+
+        # 6b. The partner, in the case team, confirms the closure.
+        partner.goto(demo.url(f"{CELL}/decisions"))
+        partner.locator("table.decisions tr", has_text=code).get_by_role("link", name="You may confirm it").click()
+        partner.wait_for_url(re.compile(r"/decisions/\d+$"))
+        partner.get_by_role("button", name="Confirm").click()
+        partner.wait_for_url(case_url)
+        assert "You confirmed the decision: it is taken" in flash_text(partner)
+        partner.assert_clean()
+
+        coordinator.goto(case_url)
         closure = coordinator.locator("#closure").inner_text()
         assert "The goals of the follow-up plan are reached" in closure
         assert "The talks are enough; the CLB goes on as usual." in closure
