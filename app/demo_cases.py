@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale
 
+from livc.app.demo_meetings import seed_demo_meetings
 from livc.federation.linking import agree_link, request_link
 from livc.federation.models import FederationLink
 from livc.platform.accounts import (
@@ -62,10 +63,10 @@ from livc.tenants.cases.operations import (
     start_feedback,
 )
 from livc.tenants.cases.weighing import FactObserved, weigh_signal
-from livc.tenants.decisions.models import Proposal
-from livc.tenants.decisions.operations import confirm, confirm_faults
 from livc.tenants.cell.models import CellForm
 from livc.tenants.cell.operations import can_open_cases, cell_profile, change_profile
+from livc.tenants.decisions.models import Proposal
+from livc.tenants.decisions.operations import confirm, confirm_faults
 from livc.tenants.members.models import Membership, MembershipStatus, Organisation
 from livc.tenants.signals.models import (
     FlagLevel,
@@ -503,6 +504,7 @@ def seed_demo_cases(tenant: Tenant) -> bool:
         if not _has_case_of(stories["shared"].person):
             seeder.shared_case()
             seeded = True
+        seeded = seed_demo_meetings(members) or seeded
         db.session.flush()  # within the cell's context: the commit may come outside it
     return seeded
 
