@@ -46,6 +46,7 @@ class Action(enum.StrEnum):
     SETUP_MANAGE = "setup.manage"
     OPERATOR_ACTIONS_VIEW = "operator_actions.view"
     DECISIONS_TAKE = "decisions.take"
+    MEETING_ORGANISE = "meeting.organise"
 
 
 class OperatorAction(enum.StrEnum):
@@ -68,6 +69,7 @@ CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
     Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.DECISIONS_TAKE,
+    Action.MEETING_ORGANISE,
 })
 
 
@@ -110,6 +112,12 @@ class SignalLike(Protocol):
 
     tenant_id: int
     recorded_by_id: int | None
+
+
+class MeetingLike(Protocol):
+    """What the policy needs to know about a meeting (or the table it is of): who organises it."""
+
+    organiser_ids: Collection[int]
 
 
 class CaseLike(Protocol):
@@ -303,6 +311,20 @@ def _police_info(person: Person, case: CaseLike | None) -> Decision:
             return allow("information officer with a valid clearance")
         return deny("security clearance missing or expired")
     return deny("police information is for the coordinator and the information officer")
+
+
+@rule(Action.MEETING_ORGANISE)
+def _meeting_organise(person: Person, meeting: MeetingLike | None) -> Decision:
+    # Seed 001: the chair leads the meeting and the secretary keeps its register and minutes.
+    if meeting is None:
+        return deny("no meeting given")
+    if person.role == Role.GUEST_EXPERT:
+        return deny("guest experts attend their point only")
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if person.membership_id in set(meeting.organiser_ids):
+        return allow("chair or secretary")
+    return deny("only the coordinator, the chair and the secretary organise a meeting")
 
 
 def actions_without_rule() -> list[Action | OperatorAction]:

@@ -87,6 +87,9 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.OPERATOR_ACTIONS_VIEW: frozenset({Role.COORDINATOR}),
     # The table decides together; a guest expert invited for one case takes no part.
     Action.DECISIONS_TAKE: ALL - {Role.GUEST_EXPERT},
+    # The world's meeting is chaired by the coordinator and its table has no secretary: changing
+    # the meeting (session, agenda, register, minutes) is theirs; the others only read it.
+    Action.MEETING_ORGANISE: frozenset({Role.COORDINATOR}),
 }
 # The operator console: support reads and retries jobs, administrators do everything.
 BOTH_OPERATOR_ROLES = frozenset(OperatorRole)
@@ -200,8 +203,8 @@ def _case_world(members) -> dict[str, int]:
 
 def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
     """A planned meeting of the target table, chaired by the coordinator, every member of the table
-    invited, the world's case on its agenda: its pages answer those who may see it, and a change
-    by anyone but its organisers is refused as a rule (422), not as an access (403)."""
+    invited (the guest expert for its one point), the world's case on its agenda: its pages answer those who may see it, and a change
+    by anyone but its organisers is refused (403)."""
     starts = date.today() + timedelta(days=60)
     meeting = Meeting(table_id=table_id, kind=MeetingKind.REGULAR, place="Target room",
                       starts_at=datetime.combine(starts, datetime.min.time()).replace(hour=14),
@@ -214,6 +217,8 @@ def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
     db.session.add(item)
     db.session.add_all([Invitee(meeting_id=meeting.id, membership_id=member.membership_id)
                         for role, member in members.items() if role != Role.GUEST_EXPERT])
+    # The guest expert is invited for the target point only: they see the meeting, never organise it.
+    db.session.add(Invitee(meeting_id=meeting.id, membership_id=members[Role.GUEST_EXPERT].membership_id, item_id=item.id))
     db.session.flush()
     return {"meeting_id": meeting.id, "item_id": item.id}
 

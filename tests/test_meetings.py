@@ -251,7 +251,7 @@ def test_police_information_is_shown_only_to_the_coordinator_and_a_cleared_infor
     assert sights == {Role.COORDINATOR: "full", Role.INFORMATION_OFFICER: "full", Role.PARTNER: "code"}
     partner = signed_in(app, cell.partner)
     assert partner.post(f"/{LEUVEN}/api/meetings/{meeting_id}/items", headers=csrf(partner),
-                        json={"title": "x"}).status_code == 422  # not an organiser
+                        json={"title": "x"}).status_code == 403  # not an organiser: the policy refuses
 
 
 def test_a_guest_expert_is_invited_for_one_item_and_sees_only_that_item(app, cell):

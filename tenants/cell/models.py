@@ -176,6 +176,11 @@ class Table(TenantScoped, db.Model):
     def removed(self) -> bool:
         return self.removed_at is not None
 
+    @property
+    def organiser_ids(self) -> set[int]:
+        """Who organises the table's meetings beside the coordinator: its chair and secretary."""
+        return {m for m in (self.chair_membership_id, self.secretary_membership_id) if m is not None}
+
 
 class TableSeat(TenantScoped, db.Model):
     """A seat at a table: a member of the cell, or an outside participant by organisation."""

@@ -165,7 +165,7 @@ def api_meeting(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/session")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_session(meeting_id: int):
     """``{"action": "open"}`` or ``{"action": "close"}``."""
     meeting = g.resource
@@ -175,7 +175,7 @@ def api_meeting_session(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/items")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_item_add(meeting_id: int):
     meeting = g.resource
     values = load_body(ItemSchema())
@@ -184,7 +184,7 @@ def api_meeting_item_add(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/attendance")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_attendance(meeting_id: int):
     meeting = g.resource
     values = load_body(AttendanceSchema())
@@ -196,7 +196,7 @@ def api_meeting_attendance(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/minutes/items/<int:item_id>")
-@guard(Action.CELL_ENTER, load=load_meeting_item)
+@guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def api_meeting_minutes_item(meeting_id: int, item_id: int):
     meeting = g.resource
     values = load_body(MinutesItemSchema())

@@ -205,6 +205,15 @@ class Meeting(TenantScoped, db.Model):
     def minutes_locked(self) -> bool:
         return self.minutes_approved_at is not None
 
+    @property
+    def organiser_ids(self) -> set[int]:
+        """Who organises it beside the coordinator (the policy's rule): its chair and secretary,
+        and its table's."""
+        ids = {self.chair_id, self.secretary_id}
+        if self.table is not None:
+            ids |= self.table.organiser_ids
+        return {membership_id for membership_id in ids if membership_id is not None}
+
 
 class Invitee(TenantScoped, db.Model):
     """A member invited to a meeting, and their line in the attendance register.

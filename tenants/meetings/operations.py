@@ -44,6 +44,7 @@ from livc.platform.db import db
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
+from livc.tenants.access import person_for
 from livc.tenants.cases import events as case_events
 from livc.tenants.cases.models import (
     AGENDA_ATTENDEES,
@@ -151,18 +152,9 @@ def _now() -> datetime:
 
 
 def may_organise(membership: Membership, meeting: Meeting | None = None, table: Table | None = None) -> bool:
-    """The coordinator, and the chair or secretary of the meeting or of its table."""
-    if membership.role == Role.GUEST_EXPERT:
-        return False
-    if membership.role == Role.COORDINATOR:
-        return True
-    table = table if table is not None else (meeting.table if meeting is not None else None)
-    organisers = set()
-    if meeting is not None:
-        organisers |= {meeting.chair_id, meeting.secretary_id}
-    if table is not None:
-        organisers |= {table.chair_membership_id, table.secretary_membership_id}
-    return membership.id in organisers
+    """The coordinator, and the chair or secretary of the meeting or of its table (the policy's
+    :data:`~livc.platform.policy.Action.MEETING_ORGANISE`)."""
+    return bool(decide(person_for(membership), Action.MEETING_ORGANISE, meeting if meeting is not None else table))
 
 
 def invitee_of(meeting: Meeting, membership_id: int) -> Invitee | None:

@@ -288,19 +288,19 @@ def _session_step(meeting_id: int, step, message) -> Response:
 
 
 @blueprint.post("/meetings/<int:meeting_id>/open")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_open(meeting_id: int):
     return _session_step(meeting_id, open_session, _l("The meeting is in session: decisions may be taken in it."))
 
 
 @blueprint.post("/meetings/<int:meeting_id>/close")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_close(meeting_id: int):
     return _session_step(meeting_id, close_session, _l("The meeting is closed; its minutes wait for the next meeting."))
 
 
 @blueprint.post("/meetings/<int:meeting_id>/cancel")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_cancel(meeting_id: int):
     return _session_step(meeting_id, cancel_meeting, _l("The meeting is cancelled; the invitees were told."))
 
@@ -324,7 +324,7 @@ def meeting_agenda(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/agenda/proposed")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_agenda_take_up(meeting_id: int):
     """Put the proposed points ticked (or, without any ticked, all of them) on the agenda."""
     meeting = g.resource
@@ -337,7 +337,7 @@ def meeting_agenda_take_up(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/agenda/items")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_agenda_add(meeting_id: int):
     meeting = g.resource
     _item, errors = _submit(ItemSchema(), lambda values: add_item(meeting, g.membership, g.person, values))
@@ -348,7 +348,7 @@ def meeting_agenda_add(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/agenda/items/<int:item_id>/move")
-@guard(Action.CELL_ENTER, load=load_meeting_item)
+@guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def meeting_agenda_move(meeting_id: int, item_id: int):
     meeting = g.resource
     _done, errors = _run(move_item, g.item, g.membership, request.form.get("direction") != "down")
@@ -358,7 +358,7 @@ def meeting_agenda_move(meeting_id: int, item_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/agenda/items/<int:item_id>/remove")
-@guard(Action.CELL_ENTER, load=load_meeting_item)
+@guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def meeting_agenda_remove(meeting_id: int, item_id: int):
     meeting = g.resource
     _done, errors = _run(remove_item, g.item, g.membership)
@@ -385,7 +385,7 @@ def meeting_attendance(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/attendance")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_attendance_record(meeting_id: int):
     """The register: one choice per invitee (``attendance_<membership id>``)."""
     meeting = g.resource
@@ -406,7 +406,7 @@ def meeting_attendance_record(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/attendance/occasional")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_occasional_add(meeting_id: int):
     meeting = g.resource
     _attendee, errors = _submit(OccasionalSchema(), lambda values: add_occasional_attendee(meeting, g.membership, values))
@@ -431,7 +431,7 @@ def meeting_minutes(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/minutes/items/<int:item_id>")
-@guard(Action.CELL_ENTER, load=load_meeting_item)
+@guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def meeting_minutes_item(meeting_id: int, item_id: int):
     meeting = g.resource
     _item, errors = _submit(MinutesItemSchema(), lambda values: write_minutes(g.item, g.membership, values))
@@ -454,7 +454,7 @@ def meeting_minutes_approve(meeting_id: int):
 
 
 @blueprint.post("/meetings/<int:meeting_id>/minutes/addenda")
-@guard(Action.CELL_ENTER, load=load_meeting)
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_minutes_addendum(meeting_id: int):
     meeting = g.resource
     _addendum, errors = _submit(AddendumSchema(), lambda values: add_addendum(meeting, g.membership, values["text"]))
