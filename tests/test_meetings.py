@@ -34,7 +34,8 @@ from livc.tenants.meetings.models import (
 from livc.tenants.meetings.reminders import send_meeting_reminders
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import accept_undertaking
-from livc.tenants.signals.models import FlagLevel
+from livc.tenants.signals.erasure import erase_signal
+from livc.tenants.signals.models import FlagLevel, Signal
 from livc.tenants.signals.operations import submit_signal
 
 SECRET_SUMMARY = "Said in confidence: the father fears his son travels next month"
@@ -387,6 +388,26 @@ def test_an_erased_case_leaves_no_code_nor_summary_on_the_agenda(app, cell):
     with app.app_context(), tenant_context(cell.tenant_id):
         item = db.session.get(AgendaItem, item_id)
         assert (item.case_id, item.reference, item.summary_ciphertext) == (None, None, None)
+        assert item.handled
+
+
+def test_an_erased_signal_leaves_no_reference_nor_summary_on_the_agenda(app, cell):
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        signal_id = submit_signal(membership(cell.partner), signal_values()).id
+        db.session.commit()
+    meeting_id = plan(app, cell, 0)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        meeting, coordinator = db.session.get(Meeting, meeting_id), membership(cell.coordinator)
+        [item] = operations.take_up(meeting, coordinator)
+        operations.open_session(meeting, coordinator)
+        operations.write_minutes(item, coordinator, {"summary": KEPT_SUMMARY})
+        assert item.key_scope == f"signal:{signal_id}"  # the summary goes with the signal's key
+        erase_signal(db.session.get(Signal, signal_id))
+        db.session.commit()
+        item_id = item.id
+    with app.app_context(), tenant_context(cell.tenant_id):
+        item = db.session.get(AgendaItem, item_id)
+        assert (item.signal_id, item.reference, item.summary_ciphertext) == (None, None, None)
         assert item.handled
 
 

@@ -287,9 +287,12 @@ class AgendaItem(TenantScoped, db.Model):
 
     @property
     def key_scope(self) -> str:
-        """The case's key for an item on a case (erasing the case erases the summary)."""
+        """The case's key for an item on a case, the signal's for an item on a signal (erasing
+        either erases the summary), the meeting's otherwise."""
         if self.case_id is not None:
             return record_scope("case", self.case_id)
+        if self.signal_id is not None:
+            return record_scope("signal", self.signal_id)
         return record_scope("meeting", self.meeting_id)
 
     @property

@@ -83,6 +83,7 @@ from livc.tenants.meetings.models import (
 )
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members, has_accepted_current
+from livc.tenants.signals import events as signal_events
 from livc.tenants.signals.models import Signal, SignalChannel, SignalStatus
 from livc.tenants.signals.operations import Faults, add_fault, raise_faults
 
@@ -834,7 +835,15 @@ def _case_erased(case: Case, **_details) -> None:
     db.session.flush()
 
 
+def _signal_erased(signal: Signal, **_details) -> None:
+    """An erased signal leaves no reference nor summary on any agenda: only that an item was handled."""
+    for item in db.session.scalars(sa.select(AgendaItem).where(AgendaItem.signal_id == signal.id)):
+        item.signal_id = item.reference = item.summary_ciphertext = None
+    db.session.flush()
+
+
 register_sitting_provider(sitting_now)
 if agenda_attendees not in AGENDA_ATTENDEES:
     AGENDA_ATTENDEES.append(agenda_attendees)
 case_events.case_erased.connect(_case_erased)
+signal_events.signal_erased.connect(_signal_erased)

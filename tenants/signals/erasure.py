@@ -13,6 +13,7 @@ from livc.platform import audit
 from livc.platform.db import db
 from livc.platform.keys import destroy_key, record_scope
 from livc.tenants.decisions.operations import forget_subject
+from livc.tenants.signals import events
 from livc.tenants.signals.models import (
     ErasureTally,
     Identity,
@@ -65,6 +66,7 @@ def erase_signal(signal: Signal, *, tally: bool = True) -> None:
     db.session.execute(sa.delete(WeighingParticipant).where(WeighingParticipant.weighing_id.in_(weighing_ids)))
     db.session.execute(sa.delete(Weighing).where(Weighing.signal_id == signal.id))
     forget_subject("signal", signal.id)
+    events.signal_erased.send(signal)
     identity_id, reference, signal_id = signal.identity_id, signal.reference, signal.id
     if tally:
         tally_erasure("signal", signal.received_at.year, signal.status.value)
