@@ -79,3 +79,12 @@ def test_the_demo_has_an_off_the_record_point_with_nothing_stored_and_a_proposal
         taken_in_meeting = db.session.scalars(sa.select(Proposal).where(Proposal.meeting_id.is_not(None))).all()
         assert len(taken_in_meeting) == 1 and len(taken_in_meeting[0].participant_ids) >= 3
         db.session.remove()
+
+
+def test_the_home_page_shows_the_next_meeting_the_member_is_invited_to(app, leuven):
+    client = as_member(app, leuven, Role.PARTNER)
+
+    page = client.get("/demo-leuven/home", headers=EN).get_data(as_text=True)
+
+    assert "Next meeting" in page and "Stadhuis, vergaderzaal 2 (DEMO)" in page
+    assert "The cell is overdue" not in page  # it met last week and the next meeting is planned

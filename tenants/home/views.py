@@ -7,9 +7,14 @@ from flask import g, render_template
 from flask_babel import lazy_gettext as _l
 
 from livc.platform.policy import Action, decide, public
+from livc.platform.roles import Role
+from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
 from livc.tenants.decisions.reading import waiting_for_confirmation_by
 from livc.tenants.home.dashboard import dashboard_context
+from livc.tenants.meetings.cadence import cadence_state
+from livc.tenants.meetings.models import Meeting, MeetingStatus
+from livc.tenants.meetings.operations import meetings_for
 from livc.tenants.web import KIND_LABELS, blueprint
 
 
@@ -27,8 +32,17 @@ def home():
     to_confirm = waiting_for_confirmation_by(g.person, g.membership) if decide(g.person, Action.DECISIONS_TAKE) else []
     return render_template(
         "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind],
-        decisions_to_confirm=to_confirm, **dashboard_context(g.person),
+        decisions_to_confirm=to_confirm, next_meeting=_next_meeting(),
+        cadence=cadence_state() if g.membership.role == Role.COORDINATOR else None, **dashboard_context(g.person),
     )
+
+
+def _next_meeting() -> Meeting | None:
+    """The next meeting the member is invited to (planned or in session), if any."""
+    now = utcnow()
+    coming = [meeting for meeting in meetings_for(g.person)
+              if meeting.status in (MeetingStatus.PLANNED, MeetingStatus.IN_SESSION) and meeting.ends_at >= now]
+    return min(coming, key=lambda meeting: meeting.starts_at, default=None)
 
 
 HOME_LINKS = (
