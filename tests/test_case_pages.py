@@ -194,7 +194,7 @@ def test_the_coordinator_changes_the_case_and_the_team(app, cell, case):
     # this case with a social follow-up) confirms it. The team changes come first: once the case
     # has a mixed follow-up, only the information officer confirms them.
     added = post_form(coordinator, f"{page(case_id)}/team", {"membership_id": cell.social.membership_id},
-                      form_path=page(case_id))
+                      form_path=page(case_id), headers=EN)  # (the flash is written in the POST's language)
     assert added.status_code == 302 and added.headers["Location"].endswith("#team")
     assert PROPOSED in text(coordinator.get(added.headers["Location"], headers=EN))
     social = client_for(app, cell.social)
@@ -326,7 +326,8 @@ def test_closing_with_an_open_measure_needs_a_note(app, cell, case):
     assert refused.status_code == 422 and "Measures of the plan are still open" in text(refused)
     assert load(app, cell, Case, case_id).status == CaseStatus.OPEN
     assert load(app, cell, Measure, measure.id).status == MeasureStatus.PLANNED
-    done = post_form(coordinator, path, {"reason": "goals_reached", "note": "Goals reached; the CLB continues on its own."})
+    done = post_form(coordinator, path, {"reason": "goals_reached", "note": "Goals reached; the CLB continues on its own."},
+                     headers=EN)
     assert done.status_code == 302 and done.headers["Location"].endswith("#closure")
     # Proposed: the case and its measure are unchanged until a second member of its team confirms.
     assert PROPOSED in text(coordinator.get(done.headers["Location"], headers=EN))
