@@ -142,6 +142,18 @@ def test_a_case_stays_open_until_its_closure_is_confirmed(app, cell):
         db.session.rollback()
 
 
+def test_a_mixed_case_outside_the_officers_team_is_still_closed_with_their_confirmation(app, cell):
+    case_id, _code = open_case(app, cell, follow_up_kind=FollowUpKind.MIXED)
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
+        case = db.session.get(Case, case_id)
+        assert cell.information_officer.membership_id not in case.team_membership_ids
+        proposal = cases.close_case(case, membership(cell.coordinator), {"reason": ClosureReason.GOALS_REACHED})
+        assert "information officer" in refusal(confirm, proposal, membership(cell.partner))
+        confirm(proposal, membership(cell.information_officer))
+        assert case.status == CaseStatus.CLOSED
+        db.session.rollback()
+
+
 def test_an_urgent_signal_is_acted_on_at_once_and_confirmed_afterwards(cell, ctx):
     signal, proposal = proposed_weighing(cell, signal={"urgency": Urgency.URGENT.value}, way=DecisionWay.URGENT)
 

@@ -53,6 +53,7 @@ POLICE_CONFIRMATION = _l(
     "Police information is involved: the information officer, with a valid security clearance, confirms this decision."
 )
 NOT_OPEN = _l("This decision is no longer waiting for confirmation.")
+NOT_IN_TEAM = _l("You are not in the team of this case: its decisions are confirmed by its team.")
 ALREADY_PROPOSED = _l("A proposal on this is already waiting for confirmation: confirm or withdraw that one first.")
 NOT_PRESENT = _l("Only a member registered present at the meeting records its decisions.")
 TOO_FEW_PRESENT = _l("A meeting decides with at least two members registered present.")
@@ -216,11 +217,16 @@ def confirm_faults(proposal: Proposal, actor: Membership) -> str | None:
         return str(OWN_PROPOSAL)
     if not participating(actor):
         return str(NOT_PARTICIPATING)
-    if proposal.police_information and not (actor.role == Role.INFORMATION_OFFICER and actor.clearance_valid):
+    cleared_officer = actor.role == Role.INFORMATION_OFFICER and actor.clearance_valid
+    if proposal.police_information and not cleared_officer:
         return str(POLICE_CONFIRMATION)
     subject = handler_for(proposal.kind).load(proposal.subject_id)
-    if subject is None or not handler_for(proposal.kind).may_confirm(actor, subject):
-        return str(_l("You are not in the team of this case: its decisions are confirmed by its team."))
+    if subject is None:
+        return str(NOT_OPEN)
+    # With police information the cleared information officer confirms, in the case team or not:
+    # otherwise a case whose team lacks them could never decide between meetings.
+    if not (proposal.police_information and cleared_officer) and not handler_for(proposal.kind).may_confirm(actor, subject):
+        return str(NOT_IN_TEAM)
     return None
 
 
