@@ -308,10 +308,11 @@ def test_a_meeting_end_to_end_with_minutes_approved_at_the_next(world, browser):
         assert f"Case {new_code} opened on signal {signal_ref}." in flash_text(chair)
         assert names["partner"] in chair.locator("table.case-team").inner_text()
         assert f"Signal {signal_ref}" in chair.locator("section#observed").inner_text()
-        # The decision was the meeting's: who took part are the members registered present
-        # (never the excused mayor, never names typed by one person). (The case page's "Decisions
-        # of the cell" lists the decisions about the case since it was opened; the weighing that
-        # opened it is about the signal: it shows among the decisions taken and on the signal.)
+        # The decision was the meeting's, and the case shows it: who took part are the members
+        # registered present (never the excused mayor, never names typed by one person).
+        opened = decisions_row(chair, "Weighing of a signal")
+        assert opened.locator("td").all_inner_texts()[1:3] == ["Taken", "Taken in a meeting"]
+        assert names["partner"] in opened.inner_text()
         go(chair, server.url(f"/{LEUVEN}/decisions"))
         taken = chair.locator("section.recent-decisions li", has_text=f"Weighing of a signal: {signal_ref}")
         assert taken.count() == 1 and "Taken in a meeting" in taken.inner_text()

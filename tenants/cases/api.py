@@ -92,9 +92,9 @@ from livc.tenants.cases.operations import (
 )
 from livc.tenants.cases.schemas import (
     ApprovalSchema,
-    DecisionSchema,
     CaseChangeSchema,
     ClosureSchema,
+    DecisionSchema,
     FeedbackSchema,
     MeasureChangeSchema,
     MeasureSchema,

@@ -45,7 +45,6 @@ from livc.tenants.signals.models import (
     membership_column,
 )
 
-
 # Case id -> memberships at a meeting with the case on its agenda: registered by the meetings
 # domain, which sits above this one (the policy's "on the agenda of a meeting attended").
 AGENDA_ATTENDEES: list[Callable[[int], set[int]]] = []

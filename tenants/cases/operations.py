@@ -64,7 +64,7 @@ from livc.tenants.cases.models import (
     TerroristPhase,
 )
 from livc.tenants.decisions.models import DecisionKind, DecisionWay, Proposal
-from livc.tenants.decisions.operations import Handler, register
+from livc.tenants.decisions.operations import Handler, decisions_about, register
 from livc.tenants.decisions.operations import decide as decide_jointly
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import active_members
@@ -875,6 +875,15 @@ def timeline(person: Person, case: Case) -> list[Event]:
 
 
 # --- joint decisions on a case (livc.tenants.decisions) ----------------------------------------
+
+
+def case_decisions(case: Case) -> list[Proposal]:
+    """The cell's decisions on ``case``: the weighings of its signals that opened it or added to
+    it, and its own decisions (team changes, closure), in the order they were put to the cell."""
+    signal_ids = db.session.scalars(sa.select(Signal.id).where(Signal.case_id == case.id)).all()
+    weighings = [proposal for signal_id in signal_ids for proposal in decisions_about("signal", signal_id)
+                 if proposal.in_effect]
+    return sorted(weighings + decisions_about("case", case.id), key=lambda proposal: (proposal.proposed_at, proposal.id))
 
 
 def _police_follow_up(case: Case, _values: Mapping[str, Any]) -> bool:

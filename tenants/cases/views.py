@@ -64,6 +64,7 @@ from livc.tenants.cases.operations import (
     add_team_member,
     approval_state,
     approve_feedback,
+    case_decisions,
     cases_for,
     change_case,
     change_identity,
@@ -110,7 +111,7 @@ from livc.tenants.decisions.models import (
     DecisionWay,
     Proposal,
 )
-from livc.tenants.decisions.operations import decisions_about, ways_for
+from livc.tenants.decisions.operations import ways_for
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import organisation_list
 from livc.tenants.signals.models import (
@@ -324,7 +325,7 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         team=case.team,
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
         team_ways=_ways(case, DecisionKind.TEAM_CHANGE) if manage and not case.closed else [],
-        decisions=decisions_about("case", case.id),
+        decisions=case_decisions(case),
         measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
         organisations=[(o.id, o.name) for o in organisation_list()],
         notes=notes_for(g.person, case),

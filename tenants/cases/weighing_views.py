@@ -22,8 +22,18 @@ from livc.platform.roles import ROLE_LABELS, Role
 from livc.tenants.access import guard
 from livc.tenants.cases.models import Case
 from livc.tenants.cases.operations import cases_for
-from livc.tenants.cases.schemas import NAMED_PARTICIPANTS, FactSchema, WeighingSchema, facts_from_form
-from livc.tenants.cases.weighing import FactObserved, check_weighing, weigh_signal, weighing_participants
+from livc.tenants.cases.schemas import (
+    NAMED_PARTICIPANTS,
+    FactSchema,
+    WeighingSchema,
+    facts_from_form,
+)
+from livc.tenants.cases.weighing import (
+    FactObserved,
+    check_weighing,
+    weigh_signal,
+    weighing_participants,
+)
 from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, Proposal
 from livc.tenants.decisions.operations import open_proposal_about, proposal_summary, ways_for
 from livc.tenants.members.models import Membership

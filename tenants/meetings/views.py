@@ -374,7 +374,7 @@ def meeting_agenda_remove(meeting_id: int, item_id: int):
 def _attendance_page(meeting: Meeting, status: int = 200, errors: dict | None = None, failed: str | None = None):
     return _page(
         "tenants/meeting_attendance.html", status, errors, failed=failed,
-        marks=list(ATTENDANCE_LABELS.items()), **_meeting_context(meeting),
+        marks=list(ATTENDANCE_LABELS.items()), register_open=not meeting.minutes_locked, **_meeting_context(meeting),
     )
 
 
