@@ -105,7 +105,9 @@ def _code(case_id: int) -> str:
 
 
 def signed_in(app, member):
+    """A member's browser, reading English (the messages asserted are the English ones)."""
     client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     give_session(app, client, member)
     return client
 
@@ -468,5 +470,6 @@ def test_the_reminder_of_the_day_before_names_the_table_and_never_a_case(app, ce
         assert send_meeting_reminders() == 0  # once
         db.session.commit()
     mails = [path.read_text() for path in (app.extensions["livc.settings"].data_dir / "mail").glob("*.eml")]
-    tomorrow = [text for text in mails if "Tomorrow" in text]
+    # In each member's language (Dutch by default): the table's name and the day, never the case.
+    tomorrow = [text for text in mails if "Main table" in text and ("Tomorrow" in text or "Morgen" in text)]
     assert tomorrow and all(code not in text for text in mails)
