@@ -19,7 +19,7 @@ from livc.platform.db import db, tenant_context
 from livc.platform.roles import Role
 from livc.tenants.cases import operations as cases
 from livc.tenants.cases.erasure import erase_case
-from livc.tenants.cases.models import Case, CaseStatus, ClosureReason
+from livc.tenants.cases.models import Case, CaseStatus, ClosureReason, FurtherFollowUp, TerroristPhase
 from livc.tenants.cases.weighing import weigh_signal
 from livc.tenants.decisions.models import DecisionStatus, DecisionWay, ParticipantRole, Proposal
 from livc.tenants.decisions.operations import confirm, withdraw
@@ -151,6 +151,21 @@ def test_a_mixed_case_outside_the_officers_team_is_still_closed_with_their_confi
         assert "information officer" in refusal(confirm, proposal, membership(cell.partner))
         confirm(proposal, membership(cell.information_officer))
         assert case.status == CaseStatus.CLOSED
+        db.session.rollback()
+
+
+def test_the_feedback_form_is_never_released_on_one_members_approval(app, cell):
+    case_id, _code = open_case(app, cell, team_ids=[])
+    answers = {"effectiveness": "Good", "cooperation": "Willing", "distance": "Distanced clearly",
+               "further_follow_up": FurtherFollowUp.NOT_USEFUL, "other_elements": "Back at school",
+               "terrorist_phase": TerroristPhase.NO}
+    with app.test_request_context(headers=EN), tenant_context(cell.tenant_id):
+        case, coordinator = db.session.get(Case, case_id), membership(cell.coordinator)
+        feedback = cases.start_feedback(case, coordinator, answers)
+        cases.approve_feedback(case, feedback, coordinator)
+        # The coordinator is the only participating member: their approval alone releases nothing.
+        assert "a second member of the case team approves it" in refusal(cases.release_feedback, case, feedback, coordinator)
+        assert not feedback.released
         db.session.rollback()
 
 

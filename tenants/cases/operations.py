@@ -111,6 +111,10 @@ FEEDBACK_RELEASED = _l("The feedback form was released to the information office
 NOT_PARTICIPATING = _l("Only members who take part in the case approve its feedback form.")
 ALREADY_APPROVED = _l("You approved this revision already.")
 FEEDBACK_INCOMPLETE = _l("Answer this question before the form is released.")
+SECOND_APPROVAL = _l(
+    "Releasing the form is a joint decision: a second member of the case team approves it first "
+    "(add a member to the team if it has none)."
+)
 NO_RECIPIENT = _l("The cell has no information officer with a valid security clearance to receive the form.")
 
 
@@ -728,7 +732,8 @@ class ApprovalState:
 
     @property
     def complete(self) -> bool:
-        return bool(self.approved) and not self.waiting
+        """Every participating member approved, and they are two at least: a joint decision."""
+        return len(self.approved) >= 2 and not self.waiting
 
 
 def approval_state(case: Case, feedback: LtfFeedback) -> ApprovalState:
@@ -770,9 +775,11 @@ def release_faults(case: Case, feedback: LtfFeedback) -> Faults:
         if getattr(feedback, name) in (None, ""):
             add_fault(faults, name, FEEDBACK_INCOMPLETE)
     state = approval_state(case, feedback)
-    if not state.complete:
-        names = ", ".join(m.account.display_name for m in state.waiting) or "-"
+    if state.waiting:
+        names = ", ".join(m.account.display_name for m in state.waiting)
         add_fault(faults, "approvals", missing_approvals(names))
+    elif not state.complete:
+        add_fault(faults, "approvals", SECOND_APPROVAL)
     if not information_officers():
         add_fault(faults, "_schema", NO_RECIPIENT)
     return faults
