@@ -5,12 +5,15 @@ and the API. Seed 001 lists what the organisers keep; seed 004 says how often th
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
 import sqlalchemy as sa
 
 from auth_helpers import add_member, give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell, signal_values
+from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -154,6 +157,119 @@ def test_a_partner_who_does_not_chair_the_table_cannot_plan_its_meetings(app, ce
         "place": "Town hall"})
     assert response.status_code == 422
     assert "table_id" in response.get_json()["error"]["fields"]
+
+
+# --- moving a meeting -----------------------------------------------------------------------------
+
+
+def form_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def mails(app) -> list[tuple[str, str, str]]:
+    """The mails of the development outbox, in order: (to, subject, body)."""
+    found = []
+    for path in sorted((app.extensions["livc.settings"].data_dir / "mail").glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=default_policy)
+        found.append((message["To"], message["Subject"], message.get_content()))
+    return found
+
+
+def when_and_where(app, cell, meeting_id: int) -> tuple:
+    with app.app_context(), tenant_context(cell.tenant_id):
+        meeting = db.session.get(Meeting, meeting_id)
+        return to_local(meeting.starts_at).replace(tzinfo=None), to_local(meeting.ends_at).replace(tzinfo=None), \
+            meeting.place, meeting.video_link
+
+
+def test_moving_a_meeting_updates_it_and_tells_the_invitees_without_a_case_code(app, cell):
+    _case_id, code = open_case(app, cell)
+    meeting_id = plan(app, cell, 7)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        meeting, coordinator = db.session.get(Meeting, meeting_id), membership(cell.coordinator)
+        operations.add_item(meeting, coordinator, _person(coordinator), {"title": "Follow-up", "case_code": code})
+        meeting.reminded_day_before_at = utcnow()  # as if the reminder went already
+        db.session.commit()
+    client = signed_in(app, cell.coordinator)
+    assert 'Move the meeting' in client.get(f"/{LEUVEN}/meetings/{meeting_id}").get_data(as_text=True)
+    assert 'Move the meeting' not in signed_in(app, cell.partner).get(f"/{LEUVEN}/meetings/{meeting_id}").get_data(as_text=True)
+    form = client.get(f"/{LEUVEN}/meetings/{meeting_id}/edit").get_data(as_text=True)
+    assert f'value="{form_time(local(7))}"' in form and 'value="Town hall, room 2"' in form  # Belgian time
+    before = len(mails(app))
+
+    response = client.post(f"/{LEUVEN}/meetings/{meeting_id}/edit", headers=csrf(client), data={
+        "starts_at": form_time(local(8, 10)), "ends_at": form_time(local(8, 12)), "place": "",
+        "video_link": "https://meet.example.test/livc"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/meetings/{meeting_id}")
+    assert "The meeting is moved; the invitees were told." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert when_and_where(app, cell, meeting_id) == (local(8, 10), local(8, 12), None, "https://meet.example.test/livc")
+    with app.app_context(), tenant_context(cell.tenant_id):
+        assert db.session.get(Meeting, meeting_id).reminded_day_before_at is None  # the day before, again
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "meeting.rescheduled"))
+        assert entry.subject == f"meeting:{meeting_id}" and set(entry.details) == {
+            "starts_at", "ends_at", "was_starts_at", "was_ends_at"}
+        invited = {invitee.membership.account.email for invitee in db.session.get(Meeting, meeting_id).invitees}
+    moved = mails(app)[before:]
+    assert {to for to, _subject, _body in moved} == invited and len(moved) == len(invited)
+    for _to, subject, body in moved:
+        assert local(8, 10).strftime("%d/%m/%Y %H:%M") in subject + body  # the new day and hour
+        assert local(7).strftime("%d/%m/%Y %H:%M") in body  # which meeting moved
+        assert "https://meet.example.test/livc" in body and f"/{LEUVEN}/meetings/{meeting_id}" in body
+        assert "Main table" in subject and code not in subject + body and "Follow-up" not in body
+
+
+def test_moving_a_meeting_onto_another_of_the_same_table_is_refused_and_nothing_changes(app, cell):
+    plan(app, cell, 7, 14)
+    meeting_id = plan(app, cell, 7, 18)
+    unchanged = when_and_where(app, cell, meeting_id)
+    before = len(mails(app))
+    client = signed_in(app, cell.coordinator)
+    response = client.post(f"/{LEUVEN}/meetings/{meeting_id}/edit", headers=csrf(client), data={
+        "starts_at": form_time(local(7, 15)), "ends_at": form_time(local(7, 17)), "place": "Police station"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "The table meets at that time already" in page and 'value="Police station"' in page  # what was typed
+    assert f'value="{form_time(local(7, 15))}"' in page
+    api = client.patch(f"/{LEUVEN}/api/meetings/{meeting_id}", headers=csrf(client), json={
+        "starts_at": local(7, 15).isoformat(), "ends_at": local(7, 17).isoformat()})
+    assert api.status_code == 422 and set(api.get_json()["error"]["fields"]) == {"starts_at"}
+    every = client.patch(f"/{LEUVEN}/api/meetings/{meeting_id}", headers=csrf(client), json={
+        "starts_at": local(7, 20).isoformat(), "ends_at": local(7, 19).isoformat(), "place": None})
+    assert every.status_code == 422 and set(every.get_json()["error"]["fields"]) == {"ends_at", "place"}  # all at once
+    assert when_and_where(app, cell, meeting_id) == unchanged and len(mails(app)) == before
+    # An hour later overlaps only the meeting itself: that is fine.
+    moved = client.patch(f"/{LEUVEN}/api/meetings/{meeting_id}", headers=csrf(client), json={
+        "starts_at": local(7, 19).isoformat(), "ends_at": local(7, 21).isoformat()})
+    assert moved.status_code == 200 and moved.get_json()["meeting"]["id"] == meeting_id
+    assert when_and_where(app, cell, meeting_id) == (local(7, 19), local(7, 21), "Town hall, room 2", None)
+
+
+def test_a_held_meeting_cannot_be_moved(app, cell):
+    meeting_id = plan(app, cell, -7)
+    step(app, cell, meeting_id, operations.open_session)
+    step(app, cell, meeting_id, operations.close_session)
+    unchanged = when_and_where(app, cell, meeting_id)
+    client = signed_in(app, cell.coordinator)
+    assert "Move the meeting" not in client.get(f"/{LEUVEN}/meetings/{meeting_id}").get_data(as_text=True)
+    assert "Only a planned meeting is changed this way." in client.get(f"/{LEUVEN}/meetings/{meeting_id}/edit").get_data(as_text=True)
+    response = client.post(f"/{LEUVEN}/meetings/{meeting_id}/edit", headers=csrf(client), data={
+        "starts_at": form_time(local(3)), "ends_at": form_time(local(3, 16)), "place": "Town hall"})
+    assert response.status_code == 422 and "Only a planned meeting is changed this way." in response.get_data(as_text=True)
+    api = client.patch(f"/{LEUVEN}/api/meetings/{meeting_id}", headers=csrf(client), json={"place": "Elsewhere"})
+    assert api.status_code == 422 and "_schema" in api.get_json()["error"]["fields"]
+    assert when_and_where(app, cell, meeting_id) == unchanged
+
+
+def test_a_member_who_does_not_organise_the_meeting_cannot_move_it(app, cell):
+    meeting_id = plan(app, cell, 7)
+    unchanged = when_and_where(app, cell, meeting_id)
+    client = signed_in(app, cell.partner)  # seated at the table, neither its chair nor its secretary
+    assert client.get(f"/{LEUVEN}/meetings/{meeting_id}/edit").status_code == 403
+    assert client.post(f"/{LEUVEN}/meetings/{meeting_id}/edit", headers=csrf(client), data={
+        "starts_at": form_time(local(3)), "ends_at": form_time(local(3, 16)), "place": "x"}).status_code == 403
+    assert client.patch(f"/{LEUVEN}/api/meetings/{meeting_id}", headers=csrf(client),
+                        json={"place": "Elsewhere"}).status_code == 403
+    assert when_and_where(app, cell, meeting_id) == unchanged
 
 
 # --- the cadence of seed 004 ---------------------------------------------------------------------

@@ -44,6 +44,7 @@ from livc.tenants.meetings.operations import (
     open_session,
     plan_meeting,
     record_attendance,
+    reschedule_meeting,
     visible_items,
     write_minutes,
 )
@@ -53,6 +54,7 @@ from livc.tenants.meetings.schemas import (
     ItemSchema,
     MeetingSchema,
     MinutesItemSchema,
+    RescheduleSchema,
     SessionSchema,
 )
 from livc.tenants.meetings.views import load_meeting, load_meeting_item
@@ -162,6 +164,16 @@ def api_meeting_plan():
 @guard(Action.CELL_ENTER, load=load_meeting)
 def api_meeting(meeting_id: int):
     return _answer(g.resource)
+
+
+@blueprint.patch("/api/meetings/<int:meeting_id>")
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
+def api_meeting_reschedule(meeting_id: int):
+    """Move a planned meeting: the fields sent change (``starts_at``, ``ends_at`` in Belgian
+    time, ``place``, ``video_link``; null clears a place or link); the invitees are told."""
+    meeting = g.resource
+    _apply(reschedule_meeting, meeting, g.membership, load_body(RescheduleSchema(partial=True)))
+    return _answer(meeting)
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/session")

@@ -1,5 +1,5 @@
-"""Mails about meetings: the invitation, a cancellation, the day before, minutes waiting for
-approval, the cadence overdue, a member's request for a meeting.
+"""Mails about meetings: the invitation, a move, a cancellation, the day before, minutes waiting
+for approval, the cadence overdue, a member's request for a meeting.
 
 Like every mail of the cell (:mod:`livc.tenants.signals.mail`), they name the cell, the table,
 the day, the hour and the place, and link to the page: never a case code, a signal reference or
@@ -9,6 +9,7 @@ anything said about a person (a case team's meeting is "a meeting of a case team
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
@@ -39,6 +40,12 @@ def _context(meeting: Meeting) -> dict:
 
 def notify_invited(meeting: Meeting, recipients: Iterable[Membership]) -> int:
     return send_to_members("meeting_invitation", recipients, **_context(meeting))
+
+
+def notify_moved(meeting: Meeting, recipients: Iterable[Membership], was_starts_at: datetime) -> int:
+    """The meeting moved: its new day, place or link (``was_starts_at``: when it was, stored UTC)."""
+    return send_to_members("meeting_moved", recipients, before=to_local(was_starts_at).strftime("%d/%m/%Y %H:%M"),
+                           **_context(meeting))
 
 
 def notify_cancelled(meeting: Meeting, recipients: Iterable[Membership]) -> int:

@@ -6,6 +6,8 @@ register, agenda, chair and secretary, minutes, what may and may not go into the
 
 - a meeting is of a table, or of a case team; two meetings of one table (or one case team)
   never overlap; it has a place or a video link; its chair and secretary default to the table's;
+  while planned, its organisers may move it (day and hours, place or link) under the same rules,
+  and its invitees are told;
 - the table's seated members are invited (by mail and on their meetings page); an outside expert
   (a guest expert member) is invited for one agenda item only, and sees that item only;
 - the platform proposes the agenda from what needs the table; the chair (or the secretary, or
@@ -263,6 +265,23 @@ def _overlapping(table_id: int | None, case_id: int | None, starts_at: datetime,
     return db.session.scalar(query.order_by(Meeting.starts_at).limit(1))
 
 
+def _when_and_where_faults(faults: Faults, table_id: int | None, case_id: int | None, starts_at: datetime | None,
+                           ends_at: datetime | None, place: str | None, video_link: str | None,
+                           other_than: int | None = None) -> None:
+    """The faults of a meeting's time and place, when it is planned and when it is moved: it ends
+    after it starts, it has a place or a video link, and it never overlaps another meeting of its
+    table (or case team; ``other_than``: the meeting being moved)."""
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        add_fault(faults, "ends_at", ENDS_BEFORE)
+    if not place and not video_link:
+        add_fault(faults, "place", PLACE_OR_LINK)
+    if (table_id is not None or case_id is not None) and starts_at is not None and ends_at is not None \
+            and ends_at > starts_at:
+        clash = _overlapping(table_id, case_id, starts_at, ends_at, other_than=other_than)
+        if clash is not None:
+            add_fault(faults, "starts_at", overlaps(meeting_title(clash)))
+
+
 def _invited_members(table: Table | None, case: Case | None, extra: Iterable[int | None]) -> list[Membership]:
     """The table's seated members (or the case team), with the chair and the secretary."""
     ids: list[int] = []
@@ -312,19 +331,13 @@ def plan_meeting(actor: Membership, values: Mapping[str, Any]) -> Meeting:
     starts, ends = values.get("starts_at"), values.get("ends_at")
     starts_at = to_utc(starts) if starts is not None else None
     ends_at = to_utc(ends) if ends is not None else None
-    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        add_fault(faults, "ends_at", ENDS_BEFORE)
-    if not values.get("place") and not values.get("video_link"):
-        add_fault(faults, "place", PLACE_OR_LINK)
+    _when_and_where_faults(faults, table.id if table else None, case.id if case else None,
+                           starts_at, ends_at, values.get("place"), values.get("video_link"))
     chair_id = values.get("chair_id") or (table.chair_membership_id if table is not None else actor.id)
     secretary_id = values.get("secretary_id") or (table.secretary_membership_id if table is not None else None)
     for name, membership_id in (("chair_id", chair_id), ("secretary_id", secretary_id)):
         if membership_id is not None and _member(membership_id) is None:
             add_fault(faults, name, NOT_A_MEMBER)
-    if (table or case) is not None and starts_at is not None and ends_at is not None and ends_at > starts_at:
-        clash = _overlapping(table.id if table else None, case.id if case else None, starts_at, ends_at)
-        if clash is not None:
-            add_fault(faults, "starts_at", overlaps(meeting_title(clash)))
     raise_faults(faults)
 
     kind = values.get("kind") or MeetingKind.REGULAR
@@ -362,6 +375,46 @@ def cancel_meeting(meeting: Meeting, actor: Membership) -> Meeting:
     db.session.flush()
     audit.record("meeting.cancelled", subject=subject_of(meeting))
     mail.notify_cancelled(meeting, [invitee.membership for invitee in meeting.invitees if invitee.membership.usable])
+    return meeting
+
+
+def when_and_where(meeting: Meeting) -> tuple[datetime, datetime, str | None, str | None]:
+    """What moving a meeting changes: its start and end (stored, UTC), its place and video link."""
+    return meeting.starts_at, meeting.ends_at, meeting.place, meeting.video_link
+
+
+def reschedule_meeting(meeting: Meeting, actor: Membership, values: Mapping[str, Any]) -> Meeting:
+    """Move a planned meeting: ``starts_at`` and ``ends_at`` (typed in Belgian time), ``place``,
+    ``video_link``; a field not in ``values`` keeps its value (an empty place or link clears it).
+
+    The checks of planning hold (:func:`_when_and_where_faults`), every fault at once, and
+    nothing is saved on a fault. A move that changes something is audited (ids and times only),
+    the reminder of the day before goes again, and every usable invitee is told by mail (the new
+    day, place or link and the link to the meeting: never a case).
+    """
+    _require_organiser(meeting, actor)
+    if meeting.status != MeetingStatus.PLANNED:
+        raise_faults({"_schema": [NOT_PLANNED]})
+    starts_at = to_utc(values["starts_at"]) if values.get("starts_at") is not None else meeting.starts_at
+    ends_at = to_utc(values["ends_at"]) if values.get("ends_at") is not None else meeting.ends_at
+    place = (values.get("place") or None) if "place" in values else meeting.place
+    video_link = (values.get("video_link") or None) if "video_link" in values else meeting.video_link
+    faults: Faults = {}
+    _when_and_where_faults(faults, meeting.table_id, meeting.case_id, starts_at, ends_at, place, video_link,
+                           other_than=meeting.id)
+    raise_faults(faults)
+    if (starts_at, ends_at, place, video_link) == when_and_where(meeting):
+        return meeting
+    was_starts_at, was_ends_at = meeting.starts_at, meeting.ends_at
+    meeting.starts_at, meeting.ends_at, meeting.place, meeting.video_link = starts_at, ends_at, place, video_link
+    meeting.reminded_day_before_at = None  # the day before, they hear of it again
+    db.session.flush()
+    audit.record("meeting.rescheduled", subject=subject_of(meeting), details={
+        "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(),
+        "was_starts_at": was_starts_at.isoformat(), "was_ends_at": was_ends_at.isoformat(),
+    })
+    mail.notify_moved(meeting, [invitee.membership for invitee in meeting.invitees if invitee.membership.usable],
+                      was_starts_at)
     return meeting
 
 

@@ -42,12 +42,9 @@ def required_text(max_length: int) -> fields.String:
         min=1, max=max_length, error=_l("Between {min} and {max} characters.")))
 
 
-class MeetingSchema(FieldSchema):
-    table_id = fields.Integer(strict=False, allow_none=True,
-                              error_messages={**REQUIRED, "invalid": _l("Choose a table of the cell.")})
-    case_id = fields.Integer(strict=False, allow_none=True,
-                             error_messages={**REQUIRED, "invalid": _l("Choose an open case you follow.")})
-    kind = choice(MeetingKind, load_default=MeetingKind.REGULAR)
+class WhenAndWhereSchema(FieldSchema):
+    """When and where a meeting is: what planning and moving it share."""
+
     starts_at = moment(required=True)
     ends_at = moment(required=True)
     place = text(PLACE_MAX)
@@ -55,8 +52,21 @@ class MeetingSchema(FieldSchema):
         validate.Length(max=LINK_MAX, error=_l("At most {max} characters.")),
         validate.URL(schemes={"https"}, error=_l("Give the https:// address of the video meeting.")),
     ])
+
+
+class MeetingSchema(WhenAndWhereSchema):
+    table_id = fields.Integer(strict=False, allow_none=True,
+                              error_messages={**REQUIRED, "invalid": _l("Choose a table of the cell.")})
+    case_id = fields.Integer(strict=False, allow_none=True,
+                             error_messages={**REQUIRED, "invalid": _l("Choose an open case you follow.")})
+    kind = choice(MeetingKind, load_default=MeetingKind.REGULAR)
     chair_id = member()
     secretary_id = member()
+
+
+class RescheduleSchema(WhenAndWhereSchema):
+    """Moving a planned meeting: the page sends every field; the API (``partial=True``) the
+    fields that change."""
 
 
 class ItemSchema(FieldSchema):

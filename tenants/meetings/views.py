@@ -24,7 +24,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import NotFound
 
 from livc.platform.db import db
-from livc.platform.forms import field_messages, form_values
+from livc.platform.forms import every_field, field_messages, form_values
 from livc.platform.policy import Action, public
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -48,6 +48,7 @@ from livc.tenants.meetings.models import (
     to_local,
 )
 from livc.tenants.meetings.operations import (
+    NOT_PLANNED,
     Sight,
     add_addendum,
     add_item,
@@ -71,11 +72,13 @@ from livc.tenants.meetings.operations import (
     record_attendance,
     remove_item,
     request_meeting,
+    reschedule_meeting,
     subject_readable,
     suggestion_token,
     take_up,
     visible_items,
     waiting_requests,
+    when_and_where,
     write_minutes,
 )
 from livc.tenants.meetings.schemas import (
@@ -85,6 +88,7 @@ from livc.tenants.meetings.schemas import (
     MinutesItemSchema,
     OccasionalSchema,
     RequestSchema,
+    RescheduleSchema,
 )
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members
@@ -303,6 +307,35 @@ def meeting_close(meeting_id: int):
 @guard(Action.MEETING_ORGANISE, load=load_meeting)
 def meeting_cancel(meeting_id: int):
     return _session_step(meeting_id, cancel_meeting, _l("The meeting is cancelled; the invitees were told."))
+
+
+def _edit_page(meeting: Meeting, status: int = 200, errors: dict | None = None):
+    """The form to move a meeting, with its current day, hours, place and link (Belgian time)."""
+    planned = meeting.status == MeetingStatus.PLANNED
+    if not planned and not errors:
+        errors = {"_schema": [str(NOT_PLANNED)]}
+    return _page("tenants/meeting_edit.html", status, errors, meeting=meeting, title=meeting_title(meeting),
+                 planned=planned)
+
+
+@blueprint.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
+@guard(Action.MEETING_ORGANISE, load=load_meeting)
+def meeting_edit(meeting_id: int):
+    """Move a planned meeting (day and hours, place or video link); the invitees are told."""
+    meeting = g.resource
+    if request.method == "GET":
+        return _edit_page(meeting)
+    schema = RescheduleSchema()
+    before = when_and_where(meeting)
+    _moved, errors = _submit(
+        schema, lambda values: reschedule_meeting(meeting, g.membership, every_field(values, schema)))
+    if errors:
+        return _edit_page(meeting, 422, errors)
+    if when_and_where(meeting) == before:
+        flash(_l("Nothing changed."), "info")
+    else:
+        flash(_l("The meeting is moved; the invitees were told."), "info")
+    return _to("tenant.meeting", meeting)
 
 
 # --- the agenda -------------------------------------------------------------------------------
