@@ -94,16 +94,33 @@ def field_messages(error: ValidationError) -> dict[str, list[str]]:
     }
 
 
-def submit_form(schema: Schema, operation: Callable[[dict], Any]) -> tuple[Any, dict[str, list[str]]]:
+NOTHING_SENT = _l("Fill in the form first: nothing was sent.")
+
+
+def form_sent(schema: Schema) -> bool:
+    """Whether the posted form carries any of ``schema``'s fields (an empty post is not a form)."""
+    return any(name in request.form for name in schema.fields)
+
+
+def run_rule(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, dict[str, list[str]]]:
+    """Run an operation for a page: (result, {}) or (None, the refused rule's messages per field)."""
+    try:
+        return operation(*args, **kwargs), {}
+    except ValidationError as error:
+        return None, field_messages(error)
+
+
+def submit_form(schema: Schema, operation: Callable[[dict], Any], *,
+                require_sent: bool = False) -> tuple[Any, dict[str, list[str]]]:
     """Validate the posted form with ``schema`` and run ``operation(values)``: (result, errors),
-    the errors of the form and of the operation's rules alike, field by field."""
+    the errors of the form and of the operation's rules alike, field by field. ``require_sent``:
+    a post without any of the form's fields is answered "nothing was sent"."""
+    if require_sent and not form_sent(schema):
+        return None, {"_schema": [str(NOTHING_SENT)]}
     values, errors = form_values(schema)
     if errors:
         return None, errors
-    try:
-        return operation(values), {}
-    except ValidationError as error:
-        return None, field_messages(error)
+    return run_rule(operation, values)
 
 
 def every_field(values: dict, schema: Schema) -> dict:

@@ -27,7 +27,14 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.platform.forms import every_field, field_messages, form_values, render_form
+from livc.platform.forms import (
+    every_field,
+    field_messages,
+    form_sent,
+    form_values,
+    render_form,
+    submit_form,
+)
 from livc.platform.policy import Action, decide
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.platform.timeutil import utcnow
@@ -126,7 +133,6 @@ from livc.tenants.signals.schemas import IdentitySchema
 from livc.tenants.web import blueprint
 
 CONFIRM = _l("Tick the box to confirm.")
-NOTHING_SENT = _l("Fill in the form first: nothing was sent.")
 NOTHING_CHANGED = _l("Nothing changed.")
 IDENTITY_NOTHING = _l("Type a new value in at least one field, or tick a field to clear it.")
 IDENTITY_BOTH = _l("Either type a new value or clear the field, not both.")
@@ -188,22 +194,8 @@ def _read(case: Case, part: str = "case") -> None:
     after_refusal(lambda: record_read(case, part))
 
 
-def _sent(schema: Schema) -> bool:
-    """Did the form send any of ``schema``'s fields (an empty POST sends none)?"""
-    return any(name in request.form for name in schema.fields)
-
-
 def _submit(schema: Schema, operation) -> tuple[Any, dict]:
-    """Validate the form and run ``operation(values)``: (result, errors field by field)."""
-    if not _sent(schema):
-        return None, {"_schema": [str(NOTHING_SENT)]}
-    values, errors = form_values(schema)
-    if errors:
-        return None, errors
-    try:
-        return operation(values), {}
-    except ValidationError as error:
-        return None, field_messages(error)
+    return submit_form(schema, operation, require_sent=True)
 
 
 def _flash_decision(proposal: Proposal, done) -> None:
@@ -625,7 +617,7 @@ def case_erase(case_id: int):
 def case_feedback_start(case_id: int):
     """Start a feedback form: with the box ticked (answers come later) or with answers."""
     case = g.resource
-    if request.form.get("confirm") != "yes" and not _sent(FeedbackSchema()):
+    if request.form.get("confirm") != "yes" and not form_sent(FeedbackSchema()):
         return _case_page(case, 422, {"confirm": [str(CONFIRM)]}, failed="feedback")
     values, errors = form_values(FeedbackSchema())
     feedback = None

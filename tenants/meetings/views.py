@@ -20,11 +20,16 @@ from typing import Any
 
 from flask import Response, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from werkzeug.exceptions import NotFound
 
 from livc.platform.db import db
-from livc.platform.forms import every_field, field_messages, form_values
+from livc.platform.forms import (
+    NOTHING_SENT,
+    every_field,
+    run_rule,
+    submit_form,
+)
 from livc.platform.policy import Action, public
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -94,7 +99,6 @@ from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members
 from livc.tenants.web import blueprint, no_store
 
-NOTHING_SENT = _l("Fill in the form first: nothing was sent.")
 LABELS = {
     "kind": MEETING_KIND_LABELS,
     "status": MEETING_STATUS_LABELS,
@@ -141,25 +145,8 @@ def _page(template: str, status: int = 200, errors: dict | None = None, **contex
     return no_store(make_response(render_template(template, typed=typed, errors=errors or {}, **context), status))
 
 
-def _sent(schema: Schema) -> bool:
-    return any(name in request.form for name in schema.fields)
-
-
 def _submit(schema: Schema, operation) -> tuple[Any, dict]:
-    """Validate the form and run ``operation(values)``: (result, errors field by field)."""
-    if not _sent(schema):
-        return None, {"_schema": [str(NOTHING_SENT)]}
-    values, errors = form_values(schema)
-    if errors:
-        return None, errors
-    return _run(operation, values)
-
-
-def _run(operation, *args) -> tuple[Any, dict]:
-    try:
-        return operation(*args), {}
-    except ValidationError as error:
-        return None, field_messages(error)
+    return submit_form(schema, operation, require_sent=True)
 
 
 def _to(endpoint: str, meeting: Meeting, anchor: str | None = None):
@@ -284,7 +271,7 @@ def _unapproved_before(meeting: Meeting) -> list[Meeting]:
 
 def _session_step(meeting_id: int, step, message) -> Response:
     current = g.resource
-    _done, errors = _run(step, current, g.membership)
+    _done, errors = run_rule(step, current, g.membership)
     if errors:
         return _meeting_page(current, 422, errors)
     flash(message, "info")
@@ -362,7 +349,7 @@ def meeting_agenda_take_up(meeting_id: int):
     """Put the proposed points ticked (or, without any ticked, all of them) on the agenda."""
     meeting = g.resource
     tokens = request.form.getlist("tokens") or None
-    added, errors = _run(take_up, meeting, g.membership, tokens)
+    added, errors = run_rule(take_up, meeting, g.membership, tokens)
     if errors:
         return _agenda_page(meeting, 422, errors, failed="proposed")
     flash(_l("%(count)s points put on the agenda.", count=len(added)), "info")
@@ -384,7 +371,7 @@ def meeting_agenda_add(meeting_id: int):
 @guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def meeting_agenda_move(meeting_id: int, item_id: int):
     meeting = g.resource
-    _done, errors = _run(move_item, g.item, g.membership, request.form.get("direction") != "down")
+    _done, errors = run_rule(move_item, g.item, g.membership, request.form.get("direction") != "down")
     if errors:
         return _agenda_page(meeting, 422, errors, failed="move")
     return _to("tenant.meeting_agenda", meeting)
@@ -394,7 +381,7 @@ def meeting_agenda_move(meeting_id: int, item_id: int):
 @guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def meeting_agenda_remove(meeting_id: int, item_id: int):
     meeting = g.resource
-    _done, errors = _run(remove_item, g.item, g.membership)
+    _done, errors = run_rule(remove_item, g.item, g.membership)
     if errors:
         return _agenda_page(meeting, 422, errors, failed="move")
     flash(_l("The point is off the agenda."), "info")
@@ -431,7 +418,7 @@ def meeting_attendance_record(meeting_id: int):
         return _attendance_page(meeting, 422, {"_schema": [str(NOTHING_SENT)]}, failed="register")
     if any(value not in (None, *Attendance) for value in marks.values()):
         return _attendance_page(meeting, 422, {"_schema": [str(_l("Choose one of the options."))]}, failed="register")
-    _done, errors = _run(record_attendance, meeting, g.membership, marks)
+    _done, errors = run_rule(record_attendance, meeting, g.membership, marks)
     if errors:
         return _attendance_page(meeting, 422, errors, failed="register")
     flash(_l("The attendance register is saved."), "info")
@@ -479,7 +466,7 @@ def meeting_minutes_item(meeting_id: int, item_id: int):
 def meeting_minutes_approve(meeting_id: int):
     """Approved by the later meeting in session (its chair, secretary or the coordinator)."""
     meeting = g.resource
-    _done, errors = _run(approve_minutes, meeting, g.membership)
+    _done, errors = run_rule(approve_minutes, meeting, g.membership)
     if errors:
         return _minutes_page(meeting, 422, errors, failed="approve")
     flash(_l("The minutes are approved and locked."), "info")
