@@ -477,6 +477,11 @@ def test_minutes_are_approved_by_the_next_meeting_in_session_then_locked_and_cor
 
     second = plan(app, cell, 0, 8)
     step(app, cell, second, operations.open_session)
+    # The approving meeting decides with its members registered present: none yet, no approval.
+    unregistered = client.post(f"/{LEUVEN}/meetings/{first}/minutes/approve", headers=csrf(client))
+    assert unregistered.status_code == 422 and "registered present" in unregistered.get_data(as_text=True)
+    step(app, cell, second, operations.record_attendance,
+         {m.membership_id: Attendance.PRESENT for m in (cell.coordinator, cell.partner)})
     assert client.post(f"/{LEUVEN}/meetings/{first}/minutes/approve", headers=csrf(client)).status_code == 302
     with app.app_context(), tenant_context(cell.tenant_id):
         approved = db.session.get(Meeting, first)

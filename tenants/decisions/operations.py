@@ -271,11 +271,20 @@ def withdraw(proposal: Proposal, actor: Membership) -> Proposal:
     return proposal
 
 
-def _sitting_faults(actor: Membership, sitting: Sitting) -> None:
+def sitting_fault(actor: Membership, sitting: Sitting) -> str | None:
+    """Why ``actor`` may not record a decision of the meeting in session (None: they may): they
+    are registered present, and two members at least are."""
     if actor.id not in sitting.present_ids:
-        _refuse("_schema", NOT_PRESENT)
+        return str(NOT_PRESENT)
     if len(sitting.present_ids) < 2:
-        _refuse("_schema", TOO_FEW_PRESENT)
+        return str(TOO_FEW_PRESENT)
+    return None
+
+
+def _sitting_faults(actor: Membership, sitting: Sitting) -> None:
+    fault = sitting_fault(actor, sitting)
+    if fault:
+        _refuse("_schema", fault)
 
 
 def _attended(proposal: Proposal, sitting: Sitting) -> None:

@@ -65,6 +65,7 @@ from livc.tenants.decisions.operations import (
     pending_proposals,
     proposals_of_meeting,
     register_sitting_provider,
+    sitting_fault,
 )
 from livc.tenants.meetings import mail
 from livc.tenants.meetings.agenda import Occasion, Suggestion, contributed
@@ -323,8 +324,7 @@ def plan_meeting(actor: Membership, values: Mapping[str, Any]) -> Meeting:
             add_fault(faults, "table_id", NOT_ORGANISER)
     else:
         case = _case(case_id)
-        readable = case is not None and actor.id in case.team_membership_ids | (
-            {actor.id} if actor.role == Role.COORDINATOR else set())
+        readable = case is not None and decide(person_for(actor), Action.CASE_READ, case)
         if not readable or case.status != CaseStatus.OPEN or actor.role == Role.GUEST_EXPERT:
             add_fault(faults, "case_id", UNKNOWN_CASE)
             case = None
@@ -761,7 +761,8 @@ def approving_sitting(meeting: Meeting) -> Meeting | None:
 
 
 def approve_minutes(meeting: Meeting, actor: Membership) -> Meeting:
-    """The next meeting in session approves the minutes; from then on they are locked."""
+    """The next meeting in session approves the minutes (a decision of that meeting, with its
+    members registered present); from then on they are locked."""
     if meeting.minutes_locked:
         raise_faults({"_schema": [locked_message(meeting)]})
     if meeting.status != MeetingStatus.HELD:
@@ -770,6 +771,10 @@ def approve_minutes(meeting: Meeting, actor: Membership) -> Meeting:
     if sitting is None:
         raise_faults({"_schema": [NO_LATER_SITTING]})
     _require_organiser(sitting, actor)
+    # The approving meeting decides: recorded by one of its members registered present, two at least.
+    fault = sitting_fault(actor, sitting_now())
+    if fault:
+        raise_faults({"_schema": [fault]})
     meeting.minutes_approved_at, meeting.minutes_approved_in_id, meeting.minutes_approved_by_id = _now(), sitting.id, actor.id
     db.session.flush()
     audit.record("meeting.minutes_approved", subject=subject_of(meeting), details={"in_meeting": sitting.id})
