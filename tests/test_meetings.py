@@ -499,6 +499,29 @@ def test_minutes_are_approved_by_the_next_meeting_in_session_then_locked_and_cor
     assert "Van den Berghe" not in printed and "Élodie" not in printed
 
 
+def test_reading_a_case_point_of_the_minutes_is_in_the_audit_trail_and_a_code_only_reader_leaves_none(app, cell):
+    case_id, code = open_case(app, cell)
+    meeting_id, item_id = held_with_case_item(app, cell, case_id, days=0)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        operations.write_minutes(db.session.get(AgendaItem, item_id), membership(cell.coordinator), {"summary": KEPT_SUMMARY})
+        db.session.commit()
+
+    def reads() -> int:
+        with app.app_context(), tenant_context(cell.tenant_id):
+            return db.session.scalar(sa.select(sa.func.count(AuditEntry.seq)).where(
+                AuditEntry.action == "case.read", AuditEntry.subject == f"case:{code}",
+                AuditEntry.details["part"].as_string() == "meeting minutes"))
+
+    partner = signed_in(app, cell.partner)  # in the case team: reads the summary
+    assert KEPT_SUMMARY in partner.get(f"/{LEUVEN}/meetings/{meeting_id}/minutes").get_data(as_text=True)
+    assert reads() == 1
+    partner.get(f"/{LEUVEN}/api/meetings/{meeting_id}")
+    assert reads() == 2
+    social = signed_in(app, cell.social)  # outside the team: the code and title only, no read
+    assert KEPT_SUMMARY not in social.get(f"/{LEUVEN}/meetings/{meeting_id}/print").get_data(as_text=True)
+    assert reads() == 2
+
+
 def test_an_erased_case_leaves_no_code_nor_summary_on_the_agenda(app, cell):
     case_id, _code = open_case(app, cell)
     _meeting_id, item_id = held_with_case_item(app, cell, case_id, days=0)

@@ -44,6 +44,7 @@ from livc.tenants.meetings.operations import (
     open_session,
     plan_meeting,
     record_attendance,
+    record_minutes_read,
     reschedule_meeting,
     visible_items,
     write_minutes,
@@ -163,6 +164,7 @@ def api_meeting_plan():
 @blueprint.get("/api/meetings/<int:meeting_id>")
 @guard(Action.CELL_ENTER, load=load_meeting)
 def api_meeting(meeting_id: int):
+    record_minutes_read(g.person, g.resource)
     return _answer(g.resource)
 
 

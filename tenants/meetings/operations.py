@@ -46,6 +46,7 @@ from livc.platform.db import db
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
+from livc.platform.web import after_refusal
 from livc.tenants.access import person_for
 from livc.tenants.cases import events as case_events
 from livc.tenants.cases.models import (
@@ -214,6 +215,31 @@ def visible_items(person: Person, meeting: Meeting) -> list[tuple[AgendaItem, Si
     invitee = invitee_of(meeting, person.membership_id)
     seen = [(item, sight(person, item, invitee)) for item in meeting.items]
     return [(item, seen_as) for item, seen_as in seen if seen_as is not None]
+
+
+def minutes_reads(person: Person, meeting: Meeting) -> list[tuple[str, str]]:
+    """The reads of case and signal content that showing ``meeting``'s minutes to ``person`` makes:
+    (action, subject) per point seen in full with a summary, for the audit trail."""
+    reads = []
+    for item, seen in visible_items(person, meeting):
+        if seen != Sight.FULL or item.summary_ciphertext is None or not item.reference:
+            continue
+        if item.case_id is not None:
+            reads.append(("case.read", f"case:{item.reference}"))
+        elif item.signal_id is not None:
+            reads.append(("signal.read", f"signal:{item.reference}"))
+    return reads
+
+
+def record_minutes_read(person: Person, meeting: Meeting) -> None:
+    """Account for every read of case content the minutes show, whatever the page answers."""
+    reads, meeting_id = minutes_reads(person, meeting), meeting.id
+
+    def record() -> None:
+        for action, subject in reads:
+            audit.record(action, subject=subject, details={"part": "meeting minutes", "meeting": meeting_id})
+
+    after_refusal(record)
 
 
 def item_title(item: AgendaItem) -> str:

@@ -75,6 +75,7 @@ from livc.tenants.meetings.operations import (
     plan_meeting,
     proposed_agenda,
     record_attendance,
+    record_minutes_read,
     remove_item,
     request_meeting,
     reschedule_meeting,
@@ -440,6 +441,7 @@ def meeting_occasional_add(meeting_id: int):
 
 
 def _minutes_page(meeting: Meeting, status: int = 200, errors: dict | None = None, failed: str | None = None):
+    record_minutes_read(g.person, meeting)
     return _page("tenants/meeting_minutes.html", status, errors, failed=failed,
                  sitting=approving_sitting(meeting), **_meeting_context(meeting))
 
@@ -488,6 +490,7 @@ def meeting_minutes_addendum(meeting_id: int):
 @guard(Action.CELL_ENTER, load=load_meeting)
 def meeting_print(meeting_id: int):
     """The minutes to print: case codes only, never a name of a person discussed."""
+    record_minutes_read(g.person, g.resource)
     return _page("tenants/meeting_print.html", **_meeting_context(g.resource))
 
 
