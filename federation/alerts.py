@@ -18,8 +18,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 
-from livc.federation.links import FederationError, check_coordinator
+from livc.federation.links import FederationError, audit_in, check_coordinator
 from livc.federation.models import (
     AlertState,
     CaseFederation,
@@ -199,6 +200,41 @@ def dismiss(tenant_id: int, alert_id: int, actor) -> AlertView:
     _record(alert, "federation.alert_dismissed", actor)
     db.session.flush()
     return _view(alert, tenant_id)
+
+
+def _insert_alert(values: dict) -> int | None:
+    """Insert unless the same link, pair and identity versions already have an alert; the new
+    id, or None."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(MatchAlert).values(**values)
+        .on_conflict_do_nothing(index_elements=["link_id", "enrolment_a_id", "enrolment_b_id", "version_a", "version_b"])
+        .returning(MatchAlert.id)
+    )
+    return db.session.execute(statement).scalar()
+
+
+def create_alert(link_id: int, low: FederationEnrolment, high: FederationEnrolment, decided: float,
+                 types, unknown) -> int | None:
+    """Record the alert on a pair of enrolments (``low`` has the lower id), audit it in both
+    cells and hand its mails over; the new alert's id, or None when the same link, pair and
+    identity versions already have one."""
+    now = utcnow()
+    alert_id = _insert_alert({
+        "link_id": link_id, "enrolment_a_id": low.id, "enrolment_b_id": high.id,
+        "tenant_a_id": low.tenant_id, "tenant_b_id": high.tenant_id,
+        "version_a": low.identity_version, "version_b": high.identity_version,
+        "score": decided, "agreeing": ",".join(sorted(types)), "unknown": ",".join(sorted(unknown)),
+        "status_a": SideStatus.NEW, "status_b": SideStatus.NEW, "state": AlertState.OPEN, "created_at": now, "updated_at": now,
+    })
+    if alert_id is None:
+        return None
+    details = {"alert_id": alert_id, "score": decided, "agreeing": sorted(types)}
+    audit_in(low.tenant_id, "federation.alert_created", subject=f"alert:{alert_id}", details=details)
+    audit_in(high.tenant_id, "federation.alert_created", subject=f"alert:{alert_id}", details=details)
+    notify_alert(alert_id)  # mails handed over when this transaction commits
+    return alert_id
 
 
 def alerts_link(tenant) -> str:

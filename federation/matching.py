@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from livc.federation.alerts import notify_alert
-from livc.federation.links import audit_in, linked_cells
+from livc.federation.alerts import create_alert
+from livc.federation.links import linked_cells
 from livc.federation.match_keys import contradicted, decide, unknown_fields
 from livc.federation.models import (
     AlertState,
@@ -29,11 +28,9 @@ from livc.federation.models import (
     FederationEnrolment,
     FederationToken,
     MatchAlert,
-    SideStatus,
 )
 from livc.platform.db import db
 from livc.platform.jobs import task
-from livc.platform.timeutil import utcnow
 
 
 def candidates_query(enrolment_id: int, linked_tenant_ids) -> sa.Select:
@@ -76,19 +73,6 @@ def _live_alert(link_id: int, low_id: int, high_id: int) -> bool:
     ) is not None
 
 
-def _insert_alert(values: dict) -> int | None:
-    """Insert unless the same link, pair and identity versions already have an alert; the new
-    id, or None."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(MatchAlert).values(**values)
-        .on_conflict_do_nothing(index_elements=["link_id", "enrolment_a_id", "enrolment_b_id", "version_a", "version_b"])
-        .returning(MatchAlert.id)
-    )
-    return db.session.execute(statement).scalar()
-
-
 @task(queue="federation")
 def match_enrolment(enrolment_id: int) -> int:
     """Alert on the enrolment's matches in linked cells (a platform-level job, also called by
@@ -116,19 +100,6 @@ def match_enrolment(enrolment_id: int) -> int:
         link_id = links[other.tenant_id]
         if _dismissed(low, high) or _live_alert(link_id, low.id, high.id):
             continue
-        now = utcnow()
-        alert_id = _insert_alert({
-            "link_id": link_id, "enrolment_a_id": low.id, "enrolment_b_id": high.id,
-            "tenant_a_id": low.tenant_id, "tenant_b_id": high.tenant_id,
-            "version_a": low.identity_version, "version_b": high.identity_version,
-            "score": decided, "agreeing": ",".join(sorted(types)), "unknown": ",".join(sorted(unknown)),
-            "status_a": SideStatus.NEW, "status_b": SideStatus.NEW, "state": AlertState.OPEN, "created_at": now, "updated_at": now,
-        })
-        if alert_id is None:
-            continue
-        created += 1
-        details = {"alert_id": alert_id, "score": decided, "agreeing": sorted(types)}
-        audit_in(low.tenant_id, "federation.alert_created", subject=f"alert:{alert_id}", details=details)
-        audit_in(high.tenant_id, "federation.alert_created", subject=f"alert:{alert_id}", details=details)
-        notify_alert(alert_id)  # mails handed over when this transaction commits
+        if create_alert(link_id, low, high, decided, types, unknown) is not None:
+            created += 1
     return created
