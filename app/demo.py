@@ -68,6 +68,13 @@ DEMO_MEMBERS = (
     (Role.SECRETARY, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sofie Secretaris (DEMO)"),
     (Role.GUEST_EXPERT, "Deskundige (DEMO)", OrganisationKind.OTHER, "Geert Gastexpert (DEMO)"),
 )
+# A cell's own names where the two cells meet: once an alert is confirmed, each coordinator sees
+# the other's name, which must not read as their own.
+DEMO_NAMES_IN_CELL = {"demo-herko": {Role.COORDINATOR: "Bram Coördinator (DEMO)"}}
+
+
+def demo_display_name(tenant_slug: str, role: Role, default: str) -> str:
+    return DEMO_NAMES_IN_CELL.get(tenant_slug, {}).get(role, default)
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,10 @@ def _seed_members(tenant: Tenant) -> None:
         o.name: o for o in db.session.scalars(sa.select(Organisation))
     }
     for role, organisation_name, kind, display_name in DEMO_MEMBERS:
+        shared_name, display_name = display_name, demo_display_name(tenant.slug, role, display_name)
         account = get_or_create_account(demo_email(tenant.slug, role), display_name)
+        if account.display_name == shared_name != display_name:
+            account.display_name = display_name  # a demo seeded before the names were distinct
         if not account.has_password:
             set_password(account, DEMO_PASSWORD)
         if not account.has_totp:

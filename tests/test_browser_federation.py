@@ -164,6 +164,6 @@ def test_both_coordinators_confirm_the_shared_persons_alert(demo, browser):  # n
         contact = closed.locator(".alert-contact").inner_text()
         assert f"Shared reference: {reference}" in contact
         assert f"Coordinator of {NAMES[HERKO]}:" in contact
-        assert "Ann Coördinator (DEMO) <coordinator.herko@demo.livc.example>" in contact
+        assert "Bram Coördinator (DEMO) <coordinator.herko@demo.livc.example>" in contact
         assert_nothing_of_the_person(leuven, herko_code)
         leuven.assert_clean()

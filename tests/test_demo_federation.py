@@ -241,3 +241,11 @@ def test_a_demo_database_seeded_before_the_shared_person_gets_them_and_the_alert
     [(_, alert_state, side_a, side_b)] = federation_state(app)["alerts"]
     assert alert_state == AlertState.OPEN and side_a == side_b == SideStatus.NEW
     assert {slug: shared_case_code(app, cells, slug) for slug in CELLS}  # one shared case in each
+
+
+def test_the_two_demo_coordinators_have_names_of_their_own(app, demo):
+    with app.app_context():
+        names = {slug: find_account(demo_email(slug, Role.COORDINATOR)).display_name for slug in CELLS}
+        db.session.remove()
+    # Once an alert is confirmed each sees the other's name: it must not read as their own.
+    assert names == {"demo-leuven": "Ann Coördinator (DEMO)", "demo-herko": "Bram Coördinator (DEMO)"}
