@@ -213,3 +213,148 @@ class CaseFederation(TenantScoped, db.Model):
     @property
     def key_scope(self) -> str:
         return record_scope("case", self.case_id)
+
+
+# --- cooperation ------------------------------------------------------------------------------
+# After both cells confirmed an alert, their coordinators (and, when both cells agree, their
+# cleared information officers) talk in a shared thread; when a person moves, a closed case is
+# handed over to the cell of the new municipality. The platform-level tables hold ids, statuses
+# and dates only; every message, summary and reason is kept in each cell's own tenant-scoped
+# table, encrypted under that cell's keys (see federation/README.md, "Cooperation after a match").
+
+
+class ThreadSide(enum.StrEnum):
+    A = "a"
+    B = "b"
+
+
+class CooperationThread(db.Model):
+    """The thread of two cells on one confirmed alert (side ``a`` is the alert's side a).
+
+    Open while ``closed_at`` is null. ``officers_*_at``: that cell agreed to let its information
+    officers take part (they join once both agreed). ``left_*_at``: that cell's case was erased,
+    its copy of the thread went with it.
+    """
+
+    __tablename__ = "federation_threads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        Id, sa.ForeignKey("match_alerts.id", ondelete="SET NULL"), unique=True
+    )
+    cell_a_id: Mapped[int] = _tenant_column()
+    cell_b_id: Mapped[int] = _tenant_column()
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime | None]
+    officers_a_at: Mapped[datetime | None]
+    officers_b_at: Mapped[datetime | None]
+    left_a_at: Mapped[datetime | None]
+    left_b_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = _tenant_column(nullable=True, index=False)
+
+    def side(self, tenant_id: int) -> str:
+        if tenant_id == self.cell_a_id:
+            return "a"
+        if tenant_id == self.cell_b_id:
+            return "b"
+        raise LookupError("not a side of this thread")
+
+    def other(self, tenant_id: int) -> int:
+        return self.cell_b_id if self.side(tenant_id) == "a" else self.cell_a_id
+
+    @property
+    def officers_join(self) -> bool:
+        return self.officers_a_at is not None and self.officers_b_at is not None
+
+
+class EntryKind(enum.StrEnum):
+    MESSAGE = "message"
+    CLOSED = "closed"  # the thread was closed; the body is the reason
+    LEFT = "left"  # the other cell's case was erased: it left the thread (no body)
+
+
+class ThreadEntry(TenantScoped, db.Model):
+    """One cell's copy of a message (or of the thread's closing) in a cooperation thread,
+    encrypted under the cell's key for the thread: the same message has a copy in each cell.
+
+    ``thread_id`` has no foreign key on purpose: a cell's copy is its own record and outlives
+    the shared row (the other cell may leave the platform).
+    """
+
+    __tablename__ = "federation_thread_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Id, index=True)
+    kind: Mapped[EntryKind] = mapped_column(value_enum(EntryKind), default=EntryKind.MESSAGE)
+    from_cell_id: Mapped[int | None] = mapped_column(Id)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    author_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+    body_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    author = EncryptedField("author_ciphertext")  # a member's name, as the thread shows it
+    body = EncryptedField("body_ciphertext")
+
+    @property
+    def key_scope(self) -> str:
+        return record_scope("fedthread", self.thread_id)
+
+
+class HandoverStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # the sending case was erased, or a cell left the platform
+
+
+class Handover(db.Model):
+    """A closed case proposed to the cell of the municipality the person moved to. Ids, the
+    municipality's NIS code (directory data), a status and dates: nothing of the person."""
+
+    __tablename__ = "federation_handovers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    from_cell_id: Mapped[int] = _tenant_column()
+    to_cell_id: Mapped[int] = _tenant_column()
+    nis_code: Mapped[str] = mapped_column(sa.String(5))
+    status: Mapped[HandoverStatus] = mapped_column(
+        value_enum(HandoverStatus), default=HandoverStatus.PROPOSED, index=True
+    )
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary_chosen_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class HandoverSide(enum.StrEnum):
+    SENDING = "sending"
+    RECEIVING = "receiving"
+
+
+class HandoverFile(TenantScoped, db.Model):
+    """One cell's own record of a hand-over: in the sending cell, the case, the municipality
+    and the summary its coordinator chose (under the case's key, so that erasing the case
+    erases it); in the receiving cell, the summary copied on acceptance (under a key of the
+    hand-over's own). ``handover_id`` is null when no cell on the platform covers the new
+    municipality; like a thread's entries, it has no foreign key (the copy is the cell's own).
+    """
+
+    __tablename__ = "federation_handover_files"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    handover_id: Mapped[int | None] = mapped_column(Id, index=True)
+    side: Mapped[HandoverSide] = mapped_column(value_enum(HandoverSide))
+    case_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    nis_code: Mapped[str] = mapped_column(sa.String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary_ciphertext: Mapped[str | None] = mapped_column(sa.Text)  # JSON: text, identity, follow-up
+    decline_reason_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
+
+    summary = EncryptedField("summary_ciphertext")
+    decline_reason = EncryptedField("decline_reason_ciphertext")
+
+    @property
+    def key_scope(self) -> str:
+        if self.side == HandoverSide.SENDING:
+            return record_scope("case", self.case_id)
+        return record_scope("handover", self.handover_id)
