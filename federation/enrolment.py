@@ -327,6 +327,12 @@ def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
                 sa.and_(MatchAlert.tenant_a_id == tenant_id, MatchAlert.notified_a_at.is_(None)),
                 sa.and_(MatchAlert.tenant_b_id == tenant_id, MatchAlert.notified_b_at.is_(None)),
             ),
+            # the newer side is mailed only once the earlier one judged it worth checking
+            sa.or_(
+                MatchAlert.disclosed_at.is_not(None),
+                sa.and_(MatchAlert.tenant_a_id == tenant_id, MatchAlert.earlier_side == "a"),
+                sa.and_(MatchAlert.tenant_b_id == tenant_id, MatchAlert.earlier_side == "b"),
+            ),
         )
     ).all()
     for alert_id in unnotified:

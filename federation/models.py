@@ -7,7 +7,11 @@ a name, a case code or any identity value:
     federation_links        two cells that agreed to be compared (cell_a_id < cell_b_id)
     federation_enrolments   one per enrolled case: tenant, opaque ref, epoch, key scheme, status
     federation_tokens       the enrolment's tokens by key type; INDEX (epoch, key_type, token)
-    match_alerts            a pair of enrolments of two linked cells, its score and agreeing types
+    match_alerts            a pair of enrolments of two linked cells, its score and agreeing types,
+                            which side was enrolled earlier (it hears first) and when the newer
+                            side was told; whether the newer case left soon after
+    federation_budget_uses  one row per enrolment charged to a cell's weekly budget (no case, no ref)
+    federation_budget_releases  an operator's release of a cell's held enrolments (counts only)
     dismissed_pairs         a pair judged to be two people, with the identity versions then
 
 One tenant-scoped table, ``case_federation``, is the only place mapping a case to its ref (and
@@ -75,6 +79,7 @@ class EnrolmentStatus(enum.StrEnum):
     PENDING = "pending"  # written, its job not done yet (the sweeper re-enqueues it)
     ENROLLED = "enrolled"
     REMOVED = "removed"  # closed, erased, excluded, or the cell no longer linked: no tokens
+    HELD = "held"  # over the cell's weekly enrolment budget: waits for an operator's release
 
 
 class FederationEnrolment(db.Model):
@@ -97,6 +102,10 @@ class FederationEnrolment(db.Model):
     status: Mapped[EnrolmentStatus] = mapped_column(value_enum(EnrolmentStatus), default=EnrolmentStatus.PENDING, index=True)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the enrolment was first enrolled: the earlier of two enrolments hears of their alert first.
+    enrolled_at: Mapped[datetime | None]
+    # An operator released it from its cell's budget: its next computation is not charged again.
+    released_at: Mapped[datetime | None]
 
     @property
     def known_fields(self) -> frozenset[str]:
@@ -167,6 +176,17 @@ class MatchAlert(db.Model):
     confirmed_at: Mapped[datetime | None]
     dismissed_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # The side whose case was enrolled earlier ("a" or "b"): it hears first; the newer side sees
+    # nothing until ``disclosed_at`` (the earlier side judged it worth checking, or confirmed).
+    earlier_side: Mapped[str] = mapped_column(sa.String(1), default="a", server_default="a")
+    disclosed_at: Mapped[datetime | None]
+    # The newer case left ("closed" or "erased") soon after the alert: shown to the earlier side.
+    newer_left: Mapped[str | None] = mapped_column(sa.String(10))
+    newer_left_at: Mapped[datetime | None]
+
+    @property
+    def newer_side(self) -> str:
+        return "b" if self.earlier_side == "a" else "a"
 
     def side(self, tenant_id: int) -> str:
         if tenant_id == self.tenant_a_id:
@@ -194,6 +214,32 @@ class DismissedPair(db.Model):
     version_low: Mapped[str] = mapped_column(sa.String(64))
     version_high: Mapped[str] = mapped_column(sa.String(64))
     dismissed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BudgetUse(db.Model):
+    """One enrolment charged to a cell's weekly budget: a first enrolment or a re-enrolment
+    after an identity change (new tokens, so possibly a probe); never a re-enrolment after a key
+    rotation or key scheme change. No case, no ref: the budget needs counts only."""
+
+    __tablename__ = "federation_budget_uses"
+    __table_args__ = (sa.Index("ix_federation_budget_uses_cell_time", "tenant_id", "used_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column(index=False)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released: Mapped[bool] = mapped_column(default=False)  # over budget, let through by an operator
+
+
+class BudgetRelease(db.Model):
+    """An operator let a cell's held enrolments proceed (how many; audited in both trails)."""
+
+    __tablename__ = "federation_budget_releases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    operator_id: Mapped[int | None] = mapped_column(Id)
+    count: Mapped[int]
+    released_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CaseFederation(TenantScoped, db.Model):

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     custodian_url: str | None = None
     custodian_client_id: str | None = None
     custodian_client_secret: str | None = Field(default=None, repr=False)
+    # No probing (federation/THREAT_MODEL.md): new enrolments a cell may make per rolling week
+    # before further ones are held for an operator's release, and how many days after an alert
+    # the newer case's closure or erasure is shown to the earlier cell.
+    federation_enrolments_per_week: int = Field(default=10, gt=0, le=10_000)
+    federation_probing_window_days: int = Field(default=14, gt=0, le=365)
 
     @field_validator(
         "database_url", "migrate_database_url", "redis_url", "secret_key", "master_key", "smtp_url", "public_url"

@@ -114,10 +114,19 @@ def test_the_same_person_in_two_linked_cells_gives_one_alert(app, two):
 
     enrolled = rows(app, FederationEnrolment)
     assert sorted(e.status for e in enrolled) == [EnrolmentStatus.ENROLLED] * 2
+    # Leuven's case was enrolled first (the cell that agreed is enrolled after the other):
+    # Leuven hears first, in words only; Herent-Kortenberg sees nothing yet.
     [view_l] = alerts_of(app, leuven)
+    assert view_l.heard_first and view_l.strength == "very_strong"
+    assert view_l.agreeing == () and view_l.unknown == () and not hasattr(view_l, "score")
+    assert alerts_of(app, herko) == []
+    assert as_cell(app, herko, lambda: alerts.alert_for(herko.tenant_id, view_l.id)) is None
+    # Leuven judges it worth checking: now Herent-Kortenberg sees it too.
+    as_cell(app, leuven, lambda: alerts.acknowledge(leuven.tenant_id, view_l.id, membership(leuven.coordinator)))
     [view_h] = alerts_of(app, herko)
-    assert view_l.id == view_h.id
-    assert view_l.score >= 6 and "name_dob" in view_l.agreeing and "nn" not in view_l.agreeing
+    assert view_l.id == view_h.id and not view_h.heard_first and view_h.strength == "very_strong"
+    [stored] = rows(app, MatchAlert)
+    assert stored.score >= 6 and "name_dob" in stored.agreeing_types and "nn" not in stored.agreeing_types
     assert view_l.case_code == code_l and view_h.case_code == code_h  # each its own case only
     assert code_h not in repr(view_l) and code_l not in repr(view_h)
     assert view_l.other_cell and view_l.shared_reference is None and view_l.contacts == ()
@@ -136,7 +145,7 @@ def test_the_same_person_in_two_linked_cells_gives_one_alert(app, two):
         db.session.commit()
     assert len(rows(app, MatchAlert)) == 1
 
-    # Both coordinators were mailed once, with no personal data.
+    # Both coordinators were mailed once (Herent-Kortenberg's once it was told), with no personal data.
     mails = list((app.extensions["livc.settings"].data_dir / "mail").glob("*.eml"))
     texts = [path.read_text() for path in mails]
     federation_mails = [t for t in texts if "federation/alerts" in t]
@@ -180,8 +189,8 @@ def test_dismissed_pair_never_alerts_again_until_identity_changes(app, two):
     case_l, _ = open_person(app, leuven, AMRANI_L)
     open_person(app, herko, AMRANI_H)
     link(app, leuven, herko)
-    [alert] = alerts_of(app, herko)
-    view = as_cell(app, herko, lambda: alerts.dismiss(herko.tenant_id, alert.id, membership(herko.coordinator)))
+    [alert] = alerts_of(app, leuven)  # Leuven's case was enrolled first: it hears first
+    view = as_cell(app, leuven, lambda: alerts.dismiss(leuven.tenant_id, alert.id, membership(leuven.coordinator)))
     assert view.state == AlertState.DISMISSED
     for e in rows(app, FederationEnrolment):
         with app.app_context():
@@ -202,7 +211,7 @@ def test_ending_the_link_withdraws_pending_alerts(app, two):
     open_person(app, leuven, AMRANI_L)
     open_person(app, herko, AMRANI_H)
     link(app, leuven, herko)
-    assert len(alerts_of(app, herko)) == 1
+    assert len(alerts_of(app, leuven)) == 1
     as_cell(app, herko, lambda: linking.end_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
     assert alerts_of(app, herko) == [] and alerts_of(app, leuven) == []
     assert [a.state for a in rows(app, MatchAlert)] == [AlertState.WITHDRAWN]
@@ -279,7 +288,7 @@ def test_a_lost_enrolment_job_is_picked_up_by_the_sweeper(app, two, monkeypatch)
     assert as_cell(app, leuven, enrolment.sweep_enrolments) == 1
     [done] = [e for e in rows(app, FederationEnrolment) if e.tenant_id == leuven.tenant_id]
     assert done.status == EnrolmentStatus.ENROLLED
-    assert len(alerts_of(app, leuven)) == 1
+    assert len(alerts_of(app, herko)) == 1  # Herent-Kortenberg's case was enrolled first
 
 
 def test_an_unlinked_cell_sees_no_tokens_or_alerts(app, two, cells):
@@ -366,7 +375,7 @@ def test_after_a_key_rotation_the_sweeper_re_enrols_both_cells_and_the_alert_sta
     link(app, leuven, herko)
     open_person(app, herko, AMRANI_H)
     open_person(app, leuven, AMRANI_L)
-    assert len(alerts_of(app, leuven)) == 1
+    assert len(alerts_of(app, herko)) == 1  # the earlier case's cell
     before = {e.tenant_id: e.epoch for e in rows(app, FederationEnrolment)}
     with app.app_context():
         custodian = custodian_for(app.extensions["livc.settings"])
@@ -377,7 +386,7 @@ def test_after_a_key_rotation_the_sweeper_re_enrols_both_cells_and_the_alert_sta
     after = rows(app, FederationEnrolment)
     assert {e.epoch for e in after} == {new_epoch} and {e.status for e in after} == {EnrolmentStatus.ENROLLED}
     assert {t.epoch for t in rows(app, FederationToken)} == {new_epoch}  # the old epoch's tokens are gone
-    assert len(alerts_of(app, leuven)) == 1  # the same pair: no second alert
+    assert len(alerts_of(app, herko)) == 1  # the same pair: no second alert
     with app.app_context():
         custodian.retire(min(before.values()))
     assert as_cell(app, leuven, enrolment.sweep_enrolments) == 0  # nothing left to move

@@ -194,16 +194,23 @@ def test_one_worker_burst_brings_the_alert_to_both_coordinators_with_mails_namin
 
     assert enrolments(app) == {leuven.tenant_id: EnrolmentStatus.ENROLLED, herko.tenant_id: EnrolmentStatus.ENROLLED}
     assert evaluated_cells(tmp_path)[len(evaluated):] == [LEUVEN]  # the new case's tokens, once
-    [seen_in_leuven] = as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id))
+    # Herent-Kortenberg's case was enrolled earlier: it hears first; Leuven once told.
+    assert as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id)) == []
     [seen_in_herko] = as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id))
-    assert seen_in_leuven.id == seen_in_herko.id and seen_in_leuven.state == AlertState.OPEN
-    assert seen_in_leuven.status == seen_in_herko.status == SideStatus.NEW
-    assert (seen_in_leuven.case_code, seen_in_herko.case_code) == (leuven_code, herko_code)
-    assert "name_dob" in seen_in_leuven.agreeing and "nn" not in seen_in_leuven.agreeing  # one side lacks it
+    assert seen_in_herko.state == AlertState.OPEN and seen_in_herko.status == SideStatus.NEW
+    assert seen_in_herko.heard_first and seen_in_herko.agreeing == ()  # never shown to a cell
     # Everything was done in that one burst: no job left waiting or failed.
     for queue in QUEUES:
         assert Queue(prefix + queue, connection=redis).count == 0, queue
         assert FailedJobRegistry(prefix + queue, connection=redis).count == 0, queue
+    assert [str(mail["To"]) for mail in outbox(app)[mails_before:]] == [herko.coordinator.email]
+
+    # Herent-Kortenberg judges it worth checking: Leuven sees it and is mailed (a job).
+    as_cell(app, herko, lambda: alerts.acknowledge(herko.tenant_id, seen_in_herko.id, membership(herko.coordinator)))
+    run_told = work(env)
+    [seen_in_leuven] = as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id))
+    assert seen_in_leuven.id == seen_in_herko.id and seen_in_leuven.status == SideStatus.NEW
+    assert (seen_in_leuven.case_code, seen_in_herko.case_code) == (leuven_code, herko_code)
 
     # One mail to each cell's coordinator, naming the two cells and nothing else.
     mails = outbox(app)[mails_before:]
@@ -221,7 +228,7 @@ def test_one_worker_burst_brings_the_alert_to_both_coordinators_with_mails_namin
             assert secret not in text, secret
     # ... and the worker's log carries no personal data either.
     for secret in (*PERSONAL, leuven_code, herko_code):
-        assert secret not in run.stdout + run.stderr, secret
+        assert secret not in run.stdout + run.stderr + run_told.stdout + run_told.stderr, secret
 
 
 def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_once_it_is_back(
@@ -268,6 +275,7 @@ def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_
     assert as_cell(app, leuven, lambda: enrolment.sweep_enrolments(older_than=timedelta(0))) == 1
     work(env)
     assert enrolments(app) == {leuven.tenant_id: EnrolmentStatus.ENROLLED, herko.tenant_id: EnrolmentStatus.ENROLLED}
+    [seen_in_herko] = as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id))  # the earlier case's cell
+    as_cell(app, herko, lambda: alerts.acknowledge(herko.tenant_id, seen_in_herko.id, membership(herko.coordinator)))
     [seen_in_leuven] = as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id))
-    [seen_in_herko] = as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id))
     assert seen_in_leuven.id == seen_in_herko.id and seen_in_leuven.case_code == leuven_code
