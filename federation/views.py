@@ -29,6 +29,11 @@ from livc.federation.models import (
     MatchAlert,
     SideStatus,
 )
+from livc.federation.panels import (
+    STRENGTH_EXPLAINED,
+    thread_url,
+    waits_for_us,
+)
 from livc.federation.suggestions import ReasonKind, suggestions_for
 from livc.platform import registry
 from livc.platform.db import db
@@ -76,10 +81,17 @@ FIELD_LABELS = {
     "nn_checked": _l("national number"),
 }
 SIDE_STATUS_LABELS = {
-    SideStatus.NEW: _l("new"),
-    SideStatus.ACKNOWLEDGED: _l("acknowledged"),
+    SideStatus.NEW: _l("not looked at yet"),
+    SideStatus.ACKNOWLEDGED: _l("seen"),
     SideStatus.CONFIRMED: _l("confirmed: the same person"),
-    SideStatus.DISMISSED: _l("dismissed: a different person"),
+    SideStatus.DISMISSED: _l("dismissed: two different people"),
+}
+# The cell that heard first acknowledges by judging the alert worth checking (it tells the other).
+CHECKING = _l("judged worth checking")
+NOT_TOLD = _l("not told yet: it learns of the alert once you judge it worth checking")
+NEWER_LEFT = {
+    "closed": _l("%(cell)s closed its case %(days)s day(s) after this alert."),
+    "erased": _l("%(cell)s erased its case %(days)s day(s) after this alert."),
 }
 STATE_LABELS = {
     AlertState.OPEN: _l("open"),
@@ -92,17 +104,6 @@ ENROLMENT_LABELS = {
     EnrolmentStatus.ENROLLED: _l("in the federation index: compared with the cases of linked cells"),
     EnrolmentStatus.REMOVED: _l("not in the federation index"),
 }
-STRONG_SCORE, ALERT_SCORE = 10.0, 6.0  # federation.match_keys: nn's weight and THRESHOLD
-
-
-def strength_label(score: float) -> str:
-    if score >= STRONG_SCORE:
-        return str(_l("very strong"))
-    if score >= ALERT_SCORE:
-        return str(_l("strong"))
-    return str(_l("weak: the only candidate on both sides"))
-
-
 def key_type_label(key_type: str) -> str:
     return str(KEY_TYPE_LABELS.get(key_type, key_type))
 
@@ -120,8 +121,34 @@ def _labels() -> dict:
         "state": STATE_LABELS,
         "agreeing": agreeing_label,
         "unknown": lambda names: ", ".join(dict.fromkeys(str(FIELD_LABELS.get(name, name)) for name in names)),
-        "strength": strength_label,
+        "strength_explained": lambda alert: STRENGTH_EXPLAINED[alert.strength],
+        "ours": _our_status,
+        "theirs": _their_status,
+        "newer_left": _newer_left,
     }
+
+
+def _our_status(alert) -> str:
+    if alert.status == SideStatus.ACKNOWLEDGED and alert.heard_first:
+        return str(CHECKING)
+    return str(SIDE_STATUS_LABELS[alert.status])
+
+
+def _their_status(alert) -> str:
+    """The other cell's step, as this cell may know it: the cell that heard first knows that the
+    other was not told while it has not judged the alert worth checking."""
+    if alert.heard_first and not alert.disclosed and alert.state == AlertState.OPEN:
+        return str(NOT_TOLD)
+    if alert.other_status == SideStatus.ACKNOWLEDGED and not alert.heard_first:
+        return str(CHECKING)
+    return str(SIDE_STATUS_LABELS[alert.other_status])
+
+
+def _newer_left(alert) -> str | None:
+    """For the cell that heard first: the newer case left soon after the alert (a probe looks so)."""
+    if alert.newer_left not in NEWER_LEFT or not alert.heard_first:
+        return None
+    return str(NEWER_LEFT[alert.newer_left]) % {"cell": alert.other_cell, "days": alert.newer_left_days or 0}
 
 
 # Why a cell is suggested as a neighbour (federation.suggestions). The registry has no municipal
@@ -304,44 +331,60 @@ def federation_end():
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def _alerts_context() -> dict:
+def _alerts_context(failed_alert: int | None = None) -> dict:
+    """The cell's alerts under four headings: waiting for this cell (a step to take), waiting
+    for the other cell (confirmed here), confirmed by both (the same person), closed."""
     views = federation_alerts.alerts_for(g.tenant.id, include_withdrawn=True)
     return {
-        "open_alerts": [view for view in views if view.state == AlertState.OPEN],
-        "closed_alerts": [view for view in views if view.state != AlertState.OPEN],
+        "waiting": [view for view in views if waits_for_us(view)],
+        "theirs": [view for view in views if view.state == AlertState.OPEN and not waits_for_us(view)],
+        "confirmed": [view for view in views if view.state == AlertState.CONFIRMED],
+        "closed": [view for view in views if view.state in (AlertState.DISMISSED, AlertState.WITHDRAWN)],
         "labels": _labels(),
         "SideStatus": SideStatus,
+        "failed_alert": failed_alert,
+        "thread_url": thread_url,
     }
 
 
-def _alerts_page(status: int = 200, errors: dict | None = None):
-    return render_form("tenants/federation_alerts.html", status, errors, **_alerts_context())
+def _alerts_page(status: int = 200, errors: dict | None = None, failed_alert: int | None = None):
+    return render_form("tenants/federation_alerts.html", status, errors, **_alerts_context(failed_alert))
 
 
-ALERT_STEPS = {
-    "acknowledge": (federation_alerts.acknowledge, _l("The alert is acknowledged.")),
-    "confirm": (federation_alerts.confirm, _l("You confirmed it is the same person.")),
-}
+CONFIRM_SAME = _l("Tick the box to confirm that you checked your case and it is the same person.")
+
+
+def _step_message(view) -> str:
+    """What the step changed, said to the coordinator who took it."""
+    if view.state == AlertState.CONFIRMED:
+        return _l("Both cells confirmed it is the same person: the other cell's coordinator can now be contacted.")
+    if view.status == SideStatus.CONFIRMED:
+        return _l("You confirmed it is the same person. Contact opens once %(cell)s confirms too.", cell=view.other_cell)
+    if view.heard_first:
+        return _l("You judged the alert worth checking: %(cell)s is told and can check its own case.", cell=view.other_cell)
+    return _l("The alert is marked as seen.")
 
 
 @blueprint.route("/federation/alerts", methods=["GET", "POST"])
 @guard(Action.FEDERATION_MANAGE)
 def federation_alerts_page():
-    """The cell's match alerts (the address the alert e-mail links to); acknowledge, confirm."""
+    """The cell's match alerts (the address the alert e-mail links to). Two different steps:
+    ``acknowledge`` (the cell that heard first judges it worth checking, which tells the other
+    cell; the other marks it seen) and ``confirm`` (the same person: a ticked box)."""
     if request.method == "GET":
         return _alerts_page()
     alert_id = _int_from(request.form, "alert")
-    step = ALERT_STEPS.get(request.form.get("action", ""))
-    if alert_id is None or step is None:
+    action = request.form.get("action", "")
+    if alert_id is None or action not in ("acknowledge", "confirm"):
         return _alerts_page(422, {"_schema": [str(CHOOSE_ACTION)]})
-    operation, message = step
+    if action == "confirm" and request.form.get("confirm") != "yes":
+        return _alerts_page(422, {"confirm": [str(CONFIRM_SAME)]}, failed_alert=alert_id)
+    operation = federation_alerts.acknowledge if action == "acknowledge" else federation_alerts.confirm
     try:
         view = operation(g.tenant.id, alert_id, g.membership)
     except ValidationError as error:
         return _alerts_page(422, field_messages(error))
-    if view.state == AlertState.CONFIRMED:
-        message = _l("Both cells confirmed it is the same person: the other cell's coordinator can now be contacted.")
-    flash(message, "info")
+    flash(_step_message(view), "info")
     return redirect(url_for("tenant.federation_alerts_page"))
 
 

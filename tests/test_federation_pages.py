@@ -4,13 +4,20 @@ through the coordinators' pages with the real in-process custodian and inline jo
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from auth_helpers import give_session, post_form
 from case_helpers import HERKO, LEUVEN, membership, ready_cell, signal_values, weighed_and_confirmed
-from livc.federation.models import AlertState, CaseFederation, FederationLink, MatchAlert
+from livc.federation.models import (
+    AlertState,
+    CaseFederation,
+    FederationLink,
+    MatchAlert,
+    SideStatus,
+)
 from livc.platform.db import db, tenant_context
 
 EN = {"Accept-Language": "en"}
@@ -37,6 +44,19 @@ def open_person(app, cell, identity) -> tuple[int, str]:
         db.session.commit()
         db.session.remove()
     return case_id, code
+
+
+def section(body: str, name: str) -> str:
+    """The list of alerts under one heading of the alerts page ("" when there is none)."""
+    found = re.search(rf'<ul class="federation-alerts {name}">(.*?)\n    </ul>', body, re.S)
+    return found.group(1) if found else ""
+
+
+def nothing_technical(body: str) -> bool:
+    """No score and no key type on the page (before both cells confirmed)."""
+    main = body.split("<main", 1)[1]
+    return ("score" not in main.lower() and "_dob" not in main and "phon_y" not in main
+            and "names and full date of birth" not in main and "What agreed" not in main)
 
 
 def client_of(app, member):
@@ -115,43 +135,64 @@ def test_the_walk_from_link_to_contact(app, two):
     body = text(ask.get(f"/{LEUVEN}/federation", headers=EN))
     assert "Active links" in body and "Waiting for the other cell" not in body
 
-    # The same person, spelled differently, in both cells: one alert on each side.
+    # The same person, spelled differently, in both cells: one alert. Leuven's case was in the
+    # federation first, so Leuven hears first; Herko sees nothing yet.
     case_l, code_l = open_person(app, leuven, AMRANI_L)
     case_h, code_h = open_person(app, herko, AMRANI_H)
     [alert] = alerts(app)
     assert alert.state == AlertState.OPEN
-    for client, slug, own, other in ((ask, LEUVEN, code_l, code_h), (agree, HERKO, code_h, code_l)):
-        page = client.get(f"/{slug}/federation/alerts", headers=EN)
-        assert page.status_code == 200
-        body = text(page)
-        assert body.count('class="federation-alert"') == 1
-        assert own in body and other not in body
-        assert "names and full date of birth" in body and "Strength" in body and "very strong" in body
-        main = body.split("<main", 1)[1]
-        assert "_dob" not in main and "phon_y" not in main  # key types in plain language only
-        assert not any(name in body for name in NAMES)
-        assert "Shared reference" not in body
+    page = ask.get(f"/{LEUVEN}/federation/alerts", headers=EN)
+    assert page.status_code == 200
+    body = text(page)
+    waiting = section(body, "waiting-alerts")
+    assert waiting.count('class="federation-alert"') == 1
+    assert code_l in waiting and code_h not in body
+    assert "very strong" in waiting and "almost certainly the same person" in waiting
+    assert nothing_technical(body)
+    assert not any(name in body for name in NAMES)
+    assert "Shared reference" not in body
+    assert re.search(r'alert-status-theirs">\s*not told yet', body)
+    body = text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
+    assert 'class="federation-alert"' not in body and "No alert waits for you." in body
 
-    # Leuven acknowledges, then confirms; Herko confirms: contact opens on both sides.
+    # Leuven judges it worth checking (a step of its own, which tells Herko) ...
     assert post_form(ask, f"/{LEUVEN}/federation/alerts", {"alert": str(alert.id), "action": "acknowledge"}).status_code == 302
     body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
-    assert re.search(r'alert-status-ours">\s*acknowledged', body)
-    assert post_form(ask, f"/{LEUVEN}/federation/alerts", {"alert": str(alert.id), "action": "confirm"}).status_code == 302
+    assert re.search(r'alert-status-ours">\s*judged worth checking', body)
+    assert "Worth checking" not in section(body, "waiting-alerts")  # taken once
+    body = text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
+    waiting = section(body, "waiting-alerts")
+    assert waiting.count('class="federation-alert"') == 1 and code_h in waiting and code_l not in body
+    assert "heard of this alert first and judged it worth checking" in waiting
+    assert nothing_technical(body)
+
+    # ... confirming is another step, with a box to tick: without it nothing changes.
+    refused = post_form(ask, f"/{LEUVEN}/federation/alerts", {"alert": str(alert.id), "action": "confirm"}, headers=EN)
+    assert refused.status_code == 422 and "Tick the box to confirm that you checked your case" in text(refused)
+    assert alerts(app)[0].state == AlertState.OPEN and SideStatus.CONFIRMED not in (alerts(app)[0].status_a, alerts(app)[0].status_b)
+    assert post_form(ask, f"/{LEUVEN}/federation/alerts",
+                     {"alert": str(alert.id), "action": "confirm", "confirm": "yes"}).status_code == 302
     body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
-    assert "waiting for the other cell" in body and "Shared reference" not in body
+    assert section(body, "theirs-alerts").count('class="federation-alert"') == 1
+    assert "No alert waits for you." in body and "Shared reference" not in body
     body = text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
     assert re.search(r'alert-status-theirs">\s*confirmed', body)
-    assert post_form(agree, f"/{HERKO}/federation/alerts", {"alert": str(alert.id), "action": "confirm"}).status_code == 302
+    assert post_form(agree, f"/{HERKO}/federation/alerts",
+                     {"alert": str(alert.id), "action": "confirm", "confirm": "yes"}).status_code == 302
     [alert] = alerts(app)
     assert alert.state == AlertState.CONFIRMED and alert.shared_reference
     leuven_page = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
     herko_page = text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
-    assert alert.shared_reference in leuven_page and alert.shared_reference in herko_page
-    assert herko.coordinator.email in leuven_page and leuven.coordinator.email not in leuven_page
-    assert leuven.coordinator.email in herko_page
-    assert "confirmed by both cells" in leuven_page
+    for page, other in ((leuven_page, herko), (herko_page, leuven)):
+        confirmed = section(page, "confirmed-alerts")
+        assert "Confirmed: the same person</h2>" in page
+        assert confirmed.count('class="federation-alert"') == 1 and "theirs-alerts" not in page
+        assert page.count(alert.shared_reference) == 1 and page.count(f"mailto:{other.coordinator.email}") == 1
+        assert page.count("confirmed by both cells") == 1  # the confirmation, once
+    assert leuven.coordinator.email not in leuven_page and herko.coordinator.email not in herko_page
     # A closed alert takes no more steps.
-    late = post_form(ask, f"/{LEUVEN}/federation/alerts", {"alert": str(alert.id), "action": "confirm"}, headers=EN)
+    late = post_form(ask, f"/{LEUVEN}/federation/alerts", {"alert": str(alert.id), "action": "confirm", "confirm": "yes"},
+                     headers=EN)
     assert late.status_code == 422 and "no longer open" in text(late)
 
 
@@ -172,8 +213,11 @@ def test_dismissing_asks_for_confirmation(app, two):
     done = post_form(ask, path, {"alert": str(alert.id), "confirm": "yes"}, form_path=f"{path}?alert={alert.id}")
     assert done.status_code == 302
     assert alerts(app)[0].state == AlertState.DISMISSED
+    # Leuven heard first and dismissed it before telling Herko: Herko never learns of it.
     body = text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
-    assert "No open alerts." in body and "dismissed: a different person" in body
+    assert "No alert waits for you." in body and 'class="federation-alert"' not in body
+    body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
+    assert section(body, "closed-alerts").count('class="federation-alert"') == 1 and "dismissed: two different people" in body
     # Another cell's alert id (or none) is not found.
     assert ask.get(f"/{LEUVEN}/federation/alerts/dismiss?alert=987654").status_code == 404
     assert ask.get(f"/{LEUVEN}/federation/alerts/dismiss").status_code == 404
@@ -205,7 +249,7 @@ def test_excluding_a_case_needs_a_reason_and_withdraws_its_alert(app, two):
     body = text(ask.get(path, headers=EN))
     assert "kept this case out" in body and "Minor followed by the youth court." in body
     body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
-    assert "No open alerts." in body and "withdrawn" in body
+    assert "No alert waits for you." in body and "withdrawn" in section(body, "closed-alerts")
 
     # Included again: enrolled again (the pair's alert, withdrawn, is not repeated).
     assert post_form(ask, path, {"action": "include"}).status_code == 302
@@ -266,7 +310,7 @@ def test_only_the_coordinator_reaches_federation_pages(app, two):
                            ("/federation/agree", {"cell": str(herko.tenant_id)}),
                            ("/federation/decline", {"cell": str(herko.tenant_id)}),
                            ("/federation/end", {"cell": str(herko.tenant_id), "confirm": "yes"}),
-                           ("/federation/alerts", {"alert": "1", "action": "confirm"}),
+                           ("/federation/alerts", {"alert": "1", "action": "confirm", "confirm": "yes"}),
                            ("/federation/alerts/dismiss", {"alert": "1", "confirm": "yes"}),
                            (f"/cases/{case_l}/federation", {"action": "exclude", "reason": "x"})):
             assert post_form(client, f"/{LEUVEN}{path}", data, form_path=f"/{LEUVEN}/profile").status_code == 403, path
@@ -289,3 +333,124 @@ def test_an_empty_post_is_refused_and_changes_nothing(app, two):
     assert [(a.id, a.state, a.status_a, a.status_b) for a in alerts(app)] == before
     [link] = links(app)
     assert link.active
+
+
+# --- where alerts appear: the home page, the case page and its timeline ------------------------
+
+
+def linked_with_alert(app, two):
+    """Two linked cells and one alert, Leuven's case enrolled first: (clients, cases, alert)."""
+    leuven, herko = two
+    ask, agree = link_cells(app, leuven, herko)
+    case_l, code_l = open_person(app, leuven, AMRANI_L)
+    case_h, code_h = open_person(app, herko, AMRANI_H)
+    [alert] = alerts(app)
+    return ask, agree, (case_l, code_l), (case_h, code_h), alert
+
+
+def home(client, slug: str) -> str:
+    page = client.get(f"/{slug}/home", headers=EN)
+    assert page.status_code == 200
+    return text(page)
+
+
+def step(client, slug: str, alert, action: str):
+    data = {"alert": str(alert.id), "action": action} | ({"confirm": "yes"} if action == "confirm" else {})
+    answer = post_form(client, f"/{slug}/federation/alerts", data, headers=EN)
+    assert answer.status_code == 302, text(answer)
+
+
+def test_the_home_page_shows_a_waiting_alert_to_the_cell_whose_turn_it_is(app, two):
+    leuven, herko = two
+    ask, agree, (case_l, code_l), (case_h, code_h), alert = linked_with_alert(app, two)
+
+    body = home(ask, LEUVEN)
+    assert "Match alerts waiting for you: 1." in body
+    assert f'href="/{LEUVEN}/federation/alerts#alert-{alert.id}">{code_l}</a>' in body
+    assert f"very strong match with a case of {herko_name(app, herko)}" in body
+    assert nothing_technical(body) and code_h not in body
+    # Herko heard nothing yet; a partner of Leuven sees no alert either.
+    assert "federation-alerts" not in home(agree, HERKO)
+    assert "federation-alerts" not in home(client_of(app, leuven.partner), LEUVEN)
+
+    step(ask, LEUVEN, alert, "acknowledge")  # worth checking: Herko is told
+    body = home(agree, HERKO)
+    assert "Match alerts waiting for you: 1." in body and f"#alert-{alert.id}\">{code_h}</a>" in body
+    assert code_l not in body and nothing_technical(body)
+
+    step(ask, LEUVEN, alert, "confirm")
+    body = home(ask, LEUVEN)
+    assert "Match alerts waiting for you" not in body
+    assert "Alerts you confirmed, waiting for the other cell: 1." in body
+    step(agree, HERKO, alert, "confirm")
+    [alert] = alerts(app)
+    for client, slug, code in ((ask, LEUVEN, code_l), (agree, HERKO, code_h)):
+        body = home(client, slug)
+        assert "waiting for you" not in body and "Confirmed: cooperation with another cell" in body
+        assert code in body and alert.shared_reference in body
+
+
+def herko_name(app, cell) -> str:
+    with app.app_context():
+        name = db.session.scalar(sa.text("select name from tenants where id = :id"), {"id": cell.tenant_id})
+        db.session.remove()
+    return name
+
+
+def test_the_newer_cell_sees_nothing_before_the_earlier_one_judged_it_worth_checking(app, two):
+    leuven, herko = two
+    ask, agree, _leuven_case, (case_h, code_h), alert = linked_with_alert(app, two)
+    assert 'class="federation-alert"' not in text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
+    assert agree.get(f"/{HERKO}/federation/alerts/dismiss?alert={alert.id}").status_code == 404
+    for action in ("acknowledge", "confirm"):
+        early = post_form(agree, f"/{HERKO}/federation/alerts", {"alert": str(alert.id), "action": action, "confirm": "yes"},
+                          headers=EN)
+        assert early.status_code == 422 and "judged it worth checking" in text(early)
+    assert (alerts(app)[0].status_a, alerts(app)[0].status_b) == (SideStatus.NEW, SideStatus.NEW)
+    body = text(agree.get(f"/{HERKO}/cases/{case_h}", headers=EN))
+    assert "Cooperation with another cell" not in body and "federation-joint" not in body
+
+
+def test_after_both_confirmed_the_case_page_and_timeline_show_the_other_cell(app, two):
+    leuven, herko = two
+    ask, agree, (case_l, code_l), (case_h, code_h), alert = linked_with_alert(app, two)
+    # Before both confirmed, the case page says nothing of the alert.
+    step(ask, LEUVEN, alert, "confirm")
+    body = text(ask.get(f"/{LEUVEN}/cases/{case_l}", headers=EN))
+    assert "Cooperation with another cell" not in body and "event-federation" not in body
+
+    step(agree, HERKO, alert, "confirm")
+    [alert] = alerts(app)
+    for client, slug, case_id, other, other_code in ((ask, LEUVEN, case_l, herko, code_h), (agree, HERKO, case_h, leuven, code_l)):
+        body = text(client.get(f"/{slug}/cases/{case_id}", headers=EN))
+        panel = body.split('class="case-section federation-cooperation"', 1)[1].split("</section>", 1)[0]
+        assert herko_name(app, other) in panel and alert.shared_reference in panel
+        assert f'mailto:{other.coordinator.email}' in panel and "Test coordinator" in panel
+        assert other_code not in body and not any(name in body for name in NAMES if name not in ("Amrani", "amrani"))
+        timeline = body.split('<ol class="case-timeline">', 1)[1].split("</ol>", 1)[0]
+        assert timeline.count('class="event-federation-confirmed"') == 2
+        assert timeline.count('class="event-federation-joint"') == 1
+        assert re.search(r'event-federation-joint"><time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}</time>\s*Both cells confirmed',
+                         timeline)
+        assert "coordinator confirmed that a case of" in timeline and alert.shared_reference in timeline
+    # The case team reads it too, without the coordinator's link to the alert.
+    body = text(client_of(app, leuven.partner).get(f"/{LEUVEN}/cases/{case_l}", headers=EN))
+    assert alert.shared_reference in body and herko.coordinator.email in body
+    assert "/federation/alerts" not in body
+
+
+def test_the_earlier_cell_is_told_when_the_newer_case_left_soon_after(app, two):
+    from livc.platform.timeutil import utcnow
+
+    leuven, herko = two
+    ask, agree, _leuven_case, _herko_case, alert = linked_with_alert(app, two)
+    with app.app_context():
+        row = db.session.get(MatchAlert, alert.id)
+        row.state, row.withdrawn_at = AlertState.WITHDRAWN, utcnow()
+        row.newer_left, row.newer_left_at = "erased", row.created_at + timedelta(days=2, hours=3)
+        db.session.commit()
+        db.session.remove()
+    body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
+    closed = section(body, "closed-alerts")
+    assert f"{herko_name(app, herko)} erased its case 2 day(s) after this alert." in closed
+    assert "federation-alerts" not in home(ask, LEUVEN)  # nothing left to do

@@ -19,7 +19,7 @@ rollback). Case pages are never cached by the browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import flash, g, make_response, redirect, request, url_for
@@ -121,6 +121,7 @@ from livc.tenants.decisions.models import (
 from livc.tenants.decisions.operations import ways_for
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import organisation_list
+from livc.tenants.panels import case_events, case_panels
 from livc.tenants.signals.models import (
     FLAG_LABELS,
     FOLLOW_UP_LABELS,
@@ -273,8 +274,13 @@ def _event_text(event) -> str:
     return kind
 
 
-def _timeline(case: Case) -> list[tuple[date, str, str]]:
-    return [(event.at.date(), event.kind, _event_text(event)) for event in timeline(g.person, case)]
+def _timeline(case: Case) -> list[tuple[date, str, str, datetime | None]]:
+    """(day, kind, text, time or None), newest first: the case's own events by day, and what the
+    parts above the cell's work contribute (:mod:`livc.tenants.panels`) to the minute."""
+    events = [(event.at, event.kind, str(_event_text(event)), None) for event in timeline(g.person, case)]
+    events += [(entry.at, entry.kind, entry.text, entry.at) for entry in case_events(g.person, case.id)]
+    events.sort(key=lambda event: event[0], reverse=True)
+    return [(at.date(), kind, text, clock) for at, kind, text, clock in events]
 
 
 # --- the list and the case page --------------------------------------------------------------
@@ -332,6 +338,7 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         draft_open=any(not form.released for form, _state in feedback),
         participant=g.membership.id in participants,
         timeline=_timeline(case),
+        contributed=case_panels(g.person, case.id),
         labels=_labels(),
         visibility_options=list(VISIBILITY_LABELS.items()),
         status_options=list(MEASURE_STATUS_LABELS.items()),

@@ -15,6 +15,7 @@ from livc.tenants.home.dashboard import dashboard_context
 from livc.tenants.meetings.cadence import cadence_state
 from livc.tenants.meetings.models import Meeting, MeetingStatus
 from livc.tenants.meetings.operations import meetings_for
+from livc.tenants.panels import dashboard_panels
 from livc.tenants.web import KIND_LABELS, blueprint
 
 
@@ -27,12 +28,13 @@ def landing():
 @blueprint.get("/home")
 @guard(Action.CELL_ENTER)
 def home():
-    """The cell's dashboard: what waits for the member, and the pages they may reach."""
+    """The cell's dashboard: what waits for the member (and what the parts above the cell's work
+    contribute, :mod:`livc.tenants.panels`), and the pages they may reach."""
     links = [(action, endpoint, label) for action, endpoint, label in HOME_LINKS if decide(g.person, action)]
     to_confirm = waiting_for_confirmation_by(g.person, g.membership) if decide(g.person, Action.DECISIONS_TAKE) else []
     return render_template(
         "tenants/home.html", tenant=g.tenant, membership=g.membership, links=links, kind_label=KIND_LABELS[g.tenant.kind],
-        decisions_to_confirm=to_confirm, next_meeting=_next_meeting(),
+        decisions_to_confirm=to_confirm, next_meeting=_next_meeting(), contributed=dashboard_panels(g.person),
         cadence=cadence_state() if g.membership.role == Role.COORDINATOR else None, **dashboard_context(g.person),
     )
 
