@@ -30,7 +30,7 @@ STRENGTH_EXPLAINED = {
     "strong": _l("Strong: probably the same person; check your own case before you confirm."),
     "possible": _l("Possible: the only likely candidate on both sides, but it may well be someone else; check carefully."),
 }
-THREAD_ENDPOINT = "tenant.federation_thread"  # the cooperation thread (federation.cooperation_views)
+THREAD_ENDPOINT = "tenant.cooperation_thread"  # the shared thread (federation.cooperation_views)
 
 
 def waits_for_us(alert: AlertView) -> bool:
@@ -39,10 +39,11 @@ def waits_for_us(alert: AlertView) -> bool:
 
 
 def thread_url(alert: AlertView) -> str | None:
-    """The cooperation thread of a confirmed alert, when the app has the page."""
+    """The shared thread of a confirmed alert, once one of the cells started it."""
     if THREAD_ENDPOINT not in current_app.view_functions:
         return None
-    return url_for(THREAD_ENDPOINT, alert_id=alert.id)
+    thread_id = db.session.scalar(sa.select(CooperationThread.id).where(CooperationThread.alert_id == alert.id))
+    return url_for(THREAD_ENDPOINT, thread=thread_id) if thread_id is not None else None
 
 
 def open_threads(alert_ids) -> set[int]:

@@ -29,11 +29,7 @@ from livc.federation.models import (
     MatchAlert,
     SideStatus,
 )
-from livc.federation.panels import (
-    STRENGTH_EXPLAINED,
-    thread_url,
-    waits_for_us,
-)
+from livc.federation.panels import STRENGTH_EXPLAINED, waits_for_us
 from livc.federation.suggestions import ReasonKind, suggestions_for
 from livc.platform import registry
 from livc.platform.db import db
@@ -70,6 +66,10 @@ KEY_TYPE_LABELS = {
     "del_dob": _l("one name exactly, the other but for one letter, and full date of birth"),
     "fam_dob": _l("family name and full date of birth"),
     "giv_dob": _l("a given name and full date of birth"),
+    "name_only": _l("names, one side without a date of birth"),
+    "dig_dob": _l("names, and the date of birth but for one digit"),
+    "dsw_dob": _l("names, and the date of birth with two digits swapped"),
+    "fw_dob": _l("first given name, one word of the family name and full date of birth"),
 }
 FIELD_LABELS = {
     "given": _l("given names"),
@@ -343,7 +343,6 @@ def _alerts_context(failed_alert: int | None = None) -> dict:
         "labels": _labels(),
         "SideStatus": SideStatus,
         "failed_alert": failed_alert,
-        "thread_url": thread_url,
     }
 
 
