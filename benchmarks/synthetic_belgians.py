@@ -5,7 +5,10 @@ Congolese names. A share of LEFT's people is also in RIGHT, written the way anot
 writes them: transliteration variants (Mohamed / Mohammed / Muhammad, Yusuf / Youssef), particles
 split or glued (Van den Berghe / Vandenberghe, El Amrani / Elamrani), accents lost, case changed,
 keyboard typos, a second given name added or lost, given and family names exchanged, day and
-month swapped, a date known only to the month or the year. RIGHT also holds people who are *not*
+month swapped, a date known only to the month or the year, a date with one wrong digit or two
+adjacent digits swapped, a date missing, a family name missing, a married name joined to the
+birth name (Janssens-Peeters), a father's name after the given names (Mohamed Ali), a double
+family name (García López, a share of the people have one) cut to its first part. RIGHT also holds people who are *not*
 in LEFT but look like someone who is (hard negatives): the same common name born a few days,
 weeks or a year apart, a sibling (same family name, another given name) born the same day
 (twins), the same family name and year. And unrelated people.
@@ -180,6 +183,7 @@ SPELLINGS: dict[str, list[str]] = {
 PARTICLES = ("van", "de", "den", "der", "du", "le", "la", "el", "ben", "ait", "d'")
 KEYBOARD = "qwertyuiopasdfghjklzxcvbnm"
 KNOWN_NUMBER = .15  # the share of a register's records that carry the national number
+DOUBLE_FAMILY = .08  # the share of people (of some origins) with a double family name
 
 
 @dataclass
@@ -231,7 +235,12 @@ class Generator:
             if second != given:
                 given = f"{given} {second}"
         born = self.birth()
-        return Person(origin, given, self.zipf(families), born, self.number(born))
+        family = self.zipf(families)
+        if self.r.random() < DOUBLE_FAMILY and origin in ("walloon", "congolese", "moroccan"):
+            second = self.zipf(families)
+            if second != family:
+                family = f"{family} {second}"  # two family names, as Spanish and some African registers write
+        return Person(origin, given, family, born, self.number(born))
 
     def shown(self, number: str) -> str:
         return number if self.r.random() < KNOWN_NUMBER else ""
@@ -305,6 +314,19 @@ class Generator:
             other = self.zipf(NAMES[p.origin][0])
             if other != given:
                 given, _ = f"{given} {other}", kinds.append("second_given_added")
+        if r.random() < .03:  # a married name joined to the birth name, either way round
+            other = self.zipf(NAMES[p.origin][1])
+            if other != family:
+                family = f"{family}-{other}" if r.random() < .5 else f"{other}-{family}"
+                kinds.append("married_name")
+        elif r.random() < .5 and len(family.split(" ")) == 2 and family.split(" ")[0].lower() not in PARTICLES:
+            family, _ = family.split(" ")[0], kinds.append("double_family_cut")
+        if r.random() < .03:  # the father's given name written after the person's own
+            father = self.zipf(NAMES[p.origin][0])
+            if father not in given:
+                given, _ = f"{given} {father}", kinds.append("father_name")
+        if r.random() < .02:
+            family, _ = "", kinds.append("family_missing")
         if r.random() < .10:
             given, family = self.fold(given, family)
             kinds.append("accents_or_case")
@@ -320,6 +342,12 @@ class Generator:
             born, _ = f"{p.born.year:04d}", kinds.append("date_to_year")
         elif u < .10:
             born, _ = self.date_typo(p.born), kinds.append("date_typo")
+        elif u < .11:
+            swapped = self.digits_swapped(p.born)
+            if swapped:
+                born, _ = swapped, kinds.append("date_digits_swapped")
+        elif u < .13:
+            born, _ = "", kinds.append("date_missing")
         number = p.national_number if r.random() < KNOWN_NUMBER else ""
         if not kinds:
             kinds.append("exact")
@@ -351,6 +379,20 @@ class Generator:
                 continue
             if new != born:
                 return new.isoformat()
+
+    def digits_swapped(self, born: dt.date) -> str | None:
+        """Two adjacent digits of the date swapped (still a real date, another one), or None."""
+        text = born.strftime("%Y%m%d")
+        options = []
+        for i in (2, 4, 5, 6):
+            new = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+            try:
+                day = dt.date(int(new[:4]), int(new[4:6]), int(new[6:]))
+            except ValueError:
+                continue
+            if day != born:
+                options.append(day.isoformat())
+        return self.r.choice(options) if options else None
 
     # --- hard negatives: someone else who looks like p ----------------------------------------
 

@@ -370,3 +370,16 @@ def notify_alert(alert_id: int) -> int:
             audit.record("federation.alert_notified", subject=f"alert:{alert.id}", details={"recipients": len(recipients)})
         setattr(alert, f"notified_{side}_at", utcnow())
     return sent
+
+
+def withdraw_alerts(alert_ids) -> int:
+    """Withdraw open alerts before anyone decided on them, as taking a case out of the index
+    does (no mail, no audit entry): a weak alert that a newcomer competes with. How many were
+    withdrawn."""
+    now = utcnow()
+    withdrawn = db.session.execute(
+        sa.update(MatchAlert)
+        .where(MatchAlert.id.in_(list(alert_ids)), MatchAlert.state == AlertState.OPEN)
+        .values(state=AlertState.WITHDRAWN, withdrawn_at=now, updated_at=now)
+    ).rowcount
+    return withdrawn

@@ -16,7 +16,9 @@ import sys
 
 import click
 
+from livc.federation.as_enrolled import link_as_enrolled
 from livc.federation.linkage import InputError, ephemeral_custodian, matches, read_csv
+from livc.platform.commands import current_app_factory
 
 EXIT_INPUT = 2
 
@@ -33,7 +35,12 @@ def federation_group() -> None:
     "--explain", is_flag=True,
     help="Add a column with the key types that agreed (and the fields one side lacked).",
 )  # fmt: skip
-def link_command(left: str, right: str, explain: bool) -> None:
+@click.option(
+    "--as-enrolled", "as_enrolled", is_flag=True,
+    help="Enrol LEFT in one cell, then RIGHT in a linked one, through production's matcher in a "
+    "throw-away database; print the alerts coordinators would see (open or confirmed).",
+)  # fmt: skip
+def link_command(left: str, right: str, explain: bool, as_enrolled: bool) -> None:
     """Link the people of LEFT and RIGHT; print left_id,right_id,score per alert.
 
     Both are UTF-8 CSV files with this header:
@@ -43,6 +50,10 @@ def link_command(left: str, right: str, explain: bool) -> None:
 
     A date is YYYY-MM-DD, YYYY-MM or YYYY; the national number may be empty. The tokens come
     from an ephemeral key custodian in this process, forgotten when the command ends.
+
+    With --as-enrolled the records are not linked as two sets: LEFT's are enrolled as cases of
+    one cell in file order, then RIGHT's as cases of a linked cell, each matched on arrival by
+    the production matcher, in a temporary database deleted at the end.
     """
     try:
         left_records = read_csv(left)
@@ -50,7 +61,10 @@ def link_command(left: str, right: str, explain: bool) -> None:
     except InputError as error:
         click.echo(f"livc federation link: {error}", err=True)
         sys.exit(EXIT_INPUT)
-    found = matches(left_records, right_records, ephemeral_custodian())
+    if as_enrolled:
+        found = link_as_enrolled(left_records, right_records, current_app_factory())
+    else:
+        found = matches(left_records, right_records, ephemeral_custodian())
     out = csv.writer(sys.stdout, lineterminator="\n")
     try:
         out.writerow(["left_id", "right_id", "score"] + (["agreeing"] if explain else []))

@@ -189,6 +189,28 @@ def _parsed(identity: CaseIdentity) -> Identity:
     return Identity.parse(given, family, None, None)
 
 
+def store_tokens(
+    enrolment: FederationEnrolment, parsed: Identity, tokens: dict[str, bytes], epoch: int, version: str
+) -> None:
+    """Replace an enrolment's tokens (``key type -> token``, as :func:`identity_keys` names the
+    keys) and mark it enrolled under ``epoch`` and the current :data:`KEY_SCHEME`, with which
+    fields its identity knows (never a value). Shared by :func:`enrol_case` and the evaluation
+    command's ``--as-enrolled`` (:mod:`livc.federation.as_enrolled`): both store what production
+    stores."""
+    db.session.execute(sa.delete(FederationToken).where(FederationToken.enrolment_id == enrolment.id))
+    rows = [
+        {"enrolment_id": enrolment.id, "tenant_id": enrolment.tenant_id, "epoch": epoch, "key_type": key_type, "token": token}
+        for key_type, token in dict.fromkeys((key_class(key_type), token) for key_type, token in tokens.items())
+    ]
+    if rows:
+        db.session.execute(sa.insert(FederationToken), rows)
+    enrolment.epoch, enrolment.key_scheme = epoch, KEY_SCHEME
+    enrolment.identity_version = version
+    enrolment.known = ",".join(sorted(parsed.known))
+    enrolment.status, enrolment.updated_at = EnrolmentStatus.ENROLLED, utcnow()
+    db.session.flush()
+
+
 @task(queue="federation")
 def enrol_case(case_id: int) -> str:
     """Compute and store a case's tokens (runs in the case's cell); idempotent."""
@@ -213,18 +235,7 @@ def enrol_case(case_id: int) -> str:
     keys = identity_keys(parsed)
     slug = db.session.get(Tenant, tenant_id).slug
     epoch, tokens = custodian_for(current_app.extensions["livc.settings"]).tokens(slug, list(keys.values()))
-    db.session.execute(sa.delete(FederationToken).where(FederationToken.enrolment_id == enrolment.id))
-    for key_type, token in dict.fromkeys(
-        (key_class(key_type), token) for key_type, token in zip(keys, tokens, strict=True)
-    ):
-        db.session.add(FederationToken(
-            enrolment_id=enrolment.id, tenant_id=tenant_id, epoch=epoch, key_type=key_type, token=token
-        ))
-    enrolment.epoch, enrolment.key_scheme = epoch, KEY_SCHEME
-    enrolment.identity_version = identity.version
-    enrolment.known = ",".join(sorted(parsed.known))
-    enrolment.status, enrolment.updated_at = EnrolmentStatus.ENROLLED, utcnow()
-    db.session.flush()
+    store_tokens(enrolment, parsed, dict(zip(keys, tokens, strict=True)), epoch, identity.version)
     # Matched in this job's transaction (a retry redoes both, idempotently): one job fewer
     # between a case and its alert.
 

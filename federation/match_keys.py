@@ -409,7 +409,7 @@ class BirthDate:
 
 # --- the keys and the decision ------------------------------------------------------------------
 
-KEY_SCHEME = 2
+KEY_SCHEME = 3
 """The version of the match keys: bump it whenever what :func:`identity_keys` makes for an
 identity changes (a key type added, dropped or built otherwise, the normalisation, the variant
 clusters, the phonetic code) or :data:`WEIGHTS` change. Each enrolment records the scheme its
@@ -418,7 +418,9 @@ batch per sweep (as after a key rotation): otherwise they would keep tokens that
 enrolled case makes. ``tests/test_key_scheme.py`` fails when the keys change without a bump.
 
 1: up to 2026-12-01, ``del_dob`` (a typo in the given name); 2: ``gdel_dob`` and ``fdel_dob``
-(a typo in either name) replaced it."""
+(a typo in either name) replaced it; 3: ``dig_dob`` and ``dsw_dob`` (a date with one wrong digit
+or two swapped digits), ``fw_dob`` (one word of a family name of several) and ``name_only``
+enrolled (a date missing on one side)."""
 
 NATIONAL_NUMBER_DIGITS = 11
 PART = 3  # letters of a name's beginning and end in the typo-tolerant keys
@@ -440,10 +442,29 @@ WEIGHTS: dict[str, float] = {
     "fam_dob": 0.0,
     "giv_dob": 0.0,
     "name_only": 0.0,
+    "dig_dob": 3.0,
+    "dsw_dob": 3.0,
+    "fw_dob": 3.0,
 }
 """The weight of each key type; a pair's score is the sum over the types on which it agrees.
 ``fam_dob`` and ``giv_dob`` weigh nothing: they say *which* name agrees (:data:`GIVEN_TYPES`,
-:data:`TYPO_TYPES`); nor does ``name_only`` (:data:`BATCH_TYPES`)."""
+:data:`TYPO_TYPES`); nor does ``name_only`` unless one side has no date (:data:`OPEN_FIELDS`).
+``dig_dob``, ``dsw_dob`` and ``fw_dob`` weigh only as :data:`EXCLUSIVE` says."""
+
+EXCLUSIVE: dict[str, str] = {
+    "dig_dob": "name_dob",
+    "dsw_dob": "name_dob",
+    "fw_dob": "first_dob",
+}
+"""A type that weighs only when the named type does *not* agree: its keys agree whenever that
+one does (an exact date meets every masked date; a family name of one word is its only word),
+so it is counted only for what it adds. ``dig_dob`` and ``dsw_dob`` (the whole name with the
+date but for one digit, or two adjacent digits swapped) weigh 3, the sole-candidate level:
+a mistyped digit and a namesake born a day, ten days or a year apart look the same through
+tokens, and the second must never alert by the rule. ``fw_dob`` (the first given name, one word
+of the family name and the full date) with ``one_dob`` makes 6: a married name joined to the
+birth name (Janssens-Peeters / Janssens or Peeters), a double family name cut (García López /
+García), a father's name written in the family name."""
 
 TYPO_TYPES: dict[str, tuple[str, str, str]] = {
     "gdel_dob": ("giv_dob", "fam_dob", "fdel_dob"),
@@ -456,11 +477,11 @@ not counted twice) and the other name agrees, exactly or within one typo: a typo
 with the other exact, or a typo in each, with the date (3 + 3 = 6). A name within one typo and
 the date alone weighs nothing (Jan Claes and Jean Lambert born the same day)."""
 
-BATCH_TYPES = frozenset({"name_only"})
+BATCH_TYPES: frozenset[str] = frozenset()
 """Key types made only for batch linkage (``livc federation link``, :func:`identity_keys` with
-``batch_linkage=True``), never enrolled in the production index: ``name_only`` (the whole name
-without the date) would let whoever sees the index group enrolled people by name across all
-dates. In batch linkage its tokens live in the process's memory for one run."""
+``batch_linkage=True``), never enrolled in the production index. None since scheme 3:
+``name_only`` (the whole name without the date) is enrolled, weighing only when one side has no
+date at all (see ``THREAT_MODEL.md`` for what it lets the index holder group)."""
 
 RESIDUAL = 2.0
 """The score of a pair alerted in the residual step of batch linkage
@@ -469,7 +490,7 @@ alerts of the rule without that step."""
 
 GIVEN_TYPES = frozenset({
     "name_dob", "first_dob", "phon_dob", "swap_dob", "pre_dob", "suf_dob", "mix_dob", "gdel_dob",
-    "giv_dob",
+    "giv_dob", "dig_dob", "dsw_dob", "fw_dob", "name_only",
 })  # fmt: skip
 """Key types whose agreement shows that the given names agree, at least partly (a shared given
 name, the same sound, beginning or end, one typo apart): with the family name and the date
@@ -481,11 +502,13 @@ OPEN_FIELDS: dict[str, tuple[str, float]] = {
     "family": ("one_dob", 3.0),
     "day": ("phon_ym", 4.0),
     "month": ("phon_y", 2.0),
+    "year": ("name_only", 3.0),
 }
 """A field that one side does not know is neither for nor against: when it is unknown, the key
 type that does without it weighs this much more when it agrees (a family name with the full
 date when one side has no given name; the names with year and month when one side knows no
-day; the names with the year alone when one side knows only the year)."""
+day; the names with the year alone when one side knows only the year; the whole name when
+one side has no date at all: 3, a sole candidate only)."""
 
 THRESHOLD = 6.0
 """A pair scoring at least this is alerted on."""
@@ -577,6 +600,23 @@ def _deletions(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
+DATE_DIGITS = range(2, 8)  # the digits of YYYYMMDD a typo is tolerated in (not the century)
+DATE_SWAPS = (2, 4, 6)  # the first of two adjacent digits that may be swapped: year, month, day
+
+
+def _date_typos(day: str) -> list[str]:
+    """The date (YYYY-MM-DD) with each one of :data:`DATE_DIGITS` masked."""
+    digits = day.replace("-", "")
+    return [digits[:i] + "_" + digits[i + 1:] for i in DATE_DIGITS]
+
+
+def _date_swaps(day: str) -> list[str]:
+    """The date with each pair of adjacent digits of :data:`DATE_SWAPS` put in order (a pair
+    written the other way round gives the same), and which pair it is."""
+    digits = day.replace("-", "")
+    return [f"{i}:" + digits[:i] + "".join(sorted(digits[i:i + 2])) + digits[i + 2:] for i in DATE_SWAPS]
+
+
 def identity_keys(identity: Identity, batch_linkage: bool = False) -> dict[str, bytes]:
     """The typed match keys of a parsed identity: only those its data supports.
 
@@ -588,8 +628,8 @@ def identity_keys(identity: Identity, batch_linkage: bool = False) -> dict[str, 
     if identity.national_number:
         keys["nn"] = _key("nn", identity.national_number)
     given, family, born = list(identity.given), list(identity.family), identity.born
-    if batch_linkage and given and family:
-        # The whole name without the date (either order), for a date missing or mistyped.
+    if given and family:
+        # The whole name without the date (either order), for a date missing on one side.
         keys["name_only"] = _key("name_only", " ".join(sorted(given + family)))
     if born is None or not (given or family):
         return keys
@@ -628,6 +668,17 @@ def identity_keys(identity: Identity, batch_linkage: bool = False) -> dict[str, 
                 keys[f"fdel_dob#{number}"] = _key("fdel_dob", word, day)
         if core:
             keys["fam_dob"] = _key("fam_dob", core, day)
+        if both:
+            # The whole name with the date but for one digit, or two adjacent digits swapped.
+            for number, masked in enumerate(_date_typos(day), 1):
+                keys[f"dig_dob#{number}"] = _key("dig_dob", name, masked)
+            for number, ordered in enumerate(_date_swaps(day), 1):
+                keys[f"dsw_dob#{number}"] = _key("dsw_dob", name, ordered)
+            # The first given name with each word of the family name (a married name joined, a
+            # double name cut, a father's name added).
+            words = sorted({canonical(family_core(word)) for word in family})
+            for number, word in enumerate(words, 1):
+                keys[f"fw_dob#{number}"] = _key("fw_dob", family_core(first), word, day)
         for number, word in enumerate(sorted({family_core(word) for word in given}), 1):
             keys[f"giv_dob#{number}"] = _key("giv_dob", word, day)
         keys["pre_dob"] = _key("pre_dob", *sorted(part[:PART] for part in names), day)
@@ -681,7 +732,10 @@ def given_names_differ(agreeing_types: Iterable[str], unknown: Iterable[str] = (
 
 
 def _weighs(key_type: str, agreeing: set[str]) -> bool:
-    """Whether an agreeing type counts in the score (a typo type: see :data:`TYPO_TYPES`)."""
+    """Whether an agreeing type counts in the score (a typo type: see :data:`TYPO_TYPES`;
+    :data:`EXCLUSIVE`)."""
+    if key_type in EXCLUSIVE:
+        return EXCLUSIVE[key_type] not in agreeing
     if key_type not in TYPO_TYPES:
         return True
     exact, other, other_typo = TYPO_TYPES[key_type]

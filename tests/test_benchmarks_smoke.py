@@ -43,7 +43,12 @@ def test_generator_is_reproducible_and_has_the_mix():
             "day_month_swapped", "date_to_month", "date_to_year", "exact"} <= kinds
     assert {"namesake_days", "twin", "namesake_year"} <= set(hard.values())
     dates = {len(row["date_of_birth"]) for row in right}
-    assert dates == {4, 7, 10}
+    assert dates == {0, 4, 7, 10}  # a date missing, to the year, to the month, full
+    # the harder variations (enough people for each to appear)
+    _, _, truth, _ = synthetic.generate(3000, seed=5)
+    kinds = {kind for _, _, kinds in truth for kind in kinds.split("+")}
+    assert {"date_typo", "date_digits_swapped", "date_missing", "family_missing", "married_name",
+            "father_name", "double_family_cut"} <= kinds
 
 
 def test_generator_writes_the_contract(tmp_path):

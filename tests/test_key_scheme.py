@@ -41,10 +41,11 @@ SAMPLES = [
     ("Jan", "", "1965-05-04", "65050412345"),
 ]
 # The fingerprint of each scheme. 1: match_keys.py of commit c96df84 (del_dob), computed the
-# same way; 2: gdel_dob and fdel_dob replaced del_dob.
+# same way; 2: gdel_dob and fdel_dob replaced del_dob; 3: dig_dob, dsw_dob, fw_dob, name_only enrolled.
 RECORDED = {
     1: "27d6db540896515da372ccb1f215f7f1b8780aaa19ad37a24293817525b58163",
     2: "2235ee98b246a1499d4d2788f00ddc8ddbb107c40dc97a8a5f82e7fc70d3d875",
+    3: "c6a945602aa732cad322754697edfc05cfd307fa62d2b3bf649c742d1cdd80b2",
 }
 
 

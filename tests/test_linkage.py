@@ -35,7 +35,7 @@ LEFT = [
     ("L1", "Mohammed", "El Amrani", "1990-03-07", ""),  # a Moroccan name spelled two ways
     ("L2", "Pieter", "Van den Berghe", "1979-11-30", ""),  # a Flemish particle split and glued
     ("L3", "Jan", "Peeters", "1986-04-09", ""),  # day and month swapped on the other side
-    ("L4", "Mohamed", "Bouzidi", "1993-06-21", ""),  # hard negative: a namesake born two days later
+    ("L4", "Mohamed", "Bouzidi", "1993-06-21", ""),  # hard negative: a namesake born a week earlier
     ("L5", "Hüseyin", "Yılmaz", "2001-02", ""),  # the other side knows the day too
     ("L6", "Fatima", "Chakir", "1975-12-01", "75120112345"),  # the national number decides
     ("L7", "Youssef", "Benali", "1988", ""),  # a year alone, and no one else like him
@@ -44,7 +44,7 @@ RIGHT = [
     ("R1", "Muhammad", "Elamrani", "1990-03-07", ""),
     ("R2", "PIETER", "VANDENBERGHE", "1979-11-30", ""),
     ("R3", "Jan", "Peeters", "1986-09-04", ""),
-    ("R4", "Mohamed", "Bouzidi", "1993-06-23", ""),
+    ("R4", "Mohamed", "Bouzidi", "1993-06-14", ""),  # two digits apart (one apart: a sole candidate)
     ("R5", "Huseyin", "Yilmaz", "2001-02-14", ""),
     ("R6", "Fatma", "Çakir", "1957-12-01", "75.12.01-123.45"),
     ("R7", "Yusuf", "Ben Ali", "1988-10-02", ""),
@@ -191,7 +191,7 @@ def test_link_alerts_on_the_same_people_and_on_namesakes_only_as_residual_pairs(
     found = matches(records(LEFT), records(RIGHT), ephemeral_custodian())
     assert {(match.left_id, match.right_id) for match in found if match.score >= CANDIDATE} == EXPECTED
     by_pair = {(match.left_id, match.right_id): match for match in found}
-    # The namesake born two days later shares the name (and year and month) with L4 and nobody
+    # The namesake born a week earlier shares the name (and year and month) with L4 and nobody
     # else shares anything with either: a residual alert, cut away at the candidate bar.
     assert {pair for pair, match in by_pair.items() if match.score < CANDIDATE} == RESIDUAL_PAIRS
     assert by_pair[("L4", "R4")].score == RESIDUAL
@@ -292,14 +292,15 @@ def test_twins_are_only_a_residual_pair_but_a_typo_in_one_name_is_an_alert():
 
 
 def test_a_residual_pair_needs_both_records_to_have_only_each_other():
-    """Mohamed Bouzidi born two days apart, or with a date only one side knows: the whole name
-    agrees (name_only, batch linkage only) and each record has only the other, a residual pair.
-    A third record sharing anything with one of them, or national numbers that differ, and
-    there is none."""
+    """Mohamed Bouzidi born a week apart (two digits of the date): the whole name agrees
+    (name_only) and each record has only the other, a residual pair. With a date only one side
+    knows, the whole name is a sole candidate (name_only weighs when a date is missing). A third
+    record sharing anything with one of them, or national numbers that differ, and there is
+    none."""
     left = records([("L1", "Mohamed", "Bouzidi", "1993-06-21", ""), ("L2", "Lotte", "Wouters", "", "")])
-    right = records([("R1", "Mohamed", "Bouzidi", "1993-06-23", ""), ("R2", "Lotte", "Wouters", "1971-02-03", "")])
+    right = records([("R1", "Mohamed", "Bouzidi", "1993-06-14", ""), ("R2", "Lotte", "Wouters", "1971-02-03", "")])
     found = {(l, r): score for l, r, score in link(left, right, ephemeral_custodian())}
-    assert found == {("L1", "R1"): RESIDUAL, ("L2", "R2"): RESIDUAL}
+    assert found == {("L1", "R1"): RESIDUAL, ("L2", "R2"): CANDIDATE}
     crowded = right + records([("R3", "Mohamed", "Bouzidi", "1961-01-01", "")])
     assert {(l, r) for l, r, _ in link(left, crowded, ephemeral_custodian())} == {("L2", "R2")}
     numbered = records([("L1", "Mohamed", "Bouzidi", "1993-06-21", "93062112378")])
