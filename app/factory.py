@@ -26,6 +26,7 @@ from livc.admin.operators import sign_in_views as operator_sign_in_views  # noqa
 from livc.admin.operators import views as operator_views  # noqa: F401
 from livc.admin.police_zones import views as police_zone_views  # noqa: F401
 from livc.admin.web import blueprint as admin_blueprint
+from livc.federation import cooperation_views  # noqa: F401
 from livc.federation import models as federation_models  # noqa: F401
 from livc.federation import subscribers as federation_subscribers
 from livc.federation import views as federation_views  # noqa: F401

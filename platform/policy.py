@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
     FEDERATION_MANAGE = "federation.manage"
+    FEDERATION_COOPERATE = "federation.cooperate"
     SETUP_MANAGE = "setup.manage"
     OPERATOR_ACTIONS_VIEW = "operator_actions.view"
     DECISIONS_TAKE = "decisions.take"
@@ -68,7 +69,8 @@ class OperatorAction(enum.StrEnum):
 CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
-    Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.DECISIONS_TAKE,
+    Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.FEDERATION_COOPERATE,
+    Action.DECISIONS_TAKE,
     Action.MEETING_ORGANISE,
 })
 
@@ -311,6 +313,19 @@ def _police_info(person: Person, case: CaseLike | None) -> Decision:
             return allow("information officer with a valid clearance")
         return deny("security clearance missing or expired")
     return deny("police information is for the coordinator and the information officer")
+
+
+@rule(Action.FEDERATION_COOPERATE)
+def _federation_cooperate(person: Person, _resource: object | None) -> Decision:
+    # The thread with another cell after a confirmed match: the coordinators, and the cleared
+    # information officers (the federation then lets them in only when both cells agreed).
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if person.role == Role.INFORMATION_OFFICER:
+        if person.clearance_valid:
+            return allow("information officer with a valid clearance")
+        return deny("security clearance missing or expired")
+    return deny("cooperation with another cell is for the coordinator and the information officer")
 
 
 @rule(Action.MEETING_ORGANISE)

@@ -83,6 +83,9 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.PERSON_SEARCH: frozenset({Role.COORDINATOR}),
     Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
     Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
+    # The thread with another cell: the cleared information officer reaches the pages; the
+    # federation lets them in a thread only when both cells agreed (tests/test_federation_cooperation.py).
+    Action.FEDERATION_COOPERATE: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
     Action.SETUP_MANAGE: frozenset({Role.COORDINATOR}),
     Action.OPERATOR_ACTIONS_VIEW: frozenset({Role.COORDINATOR}),
     # The table decides together; a guest expert invited for one case takes no part.

@@ -16,7 +16,8 @@ _signals = Namespace()
 case_became_active = _signals.signal("case-became-active")
 #: The identity of the person concerned changed (the fields, never their values, are in the audit trail).
 case_identity_changed = _signals.signal("case-identity-changed")
-#: The case was closed (``reason`` is the closure reason).
+#: The case was closed (``reason`` is the closure reason; ``municipality`` the NIS code of the
+#: municipality the person moved to, when the reason is "moved away", else None).
 case_closed = _signals.signal("case-closed")
 #: The case is about to be erased: its rows and keys go in the same transaction.
 case_erased = _signals.signal("case-erased")

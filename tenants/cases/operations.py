@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from livc.platform import audit
+from livc.platform import audit, registry
 from livc.platform.db import db
 from livc.platform.keys import blind_index, normalise_for_index
 from livc.platform.policy import Action, Person, decide
@@ -89,6 +89,8 @@ from livc.tenants.signals.operations import (
     write_identity,
 )
 
+MOVED_TO_REQUIRED = _l("Choose the municipality the person moved to.")
+MOVED_TO_UNKNOWN = _l("Choose a Belgian municipality from the list.")
 CASE_CLOSED = _l("The case is closed: reopen it through a review after closure first.")
 NOT_A_MEMBER = _l("Choose an active member of the cell.")
 ALREADY_IN_TEAM = _l("This member is already in the case team.")
@@ -613,10 +615,22 @@ def _closure_faults(case: Case, values: Mapping[str, Any], _actor: Membership | 
         add_fault(faults, "reason", REQUIRED)
     elif reason == ClosureReason.OTHER and not note:
         add_fault(faults, "note", REQUIRED)
+    elif reason == ClosureReason.MOVED_AWAY:
+        _moved_to_faults(values.get("municipality"), faults)
     if case.open_measures and not note:
         add_fault(faults, "note", OPEN_MEASURES_WHY)
     raise_faults(faults)
     return values
+
+
+def _moved_to_faults(nis_code: str | None, faults: Faults) -> None:
+    """A case closed because the person moved away names the new municipality (a NIS code of
+    the registry): the federation proposes a hand-over to the cell covering it."""
+    code = (nis_code or "").strip()
+    if not code:
+        add_fault(faults, "municipality", MOVED_TO_REQUIRED)
+    elif registry.municipality(code) is None:
+        add_fault(faults, "municipality", MOVED_TO_UNKNOWN)
 
 
 def close_case(case: Case, actor: Membership, values: Mapping[str, Any],
@@ -646,9 +660,11 @@ def _apply_closure(case: Case, values: Mapping[str, Any], actor: Membership, _pa
     db.session.flush()
     case.erase_after = erase_after(case)
     case.updated_at = now
+    moved_to = (values.get("municipality") or "").strip() if reason == ClosureReason.MOVED_AWAY else None
     audit.record("case.closed", subject=subject_of(case),
-                 details={"reason": reason.value, "measures_cancelled": len(still_open)})
-    case_events.case_closed.send(case, reason=reason)
+                 details={"reason": reason.value, "measures_cancelled": len(still_open),
+                          **({"municipality": moved_to} if moved_to else {})})
+    case_events.case_closed.send(case, reason=reason, municipality=moved_to or None)
 
 
 # --- feedback to the Local Task Force ----------------------------------------------------------
@@ -931,6 +947,9 @@ def _describe_team_change(case: Case, values: Mapping[str, Any]) -> list[tuple[s
 
 def _describe_closure(case: Case, values: Mapping[str, Any]) -> list[tuple[str, str]]:
     lines = [(str(_l("Reason")), str(CLOSURE_LABELS[ClosureReason(values["reason"])]))]
+    if values.get("municipality") and values.get("reason") == ClosureReason.MOVED_AWAY:
+        moved_to = registry.municipality(values["municipality"])
+        lines.append((str(_l("Moved to")), moved_to.name() if moved_to else values["municipality"]))
     if values.get("note"):
         lines.append((str(_l("Note")), values["note"]))
     if case.open_measures:

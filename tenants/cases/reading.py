@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from livc.platform.db import db
 from livc.tenants.cases.models import Case, CaseStatus
+from livc.tenants.signals.models import FOLLOW_UP_LABELS
 
 # The identity's ciphertext columns, in the order the version digest has always used.
 _IDENTITY_CIPHERTEXTS = (
@@ -114,4 +115,32 @@ def identity_for_matching(case_id: int) -> CaseIdentity | None:
         date_of_birth=identity.date_of_birth,
         national_number=identity.national_number,
         version=digest.hexdigest(),
+    )
+
+
+@dataclass(frozen=True)
+class HandoverFacts:
+    """What a hand-over may carry of a case, when its coordinator chooses to: the kind of
+    follow-up (its value and label) and the identity of the person concerned (or None)."""
+
+    follow_up_kind: str
+    follow_up_label: str
+    given_names: str | None
+    family_name: str | None
+    date_of_birth: str | None
+
+
+def facts_for_handover(case_id: int) -> HandoverFacts | None:
+    """The hand-over's facts of case ``case_id`` (None: no such case in the cell). The caller
+    audits the read."""
+    case = db.session.scalar(sa.select(Case).options(joinedload(Case.identity)).where(Case.id == case_id))
+    if case is None:
+        return None
+    identity = case.identity
+    return HandoverFacts(
+        follow_up_kind=case.follow_up_kind.value,
+        follow_up_label=str(FOLLOW_UP_LABELS[case.follow_up_kind]),
+        given_names=identity.given_names if identity is not None else None,
+        family_name=identity.family_name if identity is not None else None,
+        date_of_birth=identity.date_of_birth if identity is not None else None,
     )

@@ -130,6 +130,7 @@ class ReviewSchema(FieldSchema):
 class ClosureSchema(DecisionSchema):
     reason = choice(ClosureReason, required=True)
     note = text()
+    municipality = text(5)  # the NIS code of the new municipality, when the person moved away
 
 
 class FeedbackSchema(FieldSchema):

@@ -24,3 +24,11 @@ class Contact:
 def coordinator_contacts() -> tuple[Contact, ...]:
     """The cell's coordinators who can act now (active, not expired, account enabled), by id."""
     return tuple(Contact(m.account.label, m.account.email) for m in active_members(Role.COORDINATOR))
+
+
+def cleared_officer_contacts() -> tuple[Contact, ...]:
+    """The cell's information officers who can act now and hold a valid security clearance."""
+    return tuple(
+        Contact(m.account.label, m.account.email)
+        for m in active_members(Role.INFORMATION_OFFICER) if m.clearance_valid
+    )

@@ -1,0 +1,424 @@
+"""Cooperation after a match (issue 15, part 6): the shared thread of two cells once both
+confirmed an alert, and the hand-over of a case when the person moves. Through the pages, with
+the real in-process custodian and inline jobs, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+import sqlalchemy as sa
+
+from auth_helpers import add_member, give_session, post_form
+from case_helpers import (
+    HERKO,
+    LEUVEN,
+    case_confirmer,
+    confirmed,
+    membership,
+    ready_cell,
+    signal_values,
+    weighed_and_confirmed,
+)
+from livc.federation import alerts, linking
+from livc.federation.models import (
+    CooperationThread,
+    Handover,
+    HandoverFile,
+    HandoverStatus,
+    MatchAlert,
+    ThreadEntry,
+)
+from livc.platform.audit import AuditEntry
+from livc.platform.db import db, tenant_context
+from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant, TenantMunicipality
+
+EN = {"Accept-Language": "en"}
+AMRANI_L = {"given_names": "Mohammed", "family_name": "El Amrani", "date_of_birth": "1990-03-07",
+            "national_number": "", "address": ""}
+AMRANI_H = {"given_names": "Muhammad", "family_name": "Elamrani", "date_of_birth": "1990-03-07",
+            "national_number": "", "address": ""}
+SECRET = "Seen at the station on Friday with the older brother"
+
+
+@pytest.fixture
+def two(app, cells):
+    return ready_cell(app, cells[LEUVEN], LEUVEN), ready_cell(app, cells[HERKO], HERKO)
+
+
+def open_person(app, cell, identity) -> tuple[int, str]:
+    from livc.tenants.signals.operations import submit_signal
+
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        signal = submit_signal(membership(cell.partner), signal_values(**identity))
+        case_id = weighed_and_confirmed(cell, signal)
+        code = db.session.scalar(sa.text("select code from cases where id = :id"), {"id": case_id})
+        db.session.commit()
+        db.session.remove()
+    return case_id, code
+
+
+def as_cell(app, cell, func):
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        result = func()
+        db.session.commit()
+        db.session.remove()
+    return result
+
+
+def client_of(app, member):
+    client = app.test_client()
+    give_session(app, client, member)
+    return client
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def alert_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(MatchAlert.id))
+
+
+def matched(app, leuven, herko) -> tuple[int, int, int]:
+    """Linked cells following the same person: (alert id, Leuven's case id, Herko's case id)."""
+    as_cell(app, leuven, lambda: linking.request_link(leuven.tenant_id, herko.tenant_id, membership(leuven.coordinator)))
+    as_cell(app, herko, lambda: linking.agree_link(herko.tenant_id, leuven.tenant_id, membership(herko.coordinator)))
+    case_l, _ = open_person(app, leuven, AMRANI_L)
+    case_h, _ = open_person(app, herko, AMRANI_H)
+    return alert_id(app), case_l, case_h
+
+
+def confirm_both(app, leuven, herko, alert: int) -> None:
+    """The earlier cell (Leuven's case was enrolled first) confirms, then the newer one."""
+    as_cell(app, leuven, lambda: alerts.confirm(leuven.tenant_id, alert, membership(leuven.coordinator)))
+    as_cell(app, herko, lambda: alerts.confirm(herko.tenant_id, alert, membership(herko.coordinator)))
+
+
+def start_thread(app, leuven, alert: int):
+    client = client_of(app, leuven.coordinator)
+    answer = post_form(client, f"/{LEUVEN}/federation/cooperation/open", {"alert": str(alert)},
+                       form_path=f"/{LEUVEN}/federation/cooperation", headers=EN)
+    return client, answer
+
+
+def thread_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(CooperationThread.id))
+
+
+def entries_in(app, cell) -> list[ThreadEntry]:
+    with app.app_context(), tenant_context(cell.tenant_id):
+        found = db.session.scalars(sa.select(ThreadEntry).order_by(ThreadEntry.id)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def actions_in(app, cell) -> list[tuple[str, str | None]]:
+    with app.app_context(), tenant_context(cell.tenant_id):
+        found = [(e.action, e.subject) for e in db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq))]
+        db.session.remove()
+    return found
+
+
+def thread_path(slug: str, thread: int) -> str:
+    return f"/{slug}/federation/cooperation/thread?thread={thread}"
+
+
+def say(client, slug, thread, body, headers=EN):
+    return post_form(client, f"/{slug}/federation/cooperation/thread", {"thread": str(thread), "action": "post", "body": body},
+                     form_path=thread_path(slug, thread), headers=headers)
+
+
+# --- the thread -----------------------------------------------------------------------------------
+
+
+def test_a_thread_opens_only_once_both_cells_confirmed(app, two):
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    as_cell(app, leuven, lambda: alerts.confirm(leuven.tenant_id, alert, membership(leuven.coordinator)))
+
+    _client, refused = start_thread(app, leuven, alert)
+    assert refused.status_code == 422
+    assert "only once both cells confirmed" in text(refused)
+    assert thread_id(app) is None
+
+    as_cell(app, herko, lambda: alerts.confirm(herko.tenant_id, alert, membership(herko.coordinator)))
+    _client, opened = start_thread(app, leuven, alert)
+    assert opened.status_code == 302
+    assert thread_id(app) is not None
+
+
+def outbox(app) -> list[email.message.EmailMessage]:
+    folder = app.extensions["livc.settings"].data_dir / "mail"
+    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(folder.glob("*.eml"))]
+
+
+def test_a_message_is_kept_encrypted_in_both_cells_audited_in_both_and_mailed_without_content(app, two):
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+
+    assert say(ask, LEUVEN, thread, SECRET).status_code == 302
+
+    for cell in (leuven, herko):
+        [entry] = entries_in(app, cell)
+        assert entry.tenant_id == cell.tenant_id
+        assert SECRET not in entry.body_ciphertext and "Friday" not in entry.body_ciphertext
+    assert ("federation.thread_message_sent", f"thread:{thread}") in actions_in(app, leuven)
+    assert ("federation.thread_message_received", f"thread:{thread}") in actions_in(app, herko)
+
+    # Herko's coordinator reads it in its own copy; the read is audited as a read of its case.
+    reader = client_of(app, herko.coordinator)
+    page = reader.get(thread_path(HERKO, thread), headers=EN)
+    assert page.status_code == 200 and SECRET in text(page)
+    assert any(action == "case.read" for action, _subject in actions_in(app, herko))
+
+    # The mail to Herko names the cells and the reference, never the message.
+    mails = [mail for mail in outbox(app) if "FED-" in mail["subject"]]
+    assert mails and all(SECRET not in mail.get_content() and "Amrani" not in mail.get_content() for mail in mails)
+    assert {mail["To"] for mail in mails} == {herko.coordinator.email}
+
+
+def test_information_officers_take_part_only_when_both_cells_agreed(app, two):
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    officer = client_of(app, leuven.information_officer)
+
+    assert officer.get(thread_path(LEUVEN, thread), headers=EN).status_code == 404
+    post_form(ask, f"/{LEUVEN}/federation/cooperation/thread", {"thread": str(thread), "action": "officers", "officers": "yes"},
+              form_path=thread_path(LEUVEN, thread))
+    assert officer.get(thread_path(LEUVEN, thread), headers=EN).status_code == 404  # Herko has not agreed
+
+    answer = client_of(app, herko.coordinator)
+    answer.get(thread_path(HERKO, thread))
+    post_form(answer, f"/{HERKO}/federation/cooperation/thread", {"thread": str(thread), "action": "officers", "officers": "yes"},
+              form_path=thread_path(HERKO, thread))
+    assert officer.get(thread_path(LEUVEN, thread), headers=EN).status_code == 200
+    assert say(officer, LEUVEN, thread, "From the information officer").status_code == 302
+
+    # A partner of the cell never reaches it.
+    assert client_of(app, leuven.partner).get(thread_path(LEUVEN, thread)).status_code == 403
+
+
+def test_a_closed_thread_is_read_only_and_a_message_to_it_is_refused_keeping_the_text(app, two):
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+
+    no_reason = post_form(ask, f"/{LEUVEN}/federation/cooperation/thread", {"thread": str(thread), "action": "close", "reason": ""},
+                          form_path=thread_path(LEUVEN, thread), headers=EN)
+    assert no_reason.status_code == 422 and "Say why the cooperation ends." in text(no_reason)
+    closed = post_form(ask, f"/{LEUVEN}/federation/cooperation/thread",
+                       {"thread": str(thread), "action": "close", "reason": "Herko takes it from here"},
+                       form_path=thread_path(LEUVEN, thread))
+    assert closed.status_code == 302
+
+    answer = client_of(app, herko.coordinator)
+    page = text(answer.get(thread_path(HERKO, thread), headers=EN))
+    assert "This cooperation is closed" in page and "Herko takes it from here" in page
+    refused = say(answer, HERKO, thread, "One more thing about the weekend")
+    assert refused.status_code == 422
+    body = text(refused)
+    assert "This cooperation is closed" in body
+    assert [entry.kind for entry in entries_in(app, herko)] == ["closed"]
+
+
+def test_erasing_a_case_removes_its_cells_copy_and_tells_the_other_cell_it_left(app, two):
+    from livc.tenants.cases.erasure import erase_case
+    from livc.tenants.cases.models import Case
+
+    leuven, herko = two
+    alert, case_l, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    assert say(ask, LEUVEN, thread, SECRET).status_code == 302
+
+    def erase():
+        case = db.session.get(Case, case_l)
+        erase_case(case)
+
+    as_cell(app, leuven, erase)
+    assert entries_in(app, leuven) == []
+    assert [entry.kind for entry in entries_in(app, herko)] == ["message", "left"]
+    page = text(client_of(app, herko.coordinator).get(thread_path(HERKO, thread), headers=EN))
+    assert "The other cell left this cooperation" in page
+
+
+def test_a_third_cell_sees_nothing_of_the_thread(app, two):
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    say(ask, LEUVEN, thread, SECRET)
+    third = _third_cell(app)
+    stranger = client_of(app, third)
+    assert stranger.get(thread_path("third-cell", thread)).status_code == 404
+    assert SECRET not in text(stranger.get("/third-cell/federation/cooperation", headers=EN))
+
+
+def _third_cell(app, nis_code: str | None = None):
+    with app.app_context():
+        tenant = Tenant(slug="third-cell", name="Third cell", kind="municipality", languages=["nl"])
+        db.session.add(tenant)
+        db.session.flush()
+        if nis_code:
+            db.session.add(TenantMunicipality(tenant_id=tenant.id, nis_code=nis_code, name="Moved-to"))
+        db.session.commit()
+        tenant_id = tenant.id
+        db.session.remove()
+    member = add_member(app, tenant_id, "third-cell", Role.COORDINATOR)
+    from livc.tenants.members.operations import accept_undertaking
+
+    with app.app_context(), tenant_context(tenant_id):
+        accept_undertaking(membership(member))
+        db.session.commit()
+        db.session.remove()
+    return member
+
+
+# --- the hand-over --------------------------------------------------------------------------------
+
+
+def close_moved(app, cell, case_id: int, nis_code: str, client=None):
+    """The coordinator proposes the closure through the page, a team member confirms it."""
+    client = client or client_of(app, cell.coordinator)
+    answer = post_form(client, f"/{cell.slug}/cases/{case_id}/close",
+                       {"reason": "moved_away", "municipality": nis_code, "note": "", "way": "propose"},
+                       form_path=f"/{cell.slug}/cases/{case_id}/close", headers=EN)
+    if answer.status_code != 302:
+        return answer
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        from case_helpers import latest_proposal
+        from livc.tenants.cases.models import Case
+
+        confirmed(latest_proposal(), case_confirmer(cell, db.session.get(Case, case_id)))
+        db.session.commit()
+        db.session.remove()
+    return answer
+
+
+def handovers(app) -> list[Handover]:
+    with app.app_context():
+        found = db.session.scalars(sa.select(Handover).order_by(Handover.id)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return found
+
+
+def test_closing_as_moved_away_needs_a_municipality_of_the_registry(app, two):
+    leuven, _ = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    client = client_of(app, leuven.coordinator)
+    missing = close_moved(app, leuven, case_id, "", client)
+    assert missing.status_code == 422 and "Choose the municipality the person moved to." in text(missing)
+    unknown = close_moved(app, leuven, case_id, "99999", client)
+    assert unknown.status_code == 422 and "Choose a Belgian municipality from the list." in text(unknown)
+    assert handovers(app) == []
+
+
+def test_a_hand_over_travels_to_the_covering_cell_only_on_acceptance(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    assert close_moved(app, leuven, case_id, "24038").status_code == 302  # Herent: Herko's
+    [handover] = handovers(app)
+    assert handover.status == HandoverStatus.PROPOSED and handover.to_cell_id == herko.tenant_id
+
+    # Not sent yet: Herko does not see it.
+    receiver = client_of(app, herko.coordinator)
+    assert f"handover={handover.id}" not in text(receiver.get(f"/{HERKO}/federation/cooperation", headers=EN))
+
+    sender = client_of(app, leuven.coordinator)
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    nothing = post_form(sender, path, {"summary": ""}, form_path=path, headers=EN)
+    assert nothing.status_code == 422 and "Choose at least one part" in text(nothing)
+    assert post_form(sender, path, {"summary": SECRET, "identity": "yes", "follow_up": "yes"}, form_path=path).status_code == 302
+    with app.app_context(), tenant_context(leuven.tenant_id):
+        stored = db.session.scalar(sa.select(HandoverFile.summary_ciphertext))
+        assert SECRET not in stored and "Amrani" not in stored
+        db.session.remove()
+
+    # Herko sees the sending cell and the municipality only, until it accepts.
+    listing = text(receiver.get(f"/{HERKO}/federation/cooperation", headers=EN))
+    assert "Leuven" in listing and "Herent" in listing
+    page = text(receiver.get(f"/{HERKO}/federation/handover?handover={handover.id}", headers=EN))
+    assert SECRET not in page and "Amrani" not in page and "Mohammed" not in page
+    with app.app_context(), tenant_context(herko.tenant_id):
+        assert db.session.scalar(sa.select(sa.func.count(HandoverFile.id))) == 0
+        db.session.remove()
+
+    assert post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "accept"},
+                     form_path=f"/{HERKO}/federation/handover?handover={handover.id}").status_code == 302
+    page = text(receiver.get(f"/{HERKO}/federation/handover?handover={handover.id}", headers=EN))
+    assert SECRET in page and "El Amrani" in page and "Record it as a new signal" in page
+    with app.app_context(), tenant_context(herko.tenant_id):
+        copy = db.session.scalar(sa.select(HandoverFile))
+        assert SECRET not in copy.summary_ciphertext
+        db.session.remove()
+    assert ("federation.handover_accepted", f"handover:{handover.id}") in actions_in(app, leuven)
+    assert ("federation.handover_accepted", f"handover:{handover.id}") in actions_in(app, herko)
+
+
+def test_a_declined_hand_over_sends_nothing_and_cannot_be_acted_on_again(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24055")  # Kortenberg: Herko's
+    [handover] = handovers(app)
+    sender = client_of(app, leuven.coordinator)
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(sender, path, {"summary": SECRET}, form_path=path)
+
+    receiver = client_of(app, herko.coordinator)
+    at = f"/{HERKO}/federation/handover?handover={handover.id}"
+    no_reason = post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "decline"},
+                          form_path=at, headers=EN)
+    assert no_reason.status_code == 422 and "Say why your cell declines" in text(no_reason)
+    assert post_form(receiver, f"/{HERKO}/federation/handover",
+                     {"handover": str(handover.id), "action": "decline", "reason": "Not our municipality after all"},
+                     form_path=at).status_code == 302
+    again = post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "accept"},
+                      form_path=at, headers=EN)
+    assert again.status_code == 422 and "declined: it cannot be acted on again" in text(again)
+    with app.app_context(), tenant_context(herko.tenant_id):
+        assert db.session.scalar(sa.select(sa.func.count(HandoverFile.id))) == 0
+        db.session.remove()
+    page = text(sender.get(path, headers=EN))
+    assert "declined" in page and "Not our municipality after all" in page
+
+
+def test_no_covering_cell_the_closure_stands_and_the_case_says_so(app, two):
+    leuven, _ = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    assert close_moved(app, leuven, case_id, "44021").status_code == 302  # Ghent: no cell here
+    assert handovers(app) == []
+    with app.app_context(), tenant_context(leuven.tenant_id):
+        assert db.session.scalar(sa.text("select status from cases where id = :id"), {"id": case_id}) == "closed"
+        db.session.remove()
+    page = text(client_of(app, leuven.coordinator).get(f"/{LEUVEN}/cases/{case_id}/handover", headers=EN))
+    assert "no cell on the platform covers it" in page
+
+
+def test_a_third_cell_sees_nothing_of_a_hand_over(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24038")
+    [handover] = handovers(app)
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(client_of(app, leuven.coordinator), path, {"summary": SECRET}, form_path=path)
+    third = client_of(app, _third_cell(app))
+    assert third.get(f"/third-cell/federation/handover?handover={handover.id}").status_code == 404
+    assert "Leuven" not in text(third.get("/third-cell/federation/cooperation", headers=EN)).split("<main", 1)[1]
