@@ -4,14 +4,16 @@ connects these receivers once (:func:`connect`, idempotent). Each receiver sees 
 sent the event only as :func:`livc.tenants.cases.reading.federated` shows it.
 
 It also contributes to the meetings' proposed agenda (:mod:`livc.tenants.meetings.agenda`): an
-open match alert on a case of the cell, by its code only."""
+open match alert on a case of the cell, by its code only; and to the cell's home and case pages
+(:mod:`livc.tenants.panels`, answered by :mod:`livc.federation.panels`)."""
 
 from __future__ import annotations
 
-from livc.federation import enrolment, handover, threads
+from livc.federation import enrolment, handover, panels, threads
 from livc.federation.alerts import alerts_for
 from livc.federation.models import AlertState
 from livc.platform.db import current_tenant_id
+from livc.tenants import panels as cell_pages
 from livc.tenants.cases import events
 from livc.tenants.cases.reading import federated
 from livc.tenants.meetings import agenda
@@ -53,3 +55,6 @@ def connect() -> None:
     events.case_closed.connect(_closed)
     events.case_erased.connect(_erased)
     agenda.agenda_wanted.connect(_match_alerts_for_agenda)
+    cell_pages.dashboard_wanted.connect(panels.dashboard_panels)
+    cell_pages.case_panels_wanted.connect(panels.case_panels)
+    cell_pages.case_events_wanted.connect(panels.case_events)
