@@ -1,11 +1,12 @@
 """The federation in a real browser: the two linked demo cells' coordinators find the alert
-``livc demo`` left them for the person both cells follow, and confirm it from both sides.
+``livc demo`` left for the person both cells follow, in the order of revelation, and confirm it.
 
 Each coordinator signs in in a browser context of their own (password, authenticator code,
-the secrecy undertaking), in English. What they see: the other cell's name, the strength of
-the match and the kinds of data that agree, in words; once both confirmed, the other cell's
-coordinator and a shared reference. What they never see: the other cell's case code, a name,
-a date of birth or a national number.
+the secrecy undertaking), in English. Leuven's cases were enrolled first, so Leuven hears first;
+Herent-Kortenberg sees nothing until Leuven judged the alert worth checking. What they see: the
+other cell's name and the strength of the match in words; once both confirmed, the other cell's
+coordinator and a shared reference, once. What they never see: a score, the kinds of data that
+agreed, the other cell's case code, a name, a date of birth or a national number.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def flash_text(page) -> str:  # noqa: F811 - a page, not the fixture
 
 
 def open_alerts(page, server, cell: str) -> None:  # noqa: F811 - a page, not the fixture
-    """From the cell's home page, the way a coordinator finds them."""
+    """From the cell's home page, through the pages' links, the way a coordinator finds them."""
     page.goto(server.url(f"/{cell}/home"))
     page.get_by_role("navigation", name="Pages of the cell").get_by_role("link", name="Links with other cells").click()
     arrive(page, server.url(f"/{cell}/federation"))
@@ -86,82 +87,100 @@ def assert_nothing_of_the_person(page, other_code: str | None = None) -> None:  
         assert other_code not in html, "the page shows the other cell's case code"
 
 
-def test_both_coordinators_confirm_the_shared_persons_alert(demo, browser):  # noqa: F811
+def assert_nothing_technical(page) -> None:  # noqa: F811 - a page, not the fixture
+    """Before both confirmed: no score, no kind of data that agreed."""
+    text = page.locator("main").inner_text()
+    assert "score" not in text.lower() and "What agreed" not in text and "date of birth" not in text
+
+
+def test_the_earlier_cell_hears_first_and_both_confirm(demo, browser):  # noqa: F811
     with (
         open_page(browser, locale="en-GB", screenshot_name="federation-leuven") as leuven,
         open_page(browser, locale="en-GB", screenshot_name="federation-herko") as herko,
     ):
-        # 1. Leuven's coordinator finds one new alert: the other cell named, the strength and
-        #    what agrees in words, no value.
+        # 1. Herent-Kortenberg's case is the newer one: its coordinator sees no alert.
+        sign_in_demo(herko, demo, HERKO, "coordinator")
+        open_alerts(herko, demo, HERKO)
+        assert herko.locator("li.federation-alert").count() == 0
+        assert herko.get_by_text("No alert waits for you.").count() == 1
+        herko.assert_clean()
+
+        # 2. Leuven's coordinator finds one alert waiting: the other cell named, the strength
+        #    in words with what it means, nothing technical.
         sign_in_demo(leuven, demo, LEUVEN, "coordinator")
         open_alerts(leuven, demo, LEUVEN)
-        alerts = leuven.locator("ul.open-alerts li.federation-alert")
+        alerts = leuven.locator("ul.waiting-alerts li.federation-alert")
         assert alerts.count() == 1
         alert = alerts.first
-        assert f"A case of {NAMES[HERKO]} may be the same person as your case" in alert.inner_text()
+        assert f"A case of {NAMES[HERKO]} may concern the same person as your case" in alert.inner_text()
         leuven_code = own_case_code(alert)
         assert leuven_code.startswith("LEU-")
-        assert re.fullmatch(r"(very )?strong \(score \d+\)", fact(alert, "Strength"))  # never "weak"
-        agreeing = fact(alert, "What agrees")
-        assert agreeing.startswith("names and full date of birth; first given name, family name and full date of birth")
-        assert "national number" not in agreeing  # Herent-Kortenberg never learnt it
-        assert fact(alert, "Your cell") == "new" and fact(alert, "The other cell") == "new"
-        assert leuven.get_by_text("No open alerts.").count() == 0
+        strength = fact(alert, "Strength")
+        assert re.match(r"(very strong|strong)\b", strength) and "same person" in strength
+        assert fact(alert, "Your cell") == "not looked at yet"
+        assert fact(alert, "The other cell").startswith("not told yet")
+        assert_nothing_technical(leuven)
         assert_nothing_of_the_person(leuven)
         leuven.assert_clean()
 
-        # 2. ... acknowledges it, then confirms it is the same person.
-        alert.get_by_role("button", name="Acknowledge").click()
+        # 3. Two different steps: worth checking tells Herent-Kortenberg; nothing is confirmed.
+        alert.get_by_role("button", name=f"Worth checking: tell {NAMES[HERKO]}").click()
         arrive(leuven, demo.url(f"/{LEUVEN}/federation/alerts"))
-        assert "The alert is acknowledged." in flash_text(leuven)
-        alert = leuven.locator("ul.open-alerts li.federation-alert").first
-        assert fact(alert, "Your cell") == "acknowledged"
-        assert alert.get_by_role("button", name="Acknowledge").count() == 0
+        assert f"{NAMES[HERKO]} is told" in flash_text(leuven)
+        alert = leuven.locator("ul.waiting-alerts li.federation-alert").first
+        assert fact(alert, "Your cell") == "judged worth checking"
+        assert alert.get_by_role("button", name=re.compile("Worth checking")).count() == 0
+        # Confirming without the ticked box is refused, next to the box, and changes nothing.
+        alert.get_by_role("button", name="Confirm: the same person").click()
+        leuven.wait_for_load_state("networkidle")
+        alert = leuven.locator("ul.waiting-alerts li.federation-alert").first
+        assert "Tick the box to confirm" in alert.locator(".field-error").inner_text()
+        assert fact(alert, "Your cell") == "judged worth checking"
+        leuven.assert_clean(expected_statuses=(422,))  # the refused confirmation, and nothing else
+        alert.get_by_label("I checked our case: it is the same person.").check()
         alert.get_by_role("button", name="Confirm: the same person").click()
         arrive(leuven, demo.url(f"/{LEUVEN}/federation/alerts"))
-        assert "You confirmed it is the same person." in flash_text(leuven)
-        alert = leuven.locator("ul.open-alerts li.federation-alert").first
-        assert fact(alert, "Your cell") == "confirmed: the same person"
-        assert fact(alert, "The other cell") == "new"
-        assert "You confirmed it is the same person; waiting for the other cell." in alert.inner_text()
-        assert alert.get_by_role("button", name="Confirm: the same person").count() == 0
+        assert f"Contact opens once {NAMES[HERKO]} confirms too." in flash_text(leuven)
+        assert leuven.locator("ul.waiting-alerts").count() == 0
+        assert leuven.locator("ul.theirs-alerts li.federation-alert").count() == 1
         assert "Shared reference" not in leuven.locator("main").inner_text()  # not before both confirm
         leuven.assert_clean()
 
-        # 3. Herent-Kortenberg's coordinator, in a browser of their own, sees Leuven's
-        #    confirmation and confirms too.
-        sign_in_demo(herko, demo, HERKO, "coordinator")
+        # 4. Herent-Kortenberg now has the alert, says who heard first, and confirms.
         open_alerts(herko, demo, HERKO)
-        alert = herko.locator("ul.open-alerts li.federation-alert")
+        alert = herko.locator("ul.waiting-alerts li.federation-alert")
         assert alert.count() == 1
-        assert f"A case of {NAMES[LEUVEN]} may be the same person as your case" in alert.inner_text()
+        assert f"A case of {NAMES[LEUVEN]} may concern the same person as your case" in alert.inner_text()
+        assert f"{NAMES[LEUVEN]} heard of this alert first and judged it worth checking" in alert.inner_text()
         herko_code = own_case_code(alert)
         assert herko_code != leuven_code
-        assert fact(alert, "Your cell") == "new" and fact(alert, "The other cell") == "confirmed: the same person"
-        assert fact(alert, "What agrees") == agreeing  # the same words on both sides
+        assert fact(alert, "The other cell") == "confirmed: the same person"
+        assert_nothing_technical(herko)
         assert_nothing_of_the_person(herko, leuven_code)
+        alert.get_by_label("I checked our case: it is the same person.").check()
         alert.get_by_role("button", name="Confirm: the same person").click()
         arrive(herko, demo.url(f"/{HERKO}/federation/alerts"))
         assert ("Both cells confirmed it is the same person: the other cell's coordinator can now be contacted."
                 in flash_text(herko))
-        assert herko.get_by_text("No open alerts.").count() == 1
-        closed = herko.locator("ul.closed-alerts li.federation-alert")
-        assert closed.count() == 1
-        assert fact(closed, "Alert").startswith("confirmed by both cells")
-        contact = closed.locator(".alert-contact").inner_text()
+        assert herko.get_by_text("No alert waits for you.").count() == 1
+        confirmed = herko.locator("ul.confirmed-alerts li.federation-alert")
+        assert confirmed.count() == 1
+        assert fact(confirmed, "Alert").startswith("confirmed by both cells")
+        contact = confirmed.locator(".alert-contact").inner_text()
         reference = re.search(r"Shared reference: (FED-[0-9A-F]{8})", contact).group(1)
         assert f"Coordinator of {NAMES[LEUVEN]}:" in contact
         assert "Ann Coördinator (DEMO) <coordinator.leuven@demo.livc.example>" in contact
+        assert herko.locator("main").inner_text().count(reference) == 1  # shown once
         assert_nothing_of_the_person(herko, leuven_code)
         herko.assert_clean()
 
-        # 4. Leuven's coordinator now sees the same reference and Herent-Kortenberg's coordinator.
+        # 5. Leuven's coordinator now sees the same reference and Herent-Kortenberg's coordinator.
         leuven.reload()
-        assert leuven.get_by_text("No open alerts.").count() == 1
-        closed = leuven.locator("ul.closed-alerts li.federation-alert")
-        assert closed.count() == 1
-        assert own_case_code(closed) == leuven_code
-        contact = closed.locator(".alert-contact").inner_text()
+        leuven.wait_for_load_state("networkidle")
+        confirmed = leuven.locator("ul.confirmed-alerts li.federation-alert")
+        assert confirmed.count() == 1 and leuven.locator("ul.theirs-alerts").count() == 0
+        assert own_case_code(confirmed) == leuven_code
+        contact = confirmed.locator(".alert-contact").inner_text()
         assert f"Shared reference: {reference}" in contact
         assert f"Coordinator of {NAMES[HERKO]}:" in contact
         assert "Bram Coördinator (DEMO) <coordinator.herko@demo.livc.example>" in contact
