@@ -104,15 +104,21 @@ def _chunks(items: Sequence[bytes], size: int) -> list[Sequence[bytes]]:
 class Custodian:
     """What the federation asks of a key custodian (the HTTP client or the in-process one)."""
 
-    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
-        """BlindEvaluate ``elements`` for ``cell`` under ``epoch`` (default the current one)."""
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None, *,
+                 purpose: str | None = None, scheme: int | None = None) -> tuple[int, list[bytes]]:
+        """BlindEvaluate ``elements`` for ``cell`` under ``epoch`` (default the current one).
+
+        ``purpose``: "enrol" (one case's new tokens, charged to the cell's budget at the
+        custodian) or "reenrol" (the same identity again after a key rotation or key scheme
+        change, ``scheme`` the current one); None for batch evaluation."""
         raise NotImplementedError
 
     def epochs(self) -> EpochStatus:
         """The current epoch, the active ones (still evaluable) and the retired ones."""
         raise NotImplementedError
 
-    def tokens(self, cell: str, values: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+    def tokens(self, cell: str, values: Sequence[bytes], epoch: int | None = None, *,
+               purpose: str | None = None, scheme: int | None = None) -> tuple[int, list[bytes]]:
         """The OPRF output (64 bytes) of each value, through the custodian, and the epoch used.
 
         The custodian sees only blinded elements; the values never leave this process.
@@ -120,7 +126,8 @@ class Custodian:
         if not values:
             return (self.epochs().current if epoch is None else epoch), []
         blinded = [oprf.blind(value) for value in values]
-        used, evaluated = self.evaluate(cell, [item.element for item in blinded], epoch)
+        extra = {"purpose": purpose, "scheme": scheme} if purpose is not None else {}
+        used, evaluated = self.evaluate(cell, [item.element for item in blinded], epoch, **extra)
         return used, [oprf.finalize(value, item, answer) for value, item, answer in zip(values, blinded, evaluated, strict=True)]
 
 
@@ -224,10 +231,15 @@ class CustodianClient(Custodian):
             raise CustodianUnavailable(f"the custodian failed: {message}")
         raise CustodianError(message)
 
-    def _evaluate_batch(self, cell: str, elements: Sequence[bytes], epoch: int | None) -> tuple[int, list[bytes]]:
+    def _evaluate_batch(self, cell: str, elements: Sequence[bytes], epoch: int | None,
+                        purpose: str | None = None, scheme: int | None = None) -> tuple[int, list[bytes]]:
         body: dict[str, Any] = {"cell": cell, "elements": [encode_element(item) for item in elements]}
         if epoch is not None:
             body["epoch"] = epoch
+        if purpose is not None:
+            body["purpose"] = purpose
+            if scheme is not None:
+                body["scheme"] = scheme
         data = self._call("POST", "/evaluate", body)
         used, answers = data.get("epoch"), data.get("elements")
         if type(used) is not int or (epoch is not None and used != epoch):
@@ -239,13 +251,14 @@ class CustodianClient(Custodian):
         except ValueError:
             raise CustodianUnavailable("the custodian answered an invalid element") from None
 
-    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None, *,
+                 purpose: str | None = None, scheme: int | None = None) -> tuple[int, list[bytes]]:
         if not elements:
             return (self.epochs().current if epoch is None else epoch), []
         evaluated: list[bytes] = []
         for offset, batch in zip(range(0, len(elements), MAX_ELEMENTS), _chunks(elements, MAX_ELEMENTS), strict=True):
             try:
-                epoch, answers = self._evaluate_batch(cell, batch, epoch)  # later batches: the first's epoch
+                epoch, answers = self._evaluate_batch(cell, batch, epoch, purpose, scheme)  # later batches: the first's epoch
             except InvalidElement as error:
                 raise InvalidElement(offset + error.index, str(error).partition(": ")[2]) from None
             evaluated.extend(answers)
@@ -285,7 +298,9 @@ class InProcessCustodian(Custodian):
         where = "memory" if self.keys.path is None else str(self.keys.path)
         return f"InProcessCustodian({where})"
 
-    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None) -> tuple[int, list[bytes]]:
+    def evaluate(self, cell: str, elements: Sequence[bytes], epoch: int | None = None, *,
+                 purpose: str | None = None, scheme: int | None = None) -> tuple[int, list[bytes]]:
+        # In-process (development, demo, tests): the platform's own budget is the bound.
         used, secret = self.keys.key(epoch)
         for index, element in enumerate(elements):
             if not isinstance(element, bytes | bytearray) or len(element) != oprf.ELEMENT_BYTES:

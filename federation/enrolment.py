@@ -15,6 +15,18 @@ and its pending enrolment are committed before any job asks the custodian, a fai
 :func:`enrol_case` is retried by the jobs (with back-off, then by the sweeper), and the
 coordinator's page says the enrolment waits.
 
+No probing (``THREAT_MODEL.md``): a case is enrolled only with an identity that names a
+person (:func:`identity_refusal`: given and family names with at least a year of birth, or a
+national number with both names; never a national number alone), and a cell makes at most
+``LIVC_FEDERATION_ENROLMENTS_PER_WEEK`` new enrolments a rolling week (a first enrolment or
+one after an identity change: new tokens, so possibly a guess; never a re-enrolment after a key
+rotation or key scheme change). Over it an enrolment is *held* (:data:`EnrolmentStatus.HELD`)
+until an operator releases the cell's held enrolments (:func:`release_held`, counts only); the
+first hold of a week tells the linked cells' coordinators that a neighbour reached its budget.
+When a case leaves the index within ``LIVC_FEDERATION_PROBING_WINDOW_DAYS`` of an open alert in
+which it is the newer case, the alert is withdrawn but records it, and the earlier cell still
+sees it (``newer_left``).
+
 A case is read only through :mod:`livc.tenants.cases.reading` (a
 :class:`~livc.tenants.cases.reading.FederatedCase`; its identity, decrypted, in
 :func:`enrol_case` alone); the cases' events reach it through :mod:`livc.federation.subscribers`.
@@ -32,7 +44,7 @@ from marshmallow import ValidationError
 
 from livc.federation.alerts import notify_alert
 from livc.federation.custodian_client import CUSTODIAN_WAITS, custodian_for
-from livc.federation.links import check_coordinator, linked_cells
+from livc.federation.links import audit_in, check_coordinator, linked_cells
 from livc.federation.match_keys import (
     KEY_SCHEME,
     DateError,
@@ -44,6 +56,8 @@ from livc.federation.match_keys import (
 from livc.federation.matching import match_enrolment
 from livc.federation.models import (
     AlertState,
+    BudgetRelease,
+    BudgetUse,
     CaseFederation,
     EnrolmentStatus,
     FederationEnrolment,
@@ -51,8 +65,9 @@ from livc.federation.models import (
     MatchAlert,
 )
 from livc.platform import audit
-from livc.platform.db import current_tenant_id, db
+from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.jobs import enqueue, error_type, task
+from livc.platform.mail import render_mail, send_mail
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.reading import (
@@ -62,11 +77,33 @@ from livc.tenants.cases.reading import (
     followed_cases_with_identity,
     identity_for_matching,
 )
+from livc.tenants.members.reading import coordinator_contacts
 
 log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=5)  # a pending enrolment this old lost its job
 REASON_REQUIRED = _l("Say why this case is kept out of the federation.")
+BUDGET_WEEK = timedelta(days=7)
+
+NATIONAL_NUMBER_ALONE = _l(
+    "A national number alone is never compared with linked cells: add the given and family names."
+)
+NAMES_NEEDED = _l(
+    "Comparing with linked cells needs the given and family names, with a date of birth (the year "
+    "at least) or a national number."
+)
+DATE_NEEDED = _l(
+    "Names alone are not compared with linked cells: add a date of birth (the year at least) or a "
+    "national number."
+)
+NOT_LINKED = _l("Your cell is not linked with another cell: nothing is compared.")
+CASE_CLOSED = _l("A closed case is not compared with linked cells.")
+NO_IDENTITY = _l("The case has no identity of the person concerned: nothing to compare.")
+CASE_EXCLUDED = _l("A coordinator kept this case out of the federation.")
+HELD = _l(
+    "Matching with linked cells is held: your cell reached its weekly number of new enrolments. "
+    "The platform's operators release held enrolments."
+)
 
 
 # --- enrolment (inside the cell) -----------------------------------------------------------------
@@ -86,7 +123,47 @@ def _enrolment(ref: str) -> FederationEnrolment | None:
 
 
 def eligible(case: FederatedCase, row: CaseFederation | None) -> bool:
+    """Whether the case may be in the index as far as the case itself says (open, identified,
+    not kept out); its identity is judged by :func:`identity_refusal` in the job, decrypted."""
     return case.followed and case.has_identity and (row is None or row.excluded_at is None)
+
+
+def identity_refusal(known: frozenset[str]):
+    """Why an identity with these fields (``Identity.known``: no value) is not enrolled, or None.
+
+    Enrolled: given and family names with at least a year of birth, or a national number with
+    both names. Never a national number alone, nor a name without a date or a number: a guess
+    would then cost next to nothing (a birth date's 998 national numbers)."""
+    names = {"given", "family"} <= known
+    if names and ("year" in known or "nn" in known):
+        return None
+    if "nn" in known and not names:
+        return NATIONAL_NUMBER_ALONE
+    if not names:
+        return NAMES_NEEDED
+    return DATE_NEEDED
+
+
+def not_enrolled_reason(case: FederatedCase) -> str | None:
+    """Why the case is not compared with linked cells (a translated sentence for its page), or
+    None when it is (or is being) enrolled. Call inside the case's cell."""
+    row = federation_of(case)
+    if row is not None and row.excluded_at is not None:
+        return str(CASE_EXCLUDED)
+    if not case.followed:
+        return str(CASE_CLOSED)
+    if not case.has_identity:
+        return str(NO_IDENTITY)
+    if not linked_cells(case.tenant_id):
+        return str(NOT_LINKED)
+    enrolment = _enrolment(row.ref) if row is not None else None
+    if enrolment is not None and enrolment.status == EnrolmentStatus.HELD:
+        return str(HELD)
+    if enrolment is not None and enrolment.status in (EnrolmentStatus.PENDING, EnrolmentStatus.ENROLLED):
+        return None
+    identity = identity_for_matching(case.id)
+    refusal = identity_refusal(_parsed(identity).known) if identity is not None else NO_IDENTITY
+    return str(refusal) if refusal is not None else None
 
 
 def request_enrolment(case: FederatedCase, *, job: bool = True) -> FederationEnrolment | None:
@@ -115,12 +192,31 @@ def request_enrolment(case: FederatedCase, *, job: bool = True) -> FederationEnr
     return enrolment
 
 
-def _take_out(row: CaseFederation) -> bool:
-    """Delete the case's tokens and withdraw its open alerts; True if it was in the index."""
+def _record_newer_left(enrolment: FederationEnrolment, left: str, now) -> None:
+    """The open alerts in which ``enrolment`` is the newer case and that are younger than the
+    probing window record that it left: the earlier cell keeps seeing them, saying so."""
+    window = timedelta(days=current_app.extensions["livc.settings"].federation_probing_window_days)
+    newer = sa.or_(
+        sa.and_(MatchAlert.enrolment_a_id == enrolment.id, MatchAlert.earlier_side == "b"),
+        sa.and_(MatchAlert.enrolment_b_id == enrolment.id, MatchAlert.earlier_side == "a"),
+    )
+    db.session.execute(
+        sa.update(MatchAlert)
+        .where(newer, MatchAlert.state == AlertState.OPEN, MatchAlert.created_at >= now - window)
+        .values(newer_left=left, newer_left_at=now)
+    )
+
+
+def _take_out(row: CaseFederation, left: str | None = None) -> bool:
+    """Delete the case's tokens and withdraw its open alerts; True if it was in the index.
+    ``left``: "closed" or "erased" when the case itself left (recorded on young alerts in which
+    it is the newer case)."""
     enrolment = _enrolment(row.ref)
     if enrolment is None or enrolment.status == EnrolmentStatus.REMOVED:
         return False
     now = utcnow()
+    if left is not None:
+        _record_newer_left(enrolment, left, now)
     db.session.execute(sa.delete(FederationToken).where(FederationToken.enrolment_id == enrolment.id))
     db.session.execute(
         sa.update(MatchAlert)
@@ -141,7 +237,7 @@ def remove_enrolment(case: FederatedCase, reason: str) -> None:
     row = federation_of(case)
     if row is None:
         return
-    if _take_out(row):
+    if _take_out(row, "erased" if reason == "erased" else "closed"):
         audit.record("federation.enrolment_removed", subject=f"case:{case.code}", details={"reason": reason})
     if reason == "erased":
         db.session.delete(row)
@@ -232,15 +328,128 @@ def enrol_case(case_id: int) -> str:
         db.session.flush()
     identity = identity_for_matching(case.id)  # decrypted here, for the keys only
     parsed = _parsed(identity)
+    if identity_refusal(parsed.known) is not None:
+        _take_out(row)
+        enrolment.status = EnrolmentStatus.REMOVED  # also when it never was in the index
+        return "refused"
+    # New tokens (a first enrolment, or the identity changed) are charged to the cell's weekly
+    # budget; the same identity again (a key rotation or scheme change, a reopened case, a
+    # duplicate delivery) is not.
+    charged = enrolment.identity_version != identity.version
+    if charged and enrolment.released_at is None and not _within_budget(tenant_id):
+        _hold(enrolment)
+        return "held"
     keys = identity_keys(parsed)
     slug = db.session.get(Tenant, tenant_id).slug
-    epoch, tokens = custodian_for(current_app.extensions["livc.settings"]).tokens(slug, list(keys.values()))
+    custodian = custodian_for(current_app.extensions["livc.settings"])
+    epoch, tokens = custodian.tokens(
+        slug, list(keys.values()), purpose="reenrol" if _outdated(enrolment, charged, custodian) else "enrol",
+        scheme=KEY_SCHEME,
+    )
+    if charged:
+        db.session.add(BudgetUse(tenant_id=tenant_id, used_at=utcnow(), released=enrolment.released_at is not None))
+    enrolment.released_at = None
+    enrolment.enrolled_at = enrolment.enrolled_at or utcnow()
     store_tokens(enrolment, parsed, dict(zip(keys, tokens, strict=True)), epoch, identity.version)
     # Matched in this job's transaction (a retry redoes both, idempotently): one job fewer
     # between a case and its alert.
 
     match_enrolment(enrolment.id)
     return "enrolled"
+
+
+# --- the weekly budget ----------------------------------------------------------------------------
+
+
+def budget_per_week() -> int:
+    return current_app.extensions["livc.settings"].federation_enrolments_per_week
+
+
+def used_this_week(tenant_id: int) -> int:
+    """The cell's enrolments charged in the last seven days (released ones included)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(BudgetUse.id)).where(
+            BudgetUse.tenant_id == tenant_id, BudgetUse.used_at > utcnow() - BUDGET_WEEK
+        )
+    )
+
+
+def held_count(tenant_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(FederationEnrolment.id)).where(
+            FederationEnrolment.tenant_id == tenant_id, FederationEnrolment.status == EnrolmentStatus.HELD
+        )
+    )
+
+
+def _outdated(enrolment: FederationEnrolment, charged: bool, custodian) -> bool:
+    """The same identity's tokens made again because they are under an older key scheme or key
+    epoch (the sweeper's re-enrolment): what the custodian admits as a re-enrolment. Anything
+    else (new tokens, a reopened case, a retried job) is an enrolment to it."""
+    if charged or enrolment.epoch is None:
+        return False
+    if enrolment.key_scheme is None or enrolment.key_scheme < KEY_SCHEME:
+        return True
+    return enrolment.epoch < custodian.epochs().current
+
+
+def _within_budget(tenant_id: int) -> bool:
+    return used_this_week(tenant_id) < budget_per_week()
+
+
+def _hold(enrolment: FederationEnrolment) -> None:
+    """Over budget: the enrolment waits for an operator's release. The first hold tells the
+    cell (its trail) and the coordinators of the linked cells (mail and trail, no case data)."""
+    first = held_count(enrolment.tenant_id) == 0
+    enrolment.status, enrolment.updated_at = EnrolmentStatus.HELD, utcnow()
+    db.session.flush()
+    audit.record("federation.enrolment_held", subject="federation:budget",
+                 details={"budget": budget_per_week(), "held": held_count(enrolment.tenant_id)})
+    if first:
+        _tell_neighbours(enrolment.tenant_id)
+
+
+def _tell_neighbours(tenant_id: int) -> None:
+    """The coordinators of every cell linked to ``tenant_id`` learn that it reached its budget
+    of new enrolments (a probing cell is visible to those it could probe): the cell's name only."""
+    cell = db.session.get(Tenant, tenant_id)
+    for other_id in linked_cells(tenant_id):
+        other = db.session.get(Tenant, other_id)
+        audit_in(other_id, "federation.neighbour_budget_reached", subject=f"tenant:{tenant_id}",
+                 details={"cell": cell.slug, "budget": budget_per_week()})
+        subject, body = render_mail("federation_budget_reached", other.languages[0], tenant=other, other=cell.name,
+                                    budget=budget_per_week())
+        with tenant_context(other_id):
+            for contact in coordinator_contacts():
+                send_mail(contact.email, subject, body, tenant_id=other_id)
+
+
+def release_held(tenant_id: int, operator_id: int | None = None) -> int:
+    """An operator lets the cell's held enrolments proceed (a platform-level call, audited by
+    the caller in the operator trail; mirrored here in the cell's trail): each is computed by a
+    job, charged to the budget as released. How many were released."""
+    held = db.session.scalars(
+        sa.select(FederationEnrolment).where(
+            FederationEnrolment.tenant_id == tenant_id, FederationEnrolment.status == EnrolmentStatus.HELD
+        ).order_by(FederationEnrolment.id)
+    ).all()
+    if not held:
+        return 0
+    now = utcnow()
+    with tenant_context(tenant_id):
+        refs = {enrolment.ref for enrolment in held}
+        case_ids = dict(db.session.execute(
+            sa.select(CaseFederation.ref, CaseFederation.case_id).where(CaseFederation.ref.in_(refs))
+        ).all())
+        for enrolment in held:
+            enrolment.status, enrolment.released_at, enrolment.updated_at = EnrolmentStatus.PENDING, now, now
+        db.session.add(BudgetRelease(tenant_id=tenant_id, operator_id=operator_id, count=len(held), released_at=now))
+        db.session.flush()
+        audit.record("federation.enrolments_released", subject="federation:budget", details={"count": len(held)})
+        for enrolment in held:
+            if enrolment.ref in case_ids:
+                enqueue(enrol_case, case_ids[enrolment.ref], tenant_id=tenant_id)
+    return len(held)
 
 
 @task(queue="federation")

@@ -19,9 +19,16 @@ its configuration, not in its processes (production). The custodian:
   ``livc custodian clients add ID``, which prints a generated secret once; the clients file
   keeps only its SHA-256 (the secret is 256 random bits: a slow hash adds nothing).
 - evaluates blinded elements: ``POST /evaluate`` (bearer), JSON
-  ``{"cell": "...", "epoch": N (optional), "elements": ["<base64url>", ...]}``, at most
-  :data:`MAX_ELEMENTS` per call, answers ``{"epoch": N, "elements": [...]}``. It never sees a
-  match key: only points of ristretto255 that a random blind makes uniformly distributed.
+  ``{"cell": "...", "epoch": N (optional), "elements": ["<base64url>", ...], "purpose": "enrol"
+  or "reenrol" (optional), "scheme": N (optional)}``, at most :data:`MAX_ELEMENTS` per call,
+  answers ``{"epoch": N, "elements": [...]}``. It never sees a match key: only points of
+  ristretto255 that a random blind makes uniformly distributed.
+- bounds probing on its own (:class:`~.storage.EnrolmentLedger`): a call with a ``purpose`` is one
+  case's keys (at most ``elements_per_enrolment``); per client and cell, at most
+  ``enrolments_per_week`` enrolments a rolling week, and re-enrolments only after a recent
+  rotation or key scheme change, no more than the cell ever enrolled: refused 429
+  ``enrolment_budget`` otherwise. A call without a purpose (batch evaluation by an operator's
+  tool) is bounded by the rate limit alone.
 - rate-limits per cell (elements per minute, the ``limits`` library, in memory or Redis) and
   audits every evaluation, refused or not, to an append-only JSON-lines file: time, client,
   cell, epoch, number of elements, outcome. Never an element.
@@ -68,6 +75,7 @@ from livc.federation.custodian.settings import (
     CustodianConfigurationError,
     CustodianError,
     CustodianSettings,
+    EnrolmentRefused,
     InvalidElement,
     RateLimited,
     TooManyElements,
@@ -78,6 +86,7 @@ from livc.federation.custodian.settings import (
 from livc.federation.custodian.storage import (
     AuditLog,
     ClientRegistry,
+    EnrolmentLedger,
     KeyStore,
     check_private,
     evaluate_elements,
@@ -201,6 +210,7 @@ class Custodian:
         self.clients = ClientRegistry(settings.clients_path)
         self.tokens = TokenStore(self.clients)
         self.audit = AuditLog(settings.audit_path)
+        self.ledger = EnrolmentLedger(settings.enrolments_path, settings.enrolments_per_week, settings.reenrol_days)
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.redis_url or "memory://"))
         self.elements_limit = RateLimitItemPerMinute(settings.elements_per_minute)
         self.token_limit = RateLimitItemPerMinute(TOKEN_REQUESTS_PER_MINUTE)
@@ -209,6 +219,18 @@ class Custodian:
         if not self.limiter.hit(item, "livc-custodian", *identifiers, cost=cost):
             reset = self.limiter.get_window_stats(item, "livc-custodian", *identifiers).reset_time
             raise RateLimited(retry_after=max(1, math.ceil(reset - time.time())))
+
+
+PURPOSES = ("enrol", "reenrol")
+
+
+def _parse_purpose(body: dict) -> tuple[str | None, int | None]:
+    purpose, scheme = body.get("purpose"), body.get("scheme")
+    if purpose is not None and purpose not in PURPOSES:
+        raise CustodianError("purpose: enrol or reenrol, or left out")
+    if scheme is not None and (type(scheme) is not int or scheme < 0):
+        raise CustodianError("scheme: a whole number, or left out")
+    return purpose, scheme
 
 
 def _parse_evaluation(body: object) -> tuple[str, int | None, list[bytes]]:
@@ -272,7 +294,7 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
     def refusal(error: CustodianError):
         response = jsonify(error.body())
         response.status_code = error.status
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | EnrolmentRefused):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
 
@@ -298,8 +320,13 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
         count = len(body["elements"]) if isinstance(body, dict) and isinstance(body.get("elements"), list) else 0
         try:
             cell, epoch, elements = _parse_evaluation(body)
+            purpose, scheme = _parse_purpose(body)
             epoch, secret = custodian.keys.key(epoch)
             custodian.charge(custodian.elements_limit, len(elements), "cell", cell)
+            if purpose is not None:
+                if len(elements) > settings.elements_per_enrolment:
+                    raise EnrolmentRefused(f"one case's keys per enrolment call (at most {settings.elements_per_enrolment})")
+                custodian.ledger.admit(token.client_id, cell, purpose, epoch, custodian.keys.created(epoch), scheme)
             evaluated = evaluate_elements(secret, elements)
         except CustodianError as error:
             custodian.audit.record(

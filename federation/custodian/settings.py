@@ -65,6 +65,17 @@ class InvalidElement(CustodianError):
         return {**super().body(), "index": self.index}
 
 
+class EnrolmentRefused(CustodianError):
+    """Over the client's weekly enrolment budget for the cell, or a re-enrolment the custodian
+    does not expect (THREAT_MODEL.md, "Probing"): the platform waits and retries (like 429)."""
+
+    status, code = 429, "enrolment_budget"
+
+    def __init__(self, message: str = "the cell's enrolments are over budget", retry_after: int = 3600):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RateLimited(CustodianError):
     status, code = 429, "rate_limited"
 
@@ -130,6 +141,16 @@ class CustodianSettings(BaseSettings):
     # Per cell, whatever the client. At least one full call (MAX_ELEMENTS).
     elements_per_minute: int = Field(default=20_000, ge=MAX_ELEMENTS)
     token_seconds: int = Field(default=600, ge=1, le=3600)
+    # No probing, enforced here too, per client and cell, whatever the platform says: new
+    # enrolments (calls with "purpose": "enrol") per rolling week; above the platform's own
+    # budget (LIVC_FEDERATION_ENROLMENTS_PER_WEEK, 10) so that an operator's release there still
+    # passes, but a bound that a compromised platform cannot lift. Re-enrolments ("reenrol")
+    # are admitted only under an epoch made current, or a key scheme first seen, within
+    # reenrol_days, and no more per epoch and scheme than the cell ever enrolled.
+    enrolments_per_week: int = Field(default=30, ge=1)
+    reenrol_days: int = Field(default=30, ge=1)
+    elements_per_enrolment: int = Field(default=128, ge=1, le=MAX_ELEMENTS)  # one case's keys
+    enrolments_file: Path | None = None  # default data_dir/enrolments.json
     # Rate-limit counters shared by several custodian processes; in memory when unset.
     redis_url: str | None = Field(default=None, repr=False)
     # Proxies whose X-Forwarded-* headers are believed (TLS ended in front of the custodian).
@@ -138,7 +159,7 @@ class CustodianSettings(BaseSettings):
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
 
-    @field_validator("redis_url", "key_file", "clients_file", "audit_file", "tls_certfile", "tls_keyfile", mode="before")
+    @field_validator("redis_url", "key_file", "clients_file", "audit_file", "enrolments_file", "tls_certfile", "tls_keyfile", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return value or None
@@ -157,6 +178,10 @@ class CustodianSettings(BaseSettings):
     @property
     def clients_path(self) -> Path:
         return self.clients_file or self.data_dir / "clients.json"
+
+    @property
+    def enrolments_path(self) -> Path:
+        return self.enrolments_file or self.data_dir / "enrolments.json"
 
     @property
     def audit_path(self) -> Path:

@@ -17,6 +17,7 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from livc.federation.custodian.settings import (
     CLIENT_SECRET_MIN,
     CustodianConfigurationError,
     CustodianError,
+    EnrolmentRefused,
     InvalidElement,
     RetiredEpoch,
     UnknownEpoch,
@@ -243,6 +245,12 @@ class KeyStore:
                 self._keys[cache_key] = epoch_key(found.seed, number)
             return number, self._keys[cache_key]
 
+    def created(self, epoch: int) -> str:
+        """When the epoch was made (current): re-enrolments follow a rotation."""
+        with self._lock:
+            self._reload()
+            return self._epochs[epoch].created
+
     # -- changing
 
     @contextlib.contextmanager
@@ -370,6 +378,77 @@ class ClientRegistry:
                 return False
             self._write(clients)
         return True
+
+
+# --- enrolment budgets ----------------------------------------------------------------------
+
+
+class EnrolmentLedger:
+    """Per client and cell: the times of its enrolment calls in the last week, how many it ever
+    made, and its re-enrolments per epoch and key scheme; and when each key scheme was first
+    seen. Counts and times only, in ``enrolments.json`` (mode 600), so a restart resets nothing.
+
+    The custodian's own bound on probing (THREAT_MODEL.md): a platform that lied about the
+    purpose of a call would get no more than ``per_week`` new enrolments a week per cell, and
+    re-enrolments only just after a rotation or a key scheme change, no more than the cell had
+    enrolled."""
+
+    WEEK = timedelta(days=7)
+
+    def __init__(self, path: Path, per_week: int, reenrol_days: int):
+        self.path = path
+        self.per_week = per_week
+        self.reenrol_window = timedelta(days=reenrol_days)
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"cells": {}, "schemes": {}}
+        check_private(self.path)
+        try:
+            data = json.loads(self.path.read_text())
+            if not isinstance(data.get("cells"), dict) or not isinstance(data.get("schemes"), dict):
+                raise ValueError
+        except (ValueError, AttributeError):
+            raise CustodianConfigurationError(f"{self.path} is not a custodian enrolments file") from None
+        return data
+
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[dict[str, Any]]:
+        with _locked(self.path), self._lock:
+            data = self._load()
+            yield data
+            _write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
+
+    def admit(self, client: str, cell: str, purpose: str, epoch: int, epoch_created: str,
+              scheme: int | None, now: datetime | None = None) -> None:
+        """Count one call, or raise :class:`EnrolmentRefused` (nothing counted)."""
+        now = now or datetime.now(UTC)
+        with self._change() as data:
+            entry = data["cells"].setdefault(f"{client} {cell}", {"times": [], "total": 0, "reenrol": {}})
+            entry["times"] = [t for t in entry["times"] if datetime.fromisoformat(t) > now - self.WEEK]
+            if purpose == "enrol":
+                if len(entry["times"]) >= self.per_week:
+                    raise EnrolmentRefused(f"over the weekly enrolment budget of this cell ({self.per_week})")
+                entry["times"].append(now.isoformat(timespec="seconds"))
+                entry["total"] += 1
+                return
+            recent_epoch = datetime.fromisoformat(epoch_created) > now - self.reenrol_window
+            recent_scheme = False
+            if scheme is not None:
+                seen = {int(number): when for number, when in data["schemes"].items()}
+                if scheme not in seen and (not seen or scheme > max(seen)):
+                    data["schemes"][str(scheme)] = now.isoformat(timespec="seconds")
+                    seen[scheme] = data["schemes"][str(scheme)]
+                recent_scheme = scheme in seen and scheme == max(seen) and (
+                    datetime.fromisoformat(seen[scheme]) > now - self.reenrol_window
+                )
+            if not (recent_epoch or recent_scheme):
+                raise EnrolmentRefused("a re-enrolment only follows a recent key rotation or key scheme change")
+            key = f"{epoch}:{scheme}"
+            if entry["reenrol"].get(key, 0) >= entry["total"]:
+                raise EnrolmentRefused("more re-enrolments than the cell ever enrolled")
+            entry["reenrol"][key] = entry["reenrol"].get(key, 0) + 1
 
 
 # --- audit ----------------------------------------------------------------------------------
