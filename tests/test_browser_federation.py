@@ -121,6 +121,11 @@ def test_the_earlier_cell_hears_first_and_both_confirm(demo, browser):  # noqa: 
         assert fact(alert, "The other cell").startswith("not told yet")
         assert_nothing_technical(leuven)
         assert_nothing_of_the_person(leuven)
+        # On a phone the alert and its steps fit the screen: nothing to scroll sideways.
+        leuven.set_viewport_size({"width": 360, "height": 740})
+        assert leuven.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert alert.get_by_role("button", name="Confirm: the same person").is_visible()
+        leuven.set_viewport_size({"width": 1280, "height": 800})
         leuven.assert_clean()
 
         # 3. Two different steps: worth checking tells Herent-Kortenberg; nothing is confirmed.
