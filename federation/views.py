@@ -93,6 +93,10 @@ NEWER_LEFT = {
     "closed": _l("%(cell)s closed its case %(days)s day(s) after this alert."),
     "erased": _l("%(cell)s erased its case %(days)s day(s) after this alert."),
 }
+NEWER_LEFT_SAME_DAY = {
+    "closed": _l("%(cell)s closed its case on the day of this alert."),
+    "erased": _l("%(cell)s erased its case on the day of this alert."),
+}
 STATE_LABELS = {
     AlertState.OPEN: _l("open"),
     AlertState.CONFIRMED: _l("confirmed by both cells"),
@@ -148,7 +152,8 @@ def _newer_left(alert) -> str | None:
     """For the cell that heard first: the newer case left soon after the alert (a probe looks so)."""
     if alert.newer_left not in NEWER_LEFT or not alert.heard_first:
         return None
-    return str(NEWER_LEFT[alert.newer_left]) % {"cell": alert.other_cell, "days": alert.newer_left_days or 0}
+    labels = NEWER_LEFT if alert.newer_left_days else NEWER_LEFT_SAME_DAY
+    return str(labels[alert.newer_left]) % {"cell": alert.other_cell, "days": alert.newer_left_days}
 
 
 # Why a cell is suggested as a neighbour (federation.suggestions). The registry has no municipal

@@ -367,7 +367,7 @@ def test_the_home_page_shows_a_waiting_alert_to_the_cell_whose_turn_it_is(app, t
     body = home(ask, LEUVEN)
     assert "Match alerts waiting for you: 1." in body
     assert f'href="/{LEUVEN}/federation/alerts#alert-{alert.id}">{code_l}</a>' in body
-    assert f"very strong match with a case of {herko_name(app, herko)}" in body
+    assert f"very strong match with a case of {cell_name(app, herko)}" in body
     assert nothing_technical(body) and code_h not in body
     # Herko heard nothing yet; a partner of Leuven sees no alert either.
     assert "federation-alerts" not in home(agree, HERKO)
@@ -390,7 +390,7 @@ def test_the_home_page_shows_a_waiting_alert_to_the_cell_whose_turn_it_is(app, t
         assert code in body and alert.shared_reference in body
 
 
-def herko_name(app, cell) -> str:
+def cell_name(app, cell) -> str:
     with app.app_context():
         name = db.session.scalar(sa.text("select name from tenants where id = :id"), {"id": cell.tenant_id})
         db.session.remove()
@@ -424,7 +424,7 @@ def test_after_both_confirmed_the_case_page_and_timeline_show_the_other_cell(app
     for client, slug, case_id, other, other_code in ((ask, LEUVEN, case_l, herko, code_h), (agree, HERKO, case_h, leuven, code_l)):
         body = text(client.get(f"/{slug}/cases/{case_id}", headers=EN))
         panel = body.split('class="case-section federation-cooperation"', 1)[1].split("</section>", 1)[0]
-        assert herko_name(app, other) in panel and alert.shared_reference in panel
+        assert cell_name(app, other) in panel and alert.shared_reference in panel
         assert f'mailto:{other.coordinator.email}' in panel and "Test coordinator" in panel
         assert other_code not in body and not any(name in body for name in NAMES if name not in ("Amrani", "amrani"))
         timeline = body.split('<ol class="case-timeline">', 1)[1].split("</ol>", 1)[0]
@@ -440,17 +440,28 @@ def test_after_both_confirmed_the_case_page_and_timeline_show_the_other_cell(app
 
 
 def test_the_earlier_cell_is_told_when_the_newer_case_left_soon_after(app, two):
-    from livc.platform.timeutil import utcnow
+    from livc.federation.enrolment import remove_enrolment
+    from livc.tenants.cases.reading import case_for_federation
 
     leuven, herko = two
-    ask, agree, _leuven_case, _herko_case, alert = linked_with_alert(app, two)
+    ask, agree, _leuven_case, (case_h, _code_h), alert = linked_with_alert(app, two)
+    # Herko's case (the newer one) leaves the federation as it is erased, the day of the alert.
+    with app.test_request_context(), tenant_context(herko.tenant_id):
+        remove_enrolment(case_for_federation(case_h), "erased")
+        db.session.commit()
+        db.session.remove()
+    assert alerts(app)[0].state == AlertState.WITHDRAWN
+    body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
+    closed = section(body, "closed-alerts")
+    assert f"{cell_name(app, herko)} erased its case on the day of this alert." in closed
+    assert "federation-alerts" not in home(ask, LEUVEN)  # nothing left to do
+    assert 'class="federation-alert"' not in text(agree.get(f"/{HERKO}/federation/alerts", headers=EN))
+
+    # Two days later, it says how many.
     with app.app_context():
         row = db.session.get(MatchAlert, alert.id)
-        row.state, row.withdrawn_at = AlertState.WITHDRAWN, utcnow()
-        row.newer_left, row.newer_left_at = "erased", row.created_at + timedelta(days=2, hours=3)
+        row.newer_left_at = row.created_at + timedelta(days=2, hours=3)
         db.session.commit()
         db.session.remove()
     body = text(ask.get(f"/{LEUVEN}/federation/alerts", headers=EN))
-    closed = section(body, "closed-alerts")
-    assert f"{herko_name(app, herko)} erased its case 2 day(s) after this alert." in closed
-    assert "federation-alerts" not in home(ask, LEUVEN)  # nothing left to do
+    assert f"{cell_name(app, herko)} erased its case 2 day(s) after this alert." in section(body, "closed-alerts")
