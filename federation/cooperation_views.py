@@ -9,8 +9,9 @@ shown again; a refused request is rolled back, so it changes nothing.
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
@@ -20,8 +21,10 @@ from livc.federation.models import HandoverStatus
 from livc.platform import registry
 from livc.platform.forms import field_messages, render_form
 from livc.platform.policy import Action
+from livc.platform.roles import Role
 from livc.tenants.access import guard
 from livc.tenants.cases.reading import FederatedCase, case_for_federation
+from livc.tenants.panels import CaseOccasion, Panel
 from livc.tenants.web import blueprint
 
 CHOOSE_ACTION = _l("Choose what to do.")
@@ -44,10 +47,16 @@ def moved_to_choices() -> list[tuple[str, str]]:
     return sorted(((m.nis_code, m.name()) for m in registry.municipalities()), key=lambda item: item[1].casefold())
 
 
-@blueprint.app_template_global()
-def case_handover(case) -> handovers.HandoverView | None:
-    """The hand-over of a case closed as "moved away", for its page (None otherwise)."""
-    return handovers.sending_view(case.id)
+def handover_panels(occasion: CaseOccasion, **_details) -> list[Panel]:
+    """The case page's hand-over, when the case closed as "moved away" (a receiver of
+    :data:`livc.tenants.panels.case_panels_wanted`: the page already checked the reader may read
+    the case); the way to the sending form for its coordinator."""
+    view = handovers.sending_view(occasion.case_id)
+    if view is None:
+        return []
+    html = render_template("tenants/federation_handover_case.html", handover=view, labels=HANDOVER_LABELS,
+                           coordinator=occasion.person.role == Role.COORDINATOR)
+    return [Panel("federation-handover", Markup(html))]
 
 
 @blueprint.app_template_global()

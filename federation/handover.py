@@ -320,16 +320,18 @@ def _withdraw(handover: Handover, reason: str, by_cell: int) -> None:
 
 
 def case_erased(case_id: int) -> int:
-    """The sending case is being erased: a hand-over not decided yet is withdrawn (its file
-    goes with the case's rows, its summary with the case's key)."""
+    """The sending case is being erased: a hand-over not decided yet is withdrawn, and the
+    case's file goes (its summary was under the case's key, destroyed with the case)."""
     tenant_id = current_tenant_id()
     withdrawn = 0
-    for record in db.session.scalars(sa.select(HandoverFile).where(
-            HandoverFile.case_id == case_id, HandoverFile.handover_id.is_not(None))):
-        handover = db.session.get(Handover, record.handover_id)
+    records = db.session.scalars(sa.select(HandoverFile).where(HandoverFile.case_id == case_id)).all()
+    for record in records:
+        handover = db.session.get(Handover, record.handover_id) if record.handover_id is not None else None
         if handover is not None and handover.status == HandoverStatus.PROPOSED:
             _withdraw(handover, "case_erased", tenant_id)
             withdrawn += 1
+        db.session.delete(record)
+    db.session.flush()
     return withdrawn
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from livc.federation import enrolment, handover, panels, threads
 from livc.federation.alerts import alerts_for
+from livc.federation.cooperation_views import handover_panels
 from livc.federation.models import AlertState
 from livc.platform.db import current_tenant_id
 from livc.tenants import panels as cell_pages
@@ -58,3 +59,4 @@ def connect() -> None:
     cell_pages.dashboard_wanted.connect(panels.dashboard_panels)
     cell_pages.case_panels_wanted.connect(panels.case_panels)
     cell_pages.case_events_wanted.connect(panels.case_events)
+    cell_pages.case_panels_wanted.connect(handover_panels)

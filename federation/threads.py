@@ -365,3 +365,19 @@ def case_erased(case_id: int) -> int:
                  details={"reason": "case_erased", "cell": tenant_id})
         gone += 1
     return gone
+
+
+def cell_left(tenant_id: int) -> int:
+    """A cell leaves the platform (offboarding): its threads go with its rows. The shared row
+    goes too (it names the cell), and a copy is only reachable through it, so the other cell's
+    copy is erased as well (entries deleted, its key destroyed) and its trail says why."""
+    threads = db.session.scalars(sa.select(CooperationThread).where(
+        sa.or_(CooperationThread.cell_a_id == tenant_id, CooperationThread.cell_b_id == tenant_id))).all()
+    for thread in threads:
+        other = thread.other(tenant_id)
+        with tenant_context(other):
+            removed = db.session.execute(sa.delete(ThreadEntry).where(ThreadEntry.thread_id == thread.id)).rowcount
+            destroy_key(record_scope("fedthread", thread.id))
+            audit.record("federation.thread_left", subject=f"thread:{thread.id}",
+                         details={"reason": "cell_offboarded", "cell": tenant_id, "entries_erased": removed or 0})
+    return len(threads)

@@ -131,7 +131,7 @@ def full_case(app, cell: Cell, *, close: bool = False) -> tuple[int, str]:
                           {"outcome": "continue", "summary": REVIEW_SUMMARY})
         cases.start_feedback(case, coordinator, FEEDBACK)
         if close:
-            confirmed(cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": CLOSURE_NOTE}),
+            confirmed(cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "municipality": "44021", "note": CLOSURE_NOTE}),
                       case_confirmer(cell, case))
         case_id, code = case.id, case.code
         db.session.commit()

@@ -273,7 +273,7 @@ def test_closing_with_open_measures_needs_a_reason_and_plans_reviews_after_closu
         assert "still open" in refused["note"][0]
         case = db.session.get(Case, case_id)
         assert case.status == CaseStatus.OPEN
-        proposal = cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "note": "Moved to Gent; their cell takes over."})
+        proposal = cases.close_case(case, coordinator, {"reason": ClosureReason.MOVED_AWAY, "municipality": "44021", "note": "Moved to Gent; their cell takes over."})
         db.session.commit()
         case = db.session.get(Case, case_id)
         # Proposed only: the case stays open and its measure too until a second member confirms.

@@ -338,6 +338,9 @@ def test_a_hand_over_travels_to_the_covering_cell_only_on_acceptance(app, two):
     [handover] = handovers(app)
     assert handover.status == HandoverStatus.PROPOSED and handover.to_cell_id == herko.tenant_id
 
+    case_page = text(client_of(app, leuven.coordinator).get(f"/{LEUVEN}/cases/{case_id}", headers=EN))
+    assert "Hand-over to" in case_page and "Choose what it receives" in case_page
+
     # Not sent yet: Herko does not see it.
     receiver = client_of(app, herko.coordinator)
     assert f"handover={handover.id}" not in text(receiver.get(f"/{HERKO}/federation/cooperation", headers=EN))
@@ -408,8 +411,9 @@ def test_no_covering_cell_the_closure_stands_and_the_case_says_so(app, two):
     with app.app_context(), tenant_context(leuven.tenant_id):
         assert db.session.scalar(sa.text("select status from cases where id = :id"), {"id": case_id}) == "closed"
         db.session.remove()
-    page = text(client_of(app, leuven.coordinator).get(f"/{LEUVEN}/cases/{case_id}/handover", headers=EN))
-    assert "no cell on the platform covers it" in page
+    coordinator = client_of(app, leuven.coordinator)
+    for path in (f"/{LEUVEN}/cases/{case_id}/handover", f"/{LEUVEN}/cases/{case_id}"):
+        assert "no cell on the platform covers it" in text(coordinator.get(path, headers=EN))
 
 
 def test_a_third_cell_sees_nothing_of_a_hand_over(app, two):
@@ -422,3 +426,41 @@ def test_a_third_cell_sees_nothing_of_a_hand_over(app, two):
     third = client_of(app, _third_cell(app))
     assert third.get(f"/third-cell/federation/handover?handover={handover.id}").status_code == 404
     assert "Leuven" not in text(third.get("/third-cell/federation/cooperation", headers=EN)).split("<main", 1)[1]
+
+
+# --- a cell leaving the platform -------------------------------------------------------------------
+
+
+def test_offboarding_a_cell_withdraws_its_hand_overs_and_ends_its_threads_for_the_other_cell(app, two):
+    from livc.admin.lifecycle import operations as lifecycle
+
+    leuven, herko = two
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    say(ask, LEUVEN, thread, SECRET)
+    moved, _ = open_person(app, leuven, {**AMRANI_L, "given_names": "Karim", "date_of_birth": "1991-04-08"})
+    close_moved(app, leuven, moved, "24038")
+    [handover] = handovers(app)
+    path = f"/{LEUVEN}/cases/{moved}/handover"
+    post_form(client_of(app, leuven.coordinator), path, {"summary": SECRET}, form_path=path)
+
+    with app.app_context():
+        leaving = db.session.scalar(sa.select(Tenant).where(Tenant.slug == LEUVEN))
+        lifecycle.start_offboarding(leaving, "operator:1", "archive@leuven.example.test")
+        db.session.commit()
+        db.session.remove()
+        state = lifecycle.progress(leuven.tenant_id)
+        db.session.remove()
+    assert state["state"] == "done" and state["report"]["passed"] is True
+
+    assert handovers(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(CooperationThread.id))) == 0
+        db.session.remove()
+    assert entries_in(app, herko) == []
+    trail = actions_in(app, herko)
+    assert ("federation.handover_withdrawn", f"handover:{handover.id}") in trail
+    assert ("federation.thread_left", f"thread:{thread}") in trail
+    assert client_of(app, herko.coordinator).get(thread_path(HERKO, thread)).status_code == 404

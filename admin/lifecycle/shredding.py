@@ -1,4 +1,5 @@
-"""Crypto-shredding a cell: its federation tokens, links and alerts withdrawn, every data key
+"""Crypto-shredding a cell: its federation tokens, links and alerts withdrawn, its hand-overs
+withdrawn and its cooperation threads left (the other cells' trails say so), every data key
 destroyed, every tenant row deleted, accounts that belonged to nothing else removed."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from livc.admin.lifecycle.models import Offboarding, TenantExport, plain_counts, record_event
 from livc.admin.lifecycle.verification import KEPT_AS_EVIDENCE, refers_to, tenant_tables
+from livc.federation.handover import withdraw_cell as withdraw_handovers
 from livc.federation.links import audit_in
 from livc.federation.models import (
     AlertState,
@@ -17,6 +19,7 @@ from livc.federation.models import (
     FederationLink,
     MatchAlert,
 )
+from livc.federation.threads import cell_left as leave_threads
 from livc.platform.accounts import Account
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
@@ -58,8 +61,11 @@ def _withdraw_federation(tenant: Tenant) -> dict[str, int]:
     refs = sa.select(FederationEnrolment.ref).where(FederationEnrolment.tenant_id == tenant.id)
     dismissed = db.session.execute(sa.delete(DismissedPair).where(
         sa.or_(DismissedPair.ref_low.in_(refs), DismissedPair.ref_high.in_(refs)))).rowcount or 0
+    handovers = withdraw_handovers(tenant.id)
+    threads = leave_threads(tenant.id)
     db.session.flush()
-    return {"alerts_withdrawn": withdrawn, "links_ended": ended, "dismissed_pairs": dismissed}
+    return {"alerts_withdrawn": withdrawn, "links_ended": ended, "dismissed_pairs": dismissed,
+            "handovers_withdrawn": handovers, "threads_left": threads}
 
 
 def _destroy_keys(tenant_id: int) -> int:
