@@ -464,3 +464,24 @@ def test_offboarding_a_cell_withdraws_its_hand_overs_and_ends_its_threads_for_th
     assert ("federation.handover_withdrawn", f"handover:{handover.id}") in trail
     assert ("federation.thread_left", f"thread:{thread}") in trail
     assert client_of(app, herko.coordinator).get(thread_path(HERKO, thread)).status_code == 404
+
+
+def test_the_closure_api_takes_the_new_municipality_and_names_the_field_at_fault(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    client = client_of(app, leuven.coordinator)
+    headers = {"X-CSRFToken": client.get(f"/{LEUVEN}/api/session").get_json()["csrf_token"], **EN}
+    path = f"/{LEUVEN}/api/cases/{case_id}/closure"
+    refused = client.post(path, json={"reason": "moved_away"}, headers=headers)
+    assert refused.status_code == 422
+    assert "municipality" in str(refused.get_json())
+    assert client.post(path, json={"reason": "moved_away", "municipality": "24055"}, headers=headers).status_code in (200, 201, 202)
+    with app.test_request_context(), tenant_context(leuven.tenant_id):
+        from case_helpers import latest_proposal
+        from livc.tenants.cases.models import Case
+
+        confirmed(latest_proposal(), case_confirmer(leuven, db.session.get(Case, case_id)))
+        db.session.commit()
+        db.session.remove()
+    [handover] = handovers(app)
+    assert handover.to_cell_id == herko.tenant_id and handover.nis_code == "24055"
