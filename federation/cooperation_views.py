@@ -68,17 +68,21 @@ def cooperation_of_alert(alert_id: int):
 # --- threads ------------------------------------------------------------------------------------
 
 
-@blueprint.get("/federation/cooperation")
-@guard(Action.FEDERATION_COOPERATE)
-def cooperation():
-    """The cell's cooperation threads the member takes part in; the hand-overs it received."""
+def _cooperation_page(status: int = 200, errors: dict | None = None):
     coordinator = threads.is_coordinator(g.membership, g.tenant.id)
     return render_form(
-        "tenants/federation_cooperation.html",
+        "tenants/federation_cooperation.html", status, errors,
         threads=threads.threads_for(g.tenant.id, g.membership),
         received=handovers.received_for(g.tenant.id) if coordinator else [],
         coordinator=coordinator, handover_labels=HANDOVER_LABELS,
     )
+
+
+@blueprint.get("/federation/cooperation")
+@guard(Action.FEDERATION_COOPERATE)
+def cooperation():
+    """The cell's cooperation threads the member takes part in; the hand-overs it received."""
+    return _cooperation_page()
 
 
 @blueprint.post("/federation/cooperation/open")
@@ -91,9 +95,7 @@ def cooperation_open():
             raise ValidationError({"_schema": [str(threads.NO_THREAD)]})
         thread = threads.open_thread(g.tenant.id, alert_id, g.membership)
     except ValidationError as error:
-        return render_form("tenants/federation_cooperation.html", 422, field_messages(error),
-                           threads=threads.threads_for(g.tenant.id, g.membership), received=[],
-                           coordinator=True, handover_labels=HANDOVER_LABELS)
+        return _cooperation_page(422, field_messages(error))
     return redirect(url_for("tenant.cooperation_thread", thread=thread.id))
 
 
