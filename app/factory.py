@@ -13,7 +13,10 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 # Importing a models module registers its tables (Alembic's environment imports this module for
 # the whole metadata); importing a view module puts its routes on its blueprint.
 from livc.admin import api as admin_api  # noqa: F401
-from livc.admin.health import outbox_views  # noqa: F401
+from livc.admin.health import (
+    budget_views,  # noqa: F401
+    outbox_views,  # noqa: F401
+)
 from livc.admin.health import views as health_views  # noqa: F401
 from livc.admin.lifecycle import models as lifecycle_models  # noqa: F401
 from livc.admin.lifecycle import views as lifecycle_views  # noqa: F401

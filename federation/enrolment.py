@@ -231,6 +231,17 @@ def _take_out(row: CaseFederation, left: str | None = None) -> bool:
     return True
 
 
+def _erased_after_closure(row: CaseFederation) -> None:
+    """A case closed soon after an alert, then erased: the earlier cell reads "erased"."""
+    enrolment = _enrolment(row.ref)
+    if enrolment is None:
+        return
+    mine = sa.or_(MatchAlert.enrolment_a_id == enrolment.id, MatchAlert.enrolment_b_id == enrolment.id)
+    db.session.execute(
+        sa.update(MatchAlert).where(mine, MatchAlert.newer_left == "closed").values(newer_left="erased")
+    )
+
+
 def remove_enrolment(case: FederatedCase, reason: str) -> None:
     """Take a case out of the index now (closure, erasure, opt-out), in the caller's
     transaction. On erasure the case's ref mapping goes too."""
@@ -240,6 +251,7 @@ def remove_enrolment(case: FederatedCase, reason: str) -> None:
     if _take_out(row, "erased" if reason == "erased" else "closed"):
         audit.record("federation.enrolment_removed", subject=f"case:{case.code}", details={"reason": reason})
     if reason == "erased":
+        _erased_after_closure(row)
         db.session.delete(row)
         db.session.flush()
 
@@ -425,9 +437,9 @@ def _tell_neighbours(tenant_id: int) -> None:
 
 
 def release_held(tenant_id: int, operator_id: int | None = None) -> int:
-    """An operator lets the cell's held enrolments proceed (a platform-level call, audited by
-    the caller in the operator trail; mirrored here in the cell's trail): each is computed by a
-    job, charged to the budget as released. How many were released."""
+    """An operator lets the cell's held enrolments proceed (a platform-level call; the caller
+    audits it in the operator trail, mirrored to the cell's): each is computed by a job,
+    charged to the budget as released. How many were released."""
     held = db.session.scalars(
         sa.select(FederationEnrolment).where(
             FederationEnrolment.tenant_id == tenant_id, FederationEnrolment.status == EnrolmentStatus.HELD
@@ -445,7 +457,6 @@ def release_held(tenant_id: int, operator_id: int | None = None) -> int:
             enrolment.status, enrolment.released_at, enrolment.updated_at = EnrolmentStatus.PENDING, now, now
         db.session.add(BudgetRelease(tenant_id=tenant_id, operator_id=operator_id, count=len(held), released_at=now))
         db.session.flush()
-        audit.record("federation.enrolments_released", subject="federation:budget", details={"count": len(held)})
         for enrolment in held:
             if enrolment.ref in case_ids:
                 enqueue(enrol_case, case_ids[enrolment.ref], tenant_id=tenant_id)

@@ -63,6 +63,8 @@ class OperatorAction(enum.StrEnum):
     OPERATORS_MANAGE = "operator.operators.manage"
     POLICE_ZONES_VIEW = "operator.police_zones.view"  # the police-zone directory (directory data)
     POLICE_ZONES_MANAGE = "operator.police_zones.manage"
+    FEDERATION_BUDGETS_VIEW = "operator.federation_budgets.view"  # per cell: counts only
+    FEDERATION_RELEASE = "operator.federation.release"  # let a cell's held enrolments proceed
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
@@ -198,6 +200,8 @@ OPERATOR_RULES: dict[OperatorAction, frozenset[str]] = {
     OperatorAction.OPERATORS_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.POLICE_ZONES_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
     OperatorAction.POLICE_ZONES_MANAGE: frozenset({_ADMINISTRATOR}),
+    OperatorAction.FEDERATION_BUDGETS_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.FEDERATION_RELEASE: frozenset({_ADMINISTRATOR}),
 }
 
 

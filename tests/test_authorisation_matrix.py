@@ -107,6 +107,8 @@ EXPECTED_OPERATOR_ROLES: dict[OperatorAction, frozenset[OperatorRole]] = {
     OperatorAction.OPERATORS_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.POLICE_ZONES_VIEW: BOTH_OPERATOR_ROLES,
     OperatorAction.POLICE_ZONES_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
+    OperatorAction.FEDERATION_BUDGETS_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.FEDERATION_RELEASE: frozenset({OperatorRole.ADMINISTRATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')

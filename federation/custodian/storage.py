@@ -427,6 +427,9 @@ class EnrolmentLedger:
         with self._change() as data:
             entry = data["cells"].setdefault(f"{client} {cell}", {"times": [], "total": 0, "reenrol": {}})
             entry["times"] = [t for t in entry["times"] if datetime.fromisoformat(t) > now - self.WEEK]
+            seen = {int(number): when for number, when in data["schemes"].items()}
+            if scheme is not None and scheme not in seen and (not seen or scheme > max(seen)):
+                data["schemes"][str(scheme)] = seen[scheme] = now.isoformat(timespec="seconds")
             if purpose == "enrol":
                 if len(entry["times"]) >= self.per_week:
                     raise EnrolmentRefused(f"over the weekly enrolment budget of this cell ({self.per_week})")
@@ -434,15 +437,9 @@ class EnrolmentLedger:
                 entry["total"] += 1
                 return
             recent_epoch = datetime.fromisoformat(epoch_created) > now - self.reenrol_window
-            recent_scheme = False
-            if scheme is not None:
-                seen = {int(number): when for number, when in data["schemes"].items()}
-                if scheme not in seen and (not seen or scheme > max(seen)):
-                    data["schemes"][str(scheme)] = now.isoformat(timespec="seconds")
-                    seen[scheme] = data["schemes"][str(scheme)]
-                recent_scheme = scheme in seen and scheme == max(seen) and (
-                    datetime.fromisoformat(seen[scheme]) > now - self.reenrol_window
-                )
+            recent_scheme = scheme is not None and scheme in seen and scheme == max(seen) and (
+                datetime.fromisoformat(seen[scheme]) > now - self.reenrol_window
+            )
             if not (recent_epoch or recent_scheme):
                 raise EnrolmentRefused("a re-enrolment only follows a recent key rotation or key scheme change")
             key = f"{epoch}:{scheme}"
