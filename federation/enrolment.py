@@ -178,7 +178,7 @@ def request_enrolment(case: FederatedCase, *, job: bool = True) -> FederationEnr
     row = federation_of(case)
     if not eligible(case, row) or not linked_cells(tenant_id):
         if row is not None:
-            _take_out(row)
+            _take_out(row, "closed" if not eligible(case, row) else None)
         return None
     row = row or federation_of(case, create=True)
     enrolment = _enrolment(row.ref)
@@ -341,7 +341,7 @@ def enrol_case(case_id: int) -> str:
     identity = identity_for_matching(case.id)  # decrypted here, for the keys only
     parsed = _parsed(identity)
     if identity_refusal(parsed.known) is not None:
-        _take_out(row)
+        _take_out(row, "closed")  # an identity emptied of what names a person: as a closure
         enrolment.status = EnrolmentStatus.REMOVED  # also when it never was in the index
         return "refused"
     # New tokens (a first enrolment, or the identity changed) are charged to the cell's weekly

@@ -46,7 +46,10 @@ def _withdraw_federation(tenant: Tenant) -> dict[str, int]:
         if alert.state == AlertState.OPEN:
             alert.state, alert.withdrawn_at, alert.updated_at = AlertState.WITHDRAWN, now, now
             withdrawn += 1
-        if other != tenant.id:
+        # Only a cell that could see the alert is told (the newer cell never hears of one the
+        # earlier cell did not judge worth checking).
+        seen = alert.disclosed_at is not None or getattr(alert, f"tenant_{alert.earlier_side}_id") == other
+        if other != tenant.id and seen:
             audit_in(other, "federation.alert_withdrawn", subject=f"alert:{alert.id}",
                      details={"reason": "cell_offboarded", "cell": tenant.id})
     links = db.session.scalars(sa.select(FederationLink).where(

@@ -46,7 +46,8 @@ def tenant_tables() -> list[tuple[sa.Table, list[sa.Column]]]:
 # --- step (d): the verification report --------------------------------------------------------------
 
 FEDERATION_TABLES = ("federation_enrolments", "federation_tokens", "federation_links", "match_alerts",
-                     "federation_threads", "federation_handovers")
+                     "federation_threads", "federation_handovers",
+                     "federation_budget_uses", "federation_budget_releases")
 
 
 def export_state(export: TenantExport | None, now: datetime | None = None) -> str:
