@@ -16,6 +16,10 @@ municipalities; a cell whose person moved away hands the follow-up to the cell o
    receiving cell's key for the hand-over, and the sending copy is emptied) or declines with a
    reason (nothing travels; the sending cell reads the reason). A hand-over decided once cannot
    be acted on again. Every step is in both cells' audit trails.
+
+Mails, in the recipient cell's first language and naming only the other cell and the
+municipality, with a link: the receiving coordinators when the proposal is sent, the sending
+coordinators when it is accepted or declined (the reason stays on the page).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
@@ -32,10 +37,12 @@ from livc.federation.links import FederationError, audit_in
 from livc.federation.models import Handover, HandoverFile, HandoverSide, HandoverStatus
 from livc.platform import audit, registry
 from livc.platform.db import current_tenant_id, db, tenant_context
+from livc.platform.mail import render_mail, send_mail
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant, TenantMunicipality, TenantStatus
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.reading import FederatedCase, facts_for_handover
+from livc.tenants.members.reading import coordinator_contacts
 
 SUMMARY_MAX = 5000
 REASON_MAX = 2000
@@ -146,6 +153,38 @@ def _names(*cell_ids) -> dict[int, str]:
     return dict(db.session.execute(sa.select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids))).all()) if ids else {}
 
 
+def _cell_link(tenant: Tenant, path: str) -> str:
+    base = current_app.extensions["livc.settings"].base_url.rstrip("/")
+    return f"{base}/{tenant.slug}/{path}"
+
+
+def _tell_coordinators(handover: Handover, cell_id: int, template: str, path: str, **context) -> int:
+    """Mail the coordinators of ``cell_id`` about the hand-over, in the cell's first language:
+    the other cell, the municipality and a link, nothing of the person and no reason. Audited in
+    that cell with the number of recipients."""
+    tenant = db.session.get(Tenant, cell_id)
+    other_id = handover.to_cell_id if cell_id == handover.from_cell_id else handover.from_cell_id
+    with tenant_context(cell_id):
+        recipients = coordinator_contacts()
+        subject, body = render_mail(
+            template, tenant.languages[0], tenant=tenant, other=_names(other_id).get(other_id),
+            municipality=municipality_name(handover.nis_code), link=_cell_link(tenant, path), **context,
+        )
+        for contact in recipients:
+            send_mail(contact.email, subject, body, tenant_id=cell_id)
+        audit.record("federation.handover_notified", subject=f"handover:{handover.id}",
+                     details={"handover_id": handover.id, "recipients": len(recipients)})
+    return len(recipients)
+
+
+def _tell_sender(handover: Handover, *, accepted: bool) -> int:
+    with tenant_context(handover.from_cell_id):
+        sending = _sending_file(handover)
+        case_id = sending.case_id if sending is not None else None
+    path = f"cases/{case_id}/handover" if case_id is not None else "federation/cooperation"
+    return _tell_coordinators(handover, handover.from_cell_id, "federation_handover_decided", path, accepted=accepted)
+
+
 def sending_view(case_id: int) -> HandoverView | None:
     """The hand-over of the cell's case, if it closed as "moved away" (the case page, the
     sending coordinator's form); the decline reason is decrypted only when declined."""
@@ -201,6 +240,8 @@ def send_summary(case: FederatedCase, actor, *, summary: str | None, identity: b
                  details={"handover_id": handover.id, "parts": parts, "membership_id": actor.id})
     audit_in(handover.to_cell_id, "federation.handover_proposed", subject=f"handover:{handover.id}",
              details={"handover_id": handover.id, "from_cell": tenant_id, "nis_code": handover.nis_code})
+    _tell_coordinators(handover, handover.to_cell_id, "federation_handover_proposed",
+                       f"federation/handover?handover={handover.id}")
 
 
 def _received(tenant_id: int, handover_id: int, *, lock: bool = False) -> Handover | None:
@@ -287,6 +328,7 @@ def accept(tenant_id: int, handover_id: int, actor) -> None:
                  details={**details, "membership_id": actor.id, "from_cell": handover.from_cell_id})
     audit_in(handover.from_cell_id, "federation.handover_accepted", subject=f"handover:{handover.id}",
              details={**details, "to_cell": tenant_id})
+    _tell_sender(handover, accepted=True)
 
 
 def decline(tenant_id: int, handover_id: int, actor, reason: str | None) -> None:
@@ -309,6 +351,7 @@ def decline(tenant_id: int, handover_id: int, actor, reason: str | None) -> None
                  details={**details, "membership_id": actor.id, "from_cell": handover.from_cell_id})
     audit_in(handover.from_cell_id, "federation.handover_declined", subject=f"handover:{handover.id}",
              details={**details, "to_cell": tenant_id})
+    _tell_sender(handover, accepted=False)
 
 
 def _withdraw(handover: Handover, reason: str, by_cell: int) -> None:

@@ -10,7 +10,9 @@ tenant-scoped ``federation_thread_entries`` (the other cell's copy inside its te
 each encrypted under that cell's key for the thread (``fedthread:<thread id>``). The shared row
 (``federation_threads``) holds ids and dates only. Every message is in both cells' audit
 trails; reading the thread is audited as a read of the cell's case. The other side's
-participants get a mail naming the cells and the shared reference, never the content.
+participants get a mail naming the cells and the shared reference, never the content, for a
+message, for the thread's closing (the reason stays in livc) and when both cells let their
+information officers in.
 
 The thread ends when either side closes it (with a reason, written to both copies) and is
 read-only from then on. When a cell's case is erased, that cell's copy goes with it (its entries
@@ -272,26 +274,34 @@ def post(tenant_id: int, thread_id: int, actor, body: str | None) -> None:
 
 def thread_link(tenant: Tenant, thread_id: int) -> str:
     base = current_app.extensions["livc.settings"].base_url.rstrip("/")
-    return f"{base}/{tenant.slug}/federation/cooperation/{thread_id}"
+    return f"{base}/{tenant.slug}/federation/cooperation/thread?thread={thread_id}"
 
 
-def notify_other_side(thread: CooperationThread, tenant_id: int) -> int:
-    """Mail the other cell's participants that a message waits (no content, cells only)."""
+def _tell_other_side(thread: CooperationThread, tenant_id: int, template: str, action: str) -> int:
+    """Mail the other cell's participants (its coordinators, and its cleared information officers
+    once both cells let them in) in its first language: the cells and the shared reference, a
+    link, never content. Audited in the other cell with the number of recipients."""
     other = db.session.get(Tenant, thread.other(tenant_id))
     sender = db.session.get(Tenant, tenant_id)
-    alert = db.session.get(MatchAlert, thread.alert_id)
+    alert = db.session.get(MatchAlert, thread.alert_id) if thread.alert_id is not None else None
     with tenant_context(other.id):
         recipients = list(coordinator_contacts())
         if thread.officers_join:
             recipients += [c for c in cleared_officer_contacts() if c not in recipients]
         subject, body = render_mail(
-            "federation_thread_message", other.languages[0], tenant=other, other=sender.name,
-            reference=alert.shared_reference, link=thread_link(other, thread.id),
+            template, other.languages[0], tenant=other, other=sender.name,
+            reference=alert.shared_reference if alert is not None else f"#{thread.id}",
+            link=thread_link(other, thread.id),
         )
         for contact in recipients:
             send_mail(contact.email, subject, body, tenant_id=other.id)
-        audit.record("federation.thread_notified", subject=f"thread:{thread.id}", details={"recipients": len(recipients)})
+        audit.record(action, subject=f"thread:{thread.id}", details={"recipients": len(recipients)})
     return len(recipients)
+
+
+def notify_other_side(thread: CooperationThread, tenant_id: int) -> int:
+    """Mail the other cell's participants that a message waits (no content, cells only)."""
+    return _tell_other_side(thread, tenant_id, "federation_thread_message", "federation.thread_notified")
 
 
 def agree_officers(tenant_id: int, thread_id: int, actor, agree: bool) -> None:
@@ -310,6 +320,8 @@ def agree_officers(tenant_id: int, thread_id: int, actor, agree: bool) -> None:
     details = {"thread_id": thread.id, "both": thread.officers_join}
     audit.record(action, subject=f"thread:{thread.id}", details={**details, "membership_id": actor.id})
     audit_in(thread.other(tenant_id), action, subject=f"thread:{thread.id}", details={**details, "cell": tenant_id})
+    if thread.officers_join:
+        _tell_other_side(thread, tenant_id, "federation_thread_officers", "federation.thread_notified")
 
 
 def close_thread(tenant_id: int, thread_id: int, actor, reason: str | None) -> None:
@@ -326,6 +338,7 @@ def close_thread(tenant_id: int, thread_id: int, actor, reason: str | None) -> N
     audit.record("federation.thread_closed", subject=f"thread:{thread.id}", details={**details, "membership_id": actor.id})
     audit_in(thread.other(tenant_id), "federation.thread_closed", subject=f"thread:{thread.id}",
              details={**details, "cell": tenant_id})
+    _tell_other_side(thread, tenant_id, "federation_thread_closed", "federation.thread_notified")
 
 
 def threads_of_case(case_id: int) -> list[CooperationThread]:

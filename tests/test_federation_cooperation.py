@@ -485,3 +485,131 @@ def test_the_closure_api_takes_the_new_municipality_and_names_the_field_at_fault
         db.session.remove()
     [handover] = handovers(app)
     assert handover.to_cell_id == herko.tenant_id and handover.nis_code == "24055"
+
+
+# --- the mails ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def speaking_english(app, two):
+    """The two cells, working in English first: the mails go out in a cell's first language, and
+    English reads the same before and after the Dutch translations."""
+    with app.app_context():
+        for cell in two:
+            db.session.get(Tenant, cell.tenant_id).languages = ["en", "nl"]
+        db.session.commit()
+        db.session.remove()
+    return two
+
+
+def mails_to(app, address: str, *, about: str) -> list[email.message.EmailMessage]:
+    return [mail for mail in outbox(app) if mail["To"] == address and about in mail["subject"]]
+
+
+def path_in(mail) -> str:
+    """The link of a mail, as a path of the site."""
+    [link] = [line.strip() for line in mail.get_content().splitlines() if "://" in line]
+    return "/" + link.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_the_receiving_coordinators_are_told_of_a_hand_over_by_cell_and_municipality_only(app, speaking_english):
+    leuven, herko = speaking_english
+    case_id, code = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24038")
+    [handover] = handovers(app)
+    assert mails_to(app, herko.coordinator.email, about="hand-over") == []  # nothing chosen yet
+
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(client_of(app, leuven.coordinator), path, {"summary": SECRET, "identity": "yes"}, form_path=path)
+
+    [mail] = mails_to(app, herko.coordinator.email, about="hand-over")
+    body = mail.get_content()
+    assert "Leuven" in mail["subject"] and "Leuven" in body and "Herent" in body
+    for secret in (SECRET, "Amrani", "Mohammed", code):
+        assert secret not in body and secret not in mail["subject"]
+    assert path_in(mail) == f"/{HERKO}/federation/handover?handover={handover.id}"
+    page = client_of(app, herko.coordinator).get(path_in(mail), headers=EN)
+    assert page.status_code == 200 and "A hand-over from" in text(page)
+    assert mails_to(app, leuven.coordinator.email, about="hand-over") == []
+    assert ("federation.handover_notified", f"handover:{handover.id}") in actions_in(app, herko)
+
+
+def test_the_sending_coordinators_hear_of_the_answer_the_reason_staying_on_the_page(app, speaking_english):
+    leuven, herko = speaking_english
+    declined_case, _ = open_person(app, leuven, AMRANI_L)
+    accepted_case, _ = open_person(app, leuven, {**AMRANI_L, "given_names": "Karim", "date_of_birth": "1991-04-08"})
+    sender = client_of(app, leuven.coordinator)
+    for case_id in (declined_case, accepted_case):
+        close_moved(app, leuven, case_id, "24055")
+        path = f"/{LEUVEN}/cases/{case_id}/handover"
+        post_form(sender, path, {"summary": SECRET}, form_path=path)
+    first, second = handovers(app)
+
+    receiver = client_of(app, herko.coordinator)
+    post_form(receiver, f"/{HERKO}/federation/handover",
+              {"handover": str(first.id), "action": "decline", "reason": "Not our municipality after all"},
+              form_path=f"/{HERKO}/federation/handover?handover={first.id}")
+    [declined] = mails_to(app, leuven.coordinator.email, about="declined")
+    assert "declined" in declined["subject"] and "Herent-Kortenberg" in declined["subject"]
+    assert "Kortenberg" in declined.get_content()  # the municipality
+    assert "Not our municipality" not in declined.get_content() and SECRET not in declined.get_content()
+    assert path_in(declined) == f"/{LEUVEN}/cases/{declined_case}/handover"
+    assert "Not our municipality after all" in text(sender.get(path_in(declined), headers=EN))
+
+    post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(second.id), "action": "accept"},
+              form_path=f"/{HERKO}/federation/handover?handover={second.id}")
+    [accepted] = mails_to(app, leuven.coordinator.email, about="accepted")
+    assert SECRET not in accepted.get_content() and "Amrani" not in accepted.get_content()
+    assert path_in(accepted) == f"/{LEUVEN}/cases/{accepted_case}/handover"
+    notified = [subject for action, subject in actions_in(app, leuven) if action == "federation.handover_notified"]
+    assert notified == [f"handover:{first.id}", f"handover:{second.id}"]
+
+
+def test_the_other_side_hears_that_a_thread_was_closed_without_the_reason(app, speaking_english):
+    leuven, herko = speaking_english
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    post_form(ask, f"/{LEUVEN}/federation/cooperation/thread",
+              {"thread": str(thread), "action": "close", "reason": "Herko takes it from here"},
+              form_path=thread_path(LEUVEN, thread))
+
+    [mail] = mails_to(app, herko.coordinator.email, about="closed")
+    assert "FED-" in mail["subject"] and "Leuven" in mail.get_content()
+    assert "Herko takes it from here" not in mail.get_content()
+    assert path_in(mail) == thread_path(HERKO, thread)
+    assert "Herko takes it from here" in text(client_of(app, herko.coordinator).get(path_in(mail), headers=EN))
+    assert mails_to(app, leuven.coordinator.email, about="closed") == []
+    assert ("federation.thread_notified", f"thread:{thread}") in actions_in(app, herko)
+
+
+def test_when_both_cells_let_their_officers_in_the_other_sides_participants_are_told(app, speaking_english):
+    leuven, herko = speaking_english
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    post_form(ask, f"/{LEUVEN}/federation/cooperation/thread", {"thread": str(thread), "action": "officers", "officers": "yes"},
+              form_path=thread_path(LEUVEN, thread))
+    assert mails_to(app, herko.coordinator.email, about="information officers") == []  # one cell agreed: no news
+
+    answer = client_of(app, herko.coordinator)
+    post_form(answer, f"/{HERKO}/federation/cooperation/thread", {"thread": str(thread), "action": "officers", "officers": "yes"},
+              form_path=thread_path(HERKO, thread))
+    told = {mail["To"] for mail in outbox(app) if "information officers" in mail["subject"]}
+    assert told == {leuven.coordinator.email, leuven.information_officer.email}
+    [mail] = mails_to(app, leuven.information_officer.email, about="information officers")
+    assert client_of(app, leuven.information_officer).get(path_in(mail), headers=EN).status_code == 200
+
+
+def test_the_mail_of_a_new_message_links_to_the_thread(app, speaking_english):
+    leuven, herko = speaking_english
+    alert, _, _ = matched(app, leuven, herko)
+    confirm_both(app, leuven, herko, alert)
+    ask, _ = start_thread(app, leuven, alert)
+    thread = thread_id(app)
+    say(ask, LEUVEN, thread, SECRET)
+    [mail] = mails_to(app, herko.coordinator.email, about="FED-")
+    page = client_of(app, herko.coordinator).get(path_in(mail), headers=EN)
+    assert page.status_code == 200 and SECRET in text(page)
