@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
 from livc.federation import alerts as federation_alerts
-from livc.federation.enrolment import exclude_case, federation_of, include_case
+from livc.federation.enrolment import exclude_case, federation_of, include_case, not_enrolled_reason
 from livc.federation.linking import NO_LINK, agree_link, end_link, request_link
 from livc.federation.links import linked_cells, links_of
 from livc.federation.match_keys import WEIGHTS
@@ -107,6 +107,7 @@ ENROLMENT_LABELS = {
     EnrolmentStatus.PENDING: _l("being enrolled in the federation index"),
     EnrolmentStatus.ENROLLED: _l("in the federation index: compared with the cases of linked cells"),
     EnrolmentStatus.REMOVED: _l("not in the federation index"),
+    EnrolmentStatus.HELD: _l("held: not yet compared with the cases of linked cells"),
 }
 def key_type_label(key_type: str) -> str:
     return str(KEY_TYPE_LABELS.get(key_type, key_type))
@@ -446,6 +447,8 @@ def _case_context(case: FederatedCase) -> dict:
         "linked": bool(linked_cells(g.tenant.id)),
         "closed": not case.followed,
         "no_identity": not case.has_identity,
+        # Why it is not compared, when the case itself does not say (its identity, a held enrolment).
+        "not_enrolled": not_enrolled_reason(case) if linked_cells(g.tenant.id) else None,
         "reason_max": REASON_MAX,
     }
 

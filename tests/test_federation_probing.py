@@ -200,6 +200,10 @@ def test_a_cell_probing_a_linked_cell_through_the_api_learns_nothing(app, two, b
     held = [prober.open_case("Mohamed", "El Amrani", f"1990-03-{day:02d}") for day in (9, 10)]
     assert statuses(app, herko) == [EnrolmentStatus.REMOVED] * 3 + [EnrolmentStatus.ENROLLED] * 3 + [EnrolmentStatus.HELD] * 2
     assert "held" in reason_of(app, herko, held[0])
+    # The case's federation page says why, in words.
+    for case_id, said in ((guesses[0], "A national number alone is never compared"), (held[0], "is held")):
+        page = prober.coordinator.get(f"/{HERKO}/cases/{case_id}/federation", headers=EN)
+        assert page.status_code == 200 and said in page.get_data(as_text=True)
 
     # The prober's alerts (page and list) show nothing of the victim: no alert, no score, no
     # kind of data; its own trail has no alert either.
