@@ -194,6 +194,6 @@ def match_enrolment(enrolment_id: int) -> int:
         link_id = links[other.tenant_id]
         if _dismissed(low, high) or _live_alert(link_id, low.id, high.id):
             continue
-        if create_alert(link_id, low, high, decided, pair.types, pair.unknown) is not None:
+        if create_alert(link_id, low, high, decided, pair.types, pair.unknown, newer=me) is not None:
             created += 1
     return created
