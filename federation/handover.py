@@ -13,7 +13,9 @@ municipalities; a cell whose person moved away hands the follow-up to the cell o
    receiving cell see the proposal, which names the sending cell and the municipality, nothing
    of the person.
 3. The receiving coordinator accepts (the chosen summary is copied, encrypted under the
-   receiving cell's key for the hand-over, and the sending copy is emptied) or declines with a
+   receiving cell's key for the hand-over, and the sending copy is emptied; it becomes a signal
+   of the receiving cell's intake, waiting for its joint weighing, through
+   :mod:`livc.tenants.signals.intake`) or declines with a
    reason (nothing travels; the sending cell reads the reason). A hand-over decided once cannot
    be acted on again. Every step is in both cells' audit trails.
 
@@ -43,6 +45,7 @@ from livc.platform.tenancy import Tenant, TenantMunicipality, TenantStatus
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.reading import FederatedCase, facts_for_handover
 from livc.tenants.members.reading import coordinator_contacts
+from livc.tenants.signals.intake import HandoverSignal, register_handover, signal_of_handover
 
 SUMMARY_MAX = 5000
 REASON_MAX = 2000
@@ -95,6 +98,7 @@ class HandoverView:
     case_id: int | None = None  # the sending cell's own case
     decline_reason: str | None = None  # for the sending cell, once declined
     summary: dict | None = None  # for the receiving cell, once accepted
+    signal: HandoverSignal | None = None  # the signal it became in the receiving cell's intake
 
 
 def _is_coordinator(actor, tenant_id: int) -> bool:
@@ -261,14 +265,17 @@ def _receiving_file(handover_id: int) -> HandoverFile | None:
 
 
 def _received_view(handover: Handover, names: dict[int, str], *, with_summary: bool) -> HandoverView:
-    summary = None
+    summary = signal = None
     if with_summary and handover.status == HandoverStatus.ACCEPTED:
         record = _receiving_file(handover.id)
         summary = json.loads(record.summary) if record is not None and record.summary else None
+        signal_id = summary.pop("signal_id", None) if summary else None
+        signal = signal_of_handover(signal_id) if signal_id is not None else None
     return HandoverView(
         id=handover.id, file_id=None, sending=False, other_cell=names.get(handover.from_cell_id),
         nis_code=handover.nis_code, municipality=municipality_name(handover.nis_code), status=handover.status,
         sent=True, proposed_at=handover.summary_chosen_at, decided_at=handover.decided_at, summary=summary,
+        signal=signal,
     )
 
 
@@ -310,7 +317,9 @@ def _sending_file(handover: Handover) -> HandoverFile | None:
 
 
 def accept(tenant_id: int, handover_id: int, actor) -> None:
-    """The receiving cell takes the person over: the chosen summary is copied into it."""
+    """The receiving cell takes the person over: the chosen summary is copied into it, and
+    registered in its intake as a signal waiting to be weighed (the cell's joint weighing then
+    decides, as for every signal)."""
     handover = _undecided(tenant_id, handover_id, actor)
     with tenant_context(handover.from_cell_id):
         sending = _sending_file(handover)
@@ -318,14 +327,21 @@ def accept(tenant_id: int, handover_id: int, actor) -> None:
         if sending is not None:
             sending.summary = None  # it travelled: the sending cell keeps no copy of the choice
         db.session.flush()
+    received = json.loads(chosen) if chosen else {}
+    signal = register_handover(
+        handover_id=handover.id, from_cell=_names(handover.from_cell_id).get(handover.from_cell_id),
+        municipality=municipality_name(handover.nis_code), summary=received.get("summary"),
+        identity=received.get("identity"), follow_up=received.get("follow_up"), recorded_by_id=actor.id,
+    )
     copy = HandoverFile(handover_id=handover.id, side=HandoverSide.RECEIVING, nis_code=handover.nis_code)
     db.session.add(copy)
-    copy.summary = chosen
+    copy.summary = json.dumps({**received, "signal_id": signal.id}, ensure_ascii=False)
     db.session.flush()
     handover.status, handover.decided_at = HandoverStatus.ACCEPTED, utcnow()
     details = {"handover_id": handover.id}
     audit.record("federation.handover_accepted", subject=f"handover:{handover.id}",
-                 details={**details, "membership_id": actor.id, "from_cell": handover.from_cell_id})
+                 details={**details, "membership_id": actor.id, "from_cell": handover.from_cell_id,
+                          "signal": signal.reference})
     audit_in(handover.from_cell_id, "federation.handover_accepted", subject=f"handover:{handover.id}",
              details={**details, "to_cell": tenant_id})
     _tell_sender(handover, accepted=True)

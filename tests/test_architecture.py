@@ -100,11 +100,13 @@ def test_the_loop_finder_finds_a_loop():
 
 
 # What the federation may import of a cell's work: the cell blueprint and its guard, the cases'
-# events and the narrow reading interfaces. pyproject.toml forbids the rest by name; this
-# allow-list also catches a module added to tenants/ later.
+# events, the narrow reading interfaces and the intake's door for an accepted hand-over.
+# pyproject.toml forbids the rest by name; this allow-list also catches a module added to
+# tenants/ later.
 FEDERATION_READS = {
     "livc.tenants.web", "livc.tenants.access", "livc.tenants.cases.events", "livc.tenants.cases.reading",
     "livc.tenants.members.reading", "livc.tenants.meetings.agenda", "livc.tenants.panels",
+    "livc.tenants.signals.intake",
 }
 
 

@@ -367,7 +367,7 @@ def test_a_hand_over_travels_to_the_covering_cell_only_on_acceptance(app, two):
     assert post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "accept"},
                      form_path=f"/{HERKO}/federation/handover?handover={handover.id}").status_code == 302
     page = text(receiver.get(f"/{HERKO}/federation/handover?handover={handover.id}", headers=EN))
-    assert SECRET in page and "El Amrani" in page and "Record it as a new signal" in page
+    assert SECRET in page and "El Amrani" in page and "waiting for the cell to weigh it together" in page
     with app.app_context(), tenant_context(herko.tenant_id):
         copy = db.session.scalar(sa.select(HandoverFile))
         assert SECRET not in copy.summary_ciphertext
@@ -426,6 +426,99 @@ def test_a_third_cell_sees_nothing_of_a_hand_over(app, two):
     third = client_of(app, _third_cell(app))
     assert third.get(f"/third-cell/federation/handover?handover={handover.id}").status_code == 404
     assert "Leuven" not in text(third.get("/third-cell/federation/cooperation", headers=EN)).split("<main", 1)[1]
+
+
+def signals_in(app, cell) -> list[tuple[int, str, str, str | None]]:
+    """The cell's signals: (id, reference, channel, status)."""
+    with app.app_context(), tenant_context(cell.tenant_id):
+        found = [tuple(row) for row in db.session.execute(
+            sa.text("select id, reference, channel, status from signals where tenant_id = :cell order by id"),
+            {"cell": cell.tenant_id})]
+        db.session.remove()
+    return found
+
+
+def sent_and_accepted(app, leuven, herko, choice: dict) -> tuple[int, Handover]:
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24038")
+    [handover] = handovers(app)
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(client_of(app, leuven.coordinator), path, choice, form_path=path)
+    receiver = client_of(app, herko.coordinator)
+    assert post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "accept"},
+                     form_path=f"/{HERKO}/federation/handover?handover={handover.id}").status_code == 302
+    return case_id, handover
+
+
+def test_an_accepted_hand_over_waits_in_the_receiving_cells_intake_as_a_signal_to_weigh(app, two):
+    leuven, herko = two
+    _case, handover = sent_and_accepted(app, leuven, herko, {"summary": SECRET, "identity": "yes", "follow_up": "yes"})
+
+    [(signal_id, reference, channel, status)] = signals_in(app, herko)
+    assert (channel, status) == ("handover", "new")
+    assert [row[2:] for row in signals_in(app, leuven)] == [("form", "case_opened")]  # only its own
+    with app.app_context(), tenant_context(herko.tenant_id):
+        stored = db.session.execute(sa.text(
+            "select observation_ciphertext, reporter_contact_ciphertext, identity_id from signals"
+            " where id = :id"), {"id": signal_id}).one()
+        assert SECRET not in stored[0] and "Leuven" not in stored[1] and stored[2] is not None
+        family = db.session.scalar(sa.text("select family_name_ciphertext from identities where id = :id"),
+                                   {"id": stored[2]})
+        assert family and "Amrani" not in family
+        db.session.remove()
+
+    # The hand-over page links to it; the signal page reads as any signal, to be weighed.
+    receiver = client_of(app, herko.coordinator)
+    page = text(receiver.get(f"/{HERKO}/federation/handover?handover={handover.id}", headers=EN))
+    assert f"/{HERKO}/signals/{signal_id}" in page and reference in page
+    signal_page = text(receiver.get(f"/{HERKO}/signals/{signal_id}", headers=EN))
+    assert SECRET in signal_page and "A person is named" in signal_page  # the identity: on the case page
+    assert "Hand-over from another cell" in signal_page and "Leuven" in signal_page
+    assert "To be weighed" in signal_page
+    assert reference in text(receiver.get(f"/{HERKO}/signals", headers=EN))
+
+    trail = actions_in(app, herko)
+    assert ("signal.recorded", f"signal:{reference}") in trail
+    assert trail.index(("signal.recorded", f"signal:{reference}")) < trail.index(
+        ("federation.handover_accepted", f"handover:{handover.id}"))
+
+    # The cell's joint weighing decides, as for every signal: here it opens a case of its own.
+    def weigh():
+        from livc.tenants.signals.operations import find_signal
+
+        return weighed_and_confirmed(herko, find_signal(signal_id))
+
+    case_h = as_cell(app, herko, weigh)
+    assert case_h is not None and signals_in(app, herko)[0][3] == "case_opened"
+    with app.app_context(), tenant_context(herko.tenant_id):
+        assert db.session.scalar(sa.text("select identity_id from cases where id = :id"), {"id": case_h}) == stored[2]
+        db.session.remove()
+    page = text(receiver.get(f"/{HERKO}/federation/handover?handover={handover.id}", headers=EN))
+    assert "which the cell weighed" in page
+
+
+def test_a_hand_over_without_the_identity_becomes_an_anonymous_signal(app, two):
+    leuven, herko = two
+    sent_and_accepted(app, leuven, herko, {"summary": SECRET})
+    [(signal_id, _reference, _channel, _status)] = signals_in(app, herko)
+    with app.app_context(), tenant_context(herko.tenant_id):
+        assert db.session.scalar(sa.text("select identity_id from signals where id = :id"), {"id": signal_id}) is None
+        db.session.remove()
+    page = text(client_of(app, herko.coordinator).get(f"/{HERKO}/signals/{signal_id}", headers=EN))
+    assert SECRET in page and "Anonymous" in page
+
+
+def test_a_declined_hand_over_leaves_no_signal(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24038")
+    [handover] = handovers(app)
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(client_of(app, leuven.coordinator), path, {"summary": SECRET, "identity": "yes"}, form_path=path)
+    post_form(client_of(app, herko.coordinator), f"/{HERKO}/federation/handover",
+              {"handover": str(handover.id), "action": "decline", "reason": "Not ours"},
+              form_path=f"/{HERKO}/federation/handover?handover={handover.id}")
+    assert signals_in(app, herko) == []
 
 
 # --- a cell leaving the platform -------------------------------------------------------------------

@@ -103,6 +103,7 @@ class SignalChannel(enum.StrEnum):
     EMAIL = "email"  # the coordinator logs a mail to the cell's central address
     IN_PERSON = "in_person"  # the coordinator logs an informal contact
     LTF_REFERRAL = "ltf_referral"  # the information officer brings a case of the Local Task Force
+    HANDOVER = "handover"  # another cell handed its case over when the person moved here (federation)
 
 
 CHANNEL_LABELS = {
@@ -111,6 +112,7 @@ CHANNEL_LABELS = {
     SignalChannel.EMAIL: _l("By e-mail"),
     SignalChannel.IN_PERSON: _l("In person"),
     SignalChannel.LTF_REFERRAL: _l("Referral by the Local Task Force"),
+    SignalChannel.HANDOVER: _l("Hand-over from another cell"),
 }
 
 
