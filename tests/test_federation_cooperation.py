@@ -331,6 +331,30 @@ def test_closing_as_moved_away_needs_a_municipality_of_the_registry(app, two):
     assert handovers(app) == []
 
 
+def test_the_closure_form_says_the_new_municipality_is_for_moved_away_only_and_keeps_what_was_typed(app, two):
+    leuven, _ = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    client = client_of(app, leuven.coordinator)
+    path = f"/{LEUVEN}/cases/{case_id}/close"
+    page = text(client.get(path, headers=EN))
+    assert 'only for the reason "moved away"' in page.replace("&#34;", '"') and "ignored for another reason" in page
+    # The field is in the page (visible without JavaScript); a script of the site shows it only
+    # for "moved away".
+    assert 'data-shown-for="moved_away"' in page and 'name="municipality"' in page
+    assert '<script src="/static/closure.js"' in page
+    script = client.get("/static/closure.js")
+    assert script.status_code == 200 and "data-shown-for" in script.get_data(as_text=True)
+
+    refused = post_form(client, path, {"reason": "moved_away", "municipality": "", "note": "Left for Herent in May",
+                                       "way": "propose"}, form_path=path, headers=EN)
+    assert refused.status_code == 422
+    body = text(refused)
+    assert 'id="e-municipality">Choose the municipality the person moved to.' in body
+    assert "Left for Herent in May</textarea>" in body
+    assert '<option value="moved_away" selected>' in body
+    assert handovers(app) == []
+
+
 def test_a_hand_over_travels_to_the_covering_cell_only_on_acceptance(app, two):
     leuven, herko = two
     case_id, _ = open_person(app, leuven, AMRANI_L)
