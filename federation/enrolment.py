@@ -65,6 +65,7 @@ from livc.federation.models import (
     MatchAlert,
 )
 from livc.platform import audit
+from livc.platform.audit import AuditEntry
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.jobs import enqueue, error_type, task
 from livc.platform.mail import render_mail, send_mail
@@ -412,7 +413,12 @@ def _within_budget(tenant_id: int) -> bool:
 def _hold(enrolment: FederationEnrolment) -> None:
     """Over budget: the enrolment waits for an operator's release. The first hold tells the
     cell (its trail) and the coordinators of the linked cells (mail and trail, no case data)."""
-    first = held_count(enrolment.tenant_id) == 0
+    # Once a week at most: a cell that changes a held case's identity tells nobody twice.
+    first = held_count(enrolment.tenant_id) == 0 and db.session.scalar(
+        sa.select(sa.func.count(AuditEntry.id)).where(
+            AuditEntry.action == "federation.enrolment_held", AuditEntry.at > utcnow() - BUDGET_WEEK
+        )
+    ) == 0
     enrolment.status, enrolment.updated_at = EnrolmentStatus.HELD, utcnow()
     db.session.flush()
     audit.record("federation.enrolment_held", subject="federation:budget",

@@ -337,7 +337,8 @@ def test_evaluations_are_audited_per_cell_without_elements(service, client):
         assert encode_element(element) not in text and element.hex() not in text
     entries = [json.loads(line) for line in text.splitlines()]
     evaluations = [entry for entry in entries if entry["event"] == "evaluate"]
-    assert all(set(entry) <= {"time", "event", "client", "cell", "epoch", "elements", "outcome"} for entry in evaluations)
+    assert all(set(entry) <= {"time", "event", "client", "cell", "epoch", "elements", "outcome", "purpose"}
+               for entry in evaluations)
     by_cell = [(e["cell"], e["client"], e["epoch"], e["elements"], e["outcome"]) for e in evaluations if e["cell"] in ("audit-a", "audit-b")]
     assert by_cell == [
         ("audit-a", "platform", 1, 5, "ok"),

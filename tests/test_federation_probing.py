@@ -378,3 +378,27 @@ def test_an_identity_without_names_or_date_is_not_enrolled():
     assert refusal(None, "El Amrani", BORN, None) is enrolment.NAMES_NEEDED
     assert refusal("Mohammed", "El Amrani", "1990", None) is None
     assert refusal("Mohammed", "El Amrani", None, national_number(123)) is None
+
+
+@pytest.mark.parametrize("age_days, shown", [(3, True), (15, False)])
+def test_a_newer_case_closed_within_the_window_stays_visible_to_the_earlier_cell(app, two, age_days, shown):
+    from livc.platform.timeutil import utcnow
+    from livc.tenants.cases.reading import case_for_federation
+
+    leuven, herko = two
+    open_followed(app, leuven, FOLLOWED)
+    newer = open_followed(app, herko, {**FOLLOWED, "national_number": ""})
+    with app.app_context():
+        [stored] = db.session.scalars(sa.select(MatchAlert)).all()
+        stored.created_at = utcnow() - timedelta(days=age_days)  # the window is 14 days
+        db.session.commit()
+        db.session.remove()
+    as_cell(app, herko, lambda: enrolment.remove_enrolment(case_for_federation(newer), "closed"))
+
+    listed = as_cell(app, leuven, lambda: alerts.alerts_for(leuven.tenant_id))
+    if shown:
+        [seen] = listed
+        assert seen.state == AlertState.WITHDRAWN and (seen.newer_left, seen.newer_left_days) == ("closed", age_days)
+    else:
+        assert listed == []  # withdrawn, as any alert whose case left
+    assert as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id, include_withdrawn=True)) == []

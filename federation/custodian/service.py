@@ -317,10 +317,12 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
         token = authenticated("evaluate")
         body = request.get_json(silent=True)
         cell = epoch = None
+        marked: dict[str, str] = {}  # the call's purpose, when it says one (audited with it)
         count = len(body["elements"]) if isinstance(body, dict) and isinstance(body.get("elements"), list) else 0
         try:
             cell, epoch, elements = _parse_evaluation(body)
             purpose, scheme = _parse_purpose(body)
+            marked = {"purpose": purpose} if purpose is not None else {}
             epoch, secret = custodian.keys.key(epoch)
             custodian.charge(custodian.elements_limit, len(elements), "cell", cell)
             if purpose is not None:
@@ -330,10 +332,12 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
             evaluated = evaluate_elements(secret, elements)
         except CustodianError as error:
             custodian.audit.record(
-                "evaluate", client=token.client_id, cell=cell, epoch=epoch, elements=count, outcome=error.code
+                "evaluate", client=token.client_id, cell=cell, epoch=epoch, elements=count, outcome=error.code,
+                **marked,
             )
             return refusal(error)
-        custodian.audit.record("evaluate", client=token.client_id, cell=cell, epoch=epoch, elements=count, outcome="ok")
+        custodian.audit.record("evaluate", client=token.client_id, cell=cell, epoch=epoch, elements=count, outcome="ok",
+                               **marked)
         return jsonify({"epoch": epoch, "elements": [encode_element(item) for item in evaluated]})
 
     @app.get("/epochs")
