@@ -402,3 +402,40 @@ def test_a_newer_case_closed_within_the_window_stays_visible_to_the_earlier_cell
     else:
         assert listed == []  # withdrawn, as any alert whose case left
     assert as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id, include_withdrawn=True)) == []
+
+
+def test_through_the_custodian_service_a_rotation_re_enrols_and_an_over_budget_cell_waits(app, two, tmp_path):
+    """The platform marks its calls; the custodian service admits the re-enrolment after its
+    rotation, and over its own budget (here 2 a week per cell) refuses: the enrolment waits,
+    the case is saved."""
+    from custodian_helpers import threaded_custodian
+    from livc.federation.custodian.storage import ClientRegistry, KeyStore
+
+    leuven, herko = two
+    data_dir = tmp_path / "custodian-service"
+    secret = ClientRegistry(data_dir / "clients.json").add("platform")
+    settings = app.extensions["livc.settings"]
+    with threaded_custodian(data_dir, enrolments_per_week=2) as url:
+        app.extensions["livc.settings"] = settings.model_copy(update={
+            "custodian_url": url, "custodian_client_id": "platform", "custodian_client_secret": secret})
+        try:
+            open_followed(app, leuven, FOLLOWED)
+            open_followed(app, leuven, {**FOLLOWED, "given_names": "Karim", "national_number": ""})
+            assert statuses(app, leuven) == [EnrolmentStatus.ENROLLED] * 2
+            third = open_followed(app, leuven, {**FOLLOWED, "given_names": "Samir", "national_number": ""})
+            assert third is not None  # the case is saved ...
+            assert statuses(app, leuven)[-1] == EnrolmentStatus.PENDING  # ... its enrolment waits
+            # The custodian rotates: both enrolled cases are re-enrolled under the new epoch.
+            new_epoch = KeyStore(data_dir / "keys.json").rotate()
+            as_cell(app, leuven, enrolment.sweep_enrolments)
+            with app.app_context():
+                epochs = db.session.scalars(sa.select(FederationEnrolment.epoch).where(
+                    FederationEnrolment.status == EnrolmentStatus.ENROLLED)).all()
+                db.session.remove()
+            assert epochs == [new_epoch, new_epoch]
+        finally:
+            app.extensions["livc.settings"] = settings
+    audit = [line for line in (data_dir / "audit.jsonl").read_text().splitlines() if '"evaluate"' in line]
+    assert sum('"purpose":"enrol"' in line and '"outcome":"ok"' in line for line in audit) == 2
+    assert sum('"outcome":"enrolment_budget"' in line for line in audit) == 1
+    assert sum('"purpose":"reenrol"' in line and '"outcome":"ok"' in line for line in audit) == 2
