@@ -170,7 +170,11 @@ def test_from_the_alert_on_the_home_page_to_the_thread_and_a_hand_over(demo, bro
         leuven.get_by_role("link", name="Close the case").click()
         leuven.wait_for_url(re.compile(r"/cases/\d+/close$"))
         leuven.get_by_label("Reason").select_option(label="Moved away: another cell takes over")
-        leuven.get_by_label("Moved to (when the person moved away)").select_option(label="Herent")
+        moved_to = leuven.get_by_label("Moved to (only when the person moved away)")
+        leuven.get_by_label("Reason").select_option(label="The goals of the follow-up plan are reached")
+        assert moved_to.is_hidden()  # it matters for "moved away" only
+        leuven.get_by_label("Reason").select_option(label="Moved away: another cell takes over")
+        moved_to.select_option(label="Herent")
         leuven.get_by_label("Note").fill("He moved to Herent with his family.")
         leuven.get_by_role("button", name="Close the case").click()
         leuven.wait_for_url(re.compile(r"/cases/\d+#closure$"))
@@ -210,4 +214,5 @@ def test_from_the_alert_on_the_home_page_to_the_thread_and_a_hand_over(demo, bro
         herko.wait_for_load_state("networkidle")
         assert "The hand-over is accepted" in flash_text(herko)
         assert "Talks with a prevention worker; he took part willingly." in herko.locator(".handover-summary").inner_text()
+        assert "waiting for the cell to weigh it together" in herko.locator("p.handover-signal").inner_text()
         herko.assert_clean()

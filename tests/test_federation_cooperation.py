@@ -337,7 +337,7 @@ def test_the_closure_form_says_the_new_municipality_is_for_moved_away_only_and_k
     client = client_of(app, leuven.coordinator)
     path = f"/{LEUVEN}/cases/{case_id}/close"
     page = text(client.get(path, headers=EN))
-    assert 'only for the reason "moved away"' in page.replace("&#34;", '"') and "ignored for another reason" in page
+    assert "Moved to (only when the person moved away)" in page and "ignored for another reason" in page
     # The field is in the page (visible without JavaScript); a script of the site shows it only
     # for "moved away".
     assert 'data-shown-for="moved_away"' in page and 'name="municipality"' in page
