@@ -2,8 +2,9 @@
 
 One indexed query joins the enrolment's tokens to equal tokens (same epoch, key type and
 token: the ``(epoch, key_type, token)`` index) of enrolled cases of actively linked cells,
-giving each other enrolment with the key types on which the two agree. The decision
-(:func:`.match_keys.decide`) sees those types and which fields each side knows, never a value.
+giving each other enrolment with the key types on which the two agree, in one round trip. The
+decision (:func:`.match_keys.decide`) sees those types and which fields each side knows, never a
+value.
 
 Two kinds of alert:
 
@@ -18,7 +19,10 @@ Two kinds of alert:
 
 So, whatever the order in which two sets are enrolled, the open weak alerts at the end are the
 pairs that are each other's sole candidate (the rule of :mod:`.linkage`, without its one-to-one
-assignment and residual step, which need two whole sets).
+assignment and residual step, which need two whole sets). A live residual step (two records
+that have only each other, the rule refusing them) was measured and left out: right on FEBRL4,
+where every record has its counterpart, and nearly always wrong where the cells hold mostly
+different people, as a federation's do (``federation/README.md``, Measured).
 """
 
 from __future__ import annotations
@@ -53,13 +57,13 @@ from livc.platform.jobs import task
 
 
 def candidates_query(enrolment_id: int, linked_tenant_ids) -> sa.Select:
-    """(other enrolment id, key type) for every token the enrolment shares with an enrolled
-    case of a linked cell: one join on the token index."""
+    """(other enrolment id, key type, the other enrolment) for every token the enrolment shares
+    with an enrolled case of a linked cell: one join on the token index, one round trip."""
     mine = aliased(FederationToken, name="mine")
     theirs = aliased(FederationToken, name="theirs")
     other = aliased(FederationEnrolment, name="other")
     return (
-        sa.select(theirs.enrolment_id, theirs.key_type)
+        sa.select(theirs.enrolment_id, theirs.key_type, other)
         .select_from(mine)
         .join(theirs, sa.and_(
             theirs.epoch == mine.epoch, theirs.key_type == mine.key_type, theirs.token == mine.token,
@@ -105,16 +109,14 @@ class Pair:
 
 
 def pairs_of(me: FederationEnrolment, links: dict[int, int]) -> list[Pair]:
-    """Every enrolled case of a linked cell sharing a token with ``me``, scored: one query for
-    the agreeing types, one for the other enrolments."""
+    """Every enrolled case of a linked cell sharing a token with ``me``, scored: one query."""
     agreeing: dict[int, set[str]] = defaultdict(set)
-    for other_id, key_type in db.session.execute(candidates_query(me.id, links)):
+    others: dict[int, FederationEnrolment] = {}
+    for other_id, key_type, other in db.session.execute(candidates_query(me.id, links)):
         agreeing[other_id].add(key_type)
-    if not agreeing:
-        return []
-    others = db.session.scalars(sa.select(FederationEnrolment).where(FederationEnrolment.id.in_(list(agreeing))))
+        others[other_id] = other
     pairs = []
-    for other in sorted(others, key=lambda enrolment: enrolment.id):
+    for other in sorted(others.values(), key=lambda enrolment: enrolment.id):
         types = frozenset(agreeing[other.id])
         unknown = unknown_fields(me.known_fields, other.known_fields)
         contradiction = contradicted(me.known_fields, other.known_fields, types)
@@ -141,16 +143,15 @@ def _sole_candidate_of(other: FederationEnrolment, me_id: int) -> bool:
 def _withdraw_competed(me: FederationEnrolment, candidates: list[Pair]) -> int:
     """Withdraw the open weak alerts that ``me`` competes with, while neither side acted on them:
     those of its candidates with a third record (each now has ``me`` as a second candidate), and,
-    when ``me`` has more than one candidate, its own."""
+    unless ``me`` has exactly one candidate, its own (its weak alert with its one candidate
+    stands)."""
     ids = [pair.other.id for pair in candidates]
     involved = sa.or_(MatchAlert.enrolment_a_id.in_(ids), MatchAlert.enrolment_b_id.in_(ids))
     mine = sa.or_(MatchAlert.enrolment_a_id == me.id, MatchAlert.enrolment_b_id == me.id)
     competed = sa.and_(involved, sa.not_(mine))
-    if len(candidates) > 1:
+    if len(candidates) != 1:
         competed = sa.or_(competed, mine)
-    elif not candidates:
-        competed = mine
-    else:  # one candidate: its own weak alert with me stands, any other of mine goes
+    else:
         other = candidates[0].other.id
         competed = sa.or_(competed, sa.and_(mine, sa.not_(sa.or_(
             MatchAlert.enrolment_a_id == other, MatchAlert.enrolment_b_id == other))))

@@ -69,40 +69,48 @@ def alerts() -> list[MatchAlert]:
 
 def test_a_weak_pair_alerts_when_each_is_the_others_sole_candidate(cells):
     _, enrol = cells
-    left = enrol(0, "Jan", "Peeters", "1990-03-12")
-    right = enrol(1, "Jan", "Peeters", "1990-03-18")  # one digit of the date differs
+    left = enrol(0, "Jan", "Peeters", "1990-03-07")
+    right = enrol(1, "Jan", "Peeters", "1990-07-03")  # day and month swapped
     (alert,) = alerts()
     assert (alert.enrolment_a_id, alert.enrolment_b_id) == (left, right)
     assert alert.state == AlertState.OPEN and alert.score < THRESHOLD
-    assert "dig_dob" in alert.agreeing_types
+    assert "swap_dob" in alert.agreeing_types
     assert match_enrolment(right) == 0 and len(alerts()) == 1  # idempotent
 
 
 def test_a_newcomer_competing_with_a_weak_alert_withdraws_it_and_makes_none(cells):
     _, enrol = cells
-    enrol(0, "Jan", "Peeters", "1990-03-12")
-    enrol(1, "Jan", "Peeters", "1990-03-18")
-    enrol(1, "Jan", "Peeters", "1990-03-14")  # a second candidate for the left record
+    enrol(0, "Jan", "Peeters", "1990-03-07")
+    enrol(1, "Jan", "Peeters", "1990-07-03")
+    enrol(1, "Jan", "Peeters", "1990-07-03")  # a second candidate for the left record
     (alert,) = alerts()
     assert alert.state == AlertState.WITHDRAWN and alert.withdrawn_at is not None
 
 
 def test_a_weak_alert_someone_acted_on_is_not_withdrawn(cells):
     _, enrol = cells
-    enrol(0, "Jan", "Peeters", "1990-03-12")
-    enrol(1, "Jan", "Peeters", "1990-03-18")
+    enrol(0, "Jan", "Peeters", "1990-03-07")
+    enrol(1, "Jan", "Peeters", "1990-07-03")
     (alert,) = alerts()
     alert.status_a = SideStatus.ACKNOWLEDGED
     db.session.commit()
-    enrol(1, "Jan", "Peeters", "1990-03-14")
+    enrol(1, "Jan", "Peeters", "1990-07-03")
     assert [alert.state for alert in alerts()] == [AlertState.OPEN]
 
 
 def test_a_weak_pair_with_a_competitor_already_enrolled_never_alerts(cells):
     _, enrol = cells
-    enrol(1, "Jan", "Peeters", "1990-03-18")
-    enrol(1, "Jan", "Peeters", "1990-03-14")
-    enrol(0, "Jan", "Peeters", "1990-03-12")
+    enrol(1, "Jan", "Peeters", "1990-07-03")
+    enrol(1, "Jan", "Peeters", "1990-07-03")
+    enrol(0, "Jan", "Peeters", "1990-03-07")
+    assert alerts() == []
+
+
+def test_a_namesake_born_a_day_apart_never_alerts_even_with_nobody_else_near(cells):
+    """One digit of the date apart looks exactly like a mistyped digit: not an alert (key scheme 4)."""
+    _, enrol = cells
+    enrol(0, "Mohamed", "El Amrani", "1990-03-07")
+    enrol(1, "Mohamed", "El Amrani", "1990-03-08")
     assert alerts() == []
 
 
@@ -145,10 +153,10 @@ HEADER = "id,given_names,family_name,date_of_birth,national_number\n"
 
 def test_as_enrolled_prints_the_alerts_coordinators_would_see(tmp_path):
     left, right = tmp_path / "left.csv", tmp_path / "right.csv"
-    left.write_text(HEADER + "L1,Mohammed,El Amrani,1990-03-07,\nL2,Jan,Peeters,1990-03-12,\n"
-                    "L3,Piet,Maes,1970-05-05,\n", encoding="utf-8")
-    right.write_text(HEADER + "R1,Muhammad,Elamrani,1990-03-07,\nR2,Jan,Peeters,1990-03-18,\n"
-                     "R3,Piet,Maes,1970-05-06,\nR4,Piet,Maes,1970-05-07,\n", encoding="utf-8")
+    left.write_text(HEADER + "L1,Mohammed,El Amrani,1990-03-07,\nL2,Jan,Peeters,1990-03-07,\n"
+                    "L3,Piet,Maes,1970-05-04,\n", encoding="utf-8")
+    right.write_text(HEADER + "R1,Muhammad,Elamrani,1990-03-07,\nR2,Jan,Peeters,1990-07-03,\n"
+                     "R3,Piet,Maes,1970-04-05,\nR4,Piet,Maes,1970-04-05,\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["federation", "link", str(left), str(right), "--as-enrolled"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -158,7 +166,7 @@ def test_as_enrolled_prints_the_alerts_coordinators_would_see(tmp_path):
     assert float(rows[0][2]) >= THRESHOLD > float(rows[1][2])  # a strong and a live weak alert
     explained = CliRunner().invoke(cli, ["federation", "link", str(left), str(right), "--as-enrolled", "--explain"])
     assert explained.stdout.splitlines()[0] == "left_id,right_id,score,agreeing"
-    assert "dig_dob" in explained.stdout.splitlines()[2]
+    assert "swap_dob" in explained.stdout.splitlines()[2]
 
 
 def test_as_enrolled_refuses_bad_input_with_status_2(tmp_path):

@@ -239,8 +239,7 @@ def test_keys_are_typed_byte_strings_and_only_those_a_full_date_supports():
     assert keys["nn"] == b"nn:90030712345"
     assert types(keys) == {"nn", "name_dob", "first_dob", "phon_dob", "swap_dob", "one_dob",
                            "pre_dob", "suf_dob", "mix_dob", "gdel_dob", "fdel_dob", "fam_dob",
-                           "giv_dob", "phon_ym", "phon_y", "name_only", "dig_dob", "dsw_dob",
-                           "fw_dob"}  # fmt: skip
+                           "giv_dob", "phon_ym", "phon_y", "name_only", "fw_dob"}  # fmt: skip
     assert set(WEIGHTS) == {key_class(kind) for kind in keys} | BATCH_TYPES
     assert "swap_dob" not in match_keys("Jan", "Peeters", "1990-03-17")  # the 17th is no month
 
@@ -347,15 +346,11 @@ def test_a_typo_in_one_name_alerts():
 
 
 def test_a_common_name_with_a_close_birth_date_never_alerts_by_the_rule():
-    """Hard negative: two people called Mohamed El Amrani born days apart. One digit apart
-    looks like a mistyped digit (``dig_dob``): a sole candidate at most, never a strong alert;
-    further apart, not even that."""
+    """Hard negative: two people called Mohamed El Amrani born days apart, even one digit apart
+    (which looks exactly like a mistyped digit): not even as a sole candidate."""
     left = ("Mohamed", "El Amrani", "1990-03-07", "")
-    for other_day in ("1990-03-09", "1990-03-17", "1990-04-07", "1991-03-07"):
-        agreeing, unknown, _ = compare(left, ("Mohamed", "El Amrani", other_day, ""))
-        assert CANDIDATE <= score(agreeing, unknown) < THRESHOLD, other_day
-        assert verdict(left, ("Mohamed", "El Amrani", other_day, "")) is None
-    for other_day in ("1990-03-19", "1990-04-09", "1992-04-07"):
+    for other_day in ("1990-03-09", "1990-03-17", "1990-04-07", "1991-03-07", "1990-03-19",
+                      "1990-04-09", "1992-04-07"):
         agreeing, unknown, _ = compare(left, ("Mohamed", "El Amrani", other_day, ""))
         assert score(agreeing, unknown) < CANDIDATE, other_day
         assert verdict(left, ("Mohamed", "El Amrani", other_day, ""), sole=True) is None
@@ -479,28 +474,19 @@ def judged(left: tuple, right: tuple) -> tuple[set[str], float | None, float | N
     return agreeing, decide(agreeing, unknown), decide(agreeing, unknown, sole_candidate=True)
 
 
-@pytest.mark.parametrize("left, right, kind", [
-    (("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", "1990-03-18"), "dig_dob"),  # the day's last digit
-    (("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", "1980-03-12"), "dig_dob"),  # a year's digit
-    (("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", "1990-08-12"), "dig_dob"),  # the month's
-    (("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", "1990-03-21"), "dsw_dob"),  # the day's digits swapped
-    (("Jan", "Peeters", "1985-03-12"), ("Jan", "Peeters", "1958-03-12"), "dsw_dob"),  # the year's
+@pytest.mark.parametrize("other", [
+    "1990-03-18",  # the day's last digit
+    "1980-03-12",  # a year's digit
+    "1990-08-12",  # the month's
+    "1990-03-21",  # the day's digits swapped
+    "1990-03-13", "1990-03-11", "1991-03-12", "1990-03-02",  # or a namesake born a day, a year apart
 ])
-def test_a_date_with_one_wrong_digit_or_two_swapped_is_a_sole_candidate_with_the_whole_name(left, right, kind):
-    agreeing, alone, sole = judged(left, right)
-    assert kind in agreeing and "name_dob" not in agreeing
-    assert alone is None and sole is not None and CANDIDATE <= sole < THRESHOLD
-
-
-def test_a_namesake_born_a_day_apart_is_never_a_strong_alert():
-    """One digit differs: the same keys as a mistyped digit, so weak evidence only."""
-    for other in ("1990-03-13", "1990-03-11", "1991-03-12", "1990-03-02"):
-        agreeing, alone, sole = judged(("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", other))
-        assert alone is None and (sole is None or sole < THRESHOLD), other
-    # A digit off but only one name: nothing.
-    assert judged(("Jan", "Peeters", "1990-03-12"), ("Jan", "Maes", "1990-03-13"))[2] is None
-    # Two digits off: nothing.
-    assert judged(("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", "1990-05-17"))[2] is None
+def test_a_date_one_digit_off_alerts_never_even_as_a_sole_candidate(other):
+    """A mistyped digit and a namesake born a day, ten days or a year apart look the same through
+    tokens; where cells hold different people with common names, the namesake is the likelier
+    reading (key scheme 4 dropped the keys that tolerated it: federation/README.md, Measured)."""
+    agreeing, alone, sole = judged(("Jan", "Peeters", "1990-03-12"), ("Jan", "Peeters", other))
+    assert "name_dob" not in agreeing and alone is None and sole is None
 
 
 def test_a_missing_date_with_the_whole_name_is_a_sole_candidate():
