@@ -317,9 +317,9 @@ def _sending_file(handover: Handover) -> HandoverFile | None:
 
 
 def accept(tenant_id: int, handover_id: int, actor) -> None:
-    """The receiving cell takes the person over: the chosen summary is copied into it, and
-    registered in its intake as a signal waiting to be weighed (the cell's joint weighing then
-    decides, as for every signal)."""
+    """The receiving cell takes the person over: the chosen summary is registered in its intake
+    as a signal waiting to be weighed (the cell's joint weighing then decides, as for every
+    signal); the hand-over keeps only the way to that signal."""
     handover = _undecided(tenant_id, handover_id, actor)
     with tenant_context(handover.from_cell_id):
         sending = _sending_file(handover)
@@ -335,7 +335,9 @@ def accept(tenant_id: int, handover_id: int, actor) -> None:
     )
     copy = HandoverFile(handover_id=handover.id, side=HandoverSide.RECEIVING, nis_code=handover.nis_code)
     db.session.add(copy)
-    copy.summary = json.dumps({**received, "signal_id": signal.id}, ensure_ascii=False)
+    # Only the way to the signal is kept here: what travelled lives in the signal alone, under
+    # the cell's retention rules (a second copy beside it would outlive the signal's erasure).
+    copy.summary = json.dumps({"signal_id": signal.id}, ensure_ascii=False)
     db.session.flush()
     handover.status, handover.decided_at = HandoverStatus.ACCEPTED, utcnow()
     details = {"handover_id": handover.id}

@@ -213,6 +213,10 @@ def test_from_the_alert_on_the_home_page_to_the_thread_and_a_hand_over(demo, bro
         herko.get_by_role("button", name="Accept the hand-over").click()
         herko.wait_for_load_state("networkidle")
         assert "The hand-over is accepted" in flash_text(herko)
-        assert "Talks with a prevention worker; he took part willingly." in herko.locator(".handover-summary").inner_text()
         assert "waiting for the cell to weigh it together" in herko.locator("p.handover-signal").inner_text()
+        # What travelled is on the signal, and nowhere else in the cell.
+        herko.locator("p.handover-signal").get_by_role("link").click()
+        herko.wait_for_url(re.compile(r"/signals/\d+$"))
+        herko.wait_for_load_state("networkidle")
+        assert "Talks with a prevention worker; he took part willingly." in herko.locator("main").inner_text()
         herko.assert_clean()
