@@ -18,7 +18,8 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from livc.federation.alerts import AlertView, alerts_for
-from livc.federation.models import AlertState, CooperationThread, SideStatus
+from livc.federation.handover import received_for
+from livc.federation.models import AlertState, CooperationThread, HandoverStatus, SideStatus
 from livc.platform.audit import AuditEntry
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.policy import Action, Person, decide
@@ -61,7 +62,8 @@ def open_threads(alert_ids) -> set[int]:
 
 
 def dashboard_panels(person: Person, **_details) -> list[Panel]:
-    """For the coordinator: the alerts waiting for the cell and the confirmed ones it cooperates on."""
+    """For the coordinator: the alerts waiting for the cell, the confirmed ones it cooperates on,
+    and the hand-overs other cells sent it that wait for its answer."""
     if not decide(person, Action.FEDERATION_MANAGE):
         return []
     views = alerts_for(current_tenant_id())
@@ -70,11 +72,12 @@ def dashboard_panels(person: Person, **_details) -> list[Panel]:
     confirmed = [alert for alert in views if alert.state == AlertState.CONFIRMED and alert.case_id is not None]
     active = open_threads(alert.id for alert in confirmed)
     cooperating = [alert for alert in confirmed if alert.id in active]
-    if not (waiting or theirs or cooperating):
+    handovers = [view for view in received_for(current_tenant_id()) if view.status == HandoverStatus.PROPOSED]
+    if not (waiting or theirs or cooperating or handovers):
         return []
     html = render_template(
         "tenants/federation_dashboard.html", waiting=waiting, theirs=theirs, cooperating=cooperating,
-        thread_url=thread_url,
+        thread_url=thread_url, handovers=handovers,
     )
     return [Panel("federation-alerts", Markup(html))]
 

@@ -736,3 +736,21 @@ def test_the_mail_of_a_new_message_links_to_the_thread(app, speaking_english):
     [mail] = mails_to(app, herko.coordinator.email, about="FED-")
     page = client_of(app, herko.coordinator).get(path_in(mail), headers=EN)
     assert page.status_code == 200 and SECRET in text(page)
+
+
+def test_a_hand_over_waiting_for_an_answer_is_on_the_receiving_coordinators_home_page(app, two):
+    leuven, herko = two
+    case_id, _ = open_person(app, leuven, AMRANI_L)
+    close_moved(app, leuven, case_id, "24038")
+    [handover] = handovers(app)
+    receiver = client_of(app, herko.coordinator)
+    line = "proposes a hand-over: a person who moved to Herent"
+    assert line not in text(receiver.get(f"/{HERKO}/home", headers=EN))  # not sent yet: not seen
+    path = f"/{LEUVEN}/cases/{case_id}/handover"
+    post_form(client_of(app, leuven.coordinator), path, {"summary": SECRET}, form_path=path)
+    home = text(receiver.get(f"/{HERKO}/home", headers=EN))
+    assert line in home and f"handover={handover.id}" in home and SECRET not in home
+    assert line not in text(client_of(app, leuven.coordinator).get(f"/{LEUVEN}/home", headers=EN))
+    assert post_form(receiver, f"/{HERKO}/federation/handover", {"handover": str(handover.id), "action": "accept"},
+                     form_path=f"/{HERKO}/federation/handover?handover={handover.id}").status_code == 302
+    assert line not in text(receiver.get(f"/{HERKO}/home", headers=EN))  # answered: no longer waiting
