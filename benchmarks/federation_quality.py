@@ -354,18 +354,15 @@ def as_enrolled(left: Path, right: Path, truth: set[Pair]):
 
 
 def by_kind(scored: list[tuple[str, str, float]], truth: set[Pair]) -> None:
-    """The alerts as enrolled by kind: strong (score >= 6), weak (sole candidates, 3 <= score < 6)
-    and alone (only pairs, score below 3), each with how many are right."""
+    """The alerts as enrolled by kind, strong (score >= 6) and weak (sole candidates, below 6),
+    each with how many are right; the figures of the strong ones alone."""
     for label, low, high in (("strong (score >= 6)", 6.0, float("inf")),
-                             ("weak, sole candidates (3 <= score < 6)", 3.0, 6.0),
-                             ("alone, only pairs (score < 3)", float("-inf"), 3.0)):
+                             ("weak, sole candidates (score < 6)", float("-inf"), 6.0)):
         kept = [(l, r) for l, r, s in scored if low <= s < high]
         right = sum(pair in truth for pair in kept)
         print(f"  {label}: {len(kept)} alerts, {right} right, {len(kept) - right} wrong")
     strong = quality([(l, r) for l, r, s in scored if s >= 6], truth)
     print(f"  strong alerts only: {fmt(strong)}")
-    rule = quality([(l, r) for l, r, s in scored if s >= 3], truth)
-    print(f"  without the alone alerts (score >= 3): {fmt(rule)}")
 
 
 def precision_recall_targets(q: dict) -> bool:

@@ -17,8 +17,8 @@ and match it against one million enrolled tokens. Prints figures; never a timed 
    synthetic Belgian population, benchmarks/synthetic_belgians.py, so that common names share
    tokens as they do in life), and per case: its tokens through the OPRF (the custodian in
    process), then production's own :func:`.enrolment.store_tokens` and
-   :func:`.matching.match_enrolment` (the candidates query, the second query for a sole candidate
-   or an only pair, withdrawals, alerts) and the commit. TARGET: enrol and match one case under
+   :func:`.matching.match_enrolment` (the candidates query, the second query for a sole
+   candidate, withdrawals, alerts) and the commit. TARGET: enrol and match one case under
    20 ms (median). The index's tokens are keyed HMACs of the match keys (64 bytes, as the OPRF's):
    equal keys give equal tokens as through the OPRF, and a million OPRF evaluations would take
    minutes; the measured cases' own tokens are stored the same way, after their OPRF tokens are
@@ -362,13 +362,13 @@ def _live(rows: int, rounds: int) -> bool:
 
     evaluate_blinded = ephemeral_custodian()
     second = {"queries": 0}
-    only_pair_of = matching._only_pair_of
+    sole_candidate_of = matching._sole_candidate_of
 
     def counted(*args, **kwargs):
         second["queries"] += 1
-        return only_pair_of(*args, **kwargs)
+        return sole_candidate_of(*args, **kwargs)
 
-    matching._only_pair_of = counted
+    matching._sole_candidate_of = counted
     cases = [Record.from_fields(row["id"], row["given_names"], row["family_name"], row["date_of_birth"],
                                 row["national_number"]) for row in measured[:rounds]]
     oprf_times, db_times, totals, alerts = [], [], [], 0
@@ -395,9 +395,9 @@ def _live(rows: int, rounds: int) -> bool:
             db_times.append(done - middle)
             totals.append(done - started)
     finally:
-        matching._only_pair_of = only_pair_of
+        matching._sole_candidate_of = sole_candidate_of
     print(f"  {len(cases)} cases enrolled in the home cell and matched: {alerts} alerts, "
-          f"{second['queries']} second queries (a sole candidate's or an only pair's own pairs)")
+          f"{second['queries']} second queries (a sole candidate's own candidates)")
     report("tokens through the OPRF (keys, blind, evaluate, finalize)", oprf_times)
     report("store_tokens + match_enrolment + commit", db_times)
     report("  of which store_tokens (the enrolment row and its tokens)", store_times)
