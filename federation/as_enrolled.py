@@ -17,7 +17,9 @@ Batch linkage (:mod:`.linkage`) links two whole sets at once, with steps product
    a newcomer competes);
 4. the alerts still open or confirmed at the end (not withdrawn): what coordinators see.
 
-Cells' enrolment budgets and throttles do not apply: the cases are enrolled by the command, not
+A record production would not enrol (:func:`.enrolment.identity_refusal`: a national number
+without both names, names without a year of birth or a national number) is not enrolled here
+either, and so never alerts. Cells' enrolment budgets and throttles do not apply: the cases are enrolled by the command, not
 by coordinators' requests. The temporary directory, and the database in it, are deleted at the
 end.
 """
@@ -31,7 +33,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
-from livc.federation.enrolment import store_tokens
+from livc.federation.enrolment import identity_refusal, store_tokens
 from livc.federation.linkage import EvaluateBlinded, Match, Record, ephemeral_custodian, tokens_for
 from livc.federation.matching import match_enrolment
 from livc.federation.models import AlertState, FederationEnrolment, FederationLink, MatchAlert
@@ -95,6 +97,8 @@ def _enrol_and_match(left, right, left_tokens, right_tokens) -> list[Match]:
     done = 0
     for side, (records, tokens) in enumerate(((left, left_tokens), (right, right_tokens))):
         for position, (record, typed) in enumerate(zip(records, tokens, strict=True)):
+            if identity_refusal(record.identity.known) is not None:
+                continue  # production never enrols it (a national number alone, no date): no alert
             enrolment = FederationEnrolment(tenant_id=cells[side].id, ref=f"{side}-{position}")
             db.session.add(enrolment)
             db.session.flush()

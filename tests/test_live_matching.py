@@ -176,3 +176,20 @@ def test_as_enrolled_refuses_bad_input_with_status_2(tmp_path):
     result = CliRunner().invoke(cli, ["federation", "link", str(left), str(right), "--as-enrolled"])
     assert result.exit_code == 2 and result.stdout == ""
     assert "line 2: bad date_of_birth" in result.stderr
+
+
+def test_as_enrolled_leaves_out_what_production_never_enrols(tmp_path):
+    """A national number without both names, or names without a year of birth or a national
+    number, is never enrolled by a cell: the evaluation plays the same rule, so such a record
+    alerts on nothing, however well it would match."""
+    left, right = tmp_path / "left.csv", tmp_path / "right.csv"
+    left.write_text(HEADER + "L1,Mohammed,El Amrani,1990-03-07,90030712345\nL2,Kim,Vos,1999-02-02,\n",
+                    encoding="utf-8")
+    right.write_text(HEADER + "R1,,,,90030712345\nR2,Kim,Vos,,\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["federation", "link", str(left), str(right), "--as-enrolled"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["left_id,right_id,score"]
+    # The same people, enrollable, do alert (the control).
+    right.write_text(HEADER + "R1,Mohamed,Elamrani,,90030712345\nR2,Kim,Vos,1999,\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["federation", "link", str(left), str(right), "--as-enrolled"])
+    assert [line.split(",")[:2] for line in result.stdout.splitlines()[1:]] == [["L1", "R1"], ["L2", "R2"]]
