@@ -67,8 +67,6 @@ KEY_TYPE_LABELS = {
     "fam_dob": _l("family name and full date of birth"),
     "giv_dob": _l("a given name and full date of birth"),
     "name_only": _l("names, one side without a date of birth"),
-    "dig_dob": _l("names, and the date of birth but for one digit"),
-    "dsw_dob": _l("names, and the date of birth with two digits swapped"),
     "fw_dob": _l("first given name, one word of the family name and full date of birth"),
 }
 FIELD_LABELS = {
