@@ -350,7 +350,27 @@ def bench_febrl(workdir: Path, anonlink_python: str, only_as_enrolled: bool = Fa
 def as_enrolled(left: Path, right: Path, truth: set[Pair]):
     """``--as-enrolled``: the alerts coordinators would see, their quality, seconds."""
     scored, seconds = run_link(left, right, as_enrolled=True)
+    enrollable_ceiling(left, right, truth)
     return scored, quality([(l, r) for l, r, _ in scored], truth), seconds
+
+
+def enrollable_ceiling(left: Path, right: Path, truth: set[Pair]) -> float:
+    """How many true pairs production could alert on at all: both records enrollable by its rule
+    (:func:`livc.federation.enrolment.identity_refusal`: both names with a year of birth, or a
+    national number with both names). A record a cell never enrols alerts on nothing, so the
+    recall as enrolled cannot exceed this share."""
+    from livc.federation.enrolment import identity_refusal
+    from livc.federation.linkage import read_csv
+
+    enrollable = {
+        record.id for path in (left, right) for record in read_csv(path)
+        if identity_refusal(record.identity.known) is None
+    }
+    both = sum(1 for l, r in truth if l in enrollable and r in enrollable)
+    share = both / len(truth) if truth else 1.0
+    print(f"  enrollable: {both} of {len(truth)} true pairs have both records enrollable by production's "
+          f"rule (names and a year of birth, or a number with both names): recall as enrolled at most {share:.4f}")
+    return share
 
 
 def by_kind(scored: list[tuple[str, str, float]], truth: set[Pair]) -> None:
