@@ -199,7 +199,7 @@ def handover_received():
     try:
         if action == "accept":
             handovers.accept(g.tenant.id, handover_id, g.membership)
-            message = _l("The hand-over is accepted: its summary is below.")
+            message = _l("The hand-over is accepted: it is in your intake as a signal to weigh.")
         elif action == "decline":
             handovers.decline(g.tenant.id, handover_id, g.membership, request.form.get("reason"))
             message = _l("The hand-over is declined. Nothing was received.")
