@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.livc-installed
 CATALOGUES := $(wildcard platform/translations/*/LC_MESSAGES/messages.po)
+FRONTEND   := platform/frontend/package-lock.json platform/frontend/livc.scss scripts/build-frontend.sh
 
 .PHONY: demo test lint-imports install test-tools translations clean
 
@@ -23,12 +24,14 @@ install: $(STAMP)
 lint-imports: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-# Installs livc (editable, with the test extras) and compiles the translation catalogues.
-$(STAMP): pyproject.toml setup.py $(CATALOGUES)
+# Installs livc (editable, with the test extras), compiles the translation catalogues and builds the
+# pages' stylesheet from the design system (npm govuk-frontend; scripts/build-frontend.sh).
+$(STAMP): pyproject.toml setup.py $(CATALOGUES) $(FRONTEND)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/pybabel compile --statistics -d platform/translations
+	bash scripts/build-frontend.sh
 	touch $@
 
 # Real tools the tests drive: Debian's chromium (browser tests) and 7-Zip (the export test), helm (chart tests), and

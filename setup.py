@@ -32,7 +32,7 @@ def discover():
     for name, folder in FOLDERS.items():
         packages.append(name)
         package_dir[name] = folder
-        excluded = [pattern for d in DATA_FOLDERS for pattern in (d, f"{d}.*")]
+        excluded = [pattern for d in (*DATA_FOLDERS, "frontend") for pattern in (d, f"{d}.*")]
         for sub in find_namespace_packages(where=folder, exclude=excluded + ["*__pycache__*"]):
             packages.append(f"{name}.{sub}")
             package_dir[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
@@ -51,9 +51,19 @@ def compile_catalogs():
             write_mo(mo_file, catalog)
 
 
+def build_stylesheet():
+    """The pages' stylesheet, from the design system (scripts/build-frontend.sh: npm and sass),
+    unless ``make install`` built it already."""
+    import subprocess
+
+    if not (HERE / "platform" / "static" / "build" / "livc.css").exists():
+        subprocess.run(["bash", str(HERE / "scripts" / "build-frontend.sh")], check=True)
+
+
 class BuildWithCatalogs(build_py):
     def run(self):
         compile_catalogs()
+        build_stylesheet()
         super().run()
 
 

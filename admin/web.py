@@ -19,11 +19,13 @@ For console modules (the lifecycle among them):
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from livc.admin.access import actor, load_operator, outbox_enabled
 from livc.admin.operators.models import ROLE_LABELS
 from livc.admin.operators.operations import record_action
+from livc.platform.policy import OperatorAction, decide
 from livc.platform.web import after_refusal, csrf_refused
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -40,9 +42,38 @@ def _signed_in_operator() -> None:
     load_operator()
 
 
+#: The console's main menu: (action needed, endpoint, label, endpoint prefixes that belong to it).
+CONSOLE_MENU = (
+    (OperatorAction.ACCOUNT, "admin.home", _l("Console"), ("admin.home",)),
+    (OperatorAction.TENANTS_VIEW, "admin.tenants", _l("Tenants"), ("admin.tenant", "admin.onboard", "admin.lifecycle", "admin.export")),
+    (OperatorAction.HEALTH_VIEW, "admin.health", _l("Platform health"), ("admin.health", "admin.job", "admin.outbox")),
+    (OperatorAction.FEDERATION_BUDGETS_VIEW, "admin.federation_budgets", _l("Federation budgets"), ("admin.federation",)),
+    (OperatorAction.POLICE_ZONES_VIEW, "admin.police_zones_page", _l("Police zones"), ("admin.police_zone",)),
+    (OperatorAction.OPERATORS_MANAGE, "admin.operators", _l("Operators"), ("admin.operators",)),
+    (OperatorAction.ACCOUNT, "admin.actions", _l("Operator audit trail"), ("admin.actions", "admin.audit")),
+)
+
+
+def console_menu() -> list[dict]:
+    """The console's service navigation for the signed-in operator, the current item marked."""
+    endpoint = request.endpoint or ""
+    return [
+        {"href": url_for(target), "text": str(label), "current": endpoint == target,
+         "active": any(endpoint.startswith(prefix) for prefix in prefixes)}
+        for action, target, label, prefixes in CONSOLE_MENU if decide(g.operator_person, action)
+    ]
+
+
 @blueprint.context_processor
 def _console_context() -> dict:
-    return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": outbox_enabled()}
+    shell = {"console_name": _l("Operator console"), "home_url": url_for("admin.home"), "home_label": _l("Console"),
+             "home_endpoints": ("admin.home",)}
+    if g.get("operator") is not None:
+        shell.update(service_navigation=console_menu(), account_label=f"{g.operator.label} ({ROLE_LABELS.get(g.operator.role, g.operator.role)})",
+                     account_url=url_for("admin.home"), sign_out_url=url_for("admin.sign_out"))
+    else:
+        shell.update(home_url=None)
+    return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": outbox_enabled(), **shell}
 
 
 @blueprint.after_request

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
-from jinja2 import ChoiceLoader, FileSystemLoader
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 # Importing a models module registers its tables (Alembic's environment imports this module for
 # the whole metadata); importing a view module puts its routes on its blueprint.
@@ -91,7 +91,11 @@ def create_app(config: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     i18n.init_app(app)
     web.init_app(app)
-    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(folder)) for folder in template_folders()])
+    # The design system's macros (govuk-frontend-jinja) under their own prefix, then livc's pages.
+    app.jinja_loader = ChoiceLoader(
+        [PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]
+        + [FileSystemLoader(str(folder)) for folder in template_folders()]
+    )
     federation_subscribers.connect()
     app.register_blueprint(tenants_blueprint)
     app.register_blueprint(admin_blueprint)

@@ -17,7 +17,7 @@ from livc.platform.policy import public
 from livc.platform.settings import LANGUAGES
 
 COOKIE = "livc_lang"
-LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
+LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "de": "Deutsch", "en": "English"}
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 babel = Babel()

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "LIVC_"
-LANGUAGES = ("nl", "fr", "en")
+LANGUAGES = ("nl", "fr", "de", "en")
 
 
 class ConfigurationError(Exception):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livc.platform.db import Id, db, value_enum
+from livc.platform.registry import municipality
 from livc.platform.settings import LANGUAGES
 from livc.platform.timeutil import utcnow
 
@@ -49,6 +51,8 @@ class Tenant(db.Model):
     # Comma-separated, first one is the tenant's main language: e.g. "nl" or "fr,nl".
     languages_csv: Mapped[str] = mapped_column("languages", sa.String(20), default="nl")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The cell's colour ("#1d70b8"), a design token of its pages; None: the platform's own.
+    colour: Mapped[str | None] = mapped_column(sa.String(7), default=None)
 
     municipalities: Mapped[list[TenantMunicipality]] = relationship(
         back_populates="tenant", cascade="all, delete-orphan", order_by="TenantMunicipality.nis_code"
@@ -84,6 +88,38 @@ class TenantMunicipality(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
 
     tenant: Mapped[Tenant] = relationship(back_populates="municipalities")
+
+    @property
+    def local_name(self) -> str:
+        """The municipality's name in the reader's language (the registry's Dutch, French or German
+        name), else the name the cell was onboarded with."""
+        known = municipality(self.nis_code)
+        return known.name() if known is not None else self.name
+
+def _folded(text: str) -> str:
+    """``text`` without case or accents: "Liège" and "liege" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def cells_matching(query: str, limit: int = 20) -> list[Tenant]:
+    """Active cells whose name, or the name of a municipality they cover in any of the country's
+    languages, contains ``query``: how a visitor of the start page finds their cell's sign-in."""
+    wanted = _folded(query)
+    if len(wanted) < 2:
+        return []
+    found = []
+    for tenant in db.session.scalars(sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE).order_by(Tenant.name)):
+        names = [tenant.name]
+        for covered in tenant.municipalities:
+            known = municipality(covered.nis_code)
+            names += [covered.name, *(known.names.values() if known is not None else ())]
+        if any(wanted in _folded(name) for name in names if name):
+            found.append(tenant)
+        if len(found) >= limit:
+            break
+    return found
+
 
 def find_tenant(slug: str) -> Tenant | None:
     return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))

@@ -33,6 +33,7 @@ from livc.platform.jobs import redis_connection
 from livc.platform.logs import describe_error
 from livc.platform.policy import public
 from livc.platform.rls import role_problem
+from livc.platform.tenancy import cells_matching
 
 log = logging.getLogger(__name__)
 
@@ -258,10 +259,34 @@ def _unexpected_error(error: Exception):
     return error_response(InternalServerError.code)
 
 
+@blueprint.app_context_processor
+def _shell_defaults() -> dict:
+    """What the shell (base.html) shows when the part serving the page adds nothing: no menu, no
+    account, the platform's start page as home."""
+    return {"service_navigation": None, "home_url": None, "home_label": "", "home_endpoints": (),
+            "account_label": None, "account_url": None, "sign_out_url": None, "cell_theme_url": None,
+            "console_name": None}
+
+
 @blueprint.get("/")
 @public
 def home():
-    return render_template("home.html")
+    """The platform's start page: a visitor finds their cell by a municipality's name (in any of
+    the country's languages) or the cell's, and follows the link to its sign-in."""
+    query = request.args.get("q", "").strip()[:100]
+    return render_template("home.html", query=query, cells=cells_matching(query) if query else None)
+
+
+@blueprint.get("/accessibility")
+@public
+def accessibility():
+    return render_template("accessibility.html")
+
+
+@blueprint.get("/privacy")
+@public
+def privacy():
+    return render_template("privacy.html")
 
 
 @blueprint.get("/favicon.ico")

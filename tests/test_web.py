@@ -200,7 +200,7 @@ def test_the_language_switch_never_redirects_off_site(client, target):
 
 
 def test_an_unknown_language_is_not_found(client):
-    assert client.get("/language/de").status_code == 404
+    assert client.get("/language/es").status_code == 404
 
 
 def test_search_engines_are_told_to_stay_away(client):

@@ -27,7 +27,7 @@ from livc.platform.settings import LANGUAGES
 from livc.platform.tenancy import Tenant, TenantKind, find_tenant
 from livc.tenants.web import KIND_LABELS
 
-LANGUAGE_LABELS = {"nl": _l("Dutch"), "fr": _l("French"), "en": _l("English")}
+LANGUAGE_LABELS = {"nl": _l("Dutch"), "fr": _l("French"), "de": _l("German"), "en": _l("English")}
 STATUS_LABELS = {"active": _l("Active"), "suspended": _l("Suspended"), "offboarded": _l("Offboarded")}
 SECRET_FIELDS = {"sso_client_secret", "csrf_token"}
 

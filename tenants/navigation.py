@@ -1,0 +1,104 @@
+"""The cell's navigation: the service navigation a member sees at the top of every page (by what
+their role may do), the pages of the cell grouped under "The cell", and the header's account
+links. Pages say nothing of it; the blueprint's context processor fills the shell
+(``platform/templates/base.html``)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, g, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from livc.platform.policy import Action, decide, public
+from livc.tenants.web import blueprint
+
+#: A cell's colour: a hex colour as a colour picker gives it.
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+#: The main menu: (action needed, endpoint, label, endpoint prefixes that belong to the item).
+MAIN_MENU = (
+    (Action.CELL_ENTER, "tenant.home", _l("Home"), ("tenant.home",)),
+    (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals"), ("tenant.signal", "tenant.person_search")),
+    (Action.CELL_ENTER, "tenant.cases", _l("Cases"), ("tenant.case", "tenant.ltf_")),
+    (Action.CELL_ENTER, "tenant.meetings", _l("Meetings"), ("tenant.meeting",)),
+    (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions"), ("tenant.decision",)),
+    (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("The cell"),
+     ("tenant.cell", "tenant.house_rules", "tenant.federation", "tenant.retention", "tenant.case_settings",
+      "tenant.organisations", "tenant.sso", "tenant.operator_actions", "tenant.setup", "tenant.signal_settings")),
+    (Action.MEMBERS_VIEW, "tenant.members", _l("Members"), ("tenant.member", "tenant.invit")),
+)
+
+#: Every page a member may reach, for the home page's list and the cell's own page.
+CELL_PAGES = (
+    (Action.SETUP_MANAGE, "tenant.setup", _l("Set-up of the cell")),
+    (Action.SIGNAL_SUBMIT, "tenant.signal_new", _l("Report a signal")),
+    (Action.SIGNAL_SUBMIT, "tenant.signals", _l("Signals")),
+    (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
+    (Action.CELL_ENTER, "tenant.meetings", _l("Meetings")),
+    (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions waiting for confirmation")),
+    (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
+    (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
+    (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),
+    (Action.FEDERATION_MANAGE, "tenant.federation", _l("Links with other cells")),
+    (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
+    (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
+    (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
+    (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
+    (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),
+    (Action.OPERATOR_ACTIONS_VIEW, "tenant.operator_actions", _l("Actions of the platform operator")),
+    (Action.PROFILE_MANAGE, "tenant.profile", _l("Your profile and sign-in")),
+)
+
+
+def cell_pages() -> list[tuple[str, str]]:
+    """(address, label) of every page the signed-in member may reach."""
+    return [(url_for(endpoint), str(label)) for action, endpoint, label in CELL_PAGES if decide(g.person, action)]
+
+
+def main_menu() -> list[dict]:
+    """The service navigation's items for the signed-in member, the current one marked."""
+    endpoint = request.endpoint or ""
+    items, marked = [], False
+    for action, target, label, prefixes in MAIN_MENU:
+        if not decide(g.person, action):
+            continue
+        current = not marked and any(endpoint.startswith(prefix) for prefix in prefixes)
+        # "tenant.case_settings" belongs to the cell, not to the cases: the most specific wins
+        if current and target == "tenant.cases" and endpoint.startswith("tenant.case_settings"):
+            current = False
+        marked = marked or current
+        items.append({"href": url_for(target), "text": str(label), "active": current, "current": endpoint == target})
+    return items
+
+
+@blueprint.context_processor
+def _shell() -> dict:
+    tenant = g.get("tenant")
+    shell = {"cell_theme_url": url_for("tenant.theme") if tenant is not None and tenant.colour else None}
+    if g.get("person") is None or g.get("membership") is None:
+        return {**shell, "home_url": url_for("tenant.landing") if tenant is not None else None,
+                "home_label": tenant.name if tenant is not None else "", "home_endpoints": ("tenant.landing",)}
+    return {
+        **shell,
+        "service_navigation": main_menu(),
+        "home_url": url_for("tenant.home"),
+        "home_label": _l("Home"),
+        "home_endpoints": ("tenant.home",),
+        "account_label": g.membership.account.label,
+        "account_url": url_for("tenant.profile"),
+        "sign_out_url": url_for("tenant.sign_out"),
+    }
+
+
+@blueprint.get("/theme.css")
+@public
+def theme() -> Response:
+    """The cell's design tokens: its colour, for the header's band and the dashboards' accents
+    (a stylesheet of its own, as the CSP allows no inline style)."""
+    colour = g.tenant.colour if g.tenant.colour and COLOUR.match(g.tenant.colour) else None
+    body = f":root {{ --livc-cell-colour: {colour}; }}\n" if colour else "/* the platform's own colours */\n"
+    response = Response(body, mimetype="text/css")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
