@@ -41,6 +41,8 @@ INTELLIGENCE = "Intelligence and security services have no place in the cell"
 MISSING_MAYOR = "The mayor is not an active member of the cell."
 MISSING_POLICE = "Neither the police chief nor an information officer with a valid security clearance"
 MISSING_OFFICIAL = "No official appointed by the mayor"
+# A field's message, after the words screen readers hear before it ("Error:").
+ERROR_PREFIX = r'(?:<span class="govuk-visually-hidden">[^<]*</span>\s*)?'
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -53,7 +55,7 @@ def text(response) -> str:
 
 def field_message(response, field: str) -> str:
     """The message shown under ``field`` on a form page ('' when none)."""
-    found = re.search(rf'id="e-{field}">([^<]*)<', response.get_data(as_text=True))
+    found = re.search(rf'id="e-{field}">{ERROR_PREFIX}([^<]*)<', response.get_data(as_text=True))
     return html.unescape(found.group(1)).strip() if found else ""
 
 

@@ -378,7 +378,7 @@ def test_the_rules_of_a_seat_are_answered_field_by_field(app, cells, coordinator
     before = counts(app, cells[LEUVEN])
     response = post_form(coordinator_client, f"/{LEUVEN}/members/invite", invite_form(org, **fields), headers=EN)
     assert response.status_code == 422
-    assert re.search(rf'id="e-{field}">[^<]*{re.escape(message)}', text(response)), text(response)
+    assert re.search(rf'id="e-{field}">(?:<span class="govuk-visually-hidden">[^<]*</span>\s*)?[^<]*{re.escape(message)}', text(response)), text(response)
     assert counts(app, cells[LEUVEN]) == before
 
 
