@@ -6,11 +6,13 @@ browser's preferences decide among the languages on offer, then the tenant's mai
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, redirect, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, format_time, get_locale
 from werkzeug.exceptions import NotFound
 
 from livc.platform.policy import public
@@ -47,6 +49,9 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.add_url_rule("/language/<code>", "set_language", set_language, methods=["GET"])
 
+    app.add_template_filter(when, "when")
+    app.add_template_filter(day, "day")
+
     @app.context_processor
     def _language_switch():
         return {
@@ -70,3 +75,26 @@ def set_language(code: str):
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
     return response
+
+
+#: Where the cells are: every time a page shows is Belgian time.
+BELGIAN_TIME = ZoneInfo("Europe/Brussels")
+
+
+def when(value: datetime | None, style: str = "medium") -> str:
+    """A stored moment (naive UTC) as a page shows it: the date in the reader's language, one
+    format per language (Babel's), and the time of day in Belgian time ("6 dec. 2026 14:05")."""
+    if value is None:
+        return "—"
+    local = value.replace(tzinfo=ZoneInfo("UTC")).astimezone(BELGIAN_TIME) if value.tzinfo is None else value.astimezone(BELGIAN_TIME)
+    return f"{format_date(local.date(), style)} {format_time(local.time(), 'short')}"
+
+
+def day(value: date | datetime | None, style: str = "medium") -> str:
+    """A date as a page shows it, one format per language (Babel's); a stored moment (naive UTC)
+    counts on its Belgian day."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = (value.replace(tzinfo=ZoneInfo("UTC")) if value.tzinfo is None else value).astimezone(BELGIAN_TIME).date()
+    return format_date(value, style)

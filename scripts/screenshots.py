@@ -17,8 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, sign_in_demo, start_demo  # noqa: E402
 from tour import first_case_url, sign_in_operator_demo  # noqa: E402
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, sign_in_demo, start_demo  # noqa: E402
 
 WIDTHS = {"phone": 360, "desktop": 1280}
 

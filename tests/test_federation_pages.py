@@ -386,7 +386,7 @@ def test_the_home_page_shows_a_waiting_alert_to_the_cell_whose_turn_it_is(app, t
     [alert] = alerts(app)
     for client, slug, code in ((ask, LEUVEN, code_l), (agree, HERKO, code_h)):
         body = home(client, slug)
-        assert "waiting for you" not in body and "Confirmed: cooperation with another cell" in body
+        assert "Match alerts waiting for you" not in body and "Confirmed: cooperation with another cell" in body
         assert code in body and alert.shared_reference in body
 
 

@@ -1,4 +1,4 @@
-"""Every string a user can see is translatable, and translated into Dutch and French."""
+"""Every string a user can see is translatable, and translated into Dutch, French and German."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def source_messages(tmp_path_factory) -> set[str]:
         return {message.id for message in read_po(file) if message.id}
 
 
-@pytest.mark.parametrize("language", ["nl", "fr"])
+@pytest.mark.parametrize("language", ["nl", "fr", "de"])
 def test_every_message_is_translated(source_messages, language):
     with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
         catalog = read_po(file, locale=language)
@@ -35,7 +35,7 @@ def test_every_message_is_translated(source_messages, language):
     assert sorted(source_messages - translated) == []
 
 
-@pytest.mark.parametrize("language", ["nl", "fr", "en"])
+@pytest.mark.parametrize("language", ["nl", "fr", "de", "en"])
 def test_compiled_catalogues_are_installed_and_current(language):
     folder = TRANSLATIONS / language / "LC_MESSAGES"
     compiled = folder / "messages.mo"

@@ -30,6 +30,7 @@ from livc.platform.forms import (
     run_rule,
     submit_form,
 )
+from livc.platform.i18n import when
 from livc.platform.policy import Action, public
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -115,9 +116,12 @@ DEFAULT_LENGTH = timedelta(hours=2)
 
 
 @blueprint.app_template_filter("meeting_time")
-def meeting_time(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
-    """A stored time in Belgian time, for a page."""
-    return to_local(value).strftime(pattern) if value is not None else "—"
+def meeting_time(value: datetime | None, pattern: str | None = None) -> str:
+    """A stored time in Belgian time, for a page: the reader's language's date format (Babel), or
+    ``pattern`` (a form field's value, a time of day)."""
+    if value is None:
+        return "—"
+    return to_local(value).strftime(pattern) if pattern else when(value)
 
 
 # --- helpers ------------------------------------------------------------------------------------
