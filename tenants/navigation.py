@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, g, request, url_for
+from flask import Response, current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from livc.platform.policy import Action, decide, public
 from livc.tenants.web import blueprint
@@ -102,3 +103,23 @@ def theme() -> Response:
     response = Response(body, mimetype="text/css")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@blueprint.get("/<path:unknown>")
+@public
+def not_found(unknown: str):
+    """An address in a cell that leads nowhere: the cell's own not-found page, with its menu for a
+    signed-in member and a way back to the cell's home (not the platform's start page). An
+    address that exists for another method is answered 405 with the methods it takes."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _values = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    raise NotFound()
