@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     SIGNAL_WEIGH = "signal.weigh"
     PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
+    LTF_LIAISON = "ltf.liaison"  # the information officer's part with the Local Task Force
     FEDERATION_MANAGE = "federation.manage"
     FEDERATION_COOPERATE = "federation.cooperate"
     SETUP_MANAGE = "setup.manage"
@@ -72,7 +73,7 @@ CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
     Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.FEDERATION_COOPERATE,
-    Action.DECISIONS_TAKE,
+    Action.DECISIONS_TAKE, Action.LTF_LIAISON,
     Action.MEETING_ORGANISE,
 })
 
@@ -317,6 +318,17 @@ def _police_info(person: Person, case: CaseLike | None) -> Decision:
             return allow("information officer with a valid clearance")
         return deny("security clearance missing or expired")
     return deny("police information is for the coordinator and the information officer")
+
+
+@rule(Action.LTF_LIAISON)
+def _ltf_liaison(person: Person, _resource: object | None) -> Decision:
+    # The cell's link with the Local Task Force is the police member's (seed 004): the cleared
+    # information officer delivers the released feedback form, prints it and records the answer.
+    if person.role != Role.INFORMATION_OFFICER:
+        return deny("the Local Task Force is the information officer's to deal with")
+    if not person.clearance_valid:
+        return deny("security clearance missing or expired")
+    return allow("information officer with a valid clearance")
 
 
 @rule(Action.FEDERATION_COOPERATE)

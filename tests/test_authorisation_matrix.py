@@ -82,6 +82,8 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.SIGNAL_WEIGH: frozenset({Role.COORDINATOR}),
     Action.PERSON_SEARCH: frozenset({Role.COORDINATOR}),
     Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
+    # Delivering the feedback form to the LTF, printing it, recording the answer: the police member.
+    Action.LTF_LIAISON: frozenset({Role.INFORMATION_OFFICER}),
     Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
     # The thread with another cell: the cleared information officer reaches the pages; the
     # federation lets them in a thread only when both cells agreed (tests/test_federation_cooperation.py).

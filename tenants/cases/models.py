@@ -364,6 +364,7 @@ class LtfFeedback(TenantScoped, db.Model):
 
     Released to the information officer only once every effectively participating member
     approved its current revision; any change makes a new revision and asks everyone again.
+    The information officer then delivers it to the LTF and records the LTF's answer.
     """
 
     __tablename__ = "ltf_feedback"
@@ -380,6 +381,13 @@ class LtfFeedback(TenantScoped, db.Model):
     updated_by_id: Mapped[int | None] = membership_column()
     released_at: Mapped[datetime | None]
     released_by_id: Mapped[int | None] = membership_column()
+    # The revision whose participants were asked by mail for their approval (once per revision).
+    notified_revision: Mapped[int | None]
+    # The information officer's part: when they handed the form to the LTF, and the LTF's
+    # answer, kept as police information (a progress note for the coordinator and them only).
+    delivered_at: Mapped[datetime | None]
+    delivered_by_id: Mapped[int | None] = membership_column()
+    answer_note_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("progress_notes.id", ondelete="SET NULL"))
 
     effectiveness_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     cooperation_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
@@ -396,6 +404,8 @@ class LtfFeedback(TenantScoped, db.Model):
     phase_explanation = EncryptedField("phase_explanation_ciphertext")
 
     approvals: Mapped[list[FeedbackApproval]] = relationship(order_by="FeedbackApproval.id", viewonly=True)
+    delivered_by: Mapped[Membership | None] = relationship(foreign_keys=[delivered_by_id])
+    answer: Mapped[ProgressNote | None] = relationship(foreign_keys=[answer_note_id])
 
     @property
     def key_scope(self) -> str:
@@ -404,6 +414,10 @@ class LtfFeedback(TenantScoped, db.Model):
     @property
     def released(self) -> bool:
         return self.status == FeedbackStatus.RELEASED
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
 
 
 FEEDBACK_TEXT_FIELDS = ("effectiveness", "cooperation", "distance", "further_note", "other_elements", "phase_explanation")

@@ -15,6 +15,9 @@ A case is known everywhere by its code. What the policy lets people see (need-to
 - the feedback form to the Local Task Force goes to the information officer only once every
   effectively participating member approved its current revision; a change makes a new
   revision, and approvals of an older one no longer count (they are kept, as is the change).
+  The first answers make revision 1. Each revision's participants are asked once, by a mail
+  without any content of the case. The information officer delivers the released form to the
+  LTF and records its answer as police information.
 
 Every read of case content goes through :func:`record_read`, and every change is audited with
 the case code and field names, never with the content.
@@ -40,7 +43,7 @@ from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import person_for
 from livc.tenants.cases import events as case_events
-from livc.tenants.cases.mail import notify_feedback_released
+from livc.tenants.cases.mail import notify_feedback_awaits_approval, notify_feedback_released
 from livc.tenants.cases.models import (
     CLOSURE_LABELS,
     FEEDBACK_TEXT_FIELDS,
@@ -118,6 +121,13 @@ SECOND_APPROVAL = _l(
     "(add a member to the team if it has none)."
 )
 NO_RECIPIENT = _l("The cell has no information officer with a valid security clearance to receive the form.")
+NOT_RELEASED = _l("The feedback form is not released yet.")
+ALREADY_DELIVERED = _l("The feedback form was marked delivered already.")
+DELIVERED_IN_FUTURE = _l("The form cannot have been delivered later than now.")
+DELIVERED_BEFORE_RELEASE = _l("The form cannot have been delivered before it was released.")
+NOT_DELIVERED = _l("Mark the form delivered to the Local Task Force before recording its answer.")
+ALREADY_ANSWERED = _l("The answer of the Local Task Force was recorded already: add what follows as a progress note.")
+
 
 
 def missing_approvals(names: str):
@@ -691,7 +701,7 @@ def start_feedback(case: Case, actor: Membership, values: Mapping[str, Any] | No
     db.session.flush()
     audit.record("case.feedback_started", subject=subject_of(case), details={"feedback_id": feedback.id})
     if values:
-        update_feedback(case, feedback, actor, values, audited_start=True)
+        update_feedback(case, feedback, actor, values)
     return feedback
 
 
@@ -702,13 +712,19 @@ FEEDBACK_FIELDS = (*FEEDBACK_TEXT_FIELDS, *FEEDBACK_CHOICE_FIELDS)
 FEEDBACK_QUESTIONS = ("effectiveness", "cooperation", "distance", "further_follow_up", "other_elements", "terrorist_phase")
 
 
-def update_feedback(
-    case: Case, feedback: LtfFeedback, actor: Membership, changes: Mapping[str, Any], *, audited_start: bool = False
-) -> list[str]:
-    """Change the form; any change is a new revision, which every participant approves anew."""
+def _answered(feedback: LtfFeedback) -> bool:
+    return any(getattr(feedback, name) not in (None, "") for name in FEEDBACK_FIELDS)
+
+
+def update_feedback(case: Case, feedback: LtfFeedback, actor: Membership, changes: Mapping[str, Any]) -> list[str]:
+    """Change the form; any change is a new revision, which every participant approves anew.
+
+    A form without any answer (just started) is no revision yet: its first answers make
+    revision 1, unless someone approved it empty."""
     changes = coerce(changes, further_follow_up=FurtherFollowUp, terrorist_phase=TerroristPhase)
     if feedback.released:
         raise_faults({"_schema": [FEEDBACK_RELEASED]})
+    new_revision = _answered(feedback) or bool(approver_ids(feedback))
     changed = []
     for name in FEEDBACK_FIELDS:
         if name not in changes:
@@ -721,14 +737,30 @@ def update_feedback(
             changed.append(name)
     if changed:
         approvals_dropped = len(approver_ids(feedback))
-        if not audited_start or feedback.approvals:
+        if new_revision:
             feedback.revision += 1
         feedback.updated_at, feedback.updated_by_id = utcnow(), actor.id
         audit.record("case.feedback_changed", subject=subject_of(case), details={
             "feedback_id": feedback.id, "revision": feedback.revision, "fields": changed,
             "approvals_reset": approvals_dropped,
         })
+        ask_for_approval(case, feedback, actor)
     return changed
+
+
+def ask_for_approval(case: Case, feedback: LtfFeedback, actor: Membership) -> list[Membership]:
+    """Tell the members whose approval the current revision awaits, once per revision: by a mail
+    that says only that a form of a case of their cell waits (no code, no content), with the
+    case's address. The member who made the revision knows it already."""
+    if feedback.released or feedback.notified_revision == feedback.revision or not _answered(feedback):
+        return []
+    recipients = [member for member in approval_state(case, feedback).waiting if member.id != actor.id]
+    feedback.notified_revision = feedback.revision
+    notify_feedback_awaits_approval(case, recipients)
+    audit.record("case.feedback_approval_asked", subject=subject_of(case), details={
+        "feedback_id": feedback.id, "revision": feedback.revision, "recipients": [m.id for m in recipients],
+    })
+    return recipients
 
 
 def approver_ids(feedback: LtfFeedback) -> set[int]:
@@ -817,6 +849,54 @@ def release_feedback(case: Case, feedback: LtfFeedback, actor: Membership) -> Lt
     })
     notify_feedback_released(case, recipients)
     return feedback
+
+
+def deliver_feedback(case: Case, feedback: LtfFeedback, actor: Membership, values: Mapping[str, Any]) -> None:
+    """The information officer handed the released form to the LTF at ``delivered_at`` (naive
+    UTC; now when not given)."""
+    delivered_at = values.get("delivered_at") or utcnow()
+    faults: Faults = {}
+    if not feedback.released:
+        add_fault(faults, "_schema", NOT_RELEASED)
+    elif feedback.delivered:
+        add_fault(faults, "_schema", ALREADY_DELIVERED)
+    elif delivered_at > utcnow() + timedelta(minutes=1):
+        add_fault(faults, "delivered_at", DELIVERED_IN_FUTURE)
+    elif delivered_at < feedback.released_at.replace(second=0, microsecond=0):
+        add_fault(faults, "delivered_at", DELIVERED_BEFORE_RELEASE)
+    raise_faults(faults)
+    feedback.delivered_at, feedback.delivered_by_id = delivered_at, actor.id
+    db.session.flush()
+    audit.record("case.feedback_delivered", subject=subject_of(case), details={
+        "feedback_id": feedback.id, "revision": feedback.revision, "delivered_at": delivered_at.isoformat(),
+    })
+
+
+def record_ltf_answer(case: Case, feedback: LtfFeedback, actor: Membership, values: Mapping[str, Any]) -> ProgressNote:
+    """The LTF's answer to a delivered form: police information, kept as a progress note that
+    only the coordinator and the information officer read, linked to the form."""
+    faults: Faults = {}
+    if not feedback.released:
+        add_fault(faults, "_schema", NOT_RELEASED)
+    elif not feedback.delivered:
+        add_fault(faults, "_schema", NOT_DELIVERED)
+    elif feedback.answer_note_id is not None:
+        add_fault(faults, "_schema", ALREADY_ANSWERED)
+    elif not (values.get("answer") or "").strip():
+        add_fault(faults, "answer", REQUIRED)
+    raise_faults(faults)
+    note = add_note(case, actor, {"body": values["answer"], "visibility": NoteVisibility.RESTRICTED})
+    feedback.answer_note_id = note.id
+    db.session.flush()
+    audit.record("case.feedback_answer_recorded", subject=subject_of(case),
+                 details={"feedback_id": feedback.id, "note_id": note.id})
+    return note
+
+
+def ltf_answer(person: Person, feedback: LtfFeedback) -> ProgressNote | None:
+    """The LTF's answer to the form, for those who may read police information only."""
+    note = feedback.answer
+    return note if note is not None and may_read_note(person, note) else None
 
 
 def may_read_feedback(person: Person, case: Case, feedback: LtfFeedback) -> bool:

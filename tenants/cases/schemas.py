@@ -8,8 +8,11 @@ the rules. The field helpers are the signals' (:mod:`livc.tenants.signals.schema
 
 from __future__ import annotations
 
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, validate
+from marshmallow import fields, post_load, validate
 
 from livc.platform.forms import REQUIRED
 from livc.tenants.cases.models import (
@@ -146,6 +149,25 @@ class FeedbackSchema(FieldSchema):
 
 class ApprovalSchema(FieldSchema):
     revision = fields.Integer(strict=False, required=True, error_messages={**REQUIRED, "invalid": _l("Not a revision of this form.")})
+
+
+BELGIAN_TIME = ZoneInfo("Europe/Brussels")
+DELIVERED_AT_ERRORS = {**REQUIRED, "invalid": _l("Enter a day and a time as YYYY-MM-DDTHH:MM (Belgian time).")}
+
+
+class DeliverySchema(FieldSchema):
+    """When the information officer handed the form to the LTF: typed in Belgian time, kept in UTC."""
+
+    delivered_at = fields.NaiveDateTime(required=True, error_messages=DELIVERED_AT_ERRORS)
+
+    @post_load
+    def _in_utc(self, values: dict, **_kwargs) -> dict:
+        local = values["delivered_at"].replace(tzinfo=BELGIAN_TIME)
+        return {**values, "delivered_at": local.astimezone(UTC).replace(tzinfo=None)}
+
+
+class LtfAnswerSchema(FieldSchema):
+    answer = text(required=True)
 
 
 class SearchSchema(FieldSchema):

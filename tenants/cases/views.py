@@ -18,19 +18,16 @@ rollback). Case pages are never cached by the browser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask import flash, g, make_response, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
-from werkzeug.exceptions import NotFound
 
 from livc.platform.forms import (
     every_field,
     field_messages,
-    form_sent,
     form_values,
     render_form,
     submit_form,
@@ -42,9 +39,7 @@ from livc.platform.web import after_refusal
 from livc.tenants.access import guard, refuse
 from livc.tenants.cases.erasure import erase_closed_case_now
 from livc.tenants.cases.loads import (
-    load_any_feedback,
     load_case,
-    load_feedback_case,
     load_measure_case,
     load_review_case,
     load_team_member_case,
@@ -60,7 +55,6 @@ from livc.tenants.cases.models import (
     STAGE_LABELS,
     VISIBILITY_LABELS,
     Case,
-    LtfFeedback,
     Measure,
     ReviewKind,
 )
@@ -70,7 +64,6 @@ from livc.tenants.cases.operations import (
     add_note,
     add_team_member,
     approval_state,
-    approve_feedback,
     case_decisions,
     cases_for,
     change_case,
@@ -85,24 +78,17 @@ from livc.tenants.cases.operations import (
     observations,
     participating_member_ids,
     record_read,
-    release_faults,
-    release_feedback,
-    released_feedback,
     remove_team_member,
     reveal_identity,
     reviews_of,
     stage_of,
-    start_feedback,
     target_group_visible,
     team_candidates,
     timeline,
-    update_feedback,
 )
 from livc.tenants.cases.schemas import (
-    ApprovalSchema,
     CaseChangeSchema,
     ClosureSchema,
-    FeedbackSchema,
     MeasureChangeSchema,
     MeasureSchema,
     NoteSchema,
@@ -148,31 +134,6 @@ IDENTITY_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Question:
-    """A question of the feedback form to the Local Task Force (seed 004)."""
-
-    name: str
-    label: Any
-    choices: dict | None = None  # None: answered in writing
-    help: Any = None
-
-
-FEEDBACK_QUESTIONS = (
-    Question("effectiveness", _l("How effective is the treatment (the follow-up so far)?")),
-    Question("cooperation", _l("How willing is the person to cooperate?")),
-    Question("distance", _l("Has the person taken distance from extremist ideas?")),
-    Question("further_follow_up", _l("Is further follow-up by the cell useful?"), FURTHER_LABELS),
-    Question("further_note", _l("Note on further follow-up"), help=_l("Optional.")),
-    Question("other_elements", _l("Other elements: measures taken, recommendations")),
-    Question("terrorist_phase", _l("Is the person in a phase where they could move to terrorist acts?"), PHASE_LABELS),
-    Question("phase_explanation", _l("Explanation of the answer above"), help=_l("Optional, but welcome for the Local Task Force.")),
-)
-FAULT_LABELS = {
-    **{question.name: question.label for question in FEEDBACK_QUESTIONS},
-    "approvals": _l("Approvals"),
-    "revision": _l("Revision"),
-}
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -236,8 +197,6 @@ def _candidate_label(membership: Membership) -> str:
     return label
 
 
-def _fault_list(faults: dict) -> list[tuple[Any, list[str]]]:
-    return [(FAULT_LABELS.get(name), [str(m) for m in messages]) for name, messages in faults.items()]
 
 
 # --- the timeline -----------------------------------------------------------------------------
@@ -614,129 +573,3 @@ def case_erase(case_id: int):
     flash(_l("Case %(code)s is erased: nothing of the person can be read any more; only an anonymous count "
              "remains.", code=code), "info")
     return redirect(url_for("tenant.cases"))
-
-
-# --- feedback to the Local Task Force --------------------------------------------------------
-
-
-@blueprint.post("/cases/<int:case_id>/feedback")
-@guard(Action.CASE_MANAGE, load=load_case)
-def case_feedback_start(case_id: int):
-    """Start a feedback form: with the box ticked (answers come later) or with answers."""
-    case = g.resource
-    if request.form.get("confirm") != "yes" and not form_sent(FeedbackSchema()):
-        return _case_page(case, 422, {"confirm": [str(CONFIRM)]}, failed="feedback")
-    values, errors = form_values(FeedbackSchema())
-    feedback = None
-    if not errors:
-        try:
-            feedback = start_feedback(case, g.membership, {k: v for k, v in values.items() if v is not None} or None)
-        except ValidationError as error:
-            errors = field_messages(error)
-    if errors:
-        return _case_page(case, 422, errors, failed="feedback")
-    flash(_l("The feedback form was started. Answer its questions, then every participant approves it."), "info")
-    return redirect(url_for("tenant.case_feedback_edit", case_id=case.id, feedback_id=feedback.id))
-
-
-def _feedback_context(case: Case, feedback: LtfFeedback) -> dict:
-    state = approval_state(case, feedback)
-    return {
-        "case": case, "feedback": feedback, "state": state, "questions": FEEDBACK_QUESTIONS,
-        "manage": _manage(case),
-        "may_approve": (not feedback.released and g.membership.id in participating_member_ids(case)
-                        and all(member.id != g.membership.id for member in state.approved)),
-    }
-
-
-@blueprint.get("/cases/<int:case_id>/feedback/<int:feedback_id>")
-@guard(Action.CASE_WORK, load=load_feedback_case)
-def case_feedback(case_id: int, feedback_id: int):
-    case, feedback = g.resource, g.feedback
-    _read(case, "feedback")
-    return _page("tenants/case_feedback.html", **_feedback_context(case, feedback))
-
-
-@blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/edit", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=load_feedback_case)
-def case_feedback_edit(case_id: int, feedback_id: int):
-    """Every field of the form is sent: an answer left empty is cleared. Any change is a new
-    revision, and every participant approves again."""
-    case, feedback = g.resource, g.feedback
-    context = {"case": case, "feedback": feedback, "questions": FEEDBACK_QUESTIONS}
-    _read(case, "feedback")
-    if request.method == "GET":
-        return _page("tenants/case_feedback_edit.html", **context)
-    changed, errors = _submit(
-        FeedbackSchema(), lambda values: update_feedback(case, feedback, g.membership, every_field(values, FeedbackSchema()))
-    )
-    if errors:
-        return _page("tenants/case_feedback_edit.html", 422, errors, **context)
-    if changed:
-        flash(_l("Saved as revision %(revision)s: every participant approves this revision again.",
-                 revision=feedback.revision), "info")
-    else:
-        flash(NOTHING_CHANGED, "info")
-    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
-
-
-@blueprint.post("/cases/<int:case_id>/feedback/<int:feedback_id>/approve")
-@guard(Action.CASE_WORK, load=load_feedback_case)
-def case_feedback_approve(case_id: int, feedback_id: int):
-    case, feedback = g.resource, g.feedback
-
-    def approve(values: dict) -> None:
-        approve_feedback(case, feedback, g.membership, values["revision"])
-
-    _done, errors = _submit(ApprovalSchema(), approve)
-    if errors:
-        # The page has no field to mark (the revision is the one shown): every message on top.
-        errors = {"_schema": [message for messages in errors.values() for message in messages]}
-        _read(case, "feedback")
-        return _page("tenants/case_feedback.html", 422, errors, **_feedback_context(case, feedback))
-    flash(_l("You approved revision %(revision)s of the feedback form.", revision=feedback.revision), "info")
-    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
-
-
-@blueprint.route("/cases/<int:case_id>/feedback/<int:feedback_id>/release", methods=["GET", "POST"])
-@guard(Action.CASE_MANAGE, load=load_feedback_case)
-def case_feedback_release(case_id: int, feedback_id: int):
-    case, feedback = g.resource, g.feedback
-    _read(case, "feedback")
-
-    def context() -> dict:
-        faults = release_faults(case, feedback)
-        unanswered = bool({question.name for question in FEEDBACK_QUESTIONS} & set(faults))
-        return {**_feedback_context(case, feedback), "faults": _fault_list(faults), "unanswered": unanswered}
-
-    if request.method == "GET":
-        return _page("tenants/case_feedback_release.html", **context())
-    if request.form.get("confirm") != "yes":
-        return _page("tenants/case_feedback_release.html", 422, {"confirm": [str(CONFIRM)]}, **context())
-    try:
-        release_feedback(case, feedback, g.membership)
-    except ValidationError as error:
-        return _page("tenants/case_feedback_release.html", 422, field_messages(error), **context())
-    flash(_l("The feedback form was released to the information officer, who passes it to the Local Task Force."), "info")
-    return redirect(url_for("tenant.case_feedback", case_id=case.id, feedback_id=feedback.id))
-
-
-# --- the information officer's inbox ---------------------------------------------------------
-
-
-@blueprint.get("/ltf-feedback")
-@guard(Action.POLICE_INFO_READ)
-def ltf_feedback_inbox():
-    return _page("tenants/case_ltf_inbox.html", rows=released_feedback())
-
-
-@blueprint.get("/ltf-feedback/<int:feedback_id>")
-@guard(Action.POLICE_INFO_READ, load=load_any_feedback)
-def ltf_feedback(feedback_id: int):
-    feedback = g.resource
-    if not feedback.released:
-        raise NotFound()
-    case = load_case(feedback.case_id)
-    _read(case, "feedback")
-    return _page("tenants/case_ltf_feedback.html", case=case, feedback=feedback, state=approval_state(case, feedback),
-                 questions=FEEDBACK_QUESTIONS)
