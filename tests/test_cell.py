@@ -564,7 +564,7 @@ def test_forms_keep_what_was_typed_and_show_each_fields_message(app, cells, coor
                       {"kind": "main", "name": "Hoofdtafel", "cadence": "tweewekelijks"}, headers=EN)
     assert table.status_code == 422
     assert field_message(table, "kind") == "This kind of table does not belong to the form of the cell."
-    assert '<option value="main" selected>' in table.get_data(as_text=True)
+    assert '<option value="main"' not in table.get_data(as_text=True)  # not offered: the form has no main table
     assert 'value="Hoofdtafel"' in table.get_data(as_text=True)
 
     partner = post_form(client, f"/{LEUVEN}/organisation/partners/new", {

@@ -253,15 +253,58 @@ def table_problems(table: Table) -> list[LazyString]:
     return [fault for messages in faults.values() for fault in messages]
 
 
+def new_table_fault() -> LazyString | None:
+    """Why the cell cannot add a table now, whatever its kind (None: it can)."""
+    profile = cell_profile()
+    if profile is None:
+        return FORM_REQUIRED
+    if profile.form == CellForm.INTEGRATED and live_tables():
+        return INTEGRATED_ONE_TABLE
+    return None
+
+
 def _kind_fault(kind: TableKind, creating: bool) -> LazyString | None:
     profile = cell_profile()
     if profile is None:
         return FORM_REQUIRED
     if kind not in TABLE_KINDS_BY_FORM[profile.form]:
         return KIND_NOT_IN_FORM
-    if creating and profile.form == CellForm.INTEGRATED and live_tables():
-        return INTEGRATED_ONE_TABLE
-    return None
+    return new_table_fault() if creating else None
+
+
+def table_kinds_offered(table: Table | None = None) -> list[TableKind]:
+    """The kinds of table a form offers: only those the rules accept, so that its default is one.
+
+    For a new table, the kinds of the cell's form, the working table (operational or main, the
+    mandatory one) first unless the cell has it already; none when no table can be added. For a
+    table, the kinds it may change to with everyone seated at it (the prosecutor keeps a table
+    strategic), its own first.
+    """
+    profile = cell_profile()
+    kinds = list(TABLE_KINDS_BY_FORM[profile.form]) if profile is not None else []
+    if table is None:
+        if new_table_fault() is not None:
+            return []
+        present = {existing.kind for existing in live_tables()}
+        return sorted(kinds, key=lambda kind: (kind in present, not serves_as_operational(kind)))
+    others = [kind for kind in kinds if kind != table.kind and _seated_fault(kind, table) is None]
+    return [table.kind, *others]
+
+
+def participant_kinds_offered(table: Table) -> list[PartnerKind]:
+    """The kinds of outside participant who may sit at ``table``: never an intelligence service,
+    the public prosecutor at the strategic table only."""
+    return [kind for kind in PartnerKind if _participant_fault(table.kind, kind) is None]
+
+
+def inventory_kinds_offered() -> list[PartnerKind]:
+    """The kinds of organisation the partner inventory lists: every one but the intelligence
+    services, which have no place in the cell."""
+    return [kind for kind in PartnerKind if _inventory_kind_fault(kind) is None]
+
+
+def _inventory_kind_fault(kind: PartnerKind) -> LazyString | None:
+    return INTELLIGENCE_NO_SEAT if kind == PartnerKind.INTELLIGENCE_SERVICE else None
 
 
 def _form_fault(form: CellForm) -> LazyString | None:
@@ -505,8 +548,8 @@ def _partner_faults(entry: PartnerInventoryEntry | None, values: Mapping[str, An
         errors["organisation_name"] = [FIELD_REQUIRED]
     elif db.session.scalar(query) is not None:
         errors["organisation_name"] = [PARTNER_LISTED]
-    if values["kind"] == PartnerKind.INTELLIGENCE_SERVICE:
-        errors["kind"] = [INTELLIGENCE_NO_SEAT]
+    if (fault := _inventory_kind_fault(values["kind"])) is not None:
+        errors["kind"] = [fault]
     return errors
 
 

@@ -41,14 +41,18 @@ from livc.tenants.cell.operations import (
     change_profile,
     change_table,
     create_table,
+    inventory_kinds_offered,
     legal_minimum_problems,
     live_tables,
+    new_table_fault,
     official_candidates,
+    participant_kinds_offered,
     partner_inventory,
     remove_partner,
     remove_seat,
     remove_table,
     seat_candidates,
+    table_kinds_offered,
     table_problems,
 )
 from livc.tenants.cell.schemas import (
@@ -115,8 +119,10 @@ def _labels() -> dict:
     }
 
 
-def _choices(labels: dict) -> list[tuple[str, Any]]:
-    return [(key.value, label) for key, label in labels.items()]
+def _choices(labels: dict, offered=None) -> list[tuple[str, Any]]:
+    """The options of a select, in ``offered``'s order when given (only what the rules accept)."""
+    keys = labels if offered is None else offered
+    return [(key.value, labels[key]) for key in keys]
 
 
 def _people(members) -> list[tuple[int, str]]:
@@ -137,6 +143,7 @@ def cell_structure():
         missing=legal_minimum_problems(),
         partners=partner_inventory(),
         manage=_may_manage(),
+        no_new_table=new_table_fault(),
         **_labels(),
     )
 
@@ -167,9 +174,10 @@ def _table_context(table: Table | None, failed: str | None = None) -> dict:
     return {
         "table": table,
         "failed": failed,
-        "kinds": _choices(TABLE_KIND_LABELS),
+        "kinds": _choices(TABLE_KIND_LABELS, table_kinds_offered(table)),
+        "no_new_table": new_table_fault() if table is None else None,
         "members": members,
-        "participant_kinds": _choices(PARTNER_KIND_LABELS),
+        "participant_kinds": _choices(PARTNER_KIND_LABELS, participant_kinds_offered(table)) if table is not None else [],
         "problems": table_problems(table) if table is not None else [],
         **_labels(),
     }
@@ -239,7 +247,7 @@ def _partner_context(entry: PartnerInventoryEntry | None, failed: str | None = N
     return {
         "entry": entry,
         "failed": failed,
-        "kinds": _choices(PARTNER_KIND_LABELS),
+        "kinds": _choices(PARTNER_KIND_LABELS, inventory_kinds_offered()),
         "levels": _choices(PARTICIPATION_LABELS),
     }
 
