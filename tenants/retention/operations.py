@@ -72,6 +72,11 @@ def upcoming_erasures(within_days: int = 60) -> list[Due]:
     return retention_report(utcnow().date() + timedelta(days=within_days))
 
 
+def is_overdue(item: Due, today: date | None = None) -> bool:
+    """Past its day and still kept: the nightly erasure has not run for it (or failed)."""
+    return item.due_on < (today or utcnow().date())
+
+
 def apply_retention(today: date | None = None, *, dry_run: bool = False) -> list[Due]:
     """Erase what is due (or only report it, with ``dry_run``)."""
     due = retention_report(today)

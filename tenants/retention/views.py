@@ -1,14 +1,16 @@
 """The coordinator's retention page and its API: what will be erased within the coming 60
-days, by reference and date only, so that nothing comes as a surprise."""
+days, by reference and date only, so that nothing comes as a surprise; and, first, what is
+overdue (past its day and still kept), so that a stalled erasure does not pass for a coming one."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
 from livc.platform.policy import Action
+from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
 from livc.tenants.cases.models import RECORD_LABELS
-from livc.tenants.retention.operations import upcoming_erasures
+from livc.tenants.retention.operations import is_overdue, upcoming_erasures
 from livc.tenants.signals.operations import case_settings
 from livc.tenants.signals.views import case_url
 from livc.tenants.web import blueprint, no_store_answer, no_store_page
@@ -21,15 +23,20 @@ class DueOut(Schema):
     id = fields.Integer(attribute="record_id")
     reference = fields.String()
     due_on = fields.Date()
+    overdue = fields.Function(lambda item: is_overdue(item))
 
 
 @blueprint.get("/retention")
 @guard(Action.CASE_SETTINGS_MANAGE)
 def retention():
-    """What will be erased within the coming 60 days: references and dates only."""
+    """What is overdue, then what will be erased within the coming 60 days: references and dates only."""
+    today = utcnow().date()
+    due = upcoming_erasures(RETENTION_WITHIN_DAYS)
     return no_store_page(
-        "tenants/signal_retention.html", due=upcoming_erasures(RETENTION_WITHIN_DAYS), within=RETENTION_WITHIN_DAYS,
-        settings=case_settings(), labels={"record": RECORD_LABELS}, case_url=case_url,
+        "tenants/signal_retention.html",
+        overdue=[item for item in due if is_overdue(item, today)],
+        due=[item for item in due if not is_overdue(item, today)],
+        within=RETENTION_WITHIN_DAYS, settings=case_settings(), labels={"record": RECORD_LABELS}, case_url=case_url,
     )
 
 
