@@ -28,6 +28,8 @@ CHOOSE = _l("Choose one of the options.")
 NAME_MAX = 120
 ADDRESS_MAX = 300
 NATIONAL_NUMBER_PATTERN = re.compile(r"^\d{2}\.?\d{2}\.?\d{2}-?\d{3}\.?\d{2}$")
+NATIONAL_NUMBER_SHAPE = _l("Enter the 11 digits of a Belgian national number (YY.MM.DD-XXX.CC).")
+NATIONAL_NUMBER_CHECK = _l("This national number's check digits do not match: check it for a typing error.")
 
 
 def choice(enum_type, *, required: bool = False, **kwargs) -> fields.Enum:
@@ -70,8 +72,12 @@ class IdentitySchema(FieldSchema):
 
     @validates("national_number")
     def _national_number(self, value: str | None, **_kwargs) -> None:
-        if value and not (NATIONAL_NUMBER_PATTERN.match(value.strip()) and national_number_valid(value)):
-            raise ValidationError(_l("Enter the 11 digits of a Belgian national number (YY.MM.DD-XXX.CC)."))
+        if not value:
+            return
+        if not NATIONAL_NUMBER_PATTERN.match(value.strip()):
+            raise ValidationError(NATIONAL_NUMBER_SHAPE)
+        if not national_number_valid(value):  # 11 digits, but not a number the register gives out
+            raise ValidationError(NATIONAL_NUMBER_CHECK)
 
 
 class SignalSchema(IdentitySchema):
