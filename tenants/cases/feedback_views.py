@@ -48,8 +48,21 @@ from livc.tenants.cases.operations import (
     start_feedback,
     update_feedback,
 )
-from livc.tenants.cases.schemas import ApprovalSchema, DeliverySchema, FeedbackSchema, LtfAnswerSchema
-from livc.tenants.cases.views import CONFIRM, NOTHING_CHANGED, _case_page, _manage, _page, _read, _submit
+from livc.tenants.cases.schemas import (
+    ApprovalSchema,
+    DeliverySchema,
+    FeedbackSchema,
+    LtfAnswerSchema,
+)
+from livc.tenants.cases.views import (
+    CONFIRM,
+    NOTHING_CHANGED,
+    _case_page,
+    _manage,
+    _page,
+    _read,
+    _submit,
+)
 from livc.tenants.web import blueprint
 
 
