@@ -79,7 +79,7 @@ def dashboard_panels(person: Person, **_details) -> list[Panel]:
         "tenants/federation_dashboard.html", waiting=waiting, theirs=theirs, cooperating=cooperating,
         thread_url=thread_url, handovers=handovers,
     )
-    return [Panel("federation-alerts", Markup(html))]
+    return [Panel("federation-alerts", Markup(html), title=str(_l("Match alerts")), waiting=len(waiting) + len(handovers))]
 
 
 # --- a case's page and timeline ---------------------------------------------------------------

@@ -55,6 +55,8 @@ class Panel:
 
     name: str  # what it is about, a CSS class: "federation-alerts"
     html: Markup
+    title: str | None = None  # on the home page: its line in "What waits for you"
+    waiting: int = 0  # ... with how many things in it wait for the reader (0: no line)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,24 @@
 """The member's dashboard, on the cell's home page and in the API: the signals to weigh, the
-member's own signals, the cases they may read by stage, and what is due for them.
+member's own signals, the cases they may read by stage, and what is due for them; and the
+queries behind each role's cards (:mod:`livc.tenants.home.boards`): the measures of the member's
+organisation, their case teams, the feedback forms on their way to the Local Task Force, the
+police information the information officer records, the cell in figures.
 
-It reads both signals and cases, which is why it sits above both domains.
+It reads signals, cases and meetings, which is why it sits above those domains. Nothing here
+decrypts: a dashboard shows codes, dates, statuses and counts, never what a case says.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import g
 
 from livc.platform.db import db
-from livc.platform.policy import Action, Person, decide
+from livc.platform.policy import Action, Person
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
@@ -24,21 +29,25 @@ from livc.tenants.cases.models import (
     STAGE_LABELS,
     Case,
     CaseStage,
+    CaseStatus,
     FeedbackStatus,
     LtfFeedback,
     Measure,
     Review,
 )
 from livc.tenants.cases.operations import (
-    approver_ids,
+    approval_state,
     cases_for,
-    participating_member_ids,
+    next_open_review,
+    released_feedback,
     stage_of,
 )
+from livc.tenants.meetings.models import AgendaItem, Meeting, MeetingStatus
+from livc.tenants.meetings.operations import Sight, meetings_for, visible_items
 from livc.tenants.signals.models import Signal, Urgency
 from livc.tenants.signals.operations import open_signals, signals_recorded_by
 from livc.tenants.signals.views import LABELS as SIGNAL_LABELS
-from livc.tenants.signals.views import SignalSummaryOut, case_url
+from livc.tenants.signals.views import SignalSummaryOut
 from livc.tenants.web import blueprint, label_of, no_store_answer
 
 URGENCY_ORDER = {Urgency.URGENT: 0, Urgency.SOON: 1, Urgency.NORMAL: 2}
@@ -80,13 +89,8 @@ def dashboard(person: Person) -> Dashboard:
         sa.select(Review).where(Review.case_id.in_(case_ids), Review.held_on.is_(None), Review.due_on <= horizon)
         .order_by(Review.due_on)
     )
-    to_approve = []
-    for feedback in db.session.scalars(
-        sa.select(LtfFeedback).where(LtfFeedback.case_id.in_(case_ids), LtfFeedback.status == FeedbackStatus.DRAFT)
-    ):
-        case = case_ids[feedback.case_id]
-        if person.membership_id in participating_member_ids(case) and person.membership_id not in approver_ids(feedback):
-            to_approve.append((case, feedback))
+    to_approve = [(item.case, item.feedback) for item in feedback_in_progress(person, cases)
+                  if item.step == FeedbackStep.YOUR_APPROVAL]
     return Dashboard(
         open_signals=open_signals() if person.role == Role.COORDINATOR else [],
         my_signals=signals_recorded_by(person.membership_id)[:10],
@@ -95,6 +99,161 @@ def dashboard(person: Person) -> Dashboard:
         reviews_due=[(case_ids[r.case_id], r) for r in reviews],
         feedback_to_approve=to_approve,
     )
+
+
+@dataclass(frozen=True)
+class FollowedCase:
+    """A case whose team the member is in and that is still followed, with its next review."""
+
+    case: Case
+    stage: CaseStage
+    next_review_on: date | None
+
+
+def followed_cases(person: Person, today: date) -> tuple[list[FollowedCase], int]:
+    """The cases whose team ``person`` is in that are still followed (open, or closed with
+    reviews after closure to hold), the next review first; and how many others are closed."""
+    followed, closed = [], 0
+    for case in cases_for(person):
+        if person.membership_id not in case.team_membership_ids:
+            continue  # the coordinator reads every case, but is in the team of few
+        stage = stage_of(case, today)
+        if stage == CaseStage.CLOSED:
+            closed += 1
+            continue
+        review = case.next_review_on if not case.closed else _next_review_day(case)
+        followed.append(FollowedCase(case, stage, review))
+    followed.sort(key=lambda item: (item.next_review_on is None, item.next_review_on or today, item.case.code))
+    return followed, closed
+
+
+def _next_review_day(case: Case) -> date | None:
+    review = next_open_review(case)
+    return review.due_on if review is not None else None
+
+
+def measures_of_organisation(person: Person, organisation_id: int) -> list[tuple[Case, Measure]]:
+    """The open measures ``person``'s organisation is responsible for (a measure names an
+    organisation, not a member: :func:`livc.tenants.cases.operations.may_change_measure`), on the
+    open cases they may read; the earliest due first (so the overdue ones), those without a day last."""
+    cases = {case.id: case for case in cases_for(person, include_closed=False)}
+    measures = db.session.scalars(
+        sa.select(Measure).where(
+            Measure.case_id.in_(cases), Measure.organisation_id == organisation_id,
+            Measure.status.in_(OPEN_MEASURE_STATUSES),
+        ).order_by(Measure.due_on.is_(None), Measure.due_on, Measure.id)
+    )
+    return [(cases[measure.case_id], measure) for measure in measures]
+
+
+class FeedbackStep(enum.StrEnum):
+    """What a draft feedback form waits for, seen by the coordinator."""
+
+    YOUR_APPROVAL = "your_approval"
+    RELEASE = "release"  # every participating member approved: the coordinator releases it
+    OTHERS = "others"  # other members still have to approve
+
+
+@dataclass(frozen=True)
+class FeedbackInProgress:
+    case: Case
+    feedback: LtfFeedback
+    step: FeedbackStep
+
+
+def feedback_in_progress(person: Person, readable: list[Case] | None = None) -> list[FeedbackInProgress]:
+    """The draft feedback forms of the cases ``person`` reads (``readable``, when known), with the
+    step each waits for; those waiting for ``person`` first."""
+    cases = {case.id: case for case in (cases_for(person) if readable is None else readable)}
+    drafts = db.session.scalars(
+        sa.select(LtfFeedback).where(LtfFeedback.case_id.in_(cases), LtfFeedback.status == FeedbackStatus.DRAFT)
+        .order_by(LtfFeedback.updated_at, LtfFeedback.id)
+    )
+    found = []
+    for feedback in drafts:
+        case = cases[feedback.case_id]
+        state = approval_state(case, feedback)
+        if person.membership_id in {membership.id for membership in state.waiting}:
+            step = FeedbackStep.YOUR_APPROVAL
+        elif state.complete:
+            step = FeedbackStep.RELEASE
+        else:
+            step = FeedbackStep.OTHERS
+        found.append(FeedbackInProgress(case, feedback, step))
+    order = list(FeedbackStep)
+    return sorted(found, key=lambda item: order.index(item.step))
+
+
+@dataclass(frozen=True)
+class WithTheOfficer:
+    """The released feedback forms, at the information officer's step: to deliver to the Local
+    Task Force, then its answer to record (police information), each the oldest first."""
+
+    to_deliver: list[tuple[Case, LtfFeedback]]
+    answer_to_record: list[tuple[Case, LtfFeedback]]
+
+
+def feedback_with_the_officer() -> WithTheOfficer:
+    released = list(reversed(released_feedback()))
+    return WithTheOfficer(
+        to_deliver=[(case, feedback) for case, feedback in released if not feedback.delivered],
+        answer_to_record=sorted(
+            ((case, feedback) for case, feedback in released if feedback.delivered and feedback.answer_note_id is None),
+            key=lambda row: row[1].delivered_at,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PolicePoint:
+    """A point of a coming meeting marked as police information."""
+
+    meeting: Meeting
+    item: AgendaItem
+
+
+def coming_meetings(person: Person) -> list[Meeting]:
+    """The meetings ``person`` may see that are planned or in session, the soonest first."""
+    now = utcnow()
+    coming = [meeting for meeting in meetings_for(person)
+              if meeting.status in (MeetingStatus.PLANNED, MeetingStatus.IN_SESSION) and meeting.ends_at >= now]
+    return sorted(coming, key=lambda meeting: meeting.starts_at)
+
+
+def police_points(person: Person) -> list[PolicePoint]:
+    """The points marked as police information on the agenda of the coming meetings ``person``
+    may see in full, not handled yet, the soonest first."""
+    return [
+        PolicePoint(meeting, item)
+        for meeting in coming_meetings(person)
+        for item, seen in visible_items(person, meeting)
+        if item.police_information and item.handled_at is None and seen == Sight.FULL
+    ]
+
+
+@dataclass(frozen=True)
+class CellFigures:
+    """The cell's work this year in counts, for whoever sees no case: no code, no content."""
+
+    year: int
+    signals_received: int
+    open_cases: int
+    cases_by_stage: list[tuple[CaseStage, int]]
+    meetings_held: int
+
+
+def cell_figures(today: date) -> CellFigures:
+    """Signals received and meetings held since 1 January, and every case of the cell by stage."""
+    since = datetime(today.year, 1, 1)
+    signals = db.session.scalar(sa.select(sa.func.count(Signal.id)).where(Signal.received_at >= since)) or 0
+    meetings = db.session.scalar(
+        sa.select(sa.func.count(Meeting.id)).where(Meeting.status == MeetingStatus.HELD, Meeting.starts_at >= since)
+    ) or 0
+    by_stage = dict.fromkeys(CaseStage, 0)
+    for case in db.session.scalars(sa.select(Case)):
+        by_stage[stage_of(case, today)] += 1
+    open_cases = db.session.scalar(sa.select(sa.func.count(Case.id)).where(Case.status == CaseStatus.OPEN)) or 0
+    return CellFigures(today.year, signals, open_cases, list(by_stage.items()), meetings)
 
 
 def _dashboard_json(board: Dashboard) -> dict:
@@ -123,23 +282,6 @@ def _dashboard_json(board: Dashboard) -> dict:
             {"case": case_ref(case), "feedback_id": feedback.id, "revision": feedback.revision}
             for case, feedback in board.feedback_to_approve
         ],
-    }
-
-
-def dashboard_context(person: Person) -> dict:
-    """What the home page shows: signals to weigh, my signals, cases by stage, what is due."""
-    board = dashboard(person)
-    return {
-        "board": board,
-        # the most urgent first, then in the order they came in
-        "signals_to_weigh": sorted(board.open_signals, key=lambda signal: URGENCY_ORDER[signal.urgency]),
-        "labels": LABELS,
-        "case_url": case_url,
-        "today": utcnow().date(),
-        "stages": [stage for stage in CaseStage if stage != CaseStage.CLOSED],
-        "closed_stage": CaseStage.CLOSED,
-        "may_weigh": bool(decide(person, Action.SIGNAL_WEIGH)),
-        "may_report": bool(decide(person, Action.SIGNAL_SUBMIT)),
     }
 
 
