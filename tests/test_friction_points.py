@@ -274,3 +274,11 @@ def test_the_profile_links_a_wrong_password_to_the_form_it_was_typed_in(app, cel
     page = refused.get_data(as_text=True)
     assert re.search(r'href="#f-auth-password"', page)
     assert 'id="e-password"' not in page  # the new-password field of the other form stays clean
+
+
+def test_the_undertaking_not_ticked_links_to_its_tick_box(app, cell):
+    newcomer = add_member(app, cell.tenant_id, LEUVEN, Role.PARTNER, "newcomer@example.test")
+    client = client_for(app, newcomer)
+    refused = post_form(client, f"{BASE}/undertaking", {}, headers=EN)
+    assert refused.status_code == 422
+    assert summary_targets_exist(refused) == [] and 'id="f-accept"' in refused.get_data(as_text=True)
