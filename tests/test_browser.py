@@ -243,7 +243,8 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         partner.get_by_role("button", name="Record the signal").click()
 
         partner.get_by_role("alert").wait_for()
-        assert "Please correct the fields marked." in partner.get_by_role("alert").inner_text()
+        summary = partner.get_by_role("alert").inner_text()  # the error summary links to each field
+        assert "There is a problem" in summary and "This field is required." in summary
         filter_question = partner.get_by_role("group", name="Was this first discussed within your own organisation?")
         assert "This field is required." in filter_question.locator(".field-error").inner_text()
         assert partner.get_by_label("What was observed").input_value() == observed
@@ -310,7 +311,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         coordinator.get_by_role("link", name=code, exact=True).first.click()
         coordinator.wait_for_url(case_url)
         assert coordinator.locator("h1").inner_text() == code
-        assert coordinator.locator("dd.case-stage").inner_text() == "Case building"
+        assert coordinator.locator(".case-summary .case-stage").inner_text() == "Case building"
         assert "Pieter Partner (DEMO)" in coordinator.locator("table.case-team").inner_text()
         assert family_name not in coordinator.content()
         assert given_names not in coordinator.content()
@@ -325,6 +326,8 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
 
         # 3. A measure for the partner's organisation, due in two weeks, and a progress note.
         due = today + timedelta(days=2 * WEEK)
+        # Every form of the case page opens on demand.
+        coordinator.locator("#add-measure summary").click()
         coordinator.get_by_label("What is done").fill("The CLB talks with the pupil and the parents.")
         coordinator.get_by_label("Responsible organisation").select_option(label="CLB (DEMO)")
         coordinator.get_by_label("Due date").fill(due.isoformat())
@@ -333,7 +336,9 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         assert "The measure was added to the follow-up plan." in flash_text(coordinator)
         measure = coordinator.locator("table.case-measures tbody tr")
         assert measure.count() == 1
-        assert "CLB (DEMO)" in measure.inner_text() and due.isoformat() in measure.inner_text()
+        assert "CLB (DEMO)" in measure.inner_text() and f"{due:%b} {due.day}, {due.year}" in measure.inner_text()
+        assert "Stage now: Follow-up." in coordinator.locator("ol.case-timeline li.event-measure").inner_text()
+        coordinator.locator("#add-note summary").click()
         coordinator.get_by_label("Note", exact=True).fill("First talk planned with the CLB next week.")
         coordinator.get_by_role("button", name="Add the note").click()
         coordinator.wait_for_url(re.compile(r"/cases/\d+#notes$"))
@@ -343,6 +348,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
 
         # 4. The feedback form to the Local Task Force: every question answered, approved by
         #    the coordinator; no release is offered without the partner's approval.
+        coordinator.locator("#start-feedback summary").click()
         coordinator.get_by_label("Yes, start a new feedback form for the Local Task Force.").check()
         coordinator.get_by_role("button", name="Start a feedback form").click()
         # (the start form posts to .../feedback#feedback: the browser keeps that fragment)
@@ -419,7 +425,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         coordinator.get_by_role("button", name="Close the case").click()
         coordinator.wait_for_url(re.compile(r"/cases/\d+#closure$"))
         assert "Your proposal is recorded: it takes effect once another member confirms it." in flash_text(coordinator)
-        assert coordinator.locator("dd.case-stage").inner_text() != "Closed, reviews after closure"  # not yet
+        assert coordinator.locator(".case-summary .case-stage").inner_text() != "Closed, reviews after closure"  # not yet
         coordinator.assert_clean()
 
         # 6b. The partner, in the case team, confirms the closure.
@@ -429,16 +435,20 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         partner.get_by_role("button", name="Confirm").click()
         partner.wait_for_url(case_url)
         assert "You confirmed the decision: it is taken" in flash_text(partner)
+        # The case page says the stage changed, to both (each saw the case before).
+        assert "moved to the stage: Closed, reviews after closure" in partner.locator(".case-stage-news").inner_text()
         partner.assert_clean()
 
         coordinator.goto(case_url)
+        assert "moved to the stage: Closed, reviews after closure" in coordinator.locator(".case-stage-news").inner_text()
+        assert coordinator.locator(".case-summary .case-flag.flag-closed").count() == 1
         closure = coordinator.locator("#closure").inner_text()
         assert "The goals of the follow-up plan are reached" in closure
         assert "The talks are enough; the CLB goes on as usual." in closure
         after_closure = coordinator.locator("table.case-reviews tbody tr", has_text="Review after closure")
         assert after_closure.count() >= 1
         assert "Cancelled" in coordinator.locator("table.case-measures").inner_text()
-        assert coordinator.locator("dd.case-stage").inner_text() == "Closed, reviews after closure"
+        assert coordinator.locator(".case-summary .case-stage").inner_text() == "Closed, reviews after closure"
         coordinator.assert_clean()
 
         # 7. The coordinator erases the closed case now: gone from the list, its page is a 404.

@@ -128,7 +128,7 @@ def test_from_the_alert_on_the_home_page_to_the_thread_and_a_hand_over(demo, bro
             timeline = page.locator("ol.case-timeline")
             assert timeline.locator("li.event-federation-confirmed").count() == 2
             joint = timeline.locator("li.event-federation-joint").inner_text()
-            assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} Both cells confirmed the same person", joint)
+            assert re.match(r"\w{3} \d{1,2}, \d{4} \d{1,2}:\d{2}\s[AP]M Both cells confirmed the same person", joint)
             assert references[cell] in joint
             text = page.locator("body").inner_text()
             assert not any(secret in text for secret in identity_texts())

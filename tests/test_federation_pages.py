@@ -430,7 +430,7 @@ def test_after_both_confirmed_the_case_page_and_timeline_show_the_other_cell(app
         timeline = body.split('<ol class="case-timeline">', 1)[1].split("</ol>", 1)[0]
         assert timeline.count('class="event-federation-confirmed"') == 2
         assert timeline.count('class="event-federation-joint"') == 1
-        assert re.search(r'event-federation-joint"><time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}</time>\s*Both cells confirmed',
+        assert re.search(r'event-federation-joint"><time datetime="[^"]+">[^<]+ \d{1,2}:\d{2}\s?[AP]M</time>\s*Both cells confirmed',
                          timeline)
         assert "coordinator confirmed that a case of" in timeline and alert.shared_reference in timeline
     # The case team reads it too, without the coordinator's link to the alert.

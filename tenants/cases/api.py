@@ -61,7 +61,6 @@ from livc.tenants.cases.models import (
     TerroristPhase,
 )
 from livc.tenants.cases.operations import (
-    Event,
     add_measure,
     add_note,
     add_team_member,
@@ -87,7 +86,6 @@ from livc.tenants.cases.operations import (
     stage_of,
     start_feedback,
     target_group_visible,
-    timeline,
     update_feedback,
 )
 from livc.tenants.cases.schemas import (
@@ -102,6 +100,7 @@ from livc.tenants.cases.schemas import (
     ReviewSchema,
     TeamMemberSchema,
 )
+from livc.tenants.cases.timeline import Event, timeline
 from livc.tenants.decisions.models import DecisionWay, Proposal
 from livc.tenants.decisions.operations import proposal_summary
 from livc.tenants.members.schemas import FieldSchema
@@ -289,12 +288,14 @@ class ReleasedFeedbackOut(FeedbackOut):
 
 
 class EventOut(Schema):
-    """An event of the timeline: what, when, and the ids of the records concerned."""
+    """An event of the timeline (oldest first): what, when, the ids of the records concerned,
+    and the stage the case entered with it, if any."""
 
     kind = fields.String()
     at = fields.DateTime()
     id = fields.Function(lambda event: event.record.id if event.record is not None else None)
     membership_id = fields.Function(lambda event: getattr(event.record, "membership_id", None))
+    stage = fields.Function(lambda event: event.stage.value if event.stage else None)  # the stage it moved the case to
 
     @post_dump
     def _only_team_events_name_a_member(self, data: dict, **_kwargs) -> dict:

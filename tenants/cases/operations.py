@@ -29,7 +29,7 @@ import calendar
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,7 +78,6 @@ from livc.tenants.signals.models import (
     Identity,
     Signal,
     TargetGroup,
-    Weighing,
 )
 from livc.tenants.signals.operations import (
     REQUIRED,
@@ -129,7 +128,6 @@ NOT_DELIVERED = _l("Mark the form delivered to the Local Task Force before recor
 ALREADY_ANSWERED = _l("The answer of the Local Task Force was recorded already: add what follows as a progress note.")
 
 
-
 def missing_approvals(names: str):
     return _l(
         "Every member taking part in the case approves the form before it is released; waiting for: %(names)s",
@@ -168,8 +166,8 @@ def find_case_by_code(code: str) -> Case | None:
 
 
 def cases_for(person: Person, *, include_closed: bool = True) -> list[Case]:
-    """The cases ``person`` may read (the coordinator: all of them), by code."""
-    query = sa.select(Case).order_by(Case.status, Case.code)
+    """The cases ``person`` may read (the coordinator: all of them), the open ones first, by code."""
+    query = sa.select(Case).order_by(sa.case((Case.status == CaseStatus.OPEN, 0), else_=1), Case.code)  # open ones first
     if not include_closed:
         query = query.where(Case.status == CaseStatus.OPEN)
     if person.role != Role.COORDINATOR:
@@ -932,49 +930,6 @@ def observations(person: Person, case: Case) -> list[Observed]:
         weighing = signal.weighing
         found.append(Observed(signal, list(weighing.facts) if weighing is not None and facts_allowed else []))
     return found
-
-
-# --- the timeline ----------------------------------------------------------------------------
-
-
-@dataclass
-class Event:
-    at: datetime
-    kind: str
-    record: Any = None
-    detail: dict = field(default_factory=dict)
-
-
-def _at(day: date | datetime) -> datetime:
-    return day if isinstance(day, datetime) else datetime.combine(day, datetime.min.time())
-
-
-def timeline(person: Person, case: Case) -> list[Event]:
-    """What happened in the case, newest first, as ``person`` may see it."""
-    events = [Event(case.opened_at, "opened", case)]
-    for signal in db.session.scalars(sa.select(Signal).where(Signal.case_id == case.id)):
-        events.append(Event(signal.received_at, "signal", signal))
-        weighing = db.session.scalar(sa.select(Weighing).where(Weighing.signal_id == signal.id))
-        if weighing is not None:
-            events.append(Event(weighing.decided_at, "weighing", weighing))
-    for member in db.session.scalars(sa.select(CaseTeamMember).where(CaseTeamMember.case_id == case.id)):
-        events.append(Event(member.added_at, "team_added", member))
-        if member.removed_at:
-            events.append(Event(member.removed_at, "team_removed", member))
-    for measure in db.session.scalars(sa.select(Measure).where(Measure.case_id == case.id)):
-        events.append(Event(measure.created_at, "measure", measure))
-    for note in notes_for(person, case):
-        events.append(Event(note.created_at, "note", note))
-    for review in reviews_of(case):
-        if review.held_on:
-            events.append(Event(_at(review.held_on), "review", review))
-    for feedback in feedback_of(case):
-        events.append(Event(feedback.created_at, "feedback_started", feedback))
-        if feedback.released_at:
-            events.append(Event(feedback.released_at, "feedback_released", feedback))
-    if case.closed_at:
-        events.append(Event(case.closed_at, "closed", case))
-    return sorted(events, key=lambda event: event.at, reverse=True)
 
 
 # --- joint decisions on a case (livc.tenants.decisions) ----------------------------------------

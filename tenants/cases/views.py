@@ -1,14 +1,19 @@
 """Case pages: the list of cases, the case page, and the forms that change a case.
 
-The case page shows, by code only, what the reader may see of a case: its stage and flag,
-the case team, the follow-up plan, progress notes, reviews, the feedback forms to the Local
-Task Force, its closure and a timeline. The identity of the person concerned is never on it:
-it is shown on a page of its own, answered to a deliberate POST that the audit trail records.
+The case page shows, by code only, what the reader may see of a case: a summary first (its
+stage in words and what moves it on, its flag, its next review, its team), then sections
+reached from a list of links: the case team, the follow-up plan, progress notes, reviews, the
+feedback forms to the Local Task Force, the cell's decisions, its closure and its timeline, told
+oldest first (:mod:`livc.tenants.cases.timeline`). Each form opens on demand; a stage reached
+since the reader's last visit is announced at the top. A closed case offers no change but what
+the law still asks: reviews after closure, their notes, rectification and erasure. The identity
+of the person concerned is never on it: it is shown on a page of its own, answered to a
+deliberate POST that the audit trail records.
 
 Views only parse and answer; the rules live in :mod:`livc.tenants.cases.operations`. Each form posts to
 its own address; a refusal answers 422 with the page of the form again, its messages field
-by field and what was typed (a refused request is rolled back: nothing is saved half-way),
-and a success goes back to the section of the case page with a message. A POST without any
+by field and what was typed, its form open (a refused request is rolled back: nothing is saved
+half-way), and a success goes back to the section of the case page with a message. A POST without any
 of its form's fields is refused the same way and changes nothing.
 
 Every view of case content is accounted for with :func:`livc.tenants.cases.operations.record_read`, also
@@ -32,6 +37,7 @@ from livc.platform.forms import (
     render_form,
     submit_form,
 )
+from livc.platform.i18n import day, when
 from livc.platform.policy import Action, decide
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.platform.timeutil import utcnow
@@ -55,7 +61,10 @@ from livc.tenants.cases.models import (
     STAGE_LABELS,
     VISIBILITY_LABELS,
     Case,
+    CaseStage,
+    ClosureReason,
     Measure,
+    Review,
     ReviewKind,
 )
 from livc.tenants.cases.operations import (
@@ -84,7 +93,6 @@ from livc.tenants.cases.operations import (
     stage_of,
     target_group_visible,
     team_candidates,
-    timeline,
 )
 from livc.tenants.cases.schemas import (
     CaseChangeSchema,
@@ -95,6 +103,7 @@ from livc.tenants.cases.schemas import (
     ReviewSchema,
     TeamMemberSchema,
 )
+from livc.tenants.cases.timeline import Event, last_stage_change, previous_visit, timeline
 from livc.tenants.decisions.models import (
     DECISION_KIND_LABELS,
     DECISION_STATUS_LABELS,
@@ -193,7 +202,7 @@ def _member_label(membership: Membership | None) -> str:
 def _candidate_label(membership: Membership) -> str:
     label = f"{membership.account.label}, {membership.organisation.name}, {ROLE_LABELS[membership.role]}"
     if membership.role == Role.GUEST_EXPERT and membership.expires_on:
-        label += " · " + str(_l("guest expert until %(date)s", date=membership.expires_on.isoformat()))
+        label += " · " + str(_l("guest expert until %(date)s", date=day(membership.expires_on)))
     return label
 
 
@@ -201,8 +210,7 @@ def _candidate_label(membership: Membership) -> str:
 
 # --- the timeline -----------------------------------------------------------------------------
 
-
-def _event_text(event) -> str:
+def _event_text(event: Event) -> str:
     """One line of the timeline: what happened, by kind; never what a note or measure says."""
     record, kind = event.record, event.kind
     if kind == "opened":
@@ -216,11 +224,17 @@ def _event_text(event) -> str:
     if kind == "team_removed":
         return _l("%(member)s left the case team", member=_member_label(record.membership))
     if kind == "measure":
-        organisation = record.organisation.name if record.organisation else "—"
-        return _l("Measure added to the plan, for %(organisation)s", organisation=organisation)
+        return _l("Measure added to the plan, for %(organisation)s", organisation=_organisation(record))
+    if kind == "measure_status":
+        return _l("Measure for %(organisation)s: status now %(status)s", organisation=_organisation(record),
+                  status=MEASURE_STATUS_LABELS[event.detail["status"]])
+    if kind == "measure_cancelled":
+        return _l("Measure for %(organisation)s cancelled with the closure", organisation=_organisation(record))
     if kind == "note":
         return _l("Progress note by %(member)s. Who reads it: %(readers)s", member=_member_label(record.author),
                   readers=VISIBILITY_LABELS[record.visibility])
+    if kind == "review_due":
+        return _l("The review of the follow-up planned for this day is due")
     if kind == "review":
         return _l("%(kind)s held: %(outcome)s", kind=REVIEW_KIND_LABELS[record.kind],
                   outcome=REVIEW_OUTCOME_LABELS[record.outcome] if record.outcome else "—")
@@ -228,18 +242,78 @@ def _event_text(event) -> str:
         return _l("Feedback form to the Local Task Force started")
     if kind == "feedback_released":
         return _l("Feedback form released to the information officer (revision %(revision)s)", revision=record.revision)
+    if kind == "feedback_delivered":
+        return _l("Feedback form delivered to the Local Task Force by the information officer (revision %(revision)s)",
+                  revision=record.revision)
     if kind == "closed":
-        return _l("Case closed: %(reason)s", reason=CLOSURE_LABELS[record.closure_reason] if record.closure_reason else "—")
+        reason = event.detail.get("reason")
+        text = _l("Case closed: %(reason)s", reason=CLOSURE_LABELS[ClosureReason(reason)] if reason else "—")
+        cancelled = event.detail.get("measures_cancelled") if event.record is None else None
+        if cancelled:
+            return _l("%(closed)s; open measures cancelled with it: %(count)s", closed=text, count=cancelled)
+        return text
     return kind
 
 
-def _timeline(case: Case) -> list[tuple[date, str, str, datetime | None]]:
-    """(day, kind, text, time or None), newest first: the case's own events by day, and what the
-    parts above the cell's work contribute (:mod:`livc.tenants.panels`) to the minute."""
-    events = [(event.at, event.kind, str(_event_text(event)), None) for event in timeline(g.person, case)]
-    events += [(entry.at, entry.kind, entry.text, entry.at) for entry in case_events(g.person, case.id)]
-    events.sort(key=lambda event: event[0], reverse=True)
-    return [(at.date(), kind, text, clock) for at, kind, text, clock in events]
+def _organisation(measure: Measure) -> str:
+    return measure.organisation.name if measure.organisation else "—"
+
+
+def _entry(at: datetime, kind: str, text: str, timed: bool = True, stage: CaseStage | None = None) -> dict:
+    """A line of the timeline as the page shows it: its date and time of day in Belgian time,
+    in the reader's language; an event known by its day only, that day."""
+    return {
+        "at": at, "kind": kind, "text": text,
+        "when": when(at) if timed else day(at.date()),
+        "iso": at.strftime("%Y-%m-%dT%H:%M:%SZ") if timed else at.date().isoformat(),
+        "stage": STAGE_LABELS[stage] if stage else None, "stage_key": stage.value if stage else None,
+    }
+
+
+def _timeline(events: list[Event], case: Case) -> list[dict]:
+    """The case's chronicle, oldest first, with what the parts above the cell's work contribute
+    (:mod:`livc.tenants.panels`: the federation's confirmations), each to the minute."""
+    entries = [_entry(event.at, event.kind, str(_event_text(event)), event.timed, event.stage) for event in events]
+    entries += [_entry(entry.at, entry.kind, entry.text) for entry in case_events(g.person, case.id)]
+    entries.sort(key=lambda entry: entry["at"])  # stable: events at one time keep their order
+    return entries
+
+
+def _stage_news(case: Case, events: list[Event]) -> dict | None:
+    """The stage the case entered since the reader last saw its page, and what moved it there
+    (a joint decision, a review, a first measure, a review falling due), or None."""
+    change = last_stage_change(events)
+    if change is None or change.kind == "opened":
+        return None
+    seen = previous_visit(case)
+    if seen is None or change.at <= seen:
+        return None
+    entry = _entry(change.at, change.kind, str(_event_text(change)), change.timed, change.stage)
+    return {"stage": entry["stage"], "when": entry["when"], "text": entry["text"]}
+
+
+# What moves a case on from each stage, in one sentence (the summary at the top of its page).
+def _stage_explained(case: Case, stage: CaseStage, next_review: Review | None) -> str:
+    due = day(next_review.due_on) if next_review else None
+    if stage == CaseStage.BUILDING:
+        return _l("The case team drafts the follow-up plan; the case moves to follow-up when the coordinator "
+                  "adds the first measure agreed with the partners.")
+    if stage == CaseStage.FOLLOW_UP and due:
+        return _l("The partners carry out the measures of the plan; on %(date)s the review is due and the case "
+                  "moves to evaluation.", date=due)
+    if stage == CaseStage.FOLLOW_UP:
+        return _l("The partners carry out the measures of the plan; no review is planned, as the last review "
+                  "proposed to close the case: the cell decides on the closure together.")
+    if stage == CaseStage.EVALUATION:
+        return _l("The review due on %(date)s is to be held: once it is recorded, the case goes back to follow-up "
+                  "with a next review, or the cell decides together to close it.", date=due or "—")
+    erase = day(case.erase_after)
+    if stage == CaseStage.AFTERCARE:
+        return _l("The case is closed; the cell reviews it again on %(date)s. A review after closure may take "
+                  "the case up again; after the last one it stays closed until it is erased from %(erase)s.",
+                  date=due or "—", erase=erase)
+    return _l("The case is closed and no review is planned; it is erased from %(erase)s, or earlier when the "
+              "coordinator erases it.", erase=erase)
 
 
 # --- the list and the case page --------------------------------------------------------------
@@ -248,36 +322,45 @@ def _timeline(case: Case) -> list[tuple[date, str, str, datetime | None]]:
 @blueprint.get("/cases")
 @guard(Action.CELL_ENTER)
 def cases():
+    """The cases the member reads, the open ones first; a closed case shows its next review
+    after closure, and its last flag in grey."""
     today = _today()
-    rows = [
-        {
+    rows = []
+    for case in cases_for(g.person):  # the open ones first
+        upcoming = next_open_review(case)
+        rows.append({
             "case": case,
             "stage": STAGE_LABELS[stage_of(case, today)],
+            "next_review": upcoming.due_on if upcoming else None,
+            "after_closure": case.closed and upcoming is not None,
             "open_measures": len(case.open_measures),
             "overdue": any(_overdue(measure, today) for measure in case.measures),
-        }
-        for case in cases_for(g.person)
-    ]
+        })
     return _page("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS, follow_up_labels=FOLLOW_UP_LABELS,
                  today=today)
 
 
 def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed: str | None = None):
-    """The case page; ``failed`` names the form whose refusal it shows again (its errors and
-    what was typed go to that form only)."""
+    """The case page; ``failed`` names the form whose refusal it shows again, open, with its
+    errors and what was typed (the other forms stay closed and empty)."""
     _read(case, "case")
     today = _today()
     manage = _manage(case)
     participants = participating_member_ids(case)
     feedback = [(form, approval_state(case, form)) for form in feedback_of(case)]
     next_review = next_open_review(case)
+    stage = stage_of(case, today)
+    events = timeline(g.person, case, today)
     return _page(
         "tenants/case_page.html", status, errors,
         case=case,
         failed=failed,
         manage=manage,
         today=today,
-        stage=STAGE_LABELS[stage_of(case, today)],
+        stage=STAGE_LABELS[stage],
+        stage_key=stage.value,
+        stage_explained=_stage_explained(case, stage, next_review),
+        stage_news=_stage_news(case, events),
         show_target_group=target_group_visible(g.person, case),
         team=case.team,
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
@@ -286,6 +369,8 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
         organisations=[(o.id, o.name) for o in organisation_list()],
         notes=notes_for(g.person, case),
+        # Notes go on after closure while reviews after closure are planned (aftercare).
+        may_note=bool(decide(g.person, Action.CASE_WORK, case)) and stage != CaseStage.CLOSED,
         observed=observations(g.person, case),
         fact_labels=OBSERVED_FACT_LABELS,
         reviews=reviews_of(case),
@@ -296,7 +381,7 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         feedback=feedback,
         draft_open=any(not form.released for form, _state in feedback),
         participant=g.membership.id in participants,
-        timeline=_timeline(case),
+        timeline=_timeline(events, case),
         contributed=case_panels(g.person, case.id),
         labels=_labels(),
         visibility_options=list(VISIBILITY_LABELS.items()),
@@ -519,7 +604,7 @@ def case_review(case_id: int, review_id: int):
     if case.closed:
         flash(_l("The review was recorded."), "info")
     elif case.next_review_on:
-        flash(_l("The review was recorded; the next one is on %(date)s.", date=case.next_review_on.isoformat()), "info")
+        flash(_l("The review was recorded; the next one is on %(date)s.", date=day(case.next_review_on)), "info")
     else:
         flash(_l("The review was recorded; no next review is planned."), "info")
     return _to_case(case, "reviews")
@@ -551,7 +636,7 @@ def case_close(case_id: int):
     if errors:
         return _page("tenants/case_close.html", 422, errors, **context)
     if proposal.in_effect:
-        flash(_l("The case is closed. It is due for erasure from %(date)s.", date=case.erase_after.isoformat()), "info")
+        flash(_l("The case is closed. It is due for erasure from %(date)s.", date=day(case.erase_after)), "info")
     else:
         _flash_decision(proposal, None)
     return _to_case(case, "closure")
