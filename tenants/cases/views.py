@@ -366,6 +366,7 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
         team_ways=_ways(case, DecisionKind.TEAM_CHANGE) if manage and not case.closed else [],
         decisions=case_decisions(case),
+        may_open_decisions=bool(decide(g.person, Action.DECISIONS_TAKE)),
         measures=[(m, _overdue(m, today), m.open and not case.closed and may_change_measure(g.membership, m)) for m in case.measures],
         organisations=[(o.id, o.name) for o in organisation_list()],
         notes=notes_for(g.person, case),
