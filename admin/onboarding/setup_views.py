@@ -4,6 +4,9 @@ Each step links to the page where it is done, and is done when the data says so 
 the cell chosen, a table with a chair, members invited, house rules published): the wizard
 stores nothing but the moment the coordinator finishes it. The operator sees the same steps,
 as done or not with dates, never their content (:func:`livc.admin.onboarding.operations.progress`).
+
+The invitation mail promises the wizard: a coordinator who takes up an invitation while the cell's
+set-up is unfinished lands here (:data:`livc.tenants.members.sign_in_views.FIRST_LANDINGS`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from livc.admin.onboarding.models import TenantSetup
 from livc.admin.onboarding.operations import STEP_LABELS, SetupIncomplete, finish_setup, setup_steps
 from livc.platform.db import db
 from livc.platform.policy import Action
+from livc.platform.roles import Role
 from livc.tenants.access import guard
+from livc.tenants.members.models import Membership
+from livc.tenants.members.sign_in_views import FIRST_LANDINGS
 from livc.tenants.web import blueprint
 
 STEP_PAGES = {
@@ -24,6 +30,17 @@ STEP_PAGES = {
     "members": ("tenant.member_invite", _l("Invite the members of the cell: partners, the information officer, the secretary...")),
     "house_rules": ("tenant.house_rules", _l("Write and publish the house rules: every member accepts them before reaching a case.")),
 }
+
+
+def wizard_first(membership: Membership) -> str | None:
+    """The wizard, for a coordinator of a cell onboarded by the console and not set up yet."""
+    if membership.role != Role.COORDINATOR:
+        return None
+    setup = db.session.get(TenantSetup, membership.tenant_id)
+    return url_for("tenant.setup") if setup is not None and setup.finished_at is None else None
+
+
+FIRST_LANDINGS.append(wizard_first)
 
 
 def _page(status: int = 200):

@@ -126,6 +126,8 @@ def verify():
 def enrol():
     """The authenticator enrolment every operator goes through before first reaching the console."""
     pending, operator = _pending_operator()
+    if pending is None and g.operator is not None:  # the recovery codes' page reloaded: signed in already
+        return render_template("tenants/recovery_codes.html", codes=None, renew_url=None, next_url=url_for("admin.home"))
     if pending is None or pending["purpose"] not in ("sign_in", "set_up") or operator.has_totp:
         return _restart()
     secret = pending.get("secret")

@@ -8,6 +8,7 @@ answer, and a password is always hashed, even for an unknown address.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, ngettext
@@ -36,6 +37,7 @@ from livc.platform.forms import (
 )
 from livc.platform.policy import Action
 from livc.tenants.access import guard, limit_credential_attempts, public, safe_next
+from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import current_undertaking, has_accepted_current
 from livc.tenants.members.signing import (
     CODE_FAILED,
@@ -57,6 +59,20 @@ from livc.tenants.web import blueprint
 
 PENDING_MAX_AGE = 600  # seconds between the password and the second factor
 LINK_INVALID = _l("This link is no longer valid: it has expired or was already used. Ask for a new one.")
+
+#: Where a member lands after taking up an invitation (once the authenticator and the recovery
+#: codes are done): each function gets the membership and may answer an address in the cell; the
+#: first answer wins, else the home page. The console's set-up wizard sends the coordinator of a
+#: cell still being set up to itself (``admin/onboarding/setup_views.py``).
+FIRST_LANDINGS: list[Callable[[Membership], str | None]] = []
+
+
+def first_landing(membership: Membership) -> str:
+    for landing in FIRST_LANDINGS:
+        target = landing(membership)
+        if target:
+            return target
+    return url_for("tenant.home")
 
 
 # --- the pending sign-in, between the password and the second factor ---------------------
@@ -150,6 +166,9 @@ def verify():
 def enrol():
     """Set up the authenticator app: shown after a first password, an invitation, or a reset of the app."""
     pending, account = _pending_account()
+    if pending is None and g.person is not None:  # the recovery codes' page reloaded: signed in already
+        return render_template("tenants/recovery_codes.html", codes=None, renew_url=url_for("tenant.profile"),
+                               next_url=first_landing(g.membership))
     if pending is None or pending["purpose"] not in ("sign_in", "invitation", "re_enrol"):
         return _restart()
     if pending["purpose"] != "re_enrol" and account.has_totp:
@@ -215,7 +234,7 @@ def invitation(token: str):
         take_up_invitation(invitation, values["password"], values.get("display_name"))
     except Refused as refusal:
         return render_form("tenants/invitation.html", refusal.status, refusal.errors, **context)
-    _set_pending(account, "sign_in" if account.has_totp else "invitation")
+    _set_pending(account, "sign_in" if account.has_totp else "invitation", next=first_landing(membership))
     return redirect(url_for("tenant.verify" if account.has_totp else "tenant.enrol"))
 
 
