@@ -2,19 +2,19 @@
 
 Per tenant the number of members and of cases is counted inside that tenant (ORM filter and
 row-level security alike), as a count that returns a number and nothing else. The audit chain's
-state is the outcome the nightly verification recorded (``audit.chain_verified``).
+state is the last recorded check: the nightly verification's or an operator's
+(:mod:`livc.admin.operators.chains`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
+from livc.admin.operators.chains import ChainState, tenant_chain_state
 from livc.federation.custodian_client import CustodianError, InProcessCustodian, custodian_for
-from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.failed_jobs import failed_jobs, queue_lengths
 from livc.platform.settings import ConfigurationError
@@ -22,13 +22,6 @@ from livc.platform.tenancy import Tenant, TenantStatus
 from livc.platform.web import database_check
 from livc.tenants.cases.models import Case
 from livc.tenants.members.models import Membership, MembershipStatus
-
-
-@dataclass(frozen=True)
-class ChainState:
-    verified_at: datetime | None  # None: not verified yet
-    intact: bool | None
-    entries: int | None
 
 
 @dataclass(frozen=True)
@@ -49,16 +42,7 @@ def tenant_health(tenant: Tenant) -> TenantHealth:
     with tenant_context(tenant.id):
         members = _count(sa.select(sa.func.count()).select_from(Membership).where(Membership.status == MembershipStatus.ACTIVE))
         cases = _count(sa.select(sa.func.count()).select_from(Case))
-        last = db.session.execute(
-            sa.select(AuditEntry.at, AuditEntry.details)
-            .where(AuditEntry.action == "audit.chain_verified")
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
-        ).first()
-    chain = ChainState(None, None, None) if last is None else ChainState(
-        last.at, bool(last.details.get("intact")), last.details.get("entries")
-    )
-    return TenantHealth(tenant.slug, tenant.name, tenant.status.value, members, cases, chain)
+    return TenantHealth(tenant.slug, tenant.name, tenant.status.value, members, cases, tenant_chain_state(tenant))
 
 
 def tenants_by_status() -> dict[str, int]:

@@ -8,6 +8,7 @@ Only in development (the embedded default) or in a test that enables it
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 
@@ -30,7 +31,7 @@ def _read(path) -> dict:
         "name": path.name,
         "to": str(message["To"] or ""),
         "subject": str(message["Subject"] or ""),
-        "date": path.name[:15],
+        "date": datetime.strptime(path.name[:15], "%Y%m%dT%H%M%S"),  # written at (UTC), as the file is named
         "body": body.get_content() if body is not None else "",
     }
 

@@ -21,6 +21,7 @@ from livc.admin.access import actor, operator_guard
 from livc.admin.lifecycle import export as lifecycle_export
 from livc.admin.lifecycle import models as lifecycle_models
 from livc.admin.lifecycle import operations as lifecycle
+from livc.admin.operators import trail
 from livc.admin.operators.sign_in_views import limit_credential_attempts
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
@@ -44,6 +45,7 @@ STEP_LABELS = {
     "suspend": _l("Suspend the cell"), "export": _l("Export its data for the municipality"),
     "shred": _l("Crypto-shred the cell"), "verify": _l("Verify that nothing decryptable remains"),
 }
+trail.STEP_LABELS.update(STEP_LABELS)  # the trails name the offboarding's steps in these words
 CHECK_LABELS = {
     "keys_destroyed": _l("Every data key of the cell is destroyed"),
     "no_tenant_rows": _l("No row of the cell is left in any of its tables"),

@@ -37,15 +37,6 @@ ROLE_LABELS = {
 }
 
 
-# What an action on a tenant means, for the coordinator's list of operator actions. Other
-# console modules add theirs (``ACTION_LABELS["tenant.suspended"] = _l(...)``).
-ACTION_LABELS = {
-    "tenant.created": _l("Created the cell"),
-    "tenant.onboarded": _l("Onboarded the cell and invited its first coordinator"),
-    "tenant.invitation_resent": _l("Sent the first coordinator's invitation again"),
-}
-
-
 class Operator(Credentials, db.Model):
     """A person who runs the platform: never a member of a cell, never reads case content."""
 

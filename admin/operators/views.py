@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import NotFound
 
 from livc.admin.access import actor, operator_guard
+from livc.admin.operators import chains, trail
 from livc.admin.operators import models as operator_models
 from livc.admin.operators import operations as operators
 from livc.admin.operators.models import Operator, OperatorRole
@@ -92,5 +93,19 @@ def disable_operator(operator_id: int):
 @blueprint.get("/actions")
 @operator_guard(OperatorAction.ACCOUNT)
 def actions():
-    return render_template("admin/actions.html", entries=operators.recent_actions(200),
-                           problems=operators.verify_operator_trail())
+    """The operator trail in words, the last recorded check of its chain, and a live warning when
+    the chain is broken now."""
+    return render_template("admin/actions.html", lines=trail.readable(operators.recent_actions(200)),
+                           problems=operators.verify_operator_trail(), chain=chains.operator_trail_state(),
+                           may_check=bool(decide(g.operator_person, OperatorAction.HEALTH_VIEW)))
+
+
+@blueprint.post("/actions/check")
+@operator_guard(OperatorAction.HEALTH_VIEW)
+def check_operator_trail():
+    state = chains.check_operator_trail(actor=actor())
+    if state.intact:
+        flash(_l("The operator trail is intact: %(entries)d entries checked.", entries=state.entries), "success")
+    else:
+        flash(_l("The operator trail is broken: %(problems)s.", problems="; ".join(state.problems)), "error")
+    return redirect(url_for("admin.actions"))
