@@ -9,10 +9,14 @@ address (one case page stands for all), from the role's start page (tests/tour.p
 from __future__ import annotations
 
 import pytest
-
-from browser_support import REPO, WatchedPage, start_demo
-from browser_support import browser  # noqa: F401 - the fixture
 from tour import sign_in_as, tour
+
+from browser_support import (
+    REPO,
+    WatchedPage,
+    browser,  # noqa: F401 - the fixture
+    start_demo,
+)
 
 pytestmark = pytest.mark.browser
 
