@@ -129,3 +129,25 @@ def test_an_error_summary_links_to_each_field_and_keeps_what_was_typed(app, clie
 def test_the_language_menu_offers_german(client, demo_tenants, language):
     page = client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
     assert 'hreflang="de"' in page or 'lang="de" aria-current="true"' in page
+
+
+def test_the_coordinator_chooses_the_cells_colour_and_a_too_light_one_is_refused(app, client, cells):
+    from auth_helpers import post_form
+
+    coordinator = add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
+    sign_in(client, coordinator)
+    refused = post_form(client, "/demo-leuven/organisation/colour", {"colour": "#ffee00"}, headers=EN)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Choose a darker colour" in page and 'value="#ffee00"' in page
+    saved = post_form(client, "/demo-leuven/organisation/colour", {"colour": "#8A1C7C"}, headers=EN)
+    assert saved.status_code == 302
+    assert "--livc-cell-colour: #8a1c7c;" in client.get("/demo-leuven/theme.css").get_data(as_text=True)
+    assert "/demo-leuven/theme.css" in client.get("/demo-leuven/home", headers=EN).get_data(as_text=True)
+    post_form(client, "/demo-leuven/organisation/colour", {"colour": "#8a1c7c", "reset": "1"}, headers=EN)
+    assert "/demo-leuven/theme.css" not in client.get("/demo-leuven/home", headers=EN).get_data(as_text=True)
+
+
+def test_a_partner_cannot_change_the_cells_colour(app, client, cells):
+    partner = add_member(app, cells["demo-leuven"], "demo-leuven", Role.PARTNER)
+    sign_in(client, partner)
+    assert client.get("/demo-leuven/organisation/colour").status_code == 403

@@ -385,6 +385,40 @@ def change_profile(changes: Mapping[str, Any]) -> list[str]:
     return changed
 
 
+# --- the cell's colour ----------------------------------------------------------------------
+
+#: WCAG 2.1 1.4.11 (non-text contrast): the band and the cards' edges must stand out from white.
+COLOUR_CONTRAST_MIN = 3.0
+
+
+def contrast_with_white(colour: str) -> float:
+    """The contrast ratio (WCAG 2.1) of a "#rrggbb" colour against white."""
+
+    def channel(hex_pair: str) -> float:
+        value = int(hex_pair, 16) / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(colour[index:index + 2]) for index in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return 1.05 / (luminance + 0.05)
+
+
+def change_colour(colour: str | None) -> bool:
+    """Set the cell's own colour (a design token of its pages), or back to the platform's with
+    None; returns whether it changed. Refused when it would not stand out from white."""
+    if colour is not None and (ratio := contrast_with_white(colour)) < COLOUR_CONTRAST_MIN:
+        raise ValidationError({"colour": [_l(
+            "Choose a darker colour: it must stand out from white at least 3 to 1, and this one does %(ratio)s to 1.",
+            ratio=f"{ratio:.1f}")]})
+    tenant = db.session.get(Tenant, current_tenant_id())
+    colour = colour.lower() if colour else None
+    if tenant.colour == colour:
+        return False
+    tenant.colour = colour
+    audit.record("cell.colour_changed", subject=f"tenant:{tenant.id}", details={"colour": colour})
+    return True
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 

@@ -55,6 +55,15 @@ class ProfileSchema(FieldSchema):
     appointed_official_id = _member_field()
 
 
+class ColourSchema(Schema):
+    """The cell's colour as a colour picker gives it ("#1d70b8"); ``reset`` goes back to the
+    platform's colours."""
+
+    colour = fields.String(load_default=None, validate=validate.Regexp(
+        r"^#[0-9a-fA-F]{6}$", error=_l("Choose a colour, written as # and six hexadecimal digits.")))
+    reset = fields.String(load_default=None)
+
+
 class TableSchema(FieldSchema):
     kind = _choice(TableKind, _l("Choose one of the kinds of table."), required=True)
     name = text_field(NAME_MAX)

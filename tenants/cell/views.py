@@ -37,6 +37,7 @@ from livc.tenants.cell.operations import (
     add_partner,
     add_seat,
     cell_profile,
+    change_colour,
     change_partner,
     change_profile,
     change_table,
@@ -56,6 +57,7 @@ from livc.tenants.cell.operations import (
     table_problems,
 )
 from livc.tenants.cell.schemas import (
+    ColourSchema,
     LegalMinimumOut,
     MunicipalityOut,
     PartnerOut,
@@ -163,6 +165,20 @@ def cell_profile_edit():
     if errors:
         return render_form("tenants/cell_profile.html", 422, errors, **context)
     flash(_l("The form of the cell and its appointed official were saved."), "info")
+    return redirect(url_for("tenant.cell_structure"))
+
+
+@blueprint.route("/organisation/colour", methods=["GET", "POST"])
+@guard(Action.CELL_STRUCTURE_MANAGE)
+def cell_colour():
+    """The cell's own colour on its pages (the header's band, the dashboards' cards)."""
+    if request.method == "GET":
+        return render_form("tenants/cell_colour.html")
+    schema = ColourSchema()
+    _, errors = submit_form(schema, lambda values: change_colour(None if values.get("reset") else values.get("colour")))
+    if errors:
+        return render_form("tenants/cell_colour.html", 422, errors)
+    flash(_l("The cell's colour was saved."), "info")
     return redirect(url_for("tenant.cell_structure"))
 
 
