@@ -10,11 +10,12 @@ import re
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
 import sqlalchemy as sa
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 
 from admin_helpers import add_operator, give_operator_session, operator_csrf
 from auth_helpers import PASSWORD, post_form
@@ -165,13 +166,19 @@ def test_an_unknown_action_and_a_cli_actor_still_read_as_words(app):
 # --- timestamps -------------------------------------------------------------------------------
 
 
+def shown(at, language: str) -> str:
+    """A stored moment (naive UTC) as pages show it: the reader's date format, Belgian time."""
+    local = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/Brussels"))
+    return f"{format_date(local.date(), 'medium', locale=language)} {format_time(local.time(), 'short', locale=language)}".replace("\u202f", " ")
+
+
 @pytest.mark.parametrize("language", ["nl", "fr", "de"])
 def test_times_are_written_in_the_readers_language(app, admin_client, language):
     onboard(admin_client)
     with app.app_context():
         at = db.session.scalar(sa.select(OperatorAuditEntry.at).where(OperatorAuditEntry.action == "tenant.onboarded"))
     page = visible(admin_client.get("/admin/actions", headers={"Accept-Language": language}).get_data(as_text=True))
-    assert format_datetime(at, "medium", locale=language).replace("\u202f", " ") in page
+    assert shown(at, language) in page
     assert not re.search(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|\d{8}T\d{6}", page), "no machine timestamps"
 
 
@@ -182,10 +189,10 @@ def test_the_outbox_shows_when_a_mail_was_written_not_its_file_name(app, admin_c
     (folder / "20261205T173700000000.eml").write_bytes(
         b"To: someone@example.test\r\nSubject: A test mail\r\nContent-Type: text/plain\r\n\r\nHello\r\n")
     listing = visible(admin_client.get("/admin/outbox", headers={"Accept-Language": "nl"}).get_data(as_text=True))
-    assert "5 dec 2026, 17:37:00" in listing and "20261205T173700" not in listing
+    assert "5 dec 2026 18:37" in listing and "20261205T173700" not in listing  # written 17:37 UTC
     mail = visible(admin_client.get("/admin/outbox/20261205T173700000000.eml", headers={"Accept-Language": "fr"})
                    .get_data(as_text=True))
-    assert "5 déc. 2026, 17:37:00" in mail
+    assert "5 déc. 2026 18:37" in mail
 
 
 # --- checking an audit chain ------------------------------------------------------------------
@@ -197,7 +204,7 @@ def test_a_cells_audit_chain_is_checked_from_its_page_and_the_outcome_recorded(a
     assert 'data-chain="none"' in before and "Not checked yet" in before
     assert 'action="/admin/tenants/leuven/audit-check"' in before
 
-    checked = post_form(admin_client, "/admin/tenants/leuven/audit-check", {}, form_path="/admin/tenants/leuven")
+    checked = post_form(admin_client, "/admin/tenants/leuven/audit-check", {}, form_path="/admin/tenants/leuven", headers=EN)
     assert checked.status_code == 302 and checked.headers["Location"].endswith("/admin/tenants/leuven#audit-trail")
     page = admin_client.get("/admin/tenants/leuven", headers=EN).get_data(as_text=True)
     with app.app_context():
@@ -210,7 +217,7 @@ def test_a_cells_audit_chain_is_checked_from_its_page_and_the_outcome_recorded(a
     assert entry.details == {"entries": entries - 1, "intact": True, "problems": []}
     assert in_cell == "operator.audit.chain_checked", "the cell's own trail says it was checked"
     assert 'data-chain="intact"' in page
-    when = format_datetime(entry.at, "medium", locale="en").replace("\u202f", " ")
+    when = shown(entry.at, "en")
     assert f"{entries - 1} entries, checked on {when}" in visible(page)
     assert f"Checked the cell's audit trail: intact, {entries - 1} entries" in visible(page)
     health = admin_client.get("/admin/api/health").get_json()
@@ -233,7 +240,7 @@ def test_a_broken_chain_says_where_and_support_may_check_from_the_health_page(ap
     owner.dispose()
     support = app.test_client()
     give_operator_session(app, support, add_operator(app, OperatorRole.SUPPORT))
-    checked = post_form(support, "/admin/tenants/leuven/audit-check", {"back": "health"}, form_path="/admin/health")
+    checked = post_form(support, "/admin/tenants/leuven/audit-check", {"back": "health"}, form_path="/admin/health", headers=EN)
     assert checked.status_code == 302 and checked.headers["Location"].endswith("/admin/health#chain-leuven")
     page = support.get("/admin/health", headers=EN).get_data(as_text=True)
     assert "The audit trail of LIVC-R Leuven is broken: entry 1 was changed." in page
@@ -246,7 +253,7 @@ def test_the_operator_trail_is_checked_with_a_button_and_the_check_recorded(app,
     onboard(admin_client)
     assert "Not checked yet" in admin_client.get("/admin/actions", headers=EN).get_data(as_text=True)
     token = operator_csrf(admin_client)
-    assert admin_client.post("/admin/actions/check", data={"csrf_token": token}).status_code == 302
+    assert admin_client.post("/admin/actions/check", data={"csrf_token": token}, headers=EN).status_code == 302
     page = admin_client.get("/admin/actions", headers=EN).get_data(as_text=True)
     with app.app_context():
         entry = db.session.scalar(sa.select(OperatorAuditEntry).where(OperatorAuditEntry.action == "operator_trail.checked"))
