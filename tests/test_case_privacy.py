@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 from sqlalchemy.engine import make_url
 
 from auth_helpers import give_session
@@ -370,7 +371,9 @@ def test_reminders_name_codes_and_dates_only_and_come_once(app, cell):
         db.session.commit()  # mail leaves once the transaction commits
         mails = outbox(app)
         assert len(mails) == 1 and f"To: {cell.coordinator.email}" in mails[0]
-        assert code in mails[0] and review_due.isoformat() in mails[0] and measure_due.isoformat() in mails[0]
+        # dates as the cell's first language writes them (Babel), not ISO
+        shown = [format_date(day, "medium", locale="nl").replace("\u202f", " ") for day in (review_due, measure_due)]
+        assert code in mails[0] and all(day in mails[0] for day in shown), mails[0]
         assert leaks(mails[0]) == []
         assert MEASURE not in mails[0] and TEAM_NOTE not in mails[0] and RESTRICTED_NOTE not in mails[0]
 
