@@ -1,6 +1,7 @@
 """Every page the demo reaches, for each role, in a real browser at a phone's width (360 px) and a
 desktop's (1280 px): no sideways scrolling, a navigation landmark leading to the role's main
-pages, and no violation of any axe-core rule (npm axe-core, run in the page).
+pages, and no violation of any axe-core rule (npm axe-core, run in the page); and no sideways
+scrolling at 320 px either (400% zoom of a 1280 px window).
 
 The tour follows links only (GET; nothing is submitted, nobody signs out), one page per kind of
 address (one case page stands for all), from the role's start page (tests/tour.py).
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.browser
 
 AXE = REPO / "platform" / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (1280, 360)
+REFLOW = 320
 CELL = "demo-leuven"
 
 #: Each demo role, with the main pages its menu must lead to (the menu's labels, in English).
@@ -95,6 +97,11 @@ def test_every_page_reflows_has_a_menu_and_passes_axe(browser, server, role):  #
                 page.set_viewport_size({"width": width, "height": 900})
                 found = page.evaluate(CHECK)
                 problems += _problems(path, width, found, ROLES[role])
+            # 320 CSS px: what 400% zoom of a 1280 px window leaves (WCAG 1.4.10), reflow only
+            page.set_viewport_size({"width": REFLOW, "height": 900})
+            wide = page.evaluate("() => document.documentElement.scrollWidth")
+            if wide > REFLOW:
+                problems.append(f"{path} at {REFLOW} px scrolls sideways: {wide} px wide")
             page.set_viewport_size({"width": WIDTHS[0], "height": 900})
         page.assert_clean()
     finally:
