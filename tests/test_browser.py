@@ -26,9 +26,13 @@ def visible_text(page) -> str:  # noqa: F811 - a page, not the fixture
 
 
 def is_styled(page) -> bool:  # noqa: F811 - a page, not the fixture
-    """The platform stylesheet applies (it sets the page background)."""
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    return background == "rgb(247, 248, 250)"
+    """The platform stylesheet (the design system, compiled) applies: it hides the skip link until
+    it gets the focus, and gives the body the system's font instead of the browser's serif."""
+    return page.evaluate(
+        "getComputedStyle(document.querySelector('.govuk-skip-link')).position === 'absolute'"
+        " && !getComputedStyle(document.body).fontFamily.startsWith('serif')"
+        " && !getComputedStyle(document.body).fontFamily.startsWith('\"Times')"
+    )
 
 
 def test_demo_cell_landing_page_in_dutch_then_english(demo_server, page):  # noqa: F811

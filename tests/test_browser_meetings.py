@@ -29,6 +29,7 @@ import sys
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from babel.dates import format_date, format_time
 
 from browser_support import (  # noqa: F401
     Server,
@@ -159,8 +160,9 @@ def local(day: date, hour: int) -> str:
 
 
 def shown(day: date, hour: int) -> str:
-    """The same, as the pages show it."""
-    return datetime.combine(day, time(hour, 0)).strftime("%d/%m/%Y %H:%M")
+    """The same, as the pages of an English-speaking browser show it (Babel's medium date and
+    short time; the narrow space before AM/PM read as a space)."""
+    return f"{format_date(day, 'medium', locale='en')} {format_time(time(hour, 0), 'short', locale='en')}".replace("\u202f", " ")
 
 
 def meeting_nav(page):
@@ -182,7 +184,7 @@ def plan_meeting(page, server: Server, table: str, day: date) -> str:
     page.get_by_label("Place", exact=True).fill(PLACE)
     submit(page, page.get_by_role("button", name="Plan the meeting and invite"), re.compile(r"/meetings/\d+$"))
     assert "The meeting is planned and its invitations are sent." in flash_text(page)
-    assert page.locator("h1").inner_text() == f"{table}, {shown(day, 9)}"
+    assert page.locator("h1").inner_text().replace("\u202f", " ") == f"{table}, {shown(day, 9)}"
     assert page.locator("dd.meeting-status").inner_text() == "Planned"
     return page.url
 
