@@ -56,7 +56,7 @@ def test_demo_cell_landing_page_in_dutch_then_english(demo_server, page):  # noq
     assert "NIS-code 24062" in municipality.inner_text()
     assert "beroepsgeheim" in text  # the professional secrecy notice
     # The cell works in Dutch and English only: no French on offer.
-    assert page.locator("nav.languages [aria-current=true]").inner_text() == "Nederlands"
+    assert page.get_by_role("navigation", name="Taal").locator("[aria-current=true]").inner_text() == "Nederlands"
     assert page.get_by_role("link", name="Français").count() == 0
     page.assert_clean()
 
