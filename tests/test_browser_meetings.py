@@ -435,7 +435,8 @@ def test_a_meeting_end_to_end_with_minutes_approved_at_the_next(world, browser):
         submit(chair, chair.get_by_role("button", name="Add the addendum"), re.compile(r"/minutes#addenda$"))
         assert "The addendum is added to the minutes." in flash_text(chair)
         addendum = chair.locator("p.addendum").inner_text()
-        assert re.fullmatch(rf"\d\d/\d\d/\d{{4}} \d\d:\d\d: {re.escape(ADDENDUM)}", addendum), addendum
+        # when it was added (Babel's medium date and short time), then what was added
+        assert re.fullmatch(rf"[A-Z][a-z]{{2}} \d{{1,2}}, \d{{4}} \d{{1,2}}:\d\d\s[AP]M: {re.escape(ADDENDUM)}", addendum), addendum
         assert minutes_section(chair, f"Review due {case_code}").locator("p.summary").inner_text() == REVIEW_SUMMARY
         chair.assert_clean()
 

@@ -43,6 +43,7 @@ from flask_babel import lazy_gettext as _l
 
 from livc.platform import audit
 from livc.platform.db import db
+from livc.platform.i18n import when
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -247,8 +248,9 @@ def item_title(item: AgendaItem) -> str:
 
 
 def meeting_title(meeting: Meeting) -> str:
-    """The table's name (or the case team's, with the case code) and the day, in Belgian time."""
-    day = to_local(meeting.starts_at).strftime("%d/%m/%Y %H:%M")
+    """The table's name (or the case team's, with the case code) and the day, in Belgian time and
+    the reader's date format."""
+    day = when(meeting.starts_at)
     if meeting.table is not None:
         return f"{meeting.table.name}, {day}"
     if meeting.case_code:
