@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -349,7 +350,7 @@ def test_the_closure_form_says_the_new_municipality_is_for_moved_away_only_and_k
                                        "way": "propose"}, form_path=path, headers=EN)
     assert refused.status_code == 422
     body = text(refused)
-    assert 'id="e-municipality">Choose the municipality the person moved to.' in body
+    assert re.search(r'id="e-municipality">(<span class="govuk-visually-hidden">[^<]*</span>)?\s*Choose the municipality the person moved to\.', body)
     assert "Left for Herent in May</textarea>" in body
     assert '<option value="moved_away" selected>' in body
     assert handovers(app) == []
