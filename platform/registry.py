@@ -187,6 +187,13 @@ def region_name(code: str, locale: str | None = None) -> str:
     return _localised(names, locale) if names else code
 
 
+def folded(text: str) -> str:
+    """A name as searches compare it: case, accents and punctuation left out ("Saint-Vith",
+    "saint vith" and "SAINT VITH." alike; "Liège" and "liege")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c)).split())
+
+
 def _sort_key(name: str) -> str:
     """Case, accents and punctuation left out: 's-Gravenbrakel sorts under S, Écaussinnes under E."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livc.platform.db import Id, db, value_enum
-from livc.platform.registry import municipality
+from livc.platform.registry import folded, municipality
 from livc.platform.settings import LANGUAGES
 from livc.platform.timeutil import utcnow
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 NIS_PATTERN = re.compile(r"^\d{5}$")
+#: A cell's colour, as a colour picker gives it.
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 class TenantKind(enum.StrEnum):
@@ -51,7 +52,7 @@ class Tenant(db.Model):
     # Comma-separated, first one is the tenant's main language: e.g. "nl" or "fr,nl".
     languages_csv: Mapped[str] = mapped_column("languages", sa.String(20), default="nl")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The cell's colour ("#1d70b8"), a design token of its pages; None: the platform's own.
+    # The cell's colour ("#1d70b8", :data:`COLOUR`), a design token of its pages; None: the platform's own.
     colour: Mapped[str | None] = mapped_column(sa.String(7), default=None)
 
     municipalities: Mapped[list[TenantMunicipality]] = relationship(
@@ -96,16 +97,10 @@ class TenantMunicipality(db.Model):
         known = municipality(self.nis_code)
         return known.name() if known is not None else self.name
 
-def _folded(text: str) -> str:
-    """``text`` without case or accents: "Liège" and "liege" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def cells_matching(query: str, limit: int = 20) -> list[Tenant]:
     """Active cells whose name, or the name of a municipality they cover in any of the country's
     languages, contains ``query``: how a visitor of the start page finds their cell's sign-in."""
-    wanted = _folded(query)
+    wanted = folded(query)
     if len(wanted) < 2:
         return []
     found = []
@@ -114,7 +109,7 @@ def cells_matching(query: str, limit: int = 20) -> list[Tenant]:
         for covered in tenant.municipalities:
             known = municipality(covered.nis_code)
             names += [covered.name, *(known.names.values() if known is not None else ())]
-        if any(wanted in _folded(name) for name in names if name):
+        if any(wanted in folded(name) for name in names if name):
             found.append(tenant)
         if len(found) >= limit:
             break

@@ -5,17 +5,13 @@ links. Pages say nothing of it; the blueprint's context processor fills the shel
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, current_app, g, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from livc.platform.policy import Action, decide, public
+from livc.platform.tenancy import COLOUR
 from livc.tenants.web import blueprint
-
-#: A cell's colour: a hex colour as a colour picker gives it.
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 #: The main menu: (action needed, endpoint, label, endpoint prefixes that belong to the item).
 MAIN_MENU = (

@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from auth_helpers import add_member, sign_in
+from auth_helpers import add_member, post_form, sign_in
 from livc.platform.db import db
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant, TenantMunicipality
@@ -114,8 +114,6 @@ def test_german_for_a_cell_of_the_german_speaking_community(app, client, cells):
 
 
 def test_an_error_summary_links_to_each_field_and_keeps_what_was_typed(app, client, cells):
-    from auth_helpers import post_form
-
     coordinator = add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
     sign_in(client, coordinator)
     response = post_form(client, "/demo-leuven/members/invite", {"email": "not-an-address", "role": "partner"}, headers=EN)
@@ -132,8 +130,6 @@ def test_the_language_menu_offers_german(client, demo_tenants, language):
 
 
 def test_the_coordinator_chooses_the_cells_colour_and_a_too_light_one_is_refused(app, client, cells):
-    from auth_helpers import post_form
-
     coordinator = add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
     sign_in(client, coordinator)
     refused = post_form(client, "/demo-leuven/organisation/colour", {"colour": "#ffee00"}, headers=EN)

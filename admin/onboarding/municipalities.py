@@ -12,10 +12,8 @@ the form to offer it first and tick it.
 
 from __future__ import annotations
 
-import unicodedata
-
 from livc.platform import registry
-from livc.platform.registry import Municipality
+from livc.platform.registry import Municipality, folded
 
 #: The judicial arrondissement of Eupen is exactly the German-speaking Community.
 GERMAN_SPEAKING_ARRONDISSEMENT = "eupen"
@@ -23,19 +21,14 @@ SEARCH_MAX = 40  # more matches than this: the operator narrows the search
 SEARCH_LENGTH_MAX = 200
 
 
-def _folded(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c)).split())
-
-
 def _terms(query: str) -> list[str]:
-    return [term for term in (_folded(part) for part in query[:SEARCH_LENGTH_MAX].split(",")) if term]
+    return [term for term in (folded(part) for part in query[:SEARCH_LENGTH_MAX].split(",")) if term]
 
 
 def _matches(municipality: Municipality, term: str) -> bool:
     if term.isdigit():
         return municipality.nis_code.startswith(term)
-    return any(term in _folded(name) for name in municipality.names.values() if name)
+    return any(term in folded(name) for name in municipality.names.values() if name)
 
 
 def search(query: str) -> tuple[list[Municipality], int]:

@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from livc.platform.forms import REQUIRED, text_field
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS, Role
+from livc.platform.tenancy import COLOUR
 from livc.tenants.cell.models import (
     CADENCE_MAX,
     CELL_FORM_LABELS,
@@ -60,7 +61,7 @@ class ColourSchema(Schema):
     platform's colours."""
 
     colour = fields.String(load_default=None, validate=validate.Regexp(
-        r"^#[0-9a-fA-F]{6}$", error=_l("Choose a colour, written as # and six hexadecimal digits.")))
+        COLOUR, error=_l("Choose a colour, written as # and six hexadecimal digits.")))
     reset = fields.String(load_default=None)
 
 
