@@ -49,6 +49,9 @@ class Action(enum.StrEnum):
     OPERATOR_ACTIONS_VIEW = "operator_actions.view"
     DECISIONS_TAKE = "decisions.take"
     MEETING_ORGANISE = "meeting.organise"
+    MONITORING_VIEW = "monitoring.view"  # the cell's anonymous figures, in the scope of :func:`monitoring_scope`
+    STRATEGY_VIEW = "strategy.view"  # the strategic table's policy follow-up
+    STRATEGY_WORK = "strategy.work"  # propose an entry, report on one's own entries
 
 
 class OperatorAction(enum.StrEnum):
@@ -66,6 +69,7 @@ class OperatorAction(enum.StrEnum):
     POLICE_ZONES_MANAGE = "operator.police_zones.manage"
     FEDERATION_BUDGETS_VIEW = "operator.federation_budgets.view"  # per cell: counts only
     FEDERATION_RELEASE = "operator.federation.release"  # let a cell's held enrolments proceed
+    PLATFORM_FIGURES_VIEW = "operator.figures.view"  # anonymous figures summed over cells that opted in
 
 
 # Reaching these means reaching case content: the secrecy undertaking must be accepted first.
@@ -74,7 +78,7 @@ CONTENT_ACTIONS = frozenset({
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
     Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.FEDERATION_COOPERATE,
     Action.DECISIONS_TAKE, Action.LTF_LIAISON,
-    Action.MEETING_ORGANISE,
+    Action.MEETING_ORGANISE, Action.MONITORING_VIEW, Action.STRATEGY_VIEW, Action.STRATEGY_WORK,
 })
 
 
@@ -110,6 +114,9 @@ class Person:
     role: Role
     organisation_kind: OrganisationKind
     clearance_valid: bool = False
+    organisation_id: int | None = None
+    # In an intermunicipal or zonal cell, the municipality (NIS code) a mayor stands for.
+    municipality_nis: str | None = None
 
 
 class SignalLike(Protocol):
@@ -203,6 +210,7 @@ OPERATOR_RULES: dict[OperatorAction, frozenset[str]] = {
     OperatorAction.POLICE_ZONES_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.FEDERATION_BUDGETS_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
     OperatorAction.FEDERATION_RELEASE: frozenset({_ADMINISTRATOR}),
+    OperatorAction.PLATFORM_FIGURES_VIEW: frozenset({_ADMINISTRATOR}),
 }
 
 
@@ -356,6 +364,69 @@ def _meeting_organise(person: Person, meeting: MeetingLike | None) -> Decision:
     if person.membership_id in set(meeting.organiser_ids):
         return allow("chair or secretary")
     return deny("only the coordinator, the chair and the secretary organise a meeting")
+
+
+class StrategicTableLike(Protocol):
+    """What the policy needs to know about the strategic table: who holds a seat at it."""
+
+    seat_membership_ids: Collection[int]
+
+
+# Seed 004: the mayor presides, the strategic table steers; these roles sit at it by office.
+STRATEGIC_ROLES = frozenset({Role.MAYOR, Role.COORDINATOR, Role.POLICE_CHIEF, Role.SOCIAL_ALDERMAN})
+
+
+def _at_strategic_table(person: Person, table: StrategicTableLike | None) -> bool:
+    if person.role in STRATEGIC_ROLES:
+        return True
+    return table is not None and person.membership_id in set(table.seat_membership_ids)
+
+
+@rule(Action.STRATEGY_VIEW, Action.STRATEGY_WORK)
+def _strategy(person: Person, table: StrategicTableLike | None) -> Decision:
+    # The policy follow-up is the strategic table's: its members by office or by seat, and the
+    # secretary who keeps its register.
+    if _at_strategic_table(person, table) or person.role == Role.SECRETARY:
+        return allow("at the strategic table")
+    return deny("the policy follow-up is for the strategic table")
+
+
+@rule(Action.MONITORING_VIEW)
+def _monitoring(person: Person, _resource: object | None) -> Decision:
+    # Every member of the table sees figures, in their scope (monitoring_scope): a partner those
+    # of their own organisation's measures only. A guest expert is there for one case.
+    if person.role == Role.GUEST_EXPERT:
+        return deny("guest experts see their case team only")
+    return allow("member of the table")
+
+
+class FigureScope(enum.StrEnum):
+    CELL = "cell"  # every figure, every municipality of the cell
+    MUNICIPALITY = "municipality"  # every figure, for one municipality and the cell's total
+    ORGANISATION = "organisation"  # the measures of one's own organisation only
+
+
+@dataclass(frozen=True)
+class MonitoringScope:
+    kind: FigureScope
+    municipality_nis: str | None = None
+    organisation_id: int | None = None
+
+
+def monitoring_scope(person: Person, table: StrategicTableLike | None, cell_nis_codes: Collection[str]) -> MonitoringScope:
+    """Which anonymous figures a member sees (seeds 003 and 004, issue 17).
+
+    The coordinator and the strategic table see the cell's figures; in a cell of several
+    municipalities a mayor who stands for one of them sees that municipality's figures and the
+    cell's total; every other member sees the figures of their own organisation's measures.
+    """
+    if person.role == Role.MAYOR and person.municipality_nis and len(cell_nis_codes) > 1:
+        if person.municipality_nis in set(cell_nis_codes):
+            return MonitoringScope(FigureScope.MUNICIPALITY, municipality_nis=person.municipality_nis)
+        return MonitoringScope(FigureScope.ORGANISATION, organisation_id=person.organisation_id)
+    if _at_strategic_table(person, table):
+        return MonitoringScope(FigureScope.CELL)
+    return MonitoringScope(FigureScope.ORGANISATION, organisation_id=person.organisation_id)
 
 
 def actions_without_rule() -> list[Action | OperatorAction]:

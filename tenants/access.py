@@ -150,6 +150,8 @@ def person_for(membership: Membership) -> Person:
         role=membership.role,
         organisation_kind=membership.organisation.kind,
         clearance_valid=membership.clearance_valid,
+        organisation_id=membership.organisation_id,
+        municipality_nis=membership.municipality_nis,
     )
 
 

@@ -211,6 +211,9 @@ class Case(TenantScoped, db.Model):
     approached_for_other_problem: Mapped[bool] = mapped_column(default=False)
     follow_up_kind: Mapped[FollowUpKind] = mapped_column(value_enum(FollowUpKind))
     flag: Mapped[FlagLevel] = mapped_column(value_enum(FlagLevel))
+    # The municipality of residence (NIS code), one of the cell's (seed 004: the cell follows
+    # the residents of its territory); None for a case opened before it was recorded.
+    residence_nis: Mapped[str | None] = mapped_column(sa.String(5), index=True)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     opened_by_id: Mapped[int | None] = membership_column()
     next_review_on: Mapped[date | None] = mapped_column(index=True)

@@ -60,6 +60,8 @@ class Membership(TenantScoped, db.Model):
     status: Mapped[MembershipStatus] = mapped_column(value_enum(MembershipStatus, 20), default=MembershipStatus.INVITED)
     # The information officer's security clearance; police information is shown only while valid.
     clearance_expires_on: Mapped[date | None]
+    # In an intermunicipal or zonal cell, the municipality (NIS code) a mayor stands for.
+    municipality_nis: Mapped[str | None] = mapped_column(sa.String(5))
     # Guest experts are invited for a limited time.
     expires_at: Mapped[datetime | None]
     # Raised on every change of role or rights: open sessions get a new identifier.

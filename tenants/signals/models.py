@@ -328,6 +328,9 @@ class Signal(TenantScoped, db.Model):
     status: Mapped[SignalStatus] = mapped_column(value_enum(SignalStatus), default=SignalStatus.NEW, index=True)
     identity_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("identities.id", ondelete="SET NULL"), index=True)
     case_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    # Where the person lives (NIS code): one of the cell's municipalities, or one outside its
+    # territory (then referred to the competent cell); None while unknown.
+    residence_nis: Mapped[str | None] = mapped_column(sa.String(5), index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
 
