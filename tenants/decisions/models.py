@@ -32,12 +32,14 @@ class DecisionKind(enum.StrEnum):
     WEIGHING = "weighing"  # weigh a signal: open a case, add to one, refer, or close the signal
     TEAM_CHANGE = "team_change"  # add a member to a case team, or take one off
     CLOSURE = "closure"  # close a case
+    POLICY_ENTRY = "policy_entry"  # record an agreement, priority or evaluation of the strategic table
 
 
 DECISION_KIND_LABELS = {
     DecisionKind.WEIGHING: _l("Weighing of a signal"),
     DecisionKind.TEAM_CHANGE: _l("Change of a case team"),
     DecisionKind.CLOSURE: _l("Closure of a case"),
+    DecisionKind.POLICY_ENTRY: _l("Entry in the policy follow-up"),
 }
 
 
