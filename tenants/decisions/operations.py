@@ -97,6 +97,8 @@ class Handler:
     confirmed_later: Callable[[Any, Proposal, int], None] = lambda _subject, _proposal, _membership_id: None
     # What is proposed, as (label, value) lines for whoever may read it (the pages and the API).
     describe: Callable[[Any, Mapping[str, Any]], list[tuple[str, str]]] = lambda _subject, _values: []
+    # Why a member ``may_confirm`` refuses may not confirm it (a case decision: not in its team).
+    not_allowed_to_confirm: Any = NOT_IN_TEAM
 
 
 _HANDLERS: dict[DecisionKind, Handler] = {}
@@ -225,8 +227,9 @@ def confirm_faults(proposal: Proposal, actor: Membership) -> str | None:
         return str(NOT_OPEN)
     # With police information the cleared information officer confirms, in the case team or not:
     # otherwise a case whose team lacks them could never decide between meetings.
-    if not (proposal.police_information and cleared_officer) and not handler_for(proposal.kind).may_confirm(actor, subject):
-        return str(NOT_IN_TEAM)
+    handler = handler_for(proposal.kind)
+    if not (proposal.police_information and cleared_officer) and not handler.may_confirm(actor, subject):
+        return str(handler.not_allowed_to_confirm)
     return None
 
 
