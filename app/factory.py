@@ -58,6 +58,9 @@ from livc.tenants.members import views as member_views  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
 from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401
+from livc.tenants.strategy import api as strategy_api  # noqa: F401
+from livc.tenants.strategy import models as strategy_models  # noqa: F401
+from livc.tenants.strategy import views as strategy_views  # noqa: F401
 from livc.tenants.web import blueprint as tenants_blueprint
 
 
