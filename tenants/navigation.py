@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from livc.platform.policy import Action, decide, public
 from livc.platform.tenancy import COLOUR
+from livc.tenants.strategy.loads import load_strategic_table
 from livc.tenants.web import blueprint
 
 #: The main menu: (action needed, endpoint, label, endpoint prefixes that belong to the item).
@@ -20,6 +21,7 @@ MAIN_MENU = (
     (Action.CELL_ENTER, "tenant.cases", _l("Cases"), ("tenant.case", "tenant.ltf_")),
     (Action.CELL_ENTER, "tenant.meetings", _l("Meetings"), ("tenant.meeting",)),
     (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions"), ("tenant.decision",)),
+    (Action.STRATEGY_VIEW, "tenant.strategy", _l("Policy"), ("tenant.strategy",)),
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("The cell"),
      ("tenant.cell", "tenant.house_rules", "tenant.federation", "tenant.retention", "tenant.case_settings",
       "tenant.organisations", "tenant.sso", "tenant.operator_actions", "tenant.setup", "tenant.signal_settings")),
@@ -34,6 +36,7 @@ CELL_PAGES = (
     (Action.CELL_ENTER, "tenant.cases", _l("Cases")),
     (Action.CELL_ENTER, "tenant.meetings", _l("Meetings")),
     (Action.DECISIONS_TAKE, "tenant.decisions", _l("Decisions waiting for confirmation")),
+    (Action.STRATEGY_VIEW, "tenant.strategy", _l("Policy follow-up of the strategic table")),
     (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
@@ -49,9 +52,18 @@ CELL_PAGES = (
 )
 
 
+#: What the policy decides an item on, where it needs a resource: the strategic table's seats.
+MENU_RESOURCES = {Action.STRATEGY_VIEW: load_strategic_table}
+
+
+def _may(action: Action) -> bool:
+    load = MENU_RESOURCES.get(action)
+    return bool(decide(g.person, action, load() if load is not None else None))
+
+
 def cell_pages() -> list[tuple[str, str]]:
     """(address, label) of every page the signed-in member may reach."""
-    return [(url_for(endpoint), str(label)) for action, endpoint, label in CELL_PAGES if decide(g.person, action)]
+    return [(url_for(endpoint), str(label)) for action, endpoint, label in CELL_PAGES if _may(action)]
 
 
 def main_menu() -> list[dict]:
@@ -59,7 +71,7 @@ def main_menu() -> list[dict]:
     endpoint = request.endpoint or ""
     items, marked = [], False
     for action, target, label, prefixes in MAIN_MENU:
-        if not decide(g.person, action):
+        if not _may(action):
             continue
         current = not marked and any(endpoint.startswith(prefix) for prefix in prefixes)
         # "tenant.case_settings" belongs to the cell, not to the cases: the most specific wins
