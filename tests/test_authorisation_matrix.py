@@ -56,9 +56,11 @@ from livc.tenants.signals.models import (
     TargetGroup,
     Urgency,
 )
+from livc.tenants.strategy.models import EntryKind, PolicyEntry
 
 OWN, OTHER = "demo-leuven", "demo-herko"
 ALL = frozenset(Role)
+STRATEGIC = frozenset({Role.MAYOR, Role.COORDINATOR, Role.POLICE_CHIEF, Role.SOCIAL_ALDERMAN, Role.SECRETARY})
 EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.CELL_ENTER: ALL,
     Action.PROFILE_MANAGE: ALL,
@@ -95,6 +97,10 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     # The world's meeting is chaired by the coordinator and its table has no secretary: changing
     # the meeting (session, agenda, register, minutes) is theirs; the others only read it.
     Action.MEETING_ORGANISE: frozenset({Role.COORDINATOR}),
+    # The strategic table's policy follow-up: its members by office and the secretary (the world's
+    # strategic table seats no member). Reporting on an entry is then its owner's (the view's 403).
+    Action.STRATEGY_VIEW: STRATEGIC,
+    Action.STRATEGY_WORK: STRATEGIC,
 }
 # The operator console: support reads and retries jobs, administrators do everything.
 BOTH_OPERATOR_ROLES = frozenset(OperatorRole)
@@ -170,6 +176,7 @@ def world(app):
             ids.update(table_id=target_table.id, seat_id=target_seat.id, partner_id=target_partner.id)
             ids.update(_case_world(members))
             ids.update(_meeting_world(members, target_table.id, ids["case_id"]))
+            ids.update(_policy_world(members))
         db.session.commit()
     target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
     ids["membership_id"] = target.membership_id
@@ -228,6 +235,15 @@ def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
     db.session.add(Invitee(meeting_id=meeting.id, membership_id=members[Role.GUEST_EXPERT].membership_id, item_id=item.id))
     db.session.flush()
     return {"meeting_id": meeting.id, "item_id": item.id}
+
+
+def _policy_world(members) -> dict[str, int]:
+    """A recorded entry of the policy follow-up, owned by the coordinator."""
+    entry = PolicyEntry(kind=EntryKind.PRIORITY, title="Target priority", decided_on=date.today(), year=date.today().year,
+                        owner_membership_id=members[Role.COORDINATOR].membership_id, recorded_at=datetime.now())
+    db.session.add(entry)
+    db.session.flush()
+    return {"entry_id": entry.id}
 
 
 def request_as(app, client, method: str, path: str):
