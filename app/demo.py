@@ -18,6 +18,7 @@ from livc.admin.onboarding.cells import create_tenant
 from livc.admin.operators.models import Operator, OperatorRole
 from livc.admin.operators.operations import find_operator
 from livc.app.demo_cases import DEMO_DOMAIN, demo_email, link_demo_cells, seed_demo_cases
+from livc.app.demo_strategy import seed_demo_strategy
 from livc.platform import audit
 from livc.platform.accounts import (
     Account,
@@ -106,6 +107,7 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
             with tenant_context(tenant.id):
                 _seed_members(tenant)
                 seed_demo_cases(tenant)
+                seed_demo_strategy(tenant)
         tenants.append(tenant)
     if with_members:
         link_demo_cells(tenants)

@@ -433,3 +433,34 @@ def test_the_whole_path_through_the_api(app, cell):
     assert mayor.get(f"{API}?status=planned").get_json()["entries"] == []
     bad = mayor.post(API, {"kind": "wish", "title": "", "decided_on": "tomorrow"})
     assert bad.status_code == 422 and {"kind", "decided_on"} <= set(bad.get_json()["error"]["fields"])
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+def test_the_demo_mayor_finds_agreements_priorities_last_years_evaluation_and_an_overdue_entry(app):
+    from types import SimpleNamespace
+
+    from livc.app.demo import seed_demo
+    from livc.app.demo_cases import _demo_members
+    from livc.platform.tenancy import find_tenant
+
+    with app.test_request_context():
+        seed_demo(with_members=True)
+        tenant = find_tenant(LEUVEN)
+        with tenant_context(tenant.id):
+            mayor = _demo_members(tenant)[Role.MAYOR]
+            member = SimpleNamespace(account_id=mayor.account_id, membership_id=mayor.id, tenant_id=tenant.id,
+                                     tenant_slug=LEUVEN, role=Role.MAYOR)
+            accept_undertaking(mayor)  # the demo renewed its undertaking since the meetings
+        db.session.commit()
+        db.session.remove()
+    entries = Api(app, member).get(API).get_json()["entries"]
+    kinds = sorted(entry["kind"] for entry in entries)
+    assert kinds == ["ltf_agreement", "other_agreement", "priority", "priority", "yearly_evaluation"]
+    evaluation = next(entry for entry in entries if entry["kind"] == "yearly_evaluation")
+    assert evaluation["year"] == TODAY.year - 1 and evaluation["status"] == "done"
+    assert [entry["kind"] for entry in entries if entry["overdue"]] == ["other_agreement"]
+    assert all(entry["state"] == "recorded" for entry in entries)
+    page = text(client_for(app, member).get(PAGE, headers=EN))
+    assert "Overdue entries: 1." in page and "Working agreement with the Local Task Force" in page
