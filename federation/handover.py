@@ -41,7 +41,7 @@ from livc.platform import audit, registry
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.mail import render_mail, send_mail
 from livc.platform.roles import Role
-from livc.platform.tenancy import Tenant, TenantMunicipality, TenantStatus
+from livc.platform.tenancy import Tenant, cell_covering
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.reading import FederatedCase, facts_for_handover
 from livc.tenants.members.reading import coordinator_contacts
@@ -111,17 +111,6 @@ def _require_coordinator(actor, tenant_id: int) -> None:
         raise FederationError(ONLY_COORDINATOR)
 
 
-def covering_cell(nis_code: str, except_cell: int) -> int | None:
-    """The active cell (other than ``except_cell``) covering the municipality, lowest id first."""
-    return db.session.scalar(
-        sa.select(TenantMunicipality.tenant_id)
-        .join(Tenant, Tenant.id == TenantMunicipality.tenant_id)
-        .where(TenantMunicipality.nis_code == nis_code, Tenant.status == TenantStatus.ACTIVE,
-               Tenant.id != except_cell)
-        .order_by(TenantMunicipality.tenant_id)
-    )
-
-
 def propose_on_closure(case: FederatedCase, nis_code: str | None) -> HandoverFile | None:
     """A case closed as "moved away" (in its cell's context): its file, and a hand-over
     proposed to the covering cell when there is one. Not the person's business of the other
@@ -129,7 +118,8 @@ def propose_on_closure(case: FederatedCase, nis_code: str | None) -> HandoverFil
     if not nis_code:
         return None
     tenant_id = case.tenant_id
-    target = covering_cell(nis_code, tenant_id)
+    covering = cell_covering(nis_code, tenant_id)
+    target = covering.id if covering is not None else None
     handover = None
     if target is not None:
         handover = Handover(from_cell_id=tenant_id, to_cell_id=target, nis_code=nis_code)
@@ -332,6 +322,7 @@ def accept(tenant_id: int, handover_id: int, actor) -> None:
         handover_id=handover.id, from_cell=_names(handover.from_cell_id).get(handover.from_cell_id),
         municipality=municipality_name(handover.nis_code), summary=received.get("summary"),
         identity=received.get("identity"), follow_up=received.get("follow_up"), recorded_by_id=actor.id,
+        residence_nis=handover.nis_code,
     )
     copy = HandoverFile(handover_id=handover.id, side=HandoverSide.RECEIVING, nis_code=handover.nis_code)
     db.session.add(copy)

@@ -127,6 +127,15 @@ def municipality(nis_code: str) -> Municipality | None:
     return _municipalities().get(nis_code)
 
 
+def name_of(nis_code: str | None) -> str | None:
+    """The municipality's name in the reader's language; the code itself when the registry
+    lacks it, None for None."""
+    if nis_code is None:
+        return None
+    known = municipality(nis_code)
+    return known.name() if known is not None else nis_code
+
+
 def _directory() -> dict[str, PoliceZone]:
     """The administrators' police-zone directory; empty outside an app (nothing to read it from)."""
     if not has_app_context():

@@ -116,5 +116,21 @@ def cells_matching(query: str, limit: int = 20) -> list[Tenant]:
     return found
 
 
+def cell_covering(nis_code: str, except_tenant_id: int | None = None) -> Tenant | None:
+    """The active cell on the platform covering the municipality ``nis_code`` (other than
+    ``except_tenant_id``), lowest id first: where a person living there is followed (seed 004),
+    and where a case is handed over when the person moves there."""
+    query = (
+        sa.select(Tenant)
+        .join(TenantMunicipality, TenantMunicipality.tenant_id == Tenant.id)
+        .where(TenantMunicipality.nis_code == nis_code, Tenant.status == TenantStatus.ACTIVE)
+        .order_by(Tenant.id)
+        .limit(1)
+    )
+    if except_tenant_id is not None:
+        query = query.where(Tenant.id != except_tenant_id)
+    return db.session.scalar(query)
+
+
 def find_tenant(slug: str) -> Tenant | None:
     return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))
