@@ -49,8 +49,9 @@ class HandoverSignal:
 
 def register_handover(*, handover_id: int, from_cell: str, municipality: str, summary: str | None,
                       identity: Mapping[str, str | None] | None, follow_up: str | None,
-                      recorded_by_id: int | None) -> HandoverSignal:
-    """Register an accepted hand-over as a signal of the current cell, waiting to be weighed.
+                      recorded_by_id: int | None, residence_nis: str | None = None) -> HandoverSignal:
+    """Register an accepted hand-over as a signal of the current cell, waiting to be weighed;
+    the person lives in ``residence_nis``, the municipality they moved to.
 
     The words the cell adds (reporter, assessment) are in its first working language, as its
     mails are. The audit entry names the signal and the hand-over, never what it says."""
@@ -67,6 +68,7 @@ def register_handover(*, handover_id: int, from_cell: str, municipality: str, su
         recorded_by_id=recorded_by_id,
         internal_assessment=InternalAssessment.DONE,  # the sending cell weighed and followed it
         urgency=Urgency.NORMAL,
+        residence_nis=residence_nis,
         observation_ciphertext="",
     )
     db.session.add(signal)

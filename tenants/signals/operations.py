@@ -44,6 +44,7 @@ from livc.tenants.signals.models import (
     SignalStatus,
     Urgency,
 )
+from livc.tenants.signals.territory import resolve_residence
 
 Faults = dict[str, list[Any]]
 
@@ -239,9 +240,12 @@ def _intake_faults(actor: Membership, values: Mapping[str, Any]) -> Faults:
 
 def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
     """Record a signal. A partner's own report names their organisation; the coordinator may
-    name the reporting organisation of a call or mail."""
+    name the reporting organisation of a call or mail. Where the person lives may be told, in
+    the cell's territory or outside it, or not yet known."""
     values = coerce(values, channel=SignalChannel, internal_assessment=InternalAssessment, urgency=Urgency)
-    raise_faults(_intake_faults(actor, values))
+    faults = _intake_faults(actor, values)
+    _given, residence = resolve_residence(values, faults)
+    raise_faults(faults)
     channel = values.get("channel") or SignalChannel.FORM
     organisation_id = actor.organisation_id if channel in (SignalChannel.FORM, SignalChannel.LTF_REFERRAL) else None
     signal = Signal(
@@ -253,6 +257,7 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
         urgency=values.get("urgency") or Urgency.NORMAL,
         observed_from=values.get("observed_from"),
         observed_until=values.get("observed_until"),
+        residence_nis=residence,
         observation_ciphertext="",
     )
     db.session.add(signal)

@@ -80,7 +80,15 @@ class IdentitySchema(FieldSchema):
             raise ValidationError(NATIONAL_NUMBER_CHECK)
 
 
-class SignalSchema(IdentitySchema):
+class ResidenceSchema(FieldSchema):
+    """Where the person lives (:mod:`livc.tenants.signals.territory`): ``residence`` is a NIS
+    code, ``"outside"`` (then ``residence_outside``, a name or a NIS code) or ``"unknown"``."""
+
+    residence = text(20)
+    residence_outside = text(NAME_MAX)
+
+
+class SignalSchema(IdentitySchema, ResidenceSchema):
     channel = choice(SignalChannel, load_default=SignalChannel.FORM)
     observation = text(required=True)
     reporter_contact = text(SHORT_TEXT_MAX * 2)

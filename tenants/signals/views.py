@@ -68,6 +68,12 @@ from livc.tenants.signals.operations import (
     submit_signal,
 )
 from livc.tenants.signals.schemas import CaseSettingsSchema, SignalSchema
+from livc.tenants.signals.territory import (
+    all_municipality_names,
+    residence_choices,
+    residence_of,
+    territory_codes,
+)
 from livc.tenants.web import (
     AnswerFor,
     blueprint,
@@ -225,6 +231,7 @@ class SignalOut(AnswerFor, SignalSummaryOut):
     )
     recorded_by_id = fields.Integer()
     person_named = fields.Function(lambda signal: signal.identity_id is not None)
+    residence = fields.Function(lambda signal: residence_of(signal.residence_nis).as_answer())
     weighing = fields.Method("_weighing")
 
     def _weighing(self, signal: Signal) -> dict | None:
@@ -262,7 +269,12 @@ def _intake_context() -> dict:
         list(db.session.scalars(sa.select(Organisation).order_by(Organisation.name)))
         if SignalChannel.PHONE in channels else []
     )
+    codes = territory_codes()
     return {
+        "residences": residence_choices(),
+        # A cell of one municipality: the person most likely lives there.
+        "residence_default": codes[0] if len(codes) == 1 else None,
+        "municipality_names": all_municipality_names(),
         "channels": [(channel.value, CHANNEL_LABELS[channel]) for channel in channels],
         "logs_calls": SignalChannel.PHONE in channels,
         "assessments": assessments,
@@ -310,6 +322,7 @@ def signal(signal_id: int):
     weighing = weighing_of(signal)
     return no_store_page(
         "tenants/signal_page.html", signal=signal, weighing=weighing, labels=LABELS,
+        residence=residence_of(signal.residence_nis),
         case=case_reference(g.person, signal.case), full_weighing=bool(decide(g.person, Action.SIGNAL_WEIGH)),
         case_url=case_url,
     )
