@@ -21,9 +21,10 @@ from typing import Any
 
 from flask import g, request, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields, post_dump, validate
-from werkzeug.exceptions import NotFound
+from marshmallow import Schema, ValidationError, fields, post_dump, validate
+from werkzeug.exceptions import BadRequest, NotFound
 
+from livc.platform import registry
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import REQUIRED, apply_or_422
 from livc.platform.policy import Action
@@ -70,6 +71,8 @@ from livc.tenants.cases.operations import (
     change_case,
     change_identity,
     change_measure,
+    change_residence,
+    check_municipality_filter,
     close_case,
     feedback_of,
     find_case,
@@ -91,6 +94,7 @@ from livc.tenants.cases.operations import (
 from livc.tenants.cases.schemas import (
     ApprovalSchema,
     CaseChangeSchema,
+    CaseResidenceSchema,
     ClosureSchema,
     DecisionSchema,
     FeedbackSchema,
@@ -163,6 +167,8 @@ class CaseSummaryOut(AnswerFor):
     target_group = fields.Method("_target_group")
     target_group_label = fields.Method("_target_group_label")
     opened_at = fields.DateTime()
+    residence_nis = fields.String()  # the municipality of residence, one of the cell's
+    residence_name = fields.Function(lambda case: registry.name_of(case.residence_nis))
     next_review_on = fields.Date()
     open_measures = fields.Function(lambda case: len(case.open_measures))
     closed_at = fields.DateTime()
@@ -338,8 +344,14 @@ def _summary(case: Case) -> dict:
 @blueprint.get("/api/cases")
 @guard(Action.CELL_ENTER)
 def api_cases():
-    """The cases the member may read (the coordinator: all), by code."""
-    return no_store_answer(cases=CaseSummaryOut(g.person, many=True).dump(cases_for(g.person)))
+    """The cases the member may read (the coordinator: all), by code; ``?municipality=<NIS code>``:
+    those of people living in that municipality of the cell (another code answers 400)."""
+    try:
+        municipality = check_municipality_filter(request.args.get("municipality"))
+    except ValidationError as error:
+        raise BadRequest(" ".join(str(message) for message in error.messages["municipality"])) from None
+    cases = cases_for(g.person, municipality=municipality)
+    return no_store_answer(cases=CaseSummaryOut(g.person, many=True).dump(cases))
 
 
 @blueprint.get("/api/cases/<int:case_id>")
@@ -357,6 +369,16 @@ def api_case_change(case_id: int):
     case = g.resource
     changed = apply_or_422(change_case, case, g.membership, load_body(CaseChangeSchema()))
     return no_store_answer(changed=changed, case=_summary(case))
+
+
+@blueprint.put("/api/cases/<int:case_id>/residence")
+@guard(Action.CASE_MANAGE, load=load_case)
+def api_case_residence(case_id: int):
+    """The person moved within the territory (``{"residence_nis": "<NIS code>"}``, one of the
+    cell's municipalities); a move out of it is a closure with the reason "moved away"."""
+    values = load_body(CaseResidenceSchema())
+    changed = apply_or_422(change_residence, g.resource, g.membership, values["residence_nis"])
+    return no_store_answer(changed=changed, case=_summary(g.resource))
 
 
 @blueprint.post("/api/cases/<int:case_id>/identity/reveal")

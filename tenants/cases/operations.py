@@ -90,6 +90,7 @@ from livc.tenants.signals.operations import (
     raise_faults,
     write_identity,
 )
+from livc.tenants.signals.territory import in_territory, territory_codes
 
 MOVED_TO_REQUIRED = _l("Choose the municipality the person moved to.")
 MOVED_TO_UNKNOWN = _l("Choose a Belgian municipality from the list.")
@@ -165,11 +166,14 @@ def find_case_by_code(code: str) -> Case | None:
     return db.session.scalar(sa.select(Case).where(Case.code == code))
 
 
-def cases_for(person: Person, *, include_closed: bool = True) -> list[Case]:
-    """The cases ``person`` may read (the coordinator: all of them), the open ones first, by code."""
+def cases_for(person: Person, *, include_closed: bool = True, municipality: str | None = None) -> list[Case]:
+    """The cases ``person`` may read (the coordinator: all of them), the open ones first, by code;
+    only those of a person living in ``municipality`` (a NIS code) when given."""
     query = sa.select(Case).order_by(sa.case((Case.status == CaseStatus.OPEN, 0), else_=1), Case.code)  # open ones first
     if not include_closed:
         query = query.where(Case.status == CaseStatus.OPEN)
+    if municipality is not None:
+        query = query.where(Case.residence_nis == municipality)
     if person.role != Role.COORDINATOR:
         team = sa.select(CaseTeamMember.case_id).where(
             CaseTeamMember.membership_id == person.membership_id, CaseTeamMember.removed_at.is_(None)
@@ -217,8 +221,10 @@ def open_case(
     flag: FlagLevel,
     approached_for_other_problem: bool = False,
     team_ids: Iterable[int] = (),
+    residence_nis: str | None = None,
 ) -> Case:
-    """Open a case (only a weighing calls this: a signal never becomes a case by itself)."""
+    """Open a case (only a weighing calls this: a signal never becomes a case by itself), for a
+    person living in ``residence_nis``, one of the cell's municipalities."""
     settings = case_settings()
     case = Case(
         code=next_reference("case"),
@@ -228,6 +234,7 @@ def open_case(
         flag=flag,
         approached_for_other_problem=approached_for_other_problem,
         opened_by_id=actor.id,
+        residence_nis=residence_nis,
         next_review_on=_today() + timedelta(days=settings.review_interval_days),
     )
     db.session.add(case)
@@ -238,7 +245,8 @@ def open_case(
         checked = _team_change_faults(case, {"membership_id": membership_id})
         _add_to_team(case, actor, membership_id, checked["until"])
     audit.record("case.opened", subject=subject_of(case),
-                 details={"target_group": target_group.value, "follow_up_kind": follow_up_kind.value})
+                 details={"target_group": target_group.value, "follow_up_kind": follow_up_kind.value,
+                          "residence_nis": residence_nis})
     case_events.case_became_active.send(case)
     return case
 
@@ -271,6 +279,43 @@ def change_case(case: Case, actor: Membership, changes: Mapping[str, Any]) -> li
         case.updated_at = utcnow()
         audit.record("case.changed", subject=subject_of(case), details={"fields": changed})
     return changed
+
+
+RESIDENCE_NOT_OURS = _l(
+    "Choose one of the cell's municipalities. A person who moved out of the territory: close the case with "
+    "the reason \"moved away\", and the cell of the new municipality is proposed the follow-up."
+)
+UNKNOWN_MUNICIPALITY_FILTER = _l("Choose one of the cell's municipalities (its NIS code).")
+
+
+def change_residence(case: Case, actor: Membership, nis_code: str | None) -> bool:
+    """The person moved within the territory, or the municipality was recorded wrongly: the case
+    now follows them in ``nis_code``, another of the cell's municipalities. True if it changed.
+    A move out of the territory is a closure ("moved away"), a joint decision."""
+    code = (nis_code or "").strip()
+    faults: Faults = {}
+    _closed_check(case, faults)
+    if not code:
+        add_fault(faults, "residence_nis", REQUIRED)
+    elif not in_territory(code):
+        add_fault(faults, "residence_nis", RESIDENCE_NOT_OURS)
+    raise_faults(faults)
+    if code == case.residence_nis:
+        return False
+    before, case.residence_nis = case.residence_nis, code
+    case.updated_at = utcnow()
+    audit.record("case.residence_changed", subject=subject_of(case), details={"from": before, "to": code})
+    return True
+
+
+def check_municipality_filter(nis_code: str | None) -> str | None:
+    """A list's municipality filter: None (every case), or one of the cell's NIS codes."""
+    code = (nis_code or "").strip()
+    if not code:
+        return None
+    if code not in territory_codes():
+        raise_faults({"municipality": [UNKNOWN_MUNICIPALITY_FILTER]})
+    return code
 
 
 def change_identity(case: Case, actor: Membership, values: Mapping[str, Any]) -> list[str]:

@@ -33,7 +33,14 @@ from livc.tenants.signals.models import (
     TargetGroup,
     WeighingDecision,
 )
-from livc.tenants.signals.schemas import NAME_MAX, choice, day, organisation_id, text
+from livc.tenants.signals.schemas import (
+    NAME_MAX,
+    ResidenceSchema,
+    choice,
+    day,
+    organisation_id,
+    text,
+)
 
 
 def member_id(**kwargs) -> fields.Integer:
@@ -59,9 +66,10 @@ class FactSchema(FieldSchema):
     observed_on = day()
 
 
-class WeighingSchema(DecisionSchema):
+class WeighingSchema(DecisionSchema, ResidenceSchema):
     """The API sends ``facts`` as a list; the page sends ``fact_<key>`` checkboxes with
-    ``fact_<key>_description`` and ``fact_<key>_on`` (see :func:`facts_from_form`)."""
+    ``fact_<key>_description`` and ``fact_<key>_on`` (see :func:`facts_from_form`). The
+    residence, when sent, sets or corrects where the person lives."""
 
     flag = choice(FlagLevel, required=True)
     decision = choice(WeighingDecision, required=True)
@@ -90,6 +98,12 @@ def facts_from_form(form) -> list[dict]:
                 **({"observed_on": form[f"fact_{fact.value}_on"]} if form.get(f"fact_{fact.value}_on") else {}),
             })
     return ticked
+
+
+class CaseResidenceSchema(FieldSchema):
+    """A move within the territory: the NIS code of another of the cell's municipalities."""
+
+    residence_nis = text(5, required=True)
 
 
 class CaseChangeSchema(FieldSchema):

@@ -26,10 +26,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import flash, g, make_response, redirect, request, url_for
+from flask import flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 
+from livc.platform import registry
 from livc.platform.forms import (
     every_field,
     field_messages,
@@ -78,6 +79,8 @@ from livc.tenants.cases.operations import (
     change_case,
     change_identity,
     change_measure,
+    change_residence,
+    check_municipality_filter,
     close_case,
     feedback_of,
     hold_review,
@@ -96,6 +99,7 @@ from livc.tenants.cases.operations import (
 )
 from livc.tenants.cases.schemas import (
     CaseChangeSchema,
+    CaseResidenceSchema,
     ClosureSchema,
     MeasureChangeSchema,
     MeasureSchema,
@@ -126,6 +130,7 @@ from livc.tenants.signals.models import (
 )
 from livc.tenants.signals.operations import case_settings
 from livc.tenants.signals.schemas import IdentitySchema
+from livc.tenants.signals.territory import several_municipalities, territory
 from livc.tenants.web import blueprint
 
 CONFIRM = _l("Tick the box to confirm.")
@@ -323,10 +328,17 @@ def _stage_explained(case: Case, stage: CaseStage, next_review: Review | None) -
 @guard(Action.CELL_ENTER)
 def cases():
     """The cases the member reads, the open ones first; a closed case shows its next review
-    after closure, and its last flag in grey."""
+    after closure, and its last flag in grey. In a cell of several municipalities each case
+    shows where the person lives, and ``?municipality=<NIS code>`` lists one municipality's
+    (another code is answered with the filter's message, and every case)."""
     today = _today()
+    errors: dict[str, list[str]] = {}
+    try:
+        municipality = check_municipality_filter(request.args.get("municipality"))
+    except ValidationError as error:
+        municipality, errors = None, field_messages(error)
     rows = []
-    for case in cases_for(g.person):  # the open ones first
+    for case in cases_for(g.person, municipality=municipality):  # the open ones first
         upcoming = next_open_review(case)
         rows.append({
             "case": case,
@@ -335,9 +347,16 @@ def cases():
             "after_closure": case.closed and upcoming is not None,
             "open_measures": len(case.open_measures),
             "overdue": any(_overdue(measure, today) for measure in case.measures),
+            "municipality": registry.name_of(case.residence_nis),
         })
-    return _page("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS, follow_up_labels=FOLLOW_UP_LABELS,
-                 today=today)
+    several = several_municipalities()
+    body = render_template("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS,
+                           follow_up_labels=FOLLOW_UP_LABELS, today=today, errors=errors,
+                           typed={"municipality": request.args.get("municipality", "")},
+                           several=several, municipalities=territory() if several else [], municipality=municipality)
+    response = make_response(body, 400 if errors else 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed: str | None = None):
@@ -362,6 +381,9 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         stage_explained=_stage_explained(case, stage, next_review),
         stage_news=_stage_news(case, events),
         show_target_group=target_group_visible(g.person, case),
+        residence=registry.name_of(case.residence_nis),
+        # A move within the territory: only where there is another municipality to move to.
+        municipalities=territory() if manage and not case.closed and several_municipalities() else [],
         team=case.team,
         candidates=[(m.id, _candidate_label(m)) for m in team_candidates(case)] if manage and not case.closed else [],
         team_ways=_ways(case, DecisionKind.TEAM_CHANGE) if manage and not case.closed else [],
@@ -479,6 +501,20 @@ def case_edit(case_id: int):
         _read(case, "case")
         return _page("tenants/case_edit.html", 422, errors, **context)
     flash(_l("The case was changed.") if changed else NOTHING_CHANGED, "info")
+    return _to_case(case)
+
+
+@blueprint.post("/cases/<int:case_id>/residence")
+@guard(Action.CASE_MANAGE, load=load_case)
+def case_residence(case_id: int):
+    """The person moved within the territory: the case follows them in another of the cell's municipalities."""
+    case = g.resource
+    changed, errors = _submit(CaseResidenceSchema(),
+                              lambda values: change_residence(case, g.membership, values["residence_nis"]))
+    if errors:
+        return _case_page(case, 422, errors, failed="residence")
+    flash(_l("The municipality of residence is now %(municipality)s.", municipality=registry.name_of(case.residence_nis))
+          if changed else NOTHING_CHANGED, "info")
     return _to_case(case)
 
 

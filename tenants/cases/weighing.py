@@ -12,6 +12,10 @@ demo):
   happens: no case, no team, nothing for the federation. Who took part is who proposed,
   confirmed or attended, never a list of names one person typed;
 - a case is opened at red or black only, and only once the cell has its legal minimum;
+- the cell follows the residents of its territory (seed 004): a case is opened for, and a signal
+  added to a case about, a person living in one of the cell's municipalities. Who lives outside
+  is referred to the competent cell. The weighing may set or correct where the person lives; the
+  case takes it (in a cell of one municipality, that one unless the signal says otherwise);
 - a decision of "insufficient elements" is final: the signal is closed, and only a new signal
   brings the person back to the table.
 """
@@ -28,7 +32,7 @@ import sqlalchemy as sa
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from livc.platform import audit
+from livc.platform import audit, registry
 from livc.platform.db import db
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -68,6 +72,13 @@ from livc.tenants.signals.operations import (
     coerce,
     raise_faults,
 )
+from livc.tenants.signals.territory import (
+    Residence,
+    in_territory,
+    residence_of,
+    resolve_residence,
+    territory_codes,
+)
 
 
 def already_weighed(day: date):
@@ -82,6 +93,18 @@ def minimum_missing(problems: str):
     return _l("The cell cannot open cases yet: %(problems)s", problems=problems)
 
 
+def outside_territory(residence: Residence):
+    """Why a case cannot follow a person living outside the territory, and where to refer them."""
+    if residence.competent_cell:
+        return _l("The person lives in %(municipality)s, outside the cell's territory: refer the signal to the "
+                  "competent cell, %(cell)s.", municipality=residence.name, cell=residence.competent_cell)
+    return _l("The person lives in %(municipality)s, outside the cell's territory, and no cell on the platform "
+              "covers it: refer the signal to the competent services.", municipality=residence.name)
+
+
+RESIDENCE_FOR_CASE = _l(
+    "Choose the municipality of residence among the cell's: a case follows a resident of the cell's territory."
+)
 FACTS_REQUIRED = _l(
     "Tick at least one concrete fact that was observed, and describe it: nobody is followed on "
     "summary or subjective grounds."
@@ -106,6 +129,27 @@ class FactObserved:
 def weighing_participants() -> list[Membership]:
     """Who can take part in a weighing: active members of the table (no guest experts)."""
     return [membership for membership in active_members() if membership.role != Role.GUEST_EXPERT]
+
+
+def residence_for_weighing(signal: Signal, values: Mapping[str, Any]) -> str | None:
+    """Where the person lives as the weighing sees it: what it says, else what the signal says."""
+    return values["residence_nis"] if values.get("residence_nis") else signal.residence_nis
+
+
+def case_residence(signal: Signal, values: Mapping[str, Any]) -> str | None:
+    """The municipality a case opened on the signal takes: the weighing's or the signal's; in a
+    cell of one municipality, that one when nothing was said."""
+    residence = residence_for_weighing(signal, values)
+    codes = territory_codes()
+    return codes[0] if residence is None and len(codes) == 1 else residence
+
+
+def _territory_faults(signal: Signal, values: Mapping[str, Any], faults: Faults) -> None:
+    residence = residence_for_weighing(signal, values)
+    if residence is not None and not in_territory(residence):
+        add_fault(faults, "residence", outside_territory(residence_of(residence)))
+    elif values.get("decision") == WeighingDecision.OPEN_CASE and case_residence(signal, values) is None:
+        add_fault(faults, "residence", RESIDENCE_FOR_CASE)
 
 
 def _weighing_faults(signal: Signal, values: Mapping[str, Any]) -> Faults:
@@ -140,6 +184,8 @@ def _weighing_faults(signal: Signal, values: Mapping[str, Any]) -> Faults:
         case = db.session.get(Case, values.get("case_id") or 0)
         if case is None or case.status != CaseStatus.OPEN:
             add_fault(faults, "case_id", CASE_REQUIRED)
+    if decision in (WeighingDecision.OPEN_CASE, WeighingDecision.ADD_TO_CASE):
+        _territory_faults(signal, values, faults)
     if decision == WeighingDecision.REFER and not (values.get("referred_to") or "").strip():
         add_fault(faults, "referred_to", REFERRAL_REQUIRED)
     if decision == WeighingDecision.INSUFFICIENT and not (values.get("rationale") or "").strip():
@@ -151,7 +197,13 @@ def check_weighing(signal: Signal, values: Mapping[str, Any], _actor: Membership
     """The weighing's values, checked field by field (when proposed, and again when taken)."""
     values = coerce(values, flag=FlagLevel, decision=WeighingDecision, target_group=TargetGroup,
                     follow_up_kind=FollowUpKind)
+    residence_faults: Faults = {}
+    given, residence = resolve_residence(values, residence_faults)
+    if given:
+        values["residence_nis"] = residence
     faults = _weighing_faults(signal, values)
+    for field, messages in residence_faults.items():
+        faults.setdefault(field, []).extend(messages)
     if values.pop("participant_ids", None):
         add_fault(faults, "participant_ids", NAMED_PARTICIPANTS)
     raise_faults(faults)
@@ -182,6 +234,9 @@ def _apply_weighing(signal: Signal, values: Mapping[str, Any], actor: Membership
     for membership_id in sorted(set(participant_ids)):
         db.session.add(WeighingParticipant(weighing_id=weighing.id, membership_id=membership_id))
 
+    residence_changed = bool(values.get("residence_nis")) and values["residence_nis"] != signal.residence_nis
+    if residence_changed:
+        signal.residence_nis = values["residence_nis"]
     case = None
     if decision == WeighingDecision.OPEN_CASE:
         case = open_case(
@@ -192,11 +247,14 @@ def _apply_weighing(signal: Signal, values: Mapping[str, Any], actor: Membership
             flag=values["flag"],
             approached_for_other_problem=bool(values.get("approached_for_other_problem")),
             team_ids=values.get("team_ids") or (),
+            residence_nis=case_residence(signal, values),
         )
     elif decision == WeighingDecision.ADD_TO_CASE:
         case = db.session.get(Case, values["case_id"])
         if case.identity_id is None and signal.identity_id is not None:
             case.identity_id = signal.identity_id
+        if case.residence_nis is None and in_territory(signal.residence_nis):
+            case.residence_nis = signal.residence_nis
     weighing.case_id = signal.case_id = case.id if case is not None else None
     signal.status = SIGNAL_STATUS_BY_DECISION[decision]
     signal.decided_at = weighing.decided_at
@@ -210,6 +268,7 @@ def _apply_weighing(signal: Signal, values: Mapping[str, Any], actor: Membership
             "facts": sorted(observed.fact.value for observed in values.get("facts") or ()),
             "participants": len(weighing.participants),
             **({"case": case.code} if case is not None else {}),
+            **({"residence_changed": True} if residence_changed else {}),
         },
     )
     return weighing
@@ -275,6 +334,8 @@ def _describe(_signal: Signal, values: Mapping[str, Any]) -> list[tuple[str, str
     case = db.session.get(Case, values.get("case_id") or 0)
     if case is not None:
         lines.append((str(_l("Case")), case.code))
+    if values.get("residence_nis"):
+        lines.append((str(_l("Municipality of residence")), registry.name_of(values["residence_nis"])))
     for name, label in (("referred_to", _l("Referred to")), ("rationale", _l("Why the elements are insufficient"))):
         if values.get(name):
             lines.append((str(label), values[name]))

@@ -50,6 +50,13 @@ from livc.tenants.signals.models import (
     WeighingDecision,
 )
 from livc.tenants.signals.operations import case_settings, read_signal
+from livc.tenants.signals.territory import (
+    all_municipality_names,
+    form_value,
+    residence_choices,
+    residence_of,
+    territory_codes,
+)
 from livc.tenants.signals.views import (
     LABELS,
     SignalSummaryOut,
@@ -68,7 +75,8 @@ DECISION_FIELDS = {
     WeighingDecision.REFER: ("referred_to",),
     WeighingDecision.INSUFFICIENT: (),
 }
-WEIGHING_SCALARS = ("flag", "decision", "rationale", "referred_to", "target_group", "follow_up_kind", "case_id")
+WEIGHING_SCALARS = ("flag", "decision", "rationale", "referred_to", "target_group", "follow_up_kind", "case_id",
+                    "residence", "residence_outside")
 
 
 def _texts(messages: Any) -> Any:
@@ -141,8 +149,16 @@ def _weighing_from_form(form) -> tuple[dict, dict[str, list[str]]]:
 def _weigh_context(signal: Signal) -> dict:
     settings = case_settings()
     participants = [m for m in weighing_participants() if m.id != g.membership.id]
+    codes = territory_codes()
+    # What the residence fields show first: the signal's, or the cell's one municipality.
+    residence = form_value(signal.residence_nis or (codes[0] if len(codes) == 1 else None))
     return {
         "signal": signal,
+        "residence": residence_of(signal.residence_nis),
+        "residences": residence_choices(),
+        "residence_default": residence["residence"],
+        "residence_outside_default": residence["residence_outside"],
+        "municipality_names": all_municipality_names(),
         "weighing": weighing_of(signal),
         "labels": LABELS,
         "case_url": case_url,
