@@ -2,7 +2,9 @@
 
 The legal minimum (seed 004) is present: the mayor, an information officer with a valid
 clearance and a coordinator appointed as the official; two partners sit for a CLB and an
-OCMW. Every member accepted the secrecy undertaking, so pages and API answer straight away.
+OCMW. In a cell of several municipalities (demo-herko) each has its mayor, and the people of
+the tests live in the first one (``Cell.residence_nis``, given at the weighing). Every member
+accepted the secrecy undertaking, so pages and API answer straight away.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from auth_helpers import Member, add_member
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import OrganisationKind, Role
+from livc.platform.tenancy import Tenant
 from livc.tenants.cell.models import CellForm, CellProfile
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import accept_undertaking
@@ -38,6 +41,8 @@ class Cell:
     information_officer: Member
     partner: Member  # CLB, in the case team of cases opened with open_case()
     social: Member  # OCMW, never in the team unless a test adds them
+    # In a cell of several municipalities: where the people of the tests live (None: the one).
+    residence_nis: str | None = None
 
     def members(self) -> list[Member]:
         return [self.coordinator, self.mayor, self.information_officer, self.partner, self.social]
@@ -49,17 +54,26 @@ def ready_cell(app, tenant_id: int, slug: str) -> Cell:
     officer = add_member(app, tenant_id, slug, Role.INFORMATION_OFFICER)
     partner = add_member(app, tenant_id, slug, Role.PARTNER)
     social = add_member(app, tenant_id, slug, Role.PARTNER, f"ocmw.{slug}@example.test")
+    with app.app_context():
+        nis_codes = db.session.get(Tenant, tenant_id).nis_codes
+    # A mayor for each municipality of the cell (the legal minimum of a cell of several).
+    mayors = [mayor] + [add_member(app, tenant_id, slug, Role.MAYOR, f"mayor.{code}.{slug}@example.test")
+                        for code in nis_codes[1:]]
     with app.app_context(), tenant_context(tenant_id):
+        if len(nis_codes) > 1:
+            for member, code in zip(mayors, nis_codes, strict=True):
+                db.session.get(Membership, member.membership_id).municipality_nis = code
         ocmw = Organisation(name="OCMW test", kind=OrganisationKind.OCMW)
         db.session.add(ocmw)
         db.session.flush()
         db.session.get(Membership, social.membership_id).organisation_id = ocmw.id
         db.session.add(CellProfile(form=CellForm.INTEGRATED, appointed_official_id=coordinator.membership_id))
-        for member in (coordinator, mayor, officer, partner, social):
+        for member in (coordinator, *mayors, officer, partner, social):
             accept_undertaking(db.session.get(Membership, member.membership_id))
         db.session.commit()
         db.session.remove()
-    return Cell(tenant_id, slug, coordinator, mayor, officer, partner, social)
+    return Cell(tenant_id, slug, coordinator, mayor, officer, partner, social,
+                residence_nis=nis_codes[0] if len(nis_codes) > 1 else None)
 
 
 def membership(member: Member) -> Membership:
@@ -98,6 +112,7 @@ def weighing_values(cell: Cell, **overrides) -> dict:
         "target_group": TargetGroup.OTHER_EXTREMISM,
         "follow_up_kind": FollowUpKind.SOCIAL,
         "team_ids": [cell.partner.membership_id],
+        **({"residence": cell.residence_nis} if getattr(cell, "residence_nis", None) else {}),
         **overrides,
     }
 

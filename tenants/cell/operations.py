@@ -91,6 +91,11 @@ OFFICIAL_NOT_COORDINATOR = _l("The appointed official is a cell coordinator: cho
 PARTNER_LISTED = _l("The inventory already lists this organisation.")
 
 MINIMUM_MAYOR = _l("The mayor is not an active member of the cell.")
+
+
+def _minimum_mayor_of(municipalities: list[str]) -> LazyString:
+    return _l("No active member stands as mayor for: %(municipalities)s.", municipalities=", ".join(municipalities))
+
 MINIMUM_POLICE = _l(
     "Neither the police chief nor an information officer with a valid security clearance is an "
     "active member of the cell."
@@ -161,7 +166,8 @@ def legal_minimum_problems() -> list[LazyString]:
 
     The law of 30 July 2018 and the circular (seed 004) want the mayor, the police chief or an
     information officer with a valid security clearance, and the official the mayor appointed.
-    Only active, usable memberships count: an invitation not yet accepted is nobody yet.
+    A cell of several municipalities wants the mayor of each. Only active, usable memberships
+    count: an invitation not yet accepted is nobody yet.
     """
     present = [
         m
@@ -173,7 +179,13 @@ def legal_minimum_problems() -> list[LazyString]:
         if m.usable
     ]
     problems = []
-    if not any(m.role == Role.MAYOR for m in present):
+    covered = db.session.get(Tenant, current_tenant_id()).municipalities
+    if len(covered) > 1:
+        standing = {m.municipality_nis for m in present if m.role == Role.MAYOR}
+        missing = [municipality.local_name for municipality in covered if municipality.nis_code not in standing]
+        if missing:
+            problems.append(_minimum_mayor_of(missing))
+    elif not any(m.role == Role.MAYOR for m in present):
         problems.append(MINIMUM_MAYOR)
     if not any(m.role == Role.POLICE_CHIEF or (m.role == Role.INFORMATION_OFFICER and m.clearance_valid) for m in present):
         problems.append(MINIMUM_POLICE)

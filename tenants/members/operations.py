@@ -26,9 +26,10 @@ from sqlalchemy.orm import joinedload
 from livc.platform import audit, sessions
 from livc.platform.accounts import find_account, get_or_create_account
 from livc.platform.crypto import new_token, token_digest
-from livc.platform.db import db
+from livc.platform.db import current_tenant_id, db
 from livc.platform.mail import render_mail, send_mail
 from livc.platform.roles import ROLE_LABELS, OrganisationKind, Role
+from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.members.models import (
     GUEST_EXPERT_MAX_DAYS,
@@ -151,6 +152,14 @@ NOT_INVITED = _l("Only a pending invitation can be sent again.")
 LANGUAGE_NOT_OFFERED = _l("Choose one of the cell's working languages.")
 ORGANISATION_NAME_TAKEN = _l("The cell already has an organisation with this name.")
 NAME_REQUIRED = _l("This field is required.")
+MAYOR_MUNICIPALITY_REQUIRED = _l("The cell covers several municipalities: choose the one this mayor stands for.")
+MUNICIPALITY_NOT_OURS = _l("Choose one of the cell's municipalities.")
+MUNICIPALITY_ONLY_MAYOR = _l("Only a mayor stands for a municipality of the cell.")
+MUNICIPALITY_ONLY_SEVERAL = _l("A mayor stands for a municipality only in a cell of several municipalities.")
+
+
+def _mayor_taken(name: str):
+    return _l("%(municipality)s has a mayor in the cell already (active or invited).", municipality=name)
 
 _STATUS_ORDER = {"active": 0, "expired": 1, "invited": 2, "ended": 3}
 
@@ -190,9 +199,10 @@ def _last_day(day: date | None) -> datetime | None:
     return datetime.combine(day, time(23, 59, 59)) if day is not None else None
 
 
-def _check_seat(role: Role, organisation: Organisation, clearance_expires_on: date | None, expires_on: date | None) -> None:
+def _check_seat(role: Role, organisation: Organisation, clearance_expires_on: date | None, expires_on: date | None,
+                municipality_nis: str | None = None, seat: Membership | None = None) -> None:
     """The rules a seat at the table must meet, whether new or changed: all faults at once."""
-    errors: dict[str, list] = {}
+    errors: dict[str, list] = _municipality_faults(role, municipality_nis, seat)
     if role == Role.INFORMATION_OFFICER and organisation.kind != OrganisationKind.POLICE:
         errors["organisation_id"] = [OFFICER_FOR_POLICE]
     if clearance_expires_on is not None and role != Role.INFORMATION_OFFICER:
@@ -207,6 +217,33 @@ def _check_seat(role: Role, organisation: Organisation, clearance_expires_on: da
         errors["expires_on"] = [END_ONLY_GUEST]
     if errors:
         raise ValidationError(errors)
+
+
+def _municipality_faults(role: Role, nis_code: str | None, seat: Membership | None = None) -> dict[str, list]:
+    """In a cell of several municipalities each mayor stands for one of them, and one mayor for
+    each (seed 004: every municipality's mayor is responsible for its residents); a cell of one
+    municipality has no such choice."""
+    covered = db.session.get(Tenant, current_tenant_id()).municipalities
+    if nis_code is None:
+        if role == Role.MAYOR and len(covered) > 1:
+            return {"municipality_nis": [MAYOR_MUNICIPALITY_REQUIRED]}
+        return {}
+    if role != Role.MAYOR:
+        return {"municipality_nis": [MUNICIPALITY_ONLY_MAYOR]}
+    if len(covered) <= 1:
+        return {"municipality_nis": [MUNICIPALITY_ONLY_SEVERAL]}
+    names = {municipality.nis_code: municipality.local_name for municipality in covered}
+    if nis_code not in names:
+        return {"municipality_nis": [MUNICIPALITY_NOT_OURS]}
+    taken = sa.select(Membership.id).where(
+        Membership.role == Role.MAYOR, Membership.municipality_nis == nis_code,
+        Membership.status.in_([MembershipStatus.ACTIVE, MembershipStatus.INVITED]),
+    )
+    if seat is not None and seat.id is not None:
+        taken = taken.where(Membership.id != seat.id)
+    if db.session.scalar(taken.limit(1)) is not None:
+        return {"municipality_nis": [_mayor_taken(names[nis_code])]}
+    return {}
 
 
 def _is_last_coordinator(membership: Membership) -> bool:
@@ -258,6 +295,7 @@ def invite_member(
     clearance_expires_on: date | None = None,
     expires_on: date | None = None,
     language: str | None = None,
+    municipality_nis: str | None = None,
 ) -> Membership:
     """Give a person a seat, pending until they accept the mailed link.
 
@@ -266,10 +304,11 @@ def invite_member(
     privilege version so nothing from before carries over.
     """
     organisation = _organisation(organisation_id)
-    _check_seat(role, organisation, clearance_expires_on, expires_on)
-    language = _mail_language(language)
     account = find_account(email)
     membership = membership_of(account.id) if account is not None else None
+    municipality_nis = (municipality_nis or "").strip() or None
+    _check_seat(role, organisation, clearance_expires_on, expires_on, municipality_nis, membership)
+    language = _mail_language(language)
     if membership is not None and membership.status != MembershipStatus.ENDED:
         raise ValidationError({"email": [ALREADY_MEMBER]})
     account = get_or_create_account(email, display_name or "")
@@ -285,12 +324,14 @@ def invite_member(
     membership.organisation = organisation
     membership.clearance_expires_on = clearance_expires_on
     membership.expires_at = _last_day(expires_on)
+    membership.municipality_nis = municipality_nis
     db.session.flush()
     _send_invitation(membership, inviter, language)
     audit.record(
         "member.invited",
         subject=f"membership:{membership.id}",
-        details={"role": role.value, "organisation": organisation.id, "returning": returning, "language": language},
+        details={"role": role.value, "organisation": organisation.id, "returning": returning, "language": language,
+                 **({"municipality_nis": municipality_nis} if municipality_nis else {})},
     )
     return membership
 
@@ -305,12 +346,13 @@ def resend_invitation(membership: Membership, inviter: Membership, language: str
 
 
 def change_membership(membership: Membership, changes: Mapping[str, Any]) -> list[str]:
-    """Change role, organisation, clearance or last day; returns the names of what changed.
+    """Change role, organisation, clearance, last day or a mayor's municipality; returns the
+    names of what changed.
 
     ``changes`` holds only what is to change (``role``, ``organisation_id``,
-    ``clearance_expires_on``, ``expires_on``). A clearance or last day that no longer fits the
-    new role is dropped unless given. Any change raises the privilege version: the member's
-    open sessions get a new identifier on their next request.
+    ``clearance_expires_on``, ``expires_on``, ``municipality_nis``). A clearance, last day or
+    municipality that no longer fits the new role is dropped unless given. Any change raises the
+    privilege version: the member's open sessions get a new identifier on their next request.
     """
     if membership.status == MembershipStatus.ENDED:
         raise ValidationError(MEMBERSHIP_ENDED)
@@ -320,10 +362,13 @@ def change_membership(membership: Membership, changes: Mapping[str, Any]) -> lis
         "clearance_expires_on", membership.clearance_expires_on if role == Role.INFORMATION_OFFICER else None
     )
     expires_on = changes.get("expires_on", membership.expires_on if role == Role.GUEST_EXPERT else None)
-    _check_seat(role, organisation, clearance, expires_on)
+    municipality = changes.get("municipality_nis", membership.municipality_nis if role == Role.MAYOR else None)
+    municipality = (municipality or "").strip() or None
+    _check_seat(role, organisation, clearance, expires_on, municipality, membership)
     if role != Role.COORDINATOR and _is_last_coordinator(membership):
         raise ValidationError({"role": [LAST_COORDINATOR]})
-    new = {"role": role, "organisation_id": organisation.id, "clearance_expires_on": clearance, "expires_on": expires_on}
+    new = {"role": role, "organisation_id": organisation.id, "clearance_expires_on": clearance, "expires_on": expires_on,
+           "municipality_nis": municipality}
     changed = [name for name, value in new.items() if getattr(membership, name) != value]
     if not changed:
         return []
@@ -331,6 +376,7 @@ def change_membership(membership: Membership, changes: Mapping[str, Any]) -> lis
     membership.role = role
     membership.organisation = organisation
     membership.clearance_expires_on = clearance
+    membership.municipality_nis = municipality
     if "expires_on" in changed:
         membership.expires_at = _last_day(expires_on)
     membership.privilege_version += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
+from livc.platform import registry
 from livc.platform.accounts import NAME_MAX
 from livc.platform.forms import REQUIRED, email_field, field_messages, text_field
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS, OrganisationKind, Role
@@ -53,6 +54,12 @@ def _language_field() -> fields.String:
     )
 
 
+def _municipality_field() -> fields.String:
+    """The municipality (NIS code) a mayor stands for, in a cell of several municipalities."""
+    return fields.String(required=False, allow_none=True, validate=validate.Length(
+        max=5, error=_l("Choose one of the cell's municipalities.")))
+
+
 class InviteSchema(FieldSchema):
     email = email_field()
     display_name = fields.String(
@@ -62,6 +69,7 @@ class InviteSchema(FieldSchema):
     organisation_id = _organisation_field(required=True)
     clearance_expires_on = _date_field()
     expires_on = _date_field()
+    municipality_nis = _municipality_field()
     language = _language_field()
 
 
@@ -72,6 +80,7 @@ class MemberChangeSchema(FieldSchema):
     organisation_id = _organisation_field(required=True)
     clearance_expires_on = _date_field()
     expires_on = _date_field()
+    municipality_nis = _municipality_field()
 
 
 class ResendSchema(FieldSchema):
@@ -115,6 +124,8 @@ class MemberOut(Schema):
     clearance_expires_on = fields.Date()
     clearance_valid = fields.Boolean()
     expires_on = fields.Date()
+    municipality_nis = fields.String()  # the municipality a mayor stands for (cells of several)
+    municipality = fields.Function(lambda membership: registry.name_of(membership.municipality_nis))
     created_at = fields.DateTime()
     ended_at = fields.DateTime()
 

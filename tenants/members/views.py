@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
+from livc.platform import registry
 from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, every_field, render_form, submit_form
@@ -68,9 +69,16 @@ def _may_manage() -> bool:
     return bool(decide(g.person, Action.MEMBERS_MANAGE))
 
 
+def _municipalities() -> list[tuple[str, str]]:
+    """The cell's municipalities a mayor may stand for: only in a cell of several."""
+    covered = g.tenant.municipalities
+    return [(m.nis_code, m.local_name) for m in covered] if len(covered) > 1 else []
+
+
 def _form_context(**extra: Any) -> dict:
     """The choices every member form offers."""
     return {
+        "municipalities": _municipalities(),
         "roles": [(role.value, label) for role, label in ROLE_LABELS.items()],
         "organisations": [(o.id, o.name) for o in organisation_list()],
         "languages": [(code, LANGUAGE_NAMES[code]) for code in g.tenant.languages],
@@ -90,7 +98,8 @@ def _form_context(**extra: Any) -> dict:
 def members():
     manage = _may_manage()
     return render_form(
-        "tenants/members.html", members=member_list(include_ended=manage), manage=manage, status_labels=STATUS_LABELS
+        "tenants/members.html", members=member_list(include_ended=manage), manage=manage, status_labels=STATUS_LABELS,
+        several=bool(_municipalities()), municipality_name=registry.name_of,
     )
 
 
