@@ -69,6 +69,16 @@ DEMO_MEMBERS = (
     (Role.SECRETARY, "Preventiedienst (DEMO)", OrganisationKind.MUNICIPAL_SERVICE, "Sofie Secretaris (DEMO)"),
     (Role.GUEST_EXPERT, "Deskundige (DEMO)", OrganisationKind.OTHER, "Geert Gastexpert (DEMO)"),
 )
+# A zonal cell has a mayor for each of its municipalities (seed 004): the demo mayor stands for
+# Herent, and Kortenberg has a mayor of its own, with a login of her own.
+DEMO_MAYOR_OF = {"demo-herko": "24038"}
+# (role, organisation name, kind, display name, municipality, what tells their e-mail address apart)
+DEMO_EXTRA_MEMBERS = {
+    "demo-herko": (
+        (Role.MAYOR, "Kabinet burgemeester Kortenberg (DEMO)", OrganisationKind.MUNICIPAL_SERVICE,
+         "Mia Burgemeester (DEMO)", "24055", "kortenberg"),
+    ),
+}
 # A cell's own names where the two cells meet: once an alert is confirmed, each coordinator sees
 # the other's name, which must not read as their own.
 DEMO_NAMES_IN_CELL = {"demo-herko": {Role.COORDINATOR: "Bram Coördinator (DEMO)"}}
@@ -84,6 +94,15 @@ class DemoLogin:
     role: Role
     email: str
     totp_secret: str
+
+
+def demo_members(tenant_slug: str) -> list[tuple[Role, str, OrganisationKind, str, str | None, str | None]]:
+    """The cell's demo members: (role, organisation, kind, display name, municipality a mayor
+    stands for, what tells their e-mail address apart from the role's)."""
+    members = [(role, organisation, kind, demo_display_name(tenant_slug, role, name),
+                DEMO_MAYOR_OF.get(tenant_slug) if role == Role.MAYOR else None, None)
+               for role, organisation, kind, name in DEMO_MEMBERS]
+    return members + list(DEMO_EXTRA_MEMBERS.get(tenant_slug, ()))
 
 
 def is_demo_account(email: str) -> bool:
@@ -140,9 +159,10 @@ def _seed_members(tenant: Tenant) -> None:
     organisations: dict[str, Organisation] = {
         o.name: o for o in db.session.scalars(sa.select(Organisation))
     }
-    for role, organisation_name, kind, display_name in DEMO_MEMBERS:
-        shared_name, display_name = display_name, demo_display_name(tenant.slug, role, display_name)
-        account = get_or_create_account(demo_email(tenant.slug, role), display_name)
+    shared_names = {role: name for role, *_rest, name in DEMO_MEMBERS}
+    for role, organisation_name, kind, display_name, municipality, variant in demo_members(tenant.slug):
+        shared_name = shared_names[role] if variant is None else display_name
+        account = get_or_create_account(demo_email(tenant.slug, role, variant), display_name)
         if account.display_name == shared_name != display_name:
             account.display_name = display_name  # a demo seeded before the names were distinct
         if not account.has_password:
@@ -150,7 +170,10 @@ def _seed_members(tenant: Tenant) -> None:
         if not account.has_totp:
             account.totp_secret = new_totp_secret()
             account.totp_enabled_at = utcnow()
-        if db.session.scalar(sa.select(Membership.id).where(Membership.account_id == account.id)) is not None:
+        existing = db.session.scalar(sa.select(Membership).where(Membership.account_id == account.id))
+        if existing is not None:
+            if municipality and existing.municipality_nis is None:
+                existing.municipality_nis = municipality  # a demo seeded before mayors stood for one
             continue
         organisation = organisations.get(organisation_name)
         if organisation is None:
@@ -164,6 +187,7 @@ def _seed_members(tenant: Tenant) -> None:
             status=MembershipStatus.ACTIVE,
             clearance_expires_on=date.today() + timedelta(days=3 * 365) if role == Role.INFORMATION_OFFICER else None,
             expires_at=utcnow() + timedelta(days=365) if role == Role.GUEST_EXPERT else None,
+            municipality_nis=municipality,
         )
         db.session.add(membership)
         db.session.flush()
@@ -174,8 +198,8 @@ def demo_logins() -> list[DemoLogin]:
     """Every demo member's sign-in, for printing by ``livc demo``."""
     logins = []
     for data in DEMO_TENANTS:
-        for role, *_ in DEMO_MEMBERS:
-            account = find_account(demo_email(data["slug"], role))
+        for role, *_rest, variant in demo_members(data["slug"]):
+            account = find_account(demo_email(data["slug"], role, variant))
             if account is not None and account.has_totp:
                 logins.append(DemoLogin(data["slug"], role, account.email, account.totp_secret))
     return logins

@@ -138,6 +138,8 @@ class Story:
     observation: str
     person: Person | None = None
     contact: str | None = None  # who reported it, for calls and mails
+    # The municipality of residence (NIS code); None: the cell's own, in a cell of one municipality.
+    residence: str | None = None
     assessment_note: str | None = None
     facts: tuple[tuple[ObservedFact, str], ...] = ()
     rationale: str | None = None
@@ -160,6 +162,10 @@ class Story:
 def _fact(fact: ObservedFact, description: str) -> tuple[ObservedFact, str]:
     return fact, description
 
+
+# The zonal demo cell's municipalities, and Leuven, where one of its signals is about someone
+# living outside its territory (the signal page suggests the competent cell: demo-leuven).
+HERENT, KORTENBERG, LEUVEN_NIS = "24038", "24055", "24062"
 
 LEUVEN = {
     "erasable": Story(
@@ -307,6 +313,7 @@ LEUVEN = {
 
 HERKO = {
     "erasable": Story(
+        residence=HERENT,
         person=Person("Nora", "Archiefgeval", date(1999, 5, 19), 186, "Fictiefstraat 10, 3020 Herent"),
         observation="Verspreidde in een sportclub pamfletten die haat tegen een bevolkingsgroep aanwakkeren en zei "
                     "dat 'ze hier weg moeten, met geweld als het moet'.",
@@ -323,6 +330,7 @@ HERKO = {
         after_closure=("Geen nieuwe zorgen na zes maanden.", "Geen nieuwe zorgen na twaalf maanden."),
     ),
     "aftercare": Story(
+        residence=KORTENBERG,
         person=Person("Bram", "Demo", date(2005, 2, 26), 59, "Proefweg 5, 3070 Kortenberg"),
         observation="Sluit zich volgens zijn ouders al weken op, kijkt urenlang naar video's van een gewelddadige "
                     "groepering en spreekt over 'de dag van de afrekening'.",
@@ -337,6 +345,7 @@ HERKO = {
         closure_note="Doelen bereikt: volgt een opleiding en heeft opnieuw contact met vrienden.",
     ),
     "feedback": Story(
+        residence=KORTENBERG,
         person=Person("Lucas", "Exemple", date(2000, 9, 3), 123, "Voorbeeldlaan 14, 3071 Erps-Kwerps"),
         observation="Renvoi par la Local Task Force : la personne figure dans la banque de données commune. La LTF "
                     "demande à la cellule d'assurer un suivi social (logement, emploi, réseau).",
@@ -362,6 +371,7 @@ HERKO = {
         },
     ),
     "evaluation": Story(
+        residence=HERENT,
         person=Person("Julie", "Exemple", date(2004, 12, 12), 216, "Demostraat 2, 3020 Veltem-Beisem"),
         observation="Selon l'éducatrice du service jeunesse, elle partage des vidéos glorifiant un attentat et dit à "
                     "d'autres jeunes que les victimes 'l'avaient mérité'.",
@@ -375,6 +385,7 @@ HERKO = {
                 "projet ; à évaluer à la prochaine table."),),
     ),
     "follow_up": Story(
+        residence=KORTENBERG,
         person=Person("Amira", "Voorbeeld", date(2007, 7, 7), 98, "Oefenlaan 9, 3070 Kortenberg"),
         observation="Deelde propagandavideo's in de chatgroep van de klas en zegt tegen medeleerlingen dat "
                     "'ongelovigen' gestraft moeten worden.",
@@ -401,6 +412,7 @@ HERKO = {
         ),
     ),
     "insufficient": Story(
+        residence=HERENT,
         person=Person("Arne", "Testgeval", date(2009, 1, 15), 64, "Testweg 4, 3020 Winksele"),
         observation="Droeg op school een T-shirt met een symbool dat een leerkracht niet kende en als extremistisch "
                     "vreesde.",
@@ -409,6 +421,7 @@ HERKO = {
                   "Signaal afgesloten.",
     ),
     "referred": Story(
+        residence=KORTENBERG,
         person=Person("Chloé", "Démo", date(2008, 4, 4), 172, "Fictieflaan 22, 3078 Everberg"),
         observation="Absentéisme scolaire important et conflits à la maison ; la mère craint de 'mauvaises "
                     "fréquentations'. Aucun propos idéologique connu.",
@@ -417,6 +430,7 @@ HERKO = {
         rationale="Inquiétudes sur le bien-être, aucun indice de radicalisation.",
     ),
     "building": Story(
+        residence=KORTENBERG,
         person=Person("Kobe", "Fictief", date(2006, 3, 3), 81, "Demoplein 1, 3078 Meerbeek"),
         observation="Vertelde op zijn werk dat hij binnenkort naar een conflictgebied vertrekt 'om te strijden'; "
                     "zocht volgens collega's reisroutes op.",
@@ -429,16 +443,20 @@ HERKO = {
         urgency=Urgency.SOON,
     ),
     "waiting": Story(
-        person=Person("Mehdi", "Exemple", date(2006, 11, 21), 37, "Proefstraat 8, 3020 Herent"),
-        observation="A écrit dans un travail scolaire que les attentats sont 'compréhensibles' et refuse d'en parler.",
+        residence=LEUVEN_NIS,
+        person=Person("Mehdi", "Exemple", date(2006, 11, 21), 37, "Proefstraat 8, 3000 Leuven"),
+        observation="A écrit dans un travail scolaire que les attentats sont 'compréhensibles' et refuse d'en parler. "
+                    "Va à l'école à Herent mais habite à Leuven.",
         assessment_note="Discuté avec la direction et l'équipe du CLB ; nous le trouvons inquiétant.",
     ),
     "anonymous": Story(
+        residence=HERENT,
         observation="Een inwoner meldt dat een jongere aan het station stickers van een extremistische groep kleeft "
                     "en voorbijgangers aanspreekt. Naam niet gekend.",
         contact="Inwoner (wenst anoniem te blijven), via het e-mailadres van de cel",
     ),
     "urgent": Story(
+        residence=KORTENBERG,
         person=Person("Wout", "Voorbeeld", date(2003, 6, 1), 205, "Oefenstraat 30, 3070 Kortenberg"),
         observation="Plaatste een foto met een wapen en de tekst 'binnenkort is het zover' bij een bericht over een "
                     "betoging; vrienden maken zich ernstig zorgen.",
@@ -463,6 +481,7 @@ LEUVEN["shared"] = Story(
                MeasureStatus.IN_PROGRESS),),
 )
 HERKO["shared"] = Story(
+    residence=HERENT,
     person=Person("Yusuf", "Vandenvoorbeeld", date(2001, 2, 14), 0, "Oefenweg 12, 3020 Herent", number_known=False),
     observation="Le service de prévention signale qu'il distribue à la gare des tracts d'un groupe violent et "
                 "qu'il cherche à recruter des jeunes de la commune.",
@@ -497,7 +516,7 @@ def seed_demo_cases(tenant: Tenant) -> bool:
         _appoint_official(tenant, members[Role.COORDINATOR])
         if not can_open_cases():
             return False
-        seeder = _Seeder(members, stories)
+        seeder = _Seeder(members, stories, tenant.nis_codes[0] if len(tenant.nis_codes) == 1 else None)
         if not _has_case_data():
             seeder.run()
             seeded = True
@@ -598,9 +617,10 @@ def _appoint_official(tenant: Tenant, coordinator: Membership) -> None:
 class _Seeder:
     """Tells the stories through the operations, oldest first, then moves their dates back."""
 
-    def __init__(self, members: dict[Role, Membership], stories: dict[str, Story]) -> None:
+    def __init__(self, members: dict[Role, Membership], stories: dict[str, Story], residence: str | None) -> None:
         self.members = members
         self.stories = stories
+        self.residence = residence  # where a story's person lives unless it says
         self.coordinator = members[Role.COORDINATOR]
         self.partner = members[Role.PARTNER]
         self.officer = members.get(Role.INFORMATION_OFFICER)
@@ -705,7 +725,7 @@ class _Seeder:
 
     def added_signal(self, case: Case) -> None:
         story = self.stories["follow_up"]
-        added = replace(story.added, person=story.person)
+        added = replace(story.added, person=story.person, residence=story.residence)
         signal = self.signal(self.partner, added, 15)
         self.weigh(signal, 12, WeighingDecision.ADD_TO_CASE, FlagLevel.RED, added, case_id=case.id)
 
@@ -748,6 +768,7 @@ class _Seeder:
             "assessment_note": story.assessment_note,
             "observed_from": self.day(days_ago + 12),
             "observed_until": self.day(days_ago + 1),
+            "residence_nis": story.residence or self.residence,
             **(story.person.identity() if story.person else {}),
         }
         signal = submit_signal(author, values)
@@ -864,5 +885,8 @@ class _Seeder:
 DEMO_DOMAIN = "demo.livc.example"  # .example is reserved: these addresses reach nobody
 
 
-def demo_email(tenant_slug: str, role: Role) -> str:
-    return f"{role.value.replace('_', '-')}.{tenant_slug.removeprefix('demo-')}@{DEMO_DOMAIN}"
+def demo_email(tenant_slug: str, role: Role, variant: str | None = None) -> str:
+    """A demo member's address: by role and cell (``mayor.herko@...``); a second member of the
+    same role is told apart by ``variant`` (``mayor-kortenberg.herko@...``)."""
+    who = role.value.replace("_", "-") + (f"-{variant}" if variant else "")
+    return f"{who}.{tenant_slug.removeprefix('demo-')}@{DEMO_DOMAIN}"
