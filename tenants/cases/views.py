@@ -349,11 +349,9 @@ def cases():
             "overdue": any(_overdue(measure, today) for measure in case.measures),
             "municipality": registry.name_of(case.residence_nis),
         })
-    several = several_municipalities()
     body = render_template("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS,
                            follow_up_labels=FOLLOW_UP_LABELS, today=today, errors=errors,
-                           typed={"municipality": request.args.get("municipality", "")},
-                           several=several, municipalities=territory() if several else [], municipality=municipality)
+                           several=several_municipalities(), municipalities=territory(), municipality=municipality)
     response = make_response(body, 400 if errors else 200)
     response.headers["Cache-Control"] = "no-store"
     return response
