@@ -28,8 +28,8 @@ CELL = "demo-leuven"
 
 #: Each demo role, with the main pages its menu must lead to (the menu's labels, in English).
 ROLES = {
-    "coordinator": ("Home", "Signals", "Cases", "Meetings", "Decisions", "The cell", "Members"),
-    "mayor": ("Home", "Cases", "Meetings", "The cell", "Members"),
+    "coordinator": ("Home", "Signals", "Cases", "Meetings", "Decisions", "Policy", "The cell", "Members"),
+    "mayor": ("Home", "Cases", "Meetings", "Policy", "The cell", "Members"),
     "information_officer": ("Home", "Cases", "Meetings", "Members"),
     "police_chief": ("Home", "Cases", "Meetings"),
     "social_alderman": ("Home", "Cases", "Meetings"),
