@@ -111,7 +111,7 @@ class Prober:
         body = {"observation": "Guess.", "internal_assessment": "done", "urgency": "soon",
                 "observed_from": (date.today() - timedelta(days=2)).isoformat(),
                 "given_names": given, "family_name": family, "date_of_birth": born,
-                "national_number": number, "address": ""}
+                "national_number": number, "address": "", "residence": self.cell.residence_nis or ""}
         body = {key: value for key, value in body.items() if value != ""}
         sent = self.partner.post(f"/{self.cell.slug}/api/signals", json=body, headers=self.partner_headers)
         assert sent.status_code == 201, sent.get_data(as_text=True)
