@@ -15,7 +15,7 @@ import html
 import pytest
 import sqlalchemy as sa
 
-from auth_helpers import add_member, give_session, post_form
+from auth_helpers import Member, add_member, give_session, post_form
 from case_helpers import (
     HERKO,
     LEUVEN,
@@ -26,12 +26,16 @@ from case_helpers import (
     ready_cell,
     signal_values,
 )
+from livc.app.demo import demo_logins, seed_demo
+from livc.platform.accounts import find_account
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import Role
 from livc.tenants.cases.models import Case
+from livc.tenants.cell.models import CellForm, CellProfile
 from livc.tenants.cell.operations import can_open_cases, legal_minimum_problems
 from livc.tenants.members.models import Membership, MembershipStatus
+from livc.tenants.members.operations import accept_undertaking
 from livc.tenants.signals.models import Signal
 from livc.tenants.signals.operations import submit_signal
 
@@ -414,8 +418,6 @@ def test_the_legal_minimum_of_a_cell_of_several_municipalities_wants_the_mayor_o
     coordinator = add_member(app, herko_id, HERKO, Role.COORDINATOR)
     add_member(app, herko_id, HERKO, Role.INFORMATION_OFFICER)
     mayor = add_member(app, herko_id, HERKO, Role.MAYOR)
-    from livc.tenants.cell.models import CellForm, CellProfile
-
     with app.test_request_context(headers=EN), tenant_context(herko_id):
         db.session.add(CellProfile(form=CellForm.INTEGRATED, appointed_official_id=coordinator.membership_id))
         db.session.flush()
@@ -444,9 +446,6 @@ def test_opened_cases_before_the_territory_are_listed_without_a_municipality(app
 
 
 def test_the_demo_zonal_cell_has_a_mayor_per_municipality_and_its_people_live_somewhere(app):
-    from livc.app.demo import demo_logins, seed_demo
-    from livc.platform.accounts import find_account
-
     with app.app_context():
         cells = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
         logins = {(login.tenant_slug, login.email) for login in demo_logins()}
@@ -475,10 +474,6 @@ def test_the_demo_zonal_cell_has_a_mayor_per_municipality_and_its_people_live_so
 
 def _demo_member(app, tenant_id: int, email: str):
     """A demo member as the helpers know members, who accepted the secrecy undertaking."""
-    from auth_helpers import Member
-    from livc.platform.accounts import find_account
-    from livc.tenants.members.operations import accept_undertaking
-
     with app.app_context():
         account = find_account(email)
         with tenant_context(tenant_id):
