@@ -115,13 +115,6 @@ def new_signal(app, cell, **values) -> int:
     return signal_id
 
 
-def residence_of_signal(app, cell, signal_id: int) -> str | None:
-    with app.app_context(), tenant_context(cell.tenant_id):
-        residence = db.session.get(Signal, signal_id).residence_nis
-        db.session.remove()
-    return residence
-
-
 def case_residence(app, cell, case_id: int) -> str | None:
     with app.app_context(), tenant_context(cell.tenant_id):
         residence = db.session.get(Case, case_id).residence_nis
