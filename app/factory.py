@@ -29,6 +29,7 @@ from livc.admin.operators import sign_in_views as operator_sign_in_views  # noqa
 from livc.admin.operators import views as operator_views  # noqa: F401
 from livc.admin.police_zones import views as police_zone_views  # noqa: F401
 from livc.admin.web import blueprint as admin_blueprint
+from livc.federation import alerts as federation_alerts
 from livc.federation import cooperation_views  # noqa: F401
 from livc.federation import models as federation_models  # noqa: F401
 from livc.federation import subscribers as federation_subscribers
@@ -55,6 +56,10 @@ from livc.tenants.meetings import views as meeting_views  # noqa: F401
 from livc.tenants.members import models as member_models  # noqa: F401
 from livc.tenants.members import sign_in_api, sign_in_views, sso, sso_views  # noqa: F401
 from livc.tenants.members import views as member_views  # noqa: F401
+from livc.tenants.monitoring import api as monitoring_api  # noqa: F401
+from livc.tenants.monitoring import facts as monitoring_facts
+from livc.tenants.monitoring import ledger as monitoring_ledger
+from livc.tenants.monitoring import models as monitoring_models  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
 from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401
@@ -100,6 +105,9 @@ def create_app(config: dict | None = None) -> Flask:
         + [FileSystemLoader(str(folder)) for folder in template_folders()]
     )
     federation_subscribers.connect()
+    monitoring_ledger.connect()
+    if federation_alerts.confirmations not in monitoring_facts.ALERT_CONFIRMATIONS:
+        monitoring_facts.ALERT_CONFIRMATIONS.append(federation_alerts.confirmations)
     app.register_blueprint(tenants_blueprint)
     app.register_blueprint(admin_blueprint)
     logging.getLogger(__name__).debug("livc app created (%s)", settings.env)

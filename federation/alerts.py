@@ -383,3 +383,10 @@ def withdraw_alerts(alert_ids) -> int:
         .values(state=AlertState.WITHDRAWN, withdrawn_at=now, updated_at=now)
     ).rowcount
     return withdrawn
+
+
+def confirmations(tenant_id: int) -> list[tuple[datetime, int | None]]:
+    """When each of the cell's alerts was confirmed by both cells, with the cell's own case (None
+    once erased): what the cell's anonymous figures count (``livc.tenants.monitoring``)."""
+    return [(alert.confirmed_at, alert.case_id) for alert in alerts_for(tenant_id, include_withdrawn=True)
+            if alert.confirmed_at is not None]

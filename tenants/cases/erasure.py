@@ -36,6 +36,7 @@ ERASE_OPEN_CASE = _l("Only a closed case can be erased: close it first.")
 
 def erase_case(case: Case) -> None:
     case_id, code, identity_id = case.id, case.code, case.identity_id
+    events.case_erased.send(case)  # before any row goes: listeners read the case as it was
     tally_erasure("case", case.opened_at.year, case.closure_reason.value if case.closure_reason else "",
                   case.target_group.value)
     for signal in db.session.scalars(sa.select(Signal).where(Signal.case_id == case_id)).all():
@@ -45,7 +46,6 @@ def erase_case(case: Case) -> None:
     for model in (LtfFeedback, ProgressNote, Measure, Review, CaseTeamMember):
         db.session.execute(sa.delete(model).where(model.case_id == case_id))
     db.session.execute(sa.update(Weighing).where(Weighing.case_id == case_id).values(case_id=None))
-    events.case_erased.send(case)
     forget_subject("case", case_id)
     db.session.delete(case)
     db.session.flush()

@@ -61,12 +61,12 @@ def erase_identity(identity_id: int | None) -> None:
 def erase_signal(signal: Signal, *, tally: bool = True) -> None:
     """Erase a signal, its weighing and (unless still used) its identity. ``tally=False`` for a
     signal erased with its case, which the case's tally counts."""
+    events.signal_erased.send(signal)  # before any row goes: listeners read the signal as it was
     weighing_ids = sa.select(Weighing.id).where(Weighing.signal_id == signal.id)
     db.session.execute(sa.delete(WeighingFact).where(WeighingFact.signal_id == signal.id))
     db.session.execute(sa.delete(WeighingParticipant).where(WeighingParticipant.weighing_id.in_(weighing_ids)))
     db.session.execute(sa.delete(Weighing).where(Weighing.signal_id == signal.id))
     forget_subject("signal", signal.id)
-    events.signal_erased.send(signal)
     identity_id, reference, signal_id = signal.identity_id, signal.reference, signal.id
     if tally:
         tally_erasure("signal", signal.received_at.year, signal.status.value)
