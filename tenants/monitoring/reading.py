@@ -112,7 +112,6 @@ def figures_in(scope: MonitoringScope, tenant: Tenant, period: Period, *, figure
 
 def active_cases(tenant: Tenant, scope: MonitoringScope, territory: Territory, today: date | None = None) -> FigureView:
     """Cases followed now, by stage and municipality: one column, hidden as the other figures."""
-    from livc.tenants.monitoring.figures import Table  # noqa: PLC0415
 
     today = today or utcnow().date()
     counted: Counter = Counter()

@@ -32,6 +32,9 @@ import itertools
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import highspy
+import numpy as np
+
 THRESHOLD = 5
 
 Node = Hashable
@@ -240,9 +243,6 @@ def audit(cube: Cube, *, coordinates: Iterable[Coordinate] | None = None) -> lis
     and largest possible values coincide is disclosed. One model, solved again per objective.
     ``coordinates`` limits the check to the cells someone was shown (default all).
     """
-    import highspy
-    import numpy as np
-
     hidden = list(cube.hidden)
     if not hidden:
         return []
