@@ -33,6 +33,7 @@ class DecisionKind(enum.StrEnum):
     TEAM_CHANGE = "team_change"  # add a member to a case team, or take one off
     CLOSURE = "closure"  # close a case
     POLICY_ENTRY = "policy_entry"  # record an agreement, priority or evaluation of the strategic table
+    PLATFORM_FIGURES = "platform_figures"  # count in the platform-wide anonymous figures, or no longer
 
 
 DECISION_KIND_LABELS = {
@@ -40,6 +41,7 @@ DECISION_KIND_LABELS = {
     DecisionKind.TEAM_CHANGE: _l("Change of a case team"),
     DecisionKind.CLOSURE: _l("Closure of a case"),
     DecisionKind.POLICY_ENTRY: _l("Entry in the policy follow-up"),
+    DecisionKind.PLATFORM_FIGURES: _l("Counting in the platform-wide figures"),
 }
 
 
