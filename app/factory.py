@@ -57,6 +57,7 @@ from livc.tenants.members import models as member_models  # noqa: F401
 from livc.tenants.members import sign_in_api, sign_in_views, sso, sso_views  # noqa: F401
 from livc.tenants.members import views as member_views  # noqa: F401
 from livc.tenants.monitoring import api as monitoring_api  # noqa: F401
+from livc.tenants.monitoring import consent_views as monitoring_consent_views  # noqa: F401
 from livc.tenants.monitoring import facts as monitoring_facts
 from livc.tenants.monitoring import ledger as monitoring_ledger
 from livc.tenants.monitoring import models as monitoring_models  # noqa: F401
