@@ -19,6 +19,7 @@ from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.models import Case
 from livc.tenants.cases.operations import stage_of
+from livc.tenants.cell.models import TableKind
 from livc.tenants.members.models import Organisation
 from livc.tenants.monitoring.facts import Fact, live_facts
 from livc.tenants.monitoring.figures import (
@@ -43,11 +44,15 @@ from livc.tenants.monitoring.figures import (
 )
 from livc.tenants.monitoring.ledger import kept_facts
 from livc.tenants.monitoring.suppression import Cube, Dimension
-from livc.tenants.strategy.operations import strategic_table
+from livc.tenants.strategy.operations import policy_table, strategic_table
 
 
 def scope_for(person: Person, tenant: Tenant) -> MonitoringScope:
-    return monitoring_scope(person, strategic_table(), tenant.nis_codes)
+    """A seat at a strategic table of its own opens the cell's figures; the one table of an
+    integrated cell seats every partner, who see their own organisation's measures only."""
+    table = policy_table()
+    seats = strategic_table() if table is not None and table.kind == TableKind.STRATEGIC else None
+    return monitoring_scope(person, seats, tenant.nis_codes)
 
 
 def territory_of(tenant: Tenant) -> Territory:

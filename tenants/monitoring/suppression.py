@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,10 @@ import highspy
 import numpy as np
 
 THRESHOLD = 5
+# Cubes hidden already, by their shape and counts: the same figures read again (another reader,
+# the next page) are not solved again. Counts only, no more than the figures themselves.
+_DONE: OrderedDict = OrderedDict()
+_DONE_MAX = 512
 
 Node = Hashable
 Coordinate = tuple[Node, ...]
@@ -149,6 +154,11 @@ class Cube:
         """Hide small counts and what would reveal them (see the module's docstring); then, unless
         ``audited`` is False, check as an adversary would (:func:`audit`) and hide more around
         every count still worked out, until none is."""
+        key = self._fingerprint() if audited else None
+        if key is not None and key in _DONE:
+            _DONE.move_to_end(key)
+            self.hidden = dict(_DONE[key])
+            return self
         small = range(0, self.threshold)
         self.hidden = {coordinate: Hidden.SMALL for coordinate, value in self.values.items() if value in small}
         relations = self.relations()
@@ -165,7 +175,18 @@ class Cube:
                         self.hidden[cell] = Hidden.SMALL if value < self.threshold else Hidden.COMPLEMENT
                 break
             self._settle(relations)
+        if key is not None:
+            _DONE[key] = dict(self.hidden)
+            while len(_DONE) > _DONE_MAX:
+                _DONE.popitem(last=False)
         return self
+
+    def _fingerprint(self) -> tuple:
+        shape = tuple(
+            (d.name, d.root, tuple(sorted((str(k), tuple(tuple(c) for c in v)) for k, v in d.partitions.items())))
+            for d in self.dimensions
+        )
+        return (self.threshold, shape, tuple(sorted(((tuple(map(str, k)), v) for k, v in self.values.items() if v))))
 
     def _settle(self, relations) -> None:
         changed = True
@@ -268,18 +289,48 @@ def audit(cube: Cube, *, coordinates: Iterable[Coordinate] | None = None) -> lis
         values = np.array(list(coefficients.values()))
         solver.addRow(target, target, len(indices), indices, values)
     wanted = set(coordinates) if coordinates is not None else None
-    disclosed = []
-    for cell in hidden:
-        if cube.hidden[cell] != Hidden.SMALL or cube.values[cell] == 0 or (wanted is not None and cell not in wanted):
-            continue
-        index = column[cell]
-        extremes = []
+    candidates = [
+        column[cell] for cell in hidden
+        if cube.hidden[cell] == Hidden.SMALL and cube.values[cell] > 0 and (wanted is None or cell in wanted)
+    ]
+    if not candidates:
+        return []
+    # Two solutions that differ in a cell prove it is not pinned: a few objectives over all the
+    # candidates at once settle most of them; each one left is then minimised and maximised.
+    seen_low: dict[int, float] = {}
+    seen_high: dict[int, float] = {}
+    randomness = np.random.default_rng(len(hidden))
+    costs = np.zeros(len(hidden))
+    open_ = set(candidates)
+
+    def solve(sense) -> np.ndarray | None:
+        solver.changeObjectiveSense(sense)
+        solver.changeColsCost(len(hidden), np.arange(len(hidden), dtype=np.int32), costs)
+        solver.run()
+        if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.array(solver.getSolution().col_value)
+
+    for _round in range(4):
+        if not open_:
+            break
+        costs[:] = 0.0
+        costs[list(open_)] = randomness.uniform(0.5, 1.5, len(open_)) * randomness.choice([-1.0, 1.0], len(open_))
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            solver.changeObjectiveSense(sense)
-            solver.changeColCost(index, 1.0)
-            solver.run()
-            extremes.append(solver.getInfo().objective_function_value)
-            solver.changeColCost(index, 0.0)
-        if extremes[1] - extremes[0] < 0.5:
-            disclosed.append(cell)
+            solution = solve(sense)
+            if solution is None:
+                continue
+            for index in list(open_):
+                value = solution[index]
+                seen_low[index] = min(seen_low.get(index, value), value)
+                seen_high[index] = max(seen_high.get(index, value), value)
+                if seen_high[index] - seen_low[index] >= 0.5:
+                    open_.discard(index)
+    disclosed = []
+    for index in sorted(open_):
+        costs[:] = 0.0
+        costs[index] = 1.0
+        low, high = solve(highspy.ObjSense.kMinimize), solve(highspy.ObjSense.kMaximize)
+        if low is not None and high is not None and high[index] - low[index] < 0.5:
+            disclosed.append(hidden[index])
     return disclosed
