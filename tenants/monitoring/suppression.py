@@ -270,6 +270,7 @@ def audit(cube: Cube, *, coordinates: Iterable[Coordinate] | None = None) -> lis
     column = {cell: i for i, cell in enumerate(hidden)}
     solver = highspy.Highs()
     solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("solver", "ipm")
     infinity = highspy.kHighsInf
     lower = np.array([0.0 if cube.hidden[c] == Hidden.SMALL else float(cube.threshold) for c in hidden])
     upper = np.array([float(cube.threshold - 1) if cube.hidden[c] == Hidden.SMALL else infinity for c in hidden])
@@ -311,7 +312,7 @@ def audit(cube: Cube, *, coordinates: Iterable[Coordinate] | None = None) -> lis
             return None
         return np.array(solver.getSolution().col_value)
 
-    for _round in range(4):
+    for _round in range(8):
         if not open_:
             break
         costs[:] = 0.0
