@@ -49,6 +49,7 @@ CONSOLE_MENU = (
     (OperatorAction.HEALTH_VIEW, "admin.health", _l("Platform health"), ("admin.health", "admin.job", "admin.outbox")),
     (OperatorAction.FEDERATION_BUDGETS_VIEW, "admin.federation_budgets", _l("Federation budgets"), ("admin.federation",)),
     (OperatorAction.POLICE_ZONES_VIEW, "admin.police_zones_page", _l("Police zones"), ("admin.police_zone",)),
+    (OperatorAction.PLATFORM_FIGURES_VIEW, "admin.platform_figures", _l("Platform figures"), ("admin.platform_figures",)),
     (OperatorAction.OPERATORS_MANAGE, "admin.operators", _l("Operators"), ("admin.operators",)),
     (OperatorAction.ACCOUNT, "admin.actions", _l("Operator audit trail"), ("admin.actions", "admin.audit")),
 )

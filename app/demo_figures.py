@@ -196,8 +196,8 @@ def seed_demo_figures(tenant: Tenant) -> bool:
     facts = history_facts(tenant)
     if not facts:
         return False
-    kept = set(db.session.execute(sa.select(KeptCount.figure, KeptCount.month, KeptCount.municipality,
-                                            KeptCount.category, KeptCount.organisation_id)).tuples())
+    kept = {tuple(row) for row in db.session.execute(sa.select(
+        KeptCount.figure, KeptCount.month, KeptCount.municipality, KeptCount.category, KeptCount.organisation_id))}
     rows = {(fact.figure, fact.month, fact.municipality, SEPARATOR.join(fact.category), fact.organisation_id): count
             for fact, count in facts.items()}
     added = not kept & set(rows)  # any of them kept already: the history was seeded before

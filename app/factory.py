@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 # Importing a models module registers its tables (Alembic's environment imports this module for
 # the whole metadata); importing a view module puts its routes on its blueprint.
 from livc.admin import api as admin_api  # noqa: F401
+from livc.admin.figures import views as platform_figure_views  # noqa: F401
 from livc.admin.health import (
     budget_views,  # noqa: F401
     outbox_views,  # noqa: F401
@@ -61,6 +62,7 @@ from livc.tenants.monitoring import consent_views as monitoring_consent_views  #
 from livc.tenants.monitoring import facts as monitoring_facts
 from livc.tenants.monitoring import ledger as monitoring_ledger
 from livc.tenants.monitoring import models as monitoring_models  # noqa: F401
+from livc.tenants.monitoring import views as monitoring_views  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
 from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401

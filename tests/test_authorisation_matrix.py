@@ -117,6 +117,7 @@ EXPECTED_OPERATOR_ROLES: dict[OperatorAction, frozenset[OperatorRole]] = {
     OperatorAction.POLICE_ZONES_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.FEDERATION_BUDGETS_VIEW: BOTH_OPERATOR_ROLES,
     OperatorAction.FEDERATION_RELEASE: frozenset({OperatorRole.ADMINISTRATOR}),
+    OperatorAction.PLATFORM_FIGURES_VIEW: frozenset({OperatorRole.ADMINISTRATOR}),
 }
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]*"')

@@ -77,6 +77,7 @@ ACTION_LABELS = {
     "police_zone.created": _l("Added the police zone %(code)s"),
     "police_zone.replaced": _l("Changed the police zone %(code)s"),
     "police_zone.removed": _l("Removed the police zone %(code)s"),
+    "figures.platform_read": _l("Read the platform-wide figures"),
 }
 
 #: Names of the offboarding's steps, filled in by the lifecycle (which owns them).
