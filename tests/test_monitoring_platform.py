@@ -21,12 +21,14 @@ from livc.admin.figures.platform import (
     sum_platform_figures,
 )
 from livc.admin.operators.models import OperatorAuditEntry, OperatorRole
+from livc.app.demo import seed_demo
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant, TenantStatus
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.erasure import erase_case
 from livc.tenants.cases.models import Case, CaseStatus
+from livc.tenants.decisions.models import DecisionKind, Proposal
 from livc.tenants.decisions.operations import confirm
 from livc.tenants.members.models import Organisation
 from livc.tenants.monitoring.consent import counts_in_platform_figures, propose_consent
@@ -257,6 +259,23 @@ def test_the_demo_mayor_sees_last_years_and_this_years_history_with_small_counts
         assert any(isinstance(value, int) and value >= 5 for value in total[-5:-1]), (period, total)  # a quarter
         shown = [v for f in body["figures"] for t in f["tables"] for r in t["rows"] for v in r["values"]]
         assert "< 5" in shown
+
+    def kept() -> list[tuple]:
+        with app.app_context(), tenant_context(demo[LEUVEN]):
+            rows = sorted(tuple(row) for row in db.session.execute(sa.select(
+                KeptCount.figure, KeptCount.month, KeptCount.category, KeptCount.count)))
+            db.session.remove()
+        return rows
+
+    history = kept()
+    with app.app_context():  # seeding the demo again adds nothing
+        seed_demo(with_members=True)
+        db.session.remove()
+    assert kept() == history
+    with app.app_context(), tenant_context(demo[LEUVEN]):
+        assert counts_in_platform_figures()  # the demo cell decided to count, jointly
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Proposal).where(
+            Proposal.kind == DecisionKind.PLATFORM_FIGURES)) == 1
 
 
 def test_erased_demo_cases_still_count(app, client, demo):  # noqa: F811
