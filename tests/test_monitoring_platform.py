@@ -75,6 +75,8 @@ def test_a_cell_counts_only_once_a_second_member_confirms_the_coordinators_propo
     assert state["platform_figures"] is True and state["pending"] is None and state["decided_at"]
     with app.app_context(), tenant_context(cell.tenant_id):
         assert counts_in_platform_figures() is True
+    page = coordinator.get(f"/{LEUVEN}/figures/consent", headers=EN).get_data(as_text=True)
+    assert "The cell counts in the platform-wide figures." in page and "Propose to stop counting" in page
 
     # Opting out is a joint decision too.
     answer = coordinator.post(f"/{LEUVEN}/api/monitoring/consent", json={"platform_figures": False},
