@@ -100,6 +100,8 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     # The strategic table's policy follow-up: its members by office and the secretary (the world's
     # strategic table seats no member). Reporting on an entry is then its owner's (the view's 403).
     Action.STRATEGY_VIEW: STRATEGIC,
+    # The figures: every member of the table, each in their scope (policy.monitoring_scope).
+    Action.MONITORING_VIEW: ALL - {Role.GUEST_EXPERT},
     Action.STRATEGY_WORK: STRATEGIC,
 }
 # The operator console: support reads and retries jobs, administrators do everything.

@@ -10,19 +10,21 @@ Hiding is done once, on the whole cube, before anyone's view is cut out of it, s
 readers see together (a mayor their municipality and the cell's total, the coordinator every
 municipality) hides the same cells.
 
-1. **Primary suppression**: a count from 1 to ``threshold - 1`` is shown as "< 5".
+1. **Primary suppression**: a count from 0 to ``threshold - 1`` is shown as "< 5".
 2. **Secondary (complementary) suppression**: in every relation, a hidden cell must not be the
-   only one (else parent minus visible children gives it), and the hidden cells must not be
-   pinned by their bounds (two primaries of 1 under a visible total: both are 1; all of them 4
-   with no other hidden cell: all are 4; primaries of 1 beside secondaries of exactly the
-   threshold). Then the smallest visible non-zero sibling is hidden as well, or the parent when
-   no sibling can be; repeated until every relation holds.
+   only one (else the parent minus the visible children gives it), and unless the parent is
+   hidden too, small children need a hidden sibling that is not small: with only small counts
+   hidden under a shown total, the total forces them up (4 + 4 under a total that leaves 8). The
+   smallest visible non-zero sibling is hidden, or the parent when none can be; until every
+   relation holds.
+3. **Audit**: :func:`audit` then solves every relation at once as an adversary would (linear
+   programming): it knows every shown value, every relation, that "< 5" means 0 to 4 and that a
+   hidden number that is not "< 5" is at least 5. A small count (other than zero) whose smallest
+   and largest possible values coincide is worked out; one more number is hidden around it and
+   the audit runs again, until none is. Relation rules alone leave some (the tests and
+   ``benchmarks/figures_suppression.py`` show it); the audited result leaves none.
 
-:func:`audit` checks the result as an adversary would, by linear programming over every relation
-at once (a primary cell is safe when its smallest and largest possible values differ): the
-tests run it over the demo's figures and random ones. The adversary knows every shown value,
-every relation, that "< 5" means 1 to 4 and that a hidden cell that is not "< 5" is at least 5.
-Zero is shown: it singles nobody out.
+Zero is hidden as well: "< 5" must not tell "nobody" from "one person".
 """
 
 from __future__ import annotations
