@@ -28,12 +28,12 @@ CELL = "demo-leuven"
 
 #: Each demo role, with the main pages its menu must lead to (the menu's labels, in English).
 ROLES = {
-    "coordinator": ("Home", "Signals", "Cases", "Meetings", "Decisions", "Policy", "The cell", "Members"),
-    "mayor": ("Home", "Cases", "Meetings", "Policy", "The cell", "Members"),
+    "coordinator": ("Home", "Signals", "Cases", "Meetings", "Decisions", "Policy", "Figures", "The cell", "Members"),
+    "mayor": ("Home", "Cases", "Meetings", "Policy", "Figures", "The cell", "Members"),
     "information_officer": ("Home", "Cases", "Meetings", "Members"),
     "police_chief": ("Home", "Cases", "Meetings"),
     "social_alderman": ("Home", "Cases", "Meetings"),
-    "partner": ("Home", "Signals", "Cases", "Meetings"),
+    "partner": ("Home", "Signals", "Cases", "Meetings", "Figures"),
     "secretary": ("Home", "Cases", "Meetings"),
     "guest_expert": ("Home",),
     "operator": ("Console", "Tenants", "Platform health", "Operator audit trail"),

@@ -55,7 +55,7 @@ def test_the_menu_follows_the_role_and_marks_where_you_are(app, client, cells):
     coordinator = add_member(app, cells["demo-leuven"], "demo-leuven", Role.COORDINATOR)
     sign_in(client, coordinator)
     home = client.get("/demo-leuven/home", headers=EN).get_data(as_text=True)
-    assert _menu(home) == ["Home", "Signals", "Cases", "Meetings", "Decisions", "Policy", "The cell", "Members"]
+    assert _menu(home) == ["Home", "Signals", "Cases", "Meetings", "Decisions", "Policy", "Figures", "The cell", "Members"]
     assert 'aria-current="page"' in home
     cases = client.get("/demo-leuven/cases", headers=EN).get_data(as_text=True)
     current = re.search(r'<a class="govuk-service-navigation__link" href="([^"]+)" aria-current="page"', cases)

@@ -12,7 +12,7 @@ from browser_support import Server, sign_in_demo
 
 #: Addresses a tour never follows: they sign out, download, change state or leave the site.
 NEVER_FOLLOW = re.compile(
-    r"/sign-out|/logout|/language/|\.ics($|\?)|/calendar|/export|/download|/print|\.pdf($|\?)|/static/|/api/|/theme\.css"
+    r"/sign-out|/logout|/language/|\.ics($|\?)|/calendar|/export|/download|/print|\.pdf($|\?)|\.csv($|\?)|/static/|/api/|/theme\.css"
 )
 #: A page's kind: its path with every number (an id) replaced, so one case page stands for all.
 _NUMBER = re.compile(r"/\d+(?=/|$)")

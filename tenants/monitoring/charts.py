@@ -42,7 +42,7 @@ DRAWN = _l("One bar per row of the table “%(table)s” below, for each month."
 LINES = _l("One line per row of the table “%(table)s” below, through the months.")
 NOT_DRAWN = _l("Counts the table shows as “< %(threshold)s” (fewer than %(threshold)s) or “×” (hidden so that a small "
                "count cannot be worked out) are not drawn.")
-NOTHING = _l("Nothing to draw: every count of this period is hidden or zero.")
+NOTHING = _l("No chart: no count of this period is large enough to be shown. The table below holds the figures.")
 
 
 def _style() -> Style:
@@ -66,9 +66,20 @@ def _month_label(column: str) -> str:
     return format_date(date(int(year), int(month), 1), "MMM")
 
 
+def _ticks(top: int) -> list[int]:
+    """Whole numbers from 0 to ``top`` or just past it, at most six, in steps of 1, 2 or 5 times a
+    power of ten (pygal's own would be fractions for small counts)."""
+    power = 1
+    while True:
+        for step in (power, 2 * power, 5 * power):
+            if top <= 5 * step:
+                return list(range(0, -(-top // step) * step + 1, step))
+        power *= 10
+
+
 def figure_chart(figure: FigureView, period: Period, *, chart_id: str, table_id: str) -> Markup | None:
-    """The figure's first table as a chart (a bar per row and month), or None when it has no
-    months (the cases followed today) or no row to draw."""
+    """The figure's first table as a chart (a bar per row and month), a sentence when no count of
+    the period can be drawn, or None when the figure has no months (the cases followed today)."""
     if not figure.tables:
         return None
     table = figure.tables[0]
@@ -76,23 +87,21 @@ def figure_chart(figure: FigureView, period: Period, *, chart_id: str, table_id:
     rows = [row for row in table.rows if not row.total]
     if not months or not rows:
         return None
+    drawn = [[row.cells[index].value if row.cells[index].hidden is None else None for index in months] for row in rows]
+    top = max((value for values in drawn for value in values if value is not None), default=0)
+    if not top:
+        return Markup('<p class="govuk-body figures-no-chart">{}</p>').format(NOTHING)
+    hidden = any(row.cells[index].hidden is not None for row in rows for index in months)
     line = figure.figure.chart == "line" and len(months) > 1
     kind = pygal.Line if line else pygal.Bar
     chart = kind(
         style=_style(), width=WIDTH, height=HEIGHT, explicit_size=False, disable_xml_declaration=True, js=[],
         css=[], show_legend=True, legend_at_bottom=True, legend_at_bottom_columns=1, truncate_legend=-1,
-        truncate_label=-1, print_values=False, show_y_guides=True, include_x_axis=True, margin=8,
-        min_scale=2, max_scale=6, no_data_text=str(NOTHING), allow_interruptions=True, dots_size=4,
-        y_labels_major_every=None, value_formatter=lambda value: f"{value:.0f}",
+        truncate_label=-1, print_values=False, show_y_guides=True, margin=8, allow_interruptions=True, dots_size=4,
     )
     chart.x_labels = [_month_label(table.columns[index]) for index in months]
-    hidden = False
-    for row in rows:
-        values = []
-        for index in months:
-            cell = row.cells[index]
-            hidden = hidden or cell.hidden is not None
-            values.append(cell.value if cell.hidden is None else None)
+    chart.y_labels = _ticks(top)
+    for row, values in zip(rows, drawn, strict=True):
         chart.add(row.label, values)
     title = str(TITLE % {"figure": figure.figure.title, "period": period_label(period.key), "breakdown": table.title})
     description = " ".join(

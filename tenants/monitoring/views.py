@@ -15,7 +15,7 @@ from flask import g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from livc.platform import audit
-from livc.platform.policy import Action, FigureScope, decide
+from livc.platform.policy import Action, FigureScope, Person, decide
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
 from livc.tenants.monitoring.charts import figure_chart
@@ -30,6 +30,7 @@ from livc.tenants.monitoring.figures import (
 from livc.tenants.monitoring.reading import Figures, query_figures, scope_for, territory_of
 from livc.tenants.monitoring.report import annual_report, figures_csv, printed_report
 from livc.tenants.monitoring.suppression import THRESHOLD
+from livc.tenants.strategy.models import PolicyEntry
 from livc.tenants.strategy.operations import recorded_entries, strategic_table
 from livc.tenants.web import blueprint, no_store
 
@@ -58,8 +59,12 @@ def _choices(found: Figures | None) -> dict:
         "breakdown_choices": [] if scope.kind == FigureScope.ORGANISATION else
         [(key, str(BREAKDOWN_LABELS[key])) for key in BREAKDOWNS],
         "municipality_choices": municipalities,
-        "organisation": g.membership.organisation.name if g.membership.organisation else "",
+        "organisation": _organisation_name(),
     }
+
+
+def _organisation_name() -> str:
+    return g.membership.organisation.name if g.membership.organisation is not None else ""
 
 
 def _quick_periods(shown: Period | None) -> list[tuple[str, str]]:
@@ -118,6 +123,14 @@ def figures():
     return _page(found)
 
 
+def policy_follow_up(person: Person, year: int) -> list[PolicyEntry] | None:
+    """The strategic table's recorded entries of ``year`` for the report, or None for a reader
+    who may not read the policy follow-up (its pages are the strategic table's)."""
+    if not decide(person, Action.STRATEGY_VIEW, strategic_table()):
+        return None
+    return recorded_entries(year=year)
+
+
 def _download(body: bytes, mimetype: str, filename: str):
     response = no_store(make_response(body))
     response.headers["Content-Type"] = mimetype
@@ -139,8 +152,8 @@ def figures_report():
     found, refused = _figures()
     if refused is not None:
         return refused
-    entries = recorded_entries(year=found.period.year) if decide(g.person, Action.STRATEGY_VIEW, strategic_table()) else None
-    body = annual_report(printed_report(found, g.tenant.name, entries))
+    entries = policy_follow_up(g.person, found.period.year)
+    body = annual_report(printed_report(found, g.tenant.name, entries, organisation=_organisation_name()))
     audit.record("monitoring.report", details={"period": found.period.key, "scope": found.scope.kind.value})
     return _download(body, "application/pdf", f"figures-{g.tenant.slug}-{found.period.key}.pdf")
 
