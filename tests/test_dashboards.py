@@ -344,7 +344,7 @@ def test_an_information_officer_without_a_valid_clearance_is_told_why_the_police
 # --- the mayor ---------------------------------------------------------------------------------
 
 
-def test_the_mayor_sees_the_cell_in_counts_and_no_case_code(app, cell):
+def test_the_mayor_sees_the_years_key_figures_with_small_counts_hidden_and_no_case_code(app, cell):
     first_id, first = open_case(app, cell, "First")
     _second_id, second = open_case(app, cell, "Second")
     references = []
@@ -358,11 +358,11 @@ def test_the_mayor_sees_the_cell_in_counts_and_no_case_code(app, cell):
     page = home(app, cell.mayor)
 
     figures = card(page, "figures")
-    assert re.search(r'data-figure="signals"><span class="figure">3</span> signals received in \d{4}', figures)
-    assert re.search(r'data-figure="open-cases"><span class="figure">2</span>', figures)
-    assert re.search(r'data-stage="building"><span class="figure">1</span> Case building', figures)
-    assert re.search(r'data-stage="follow_up"><span class="figure">1</span> Follow-up', figures)
-    assert re.search(r'data-figure="meetings"><span class="figure">0</span> meetings held in', figures)
+    # Three signals and two cases: counts below five are shown as "< 5", as on the figures page.
+    assert re.search(r'data-figure="signals_received"><span class="figure">&lt; 5</span> signals received in \d{4}', figures)
+    assert re.search(r'data-figure="cases_opened"><span class="figure">&lt; 5</span> cases opened in', figures)
+    assert re.search(r'data-figure="cases_active"><span class="figure">&lt; 5</span> cases followed now', figures)
+    assert f'href="/{LEUVEN}/figures"' in figures
     for code in (first, second, references[0]):
         assert code not in page
     assert f"/{LEUVEN}/cases/" not in page.split('class="dashboard"')[1].split("All pages")[0]

@@ -1,5 +1,6 @@
 """The figures' pages (issue 17): a chart and tables per figure with small counts hidden, each
-reader's scope, bad queries answered on the page, the annual report (PDF) and the CSV."""
+reader's scope, bad queries answered on the page, the annual report (PDF) and the CSV, and the
+mayor's key figures on their home page."""
 
 from __future__ import annotations
 
@@ -282,3 +283,22 @@ def test_the_csv_holds_every_shown_number_for_a_belgian_excel(app, client, demo)
     assert all(value in ("< 5", "×") or int(value) >= 5 for value in values)
     assert not any(code in answer.data.decode() for code in demo_case_codes(app, demo[LEUVEN]))
     assert audited(app, demo[LEUVEN], "monitoring.export")[-1] == {"period": f"{year}-Q1", "scope": "cell"}
+
+
+# --- the mayor's home page ---------------------------------------------------------------------------
+
+
+def test_the_mayors_home_shows_the_years_key_figures_hidden_as_on_the_figures_page(app, client, demo):
+    mayor = signed_in(app, client, demo_member(app, demo, HERKO, Role.MAYOR, "kortenberg"))
+    page = mayor.get(f"/{HERKO}/home", headers=EN).get_data(as_text=True)
+    card = re.search(r'<section class="dash figures wide".*?</section>', page, re.S).group(0)
+    year = utcnow().year
+
+    assert re.findall(r'data-figure="([a-z_]+)"', card) == ["signals_received", "cases_opened", "cases_closed",
+                                                            "cases_active"]
+    assert f"signals received in {year}" in card and "cases followed now" in card
+    assert "The figures of Kortenberg, where you are mayor." in card
+    shown = re.findall(r'<span class="figure">(.*?)</span> ', card)
+    assert all(value == "&lt; 5" or "×" in value or int(value) >= 5 for value in shown)
+    assert f'href="/{HERKO}/figures"' in card
+    assert not any(code in page for code in demo_case_codes(app, demo[HERKO]))

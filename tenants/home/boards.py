@@ -6,8 +6,8 @@
 - the **information officer** delivers the released feedback forms to the Local Task Force and
   records its answers (police information), approves the forms of their case teams, and sees
   the points of police information on the coming meetings' agendas;
-- the **mayor** reads the cell in figures (counts only: no case code, no content) and takes part
-  in the cell's decisions;
+- the **mayor** reads the year's key figures in their scope (counts, small ones hidden as on the
+  figures page: no case code, no content) and takes part in the cell's decisions;
 - every **other member** of the table (partners, the police chief, the alderman, the secretary,
   a guest expert) follows the measures of their organisation, their case teams and their signals.
 
@@ -24,8 +24,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from livc.platform.db import db
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.decisions.operations import overdue
 from livc.tenants.decisions.reading import waiting
@@ -33,12 +35,12 @@ from livc.tenants.home.dashboard import (
     URGENCY_ORDER,
     FeedbackStep,
     WithTheOfficer,
-    cell_figures,
     coming_meetings,
     dashboard,
     feedback_in_progress,
     feedback_with_the_officer,
     followed_cases,
+    key_figures,
     measures_of_organisation,
     police_points,
 )
@@ -166,7 +168,7 @@ def _information_officer(person: Person, membership: Membership, today: date) ->
 
 def _mayor(person: Person, membership: Membership, today: date) -> list[Section]:
     return [
-        Section("figures", FIGURES, data=cell_figures(today), wide=True),
+        Section("figures", FIGURES, data=key_figures(person, db.session.get(Tenant, person.tenant_id), today), wide=True),
         *_decisions(person, membership),
         *_panels(person),
         _next_meeting(person),

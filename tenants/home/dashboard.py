@@ -2,7 +2,7 @@
 member's own signals, the cases they may read by stage, and what is due for them; and the
 queries behind each role's cards (:mod:`livc.tenants.home.boards`): the measures of the member's
 organisation, their case teams, the feedback forms on their way to the Local Task Force, the
-police information the information officer records, the cell in figures.
+police information the information officer records, the year's key figures (:mod:`livc.tenants.monitoring`).
 
 It reads signals, cases and meetings, which is why it sits above those domains. Nothing here
 decrypts: a dashboard shows codes, dates, statuses and counts, never what a case says.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import g
@@ -20,6 +20,7 @@ from flask import g
 from livc.platform.db import db
 from livc.platform.policy import Action, Person
 from livc.platform.roles import Role
+from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
 from livc.tenants.cases.models import (
@@ -29,7 +30,6 @@ from livc.tenants.cases.models import (
     STAGE_LABELS,
     Case,
     CaseStage,
-    CaseStatus,
     FeedbackStatus,
     LtfFeedback,
     Measure,
@@ -44,6 +44,8 @@ from livc.tenants.cases.operations import (
 )
 from livc.tenants.meetings.models import AgendaItem, Meeting, MeetingStatus
 from livc.tenants.meetings.operations import Sight, meetings_for, visible_items
+from livc.tenants.monitoring.figures import Period, Shown
+from livc.tenants.monitoring.reading import figures
 from livc.tenants.signals.models import Signal, Urgency
 from livc.tenants.signals.operations import open_signals, signals_recorded_by
 from livc.tenants.signals.views import LABELS as SIGNAL_LABELS
@@ -231,29 +233,29 @@ def police_points(person: Person) -> list[PolicePoint]:
     ]
 
 
+KEY_FIGURES = ("signals_received", "cases_opened", "cases_closed")
+
+
 @dataclass(frozen=True)
-class CellFigures:
-    """The cell's work this year in counts, for whoever sees no case: no code, no content."""
+class KeyFigures:
+    """The year's key figures in the member's scope, hidden as on the figures page ("< 5", "×"):
+    counts only, no code, no content."""
 
     year: int
-    signals_received: int
-    open_cases: int
-    cases_by_stage: list[tuple[CaseStage, int]]
-    meetings_held: int
+    municipality: str  # the mayor's municipality in a cell of several, else ""
+    shown: list[tuple[str, Shown]]  # (figure key, the year's total), cases followed now last
 
 
-def cell_figures(today: date) -> CellFigures:
-    """Signals received and meetings held since 1 January, and every case of the cell by stage."""
-    since = datetime(today.year, 1, 1)
-    signals = db.session.scalar(sa.select(sa.func.count(Signal.id)).where(Signal.received_at >= since)) or 0
-    meetings = db.session.scalar(
-        sa.select(sa.func.count(Meeting.id)).where(Meeting.status == MeetingStatus.HELD, Meeting.starts_at >= since)
-    ) or 0
-    by_stage = dict.fromkeys(CaseStage, 0)
-    for case in db.session.scalars(sa.select(Case)):
-        by_stage[stage_of(case, today)] += 1
-    open_cases = db.session.scalar(sa.select(sa.func.count(Case.id)).where(Case.status == CaseStatus.OPEN)) or 0
-    return CellFigures(today.year, signals, open_cases, list(by_stage.items()), meetings)
+def key_figures(person: Person, tenant: Tenant, today: date) -> KeyFigures:
+    """Signals received, cases opened and closed this year, and the cases followed now: each
+    figure's total for the year, as :mod:`livc.tenants.monitoring` hides it."""
+    found = figures(person, tenant, Period(today.year), figure_keys=KEY_FIGURES)
+    shown = [(view.key, view.tables[0].rows[-1].cells[-1]) for view in found.views
+             if view.key in KEY_FIGURES and view.tables]
+    if found.active is not None:
+        shown.append((found.active.key, found.active.tables[0].rows[-1].cells[-1]))
+    place = found.scope.municipality_nis
+    return KeyFigures(today.year, found.territory.label(place) if place else "", shown)
 
 
 def _dashboard_json(board: Dashboard) -> dict:
