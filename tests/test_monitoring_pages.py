@@ -208,6 +208,9 @@ def test_the_annual_report_is_a_pdf_for_the_council_without_a_case_code_or_a_nam
     assert answer.headers["Content-Disposition"] == f'attachment; filename="figures-{LEUVEN}-{year}.pdf"'
     assert answer.headers["Cache-Control"].startswith("no-store")
     assert audited(app, demo[LEUVEN], "monitoring.report")[-1] == {"period": str(year), "scope": "cell"}
+    for language in ("nl", "fr", "de"):  # dates, labels and accents in the reader's language
+        printed = client.get(f"/{LEUVEN}/figures/report.pdf", headers={"Accept-Language": language})
+        assert printed.status_code == 200 and printed.data.startswith(b"%PDF"), language
 
     # What goes on paper (the PDF's text is compressed): the quarters and the year, the policy
     # follow-up of the year, hidden counts as on the page, and no code or member's name.
