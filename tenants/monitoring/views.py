@@ -86,7 +86,7 @@ def _page(found: Figures | None, status: int = 200, errors: dict | None = None):
     body = render_template(
         "tenants/figures.html", found=found, charts=charts, errors=errors or {}, typed=query,
         query=query, quick_periods=_quick_periods(found.period if found is not None else None),
-        threshold=THRESHOLD, scopes=FigureScope,
+        threshold=THRESHOLD, scopes=FigureScope, may_consent=bool(decide(g.person, Action.DECISIONS_TAKE)),
         period_text=period_label(found.period.key) if found is not None else "", municipality_name=_municipality_name(found), **_choices(found),
     )
     return no_store(make_response(body, status))
