@@ -4,7 +4,6 @@ scope; erased records still counted; the API's answers to bad queries."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +16,6 @@ from livc.platform.db import db, tenant_context
 from livc.platform.roles import Role
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import accept_undertaking, has_accepted_current
-from livc.tenants.monitoring.facts import Fact
-from livc.tenants.monitoring.figures import FIGURES_BY_KEY, Territory, build
 from livc.tenants.monitoring.suppression import Cube, Dimension, Hidden, audit
 
 EN = {"Accept-Language": "en"}
@@ -67,7 +64,6 @@ def test_a_small_count_is_shown_as_fewer_than_five_and_its_total_cannot_give_it_
 def test_counts_below_the_threshold_are_never_shown_even_zero():
     cube = _cube({("a", "m1", "x"): 7})
     assert cube.shown(("b", "m1", "x")) == Hidden.SMALL  # a zero
-    assert cube.shown(("a", "m1", "x")) != 7 or cube.shown(("all", "m1", "x")) != 7 or True
     for coordinate, value in cube.values.items():
         if value < 5:
             assert cube.shown(coordinate) == Hidden.SMALL
@@ -227,7 +223,6 @@ def test_erased_records_leave_their_facts_in_the_kept_counts(app, demo):
         tenant = db.session.get(Tenant, demo["demo-leuven"])
         closed = db.session.scalars(sa.select(Case).where(Case.status == CaseStatus.CLOSED)).first()
         assert closed is not None
-        year = closed.opened_at.year
 
         def totals():
             counted: dict = {}
@@ -243,7 +238,6 @@ def test_erased_records_leave_their_facts_in_the_kept_counts(app, demo):
         db.session.flush()
         assert db.session.get(Case, closed.id) is None
         assert totals() == before
-        assert year
 
 
 def test_the_audit_finds_what_subtraction_rules_alone_miss_and_suppression_closes_it():
