@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale
 
+from livc.app.demo_composition import seed_demo_legal_basis
 from livc.app.demo_meetings import seed_demo_meetings
 from livc.federation.linking import agree_link, request_link
 from livc.federation.models import FederationLink
@@ -514,6 +515,7 @@ def seed_demo_cases(tenant: Tenant) -> bool:
     seeded = False
     with _as_demo_seeder(tenant):
         _appoint_official(tenant, members[Role.COORDINATOR])
+        seed_demo_legal_basis(members)
         if not can_open_cases():
             return False
         seeder = _Seeder(members, stories, tenant.nis_codes[0] if len(tenant.nis_codes) == 1 else None)

@@ -65,7 +65,7 @@ def seed_demo_meetings(members: dict[Role, Membership]) -> bool:
     profile = cell_profile()
     if coordinator is None or profile is None:
         return False
-    table = _operational_table(members, profile.form)
+    table = operational_table(members, profile.form)
     _accepted_before(members, utcnow() - timedelta(days=42))
     seeder = _MeetingSeeder(members, table.id)
     seeder.held_five_weeks_ago()
@@ -89,7 +89,7 @@ def _accepted_before(members: dict[Role, Membership], when: datetime) -> None:
         acceptance.accepted_at = when
 
 
-def _operational_table(members: dict[Role, Membership], form: CellForm) -> Table:
+def operational_table(members: dict[Role, Membership], form: CellForm) -> Table:
     existing = next((table for table in live_tables() if serves_as_operational(table.kind)), None)
     if existing is not None:
         return existing

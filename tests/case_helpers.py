@@ -1,8 +1,11 @@
 """A cell ready to open cases, and the shortest ways through intake, weighing and a case.
 
 The legal minimum (seed 004) is present: the mayor, an information officer with a valid
-clearance and a coordinator appointed as the official; two partners sit for a CLB and an
-OCMW. In a cell of several municipalities (demo-herko) each has its mayor, and the people of
+clearance, the alderman for social affairs and a coordinator appointed as the official; two
+partners sit for a CLB and an OCMW. The legal basis before case work (seed 002, article 458ter)
+is in place too: house rules in force resting on the law of 30 July 2018, and the integrated
+cell's main table (chaired by the coordinator, nobody seated) doing the operational work;
+``ready_cell(..., table=False)`` leaves the table to the test. In a cell of several municipalities (demo-herko) each has its mayor, and the people of
 the tests live in the first one (``Cell.residence_nis``, given at the weighing). Every member
 accepted the secrecy undertaking, so pages and API answer straight away.
 """
@@ -18,7 +21,9 @@ from auth_helpers import Member, add_member
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import OrganisationKind, Role
 from livc.platform.tenancy import Tenant
-from livc.tenants.cell.models import CellForm, CellProfile
+from livc.tenants.cell.models import CellForm, CellProfile, Table, TableKind
+from livc.tenants.house_rules.models import LegalBasis
+from livc.tenants.house_rules.operations import publish_draft, update_draft
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import accept_undertaking
 from livc.tenants.signals.models import (
@@ -43,17 +48,26 @@ class Cell:
     social: Member  # OCMW, never in the team unless a test adds them
     # In a cell of several municipalities: where the people of the tests live (None: the one).
     residence_nis: str | None = None
+    alderman: Member | None = None  # the alderman for social affairs (the legal minimum)
 
     def members(self) -> list[Member]:
         return [self.coordinator, self.mayor, self.information_officer, self.partner, self.social]
 
 
-def ready_cell(app, tenant_id: int, slug: str) -> Cell:
+def publish_house_rules(actor: Membership, basis: LegalBasis = LegalBasis.LAW_2018, **consent) -> None:
+    """House rules in force (inside a tenant context): seed 001's chapters, ``basis`` as the
+    legal basis (``consent_reference``/``consent_date`` for the prosecutor's consent)."""
+    update_draft({"legal_basis": basis, **consent}, actor)
+    publish_draft(actor)
+
+
+def ready_cell(app, tenant_id: int, slug: str, *, table: bool = True) -> Cell:
     coordinator = add_member(app, tenant_id, slug, Role.COORDINATOR)
     mayor = add_member(app, tenant_id, slug, Role.MAYOR)
     officer = add_member(app, tenant_id, slug, Role.INFORMATION_OFFICER)
     partner = add_member(app, tenant_id, slug, Role.PARTNER)
     social = add_member(app, tenant_id, slug, Role.PARTNER, f"ocmw.{slug}@example.test")
+    alderman = add_member(app, tenant_id, slug, Role.SOCIAL_ALDERMAN, f"alderman.{slug}@example.test")
     with app.app_context():
         nis_codes = db.session.get(Tenant, tenant_id).nis_codes
     # A mayor for each municipality of the cell (the legal minimum of a cell of several).
@@ -68,12 +82,18 @@ def ready_cell(app, tenant_id: int, slug: str) -> Cell:
         db.session.flush()
         db.session.get(Membership, social.membership_id).organisation_id = ocmw.id
         db.session.add(CellProfile(form=CellForm.INTEGRATED, appointed_official_id=coordinator.membership_id))
-        for member in (coordinator, *mayors, officer, partner, social):
+        if table:
+            db.session.add(Table(kind=TableKind.MAIN, name="LIVC-R", chair_membership_id=coordinator.membership_id))
+        db.session.commit()
+        db.session.remove()
+    with app.test_request_context(), tenant_context(tenant_id):
+        publish_house_rules(db.session.get(Membership, coordinator.membership_id))
+        for member in (coordinator, *mayors, officer, partner, social, alderman):
             accept_undertaking(db.session.get(Membership, member.membership_id))
         db.session.commit()
         db.session.remove()
     return Cell(tenant_id, slug, coordinator, mayor, officer, partner, social,
-                residence_nis=nis_codes[0] if len(nis_codes) > 1 else None)
+                residence_nis=nis_codes[0] if len(nis_codes) > 1 else None, alderman=alderman)
 
 
 def membership(member: Member) -> Membership:
