@@ -34,7 +34,11 @@ A case is read only through :mod:`livc.tenants.cases.reading` (a
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -63,6 +67,7 @@ from livc.federation.models import (
     FederationEnrolment,
     FederationToken,
     MatchAlert,
+    PreparedTokens,
 )
 from livc.platform import audit
 from livc.platform.audit import AuditEntry
@@ -101,6 +106,10 @@ NOT_LINKED = _l("Your cell is not linked with another cell: nothing is compared.
 CASE_CLOSED = _l("A closed case is not compared with linked cells.")
 NO_IDENTITY = _l("The case has no identity of the person concerned: nothing to compare.")
 CASE_EXCLUDED = _l("A coordinator kept this case out of the federation.")
+NO_TOKENS = _l(
+    "Your cell does not keep identities, and the key custodian could not be asked when this "
+    "identity was entered: it is not compared with linked cells. Enter the identity again to compare it."
+)
 HELD = _l(
     "Matching with linked cells is held: your cell reached its weekly number of new enrolments. "
     "The platform's operators release held enrolments."
@@ -163,6 +172,12 @@ def not_enrolled_reason(case: FederatedCase) -> str | None:
     if enrolment is not None and enrolment.status in (EnrolmentStatus.PENDING, EnrolmentStatus.ENROLLED):
         return None
     identity = identity_for_matching(case.id)
+    if identity is not None and not identity.kept:
+        prepared = prepared_tokens(identity.identity_id)
+        refusal = identity_refusal(prepared.known_fields) if prepared is not None else NO_TOKENS
+        if refusal is None and prepared.tokens is None:
+            refusal = NO_TOKENS
+        return str(refusal) if refusal is not None else None
     refusal = identity_refusal(_parsed(identity).known) if identity is not None else NO_IDENTITY
     return str(refusal) if refusal is not None else None
 
@@ -340,6 +355,8 @@ def enrol_case(case_id: int) -> str:
         db.session.add(enrolment)
         db.session.flush()
     identity = identity_for_matching(case.id)  # decrypted here, for the keys only
+    if not identity.kept:  # the cell does not keep identities: the tokens made at entry
+        return _enrol_prepared(tenant_id, row, enrolment, identity.identity_id)
     parsed = _parsed(identity)
     if identity_refusal(parsed.known) is not None:
         _take_out(row, "closed")  # an identity emptied of what names a person: as a closure
@@ -367,6 +384,75 @@ def enrol_case(case_id: int) -> str:
     # Matched in this job's transaction (a retry redoes both, idempotently): one job fewer
     # between a case and its alert.
 
+    match_enrolment(enrolment.id)
+    return "enrolled"
+
+
+# --- cells that do not keep identities -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What :func:`store_tokens` reads of a parsed identity: the fields it knows."""
+
+    known: frozenset[str]
+
+
+def prepared_tokens(identity_id: int | None) -> PreparedTokens | None:
+    if identity_id is None:
+        return None
+    return db.session.scalar(sa.select(PreparedTokens).where(PreparedTokens.identity_id == identity_id))
+
+
+def prepare_tokens(identity, values, **_details) -> None:
+    """An identity entered in a cell that does not keep identities (the signals' event
+    ``identity_entered``, in the entering request): its tokens are made now, through the key
+    custodian, as its values are gone once the request ends. Only for an identity that names
+    a person (:func:`identity_refusal`): nothing else would ever be enrolled. A custodian that
+    is down or refuses does not stop the entry: the case is then not compared (its page says
+    why) until the identity is entered again."""
+    row = prepared_tokens(identity.id)
+    if row is None:
+        row = PreparedTokens(identity_id=identity.id)
+        db.session.add(row)
+    parsed = _parsed(CaseIdentity(values.get("given_names"), values.get("family_name"),
+                                  values.get("date_of_birth"), values.get("national_number"), version=""))
+    row.known, row.version = ",".join(sorted(parsed.known)), secrets.token_hex(16)
+    row.tokens = row.epoch = row.key_scheme = None
+    if identity_refusal(parsed.known) is None:
+        keys = identity_keys(parsed)
+        slug = db.session.get(Tenant, current_tenant_id()).slug
+        try:
+            custodian = custodian_for(current_app.extensions["livc.settings"])
+            epoch, tokens = custodian.tokens(slug, list(keys.values()), purpose="enrol", scheme=KEY_SCHEME)
+        except CUSTODIAN_WAITS as error:
+            log.warning("federation: tokens of an identity not kept could not be made (%s)", error_type(error))
+        else:
+            row.epoch, row.key_scheme = epoch, KEY_SCHEME
+            row.tokens = json.dumps({name: base64.b64encode(token).decode() for name, token in zip(keys, tokens, strict=True)})
+    db.session.flush()
+
+
+def _enrol_prepared(tenant_id: int, row: CaseFederation, enrolment: FederationEnrolment, identity_id: int | None) -> str:
+    """:func:`enrol_case` for an identity the cell did not keep: its prepared tokens go into the
+    index as they are (under the epoch and key scheme they were made with: they cannot be made
+    again, see federation/README.md), charged to the budget as any new tokens."""
+    prepared = prepared_tokens(identity_id)
+    if prepared is None or prepared.tokens is None or identity_refusal(prepared.known_fields) is not None:
+        _take_out(row, "closed")
+        enrolment.status = EnrolmentStatus.REMOVED
+        return "refused"
+    charged = enrolment.identity_version != prepared.version
+    if charged and enrolment.released_at is None and not _within_budget(tenant_id):
+        _hold(enrolment)
+        return "held"
+    if charged:
+        db.session.add(BudgetUse(tenant_id=tenant_id, used_at=utcnow(), released=enrolment.released_at is not None))
+    enrolment.released_at = None
+    enrolment.enrolled_at = enrolment.enrolled_at or utcnow()
+    tokens = {name: base64.b64decode(token) for name, token in json.loads(prepared.tokens).items()}
+    store_tokens(enrolment, _Known(prepared.known_fields), tokens, prepared.epoch, prepared.version)
+    enrolment.key_scheme = prepared.key_scheme
     match_enrolment(enrolment.id)
     return "enrolled"
 

@@ -261,6 +261,31 @@ class CaseFederation(TenantScoped, db.Model):
         return record_scope("case", self.case_id)
 
 
+class PreparedTokens(TenantScoped, db.Model):
+    """Inside a cell that does not keep identities: an identity's tokens, made through the key
+    custodian when it was entered (its values are gone afterwards), waiting for a case of it to
+    be enrolled. Tokens, key scheme and epoch, the fields the identity knew, never a value; see
+    federation/README.md, "Cells that do not keep identities"."""
+
+    __tablename__ = "prepared_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("identities.id", ondelete="CASCADE"), unique=True)
+    epoch: Mapped[int | None]
+    key_scheme: Mapped[int | None]
+    known: Mapped[str] = mapped_column(sa.String(80), default="")
+    # Changes with every entry: an enrolment charged to the budget when it differs.
+    version: Mapped[str] = mapped_column(sa.String(64))
+    # {"key name": "base64 token", ...}; None when the custodian could not be asked at entry,
+    # or the identity does not name a person (nothing to compare).
+    tokens: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def known_fields(self) -> frozenset[str]:
+        return frozenset(field for field in self.known.split(",") if field)
+
+
 # --- cooperation ------------------------------------------------------------------------------
 # After both cells confirmed an alert, their coordinators (and, when both cells agree, their
 # cleared information officers) talk in a shared thread; when a person moves, a closed case is

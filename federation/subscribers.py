@@ -18,6 +18,7 @@ from livc.tenants import panels as cell_pages
 from livc.tenants.cases import events
 from livc.tenants.cases.reading import federated
 from livc.tenants.meetings import agenda
+from livc.tenants.signals.events import identity_entered
 
 
 def _enrol(case, **_details) -> None:
@@ -55,6 +56,7 @@ def connect() -> None:
     events.case_identity_changed.connect(_enrol)
     events.case_closed.connect(_closed)
     events.case_erased.connect(_erased)
+    identity_entered.connect(enrolment.prepare_tokens)
     agenda.agenda_wanted.connect(_match_alerts_for_agenda)
     cell_pages.dashboard_wanted.connect(panels.dashboard_panels)
     cell_pages.case_panels_wanted.connect(panels.case_panels)

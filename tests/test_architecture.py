@@ -106,7 +106,7 @@ def test_the_loop_finder_finds_a_loop():
 FEDERATION_READS = {
     "livc.tenants.web", "livc.tenants.access", "livc.tenants.cases.events", "livc.tenants.cases.reading",
     "livc.tenants.members.reading", "livc.tenants.meetings.agenda", "livc.tenants.panels",
-    "livc.tenants.signals.intake",
+    "livc.tenants.signals.intake", "livc.tenants.signals.events",
 }
 
 

@@ -385,7 +385,7 @@ def api_case_residence(case_id: int):
 @guard(Action.CASE_READ, load=load_case)
 def api_case_identity_reveal(case_id: int):
     """The identity of the person concerned, for this one answer (audited, never cached)."""
-    return no_store_answer(identity=reveal_identity(g.resource, g.membership))
+    return no_store_answer(identity=apply_or_422(reveal_identity, g.resource, g.membership))
 
 
 @blueprint.put("/api/cases/<int:case_id>/identity")

@@ -88,6 +88,7 @@ from livc.tenants.signals.operations import (
     identity_values,
     next_reference,
     raise_faults,
+    not_kept_reason,
     write_identity,
 )
 from livc.tenants.signals.territory import in_territory, territory_codes
@@ -335,7 +336,11 @@ def change_identity(case: Case, actor: Membership, values: Mapping[str, Any]) ->
 
 
 def reveal_identity(case: Case, actor: Membership) -> dict[str, str | None]:
-    """The identity of the person concerned, for this one answer, and the audit entry for it."""
+    """The identity of the person concerned, for this one answer, and the audit entry for it.
+    Refused, saying why, in a cell that does not keep identities (its house rules)."""
+    reason = not_kept_reason()
+    if reason is not None:
+        raise_faults({"_schema": [reason]})
     audit.record("case.identity_revealed", subject=subject_of(case))
     identity = case.identity
     return {name: (getattr(identity, name) if identity is not None else None) for name in IDENTITY_FIELDS}

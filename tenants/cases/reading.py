@@ -60,6 +60,10 @@ class CaseIdentity:
     date_of_birth: str | None
     national_number: str | None
     version: str
+    identity_id: int | None = None
+    # False in a cell that does not keep identities: no value above, its tokens were made when
+    # it was entered (the federation's prepared tokens, by ``identity_id``).
+    kept: bool = True
 
 
 def federated(case: Case) -> FederatedCase:
@@ -115,6 +119,8 @@ def identity_for_matching(case_id: int) -> CaseIdentity | None:
         date_of_birth=identity.date_of_birth,
         national_number=identity.national_number,
         version=digest.hexdigest(),
+        identity_id=identity.id,
+        kept=not identity.empty,
     )
 
 

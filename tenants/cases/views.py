@@ -436,7 +436,10 @@ def case_identity_reveal(case_id: int):
     case = g.resource
     if request.form.get("reveal") != "yes":
         return _case_page(case, 422, {"_schema": [str(REVEAL_CONFIRM)]}, failed="reveal")
-    identity = reveal_identity(case, g.membership)
+    try:
+        identity = reveal_identity(case, g.membership)
+    except ValidationError as error:  # the cell does not keep identities: the page says why
+        return _case_page(case, 422, field_messages(error), failed="reveal")
     return _page("tenants/case_identity.html", case=case, identity=identity, fields=IDENTITY_LABELS)
 
 

@@ -156,6 +156,9 @@ class HouseRules(TenantScoped, db.Model):
     published_at: Mapped[datetime | None]
     # The undertaking version members accept to accept this version of the rules.
     undertaking_version: Mapped[int | None]
+    # Data minimisation (issue 18): False, identities are not kept; the identity entered becomes
+    # the cell's blind indexes and the federation's tokens only (tenants/signals/operations.py).
+    identities_kept: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     drafted_by: Mapped[Membership | None] = relationship(foreign_keys=[drafted_by_id])
     published_by: Mapped[Membership | None] = relationship(foreign_keys=[published_by_id])

@@ -36,6 +36,7 @@ from livc.platform import audit
 from livc.platform.db import current_tenant_id, db
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
+from livc.tenants.house_rules.events import rules_published
 from livc.tenants.house_rules.models import (
     CHAPTER_KEYS,
     CHAPTERS,
@@ -69,6 +70,13 @@ NO_DRAFT = _l("There is no draft of the house rules. Start one first.")
 
 def rules_in_force() -> HouseRules | None:
     return db.session.scalar(sa.select(HouseRules).where(HouseRules.status == HouseRulesStatus.PUBLISHED))
+
+
+def identities_kept() -> tuple[bool, int | None]:
+    """Whether the cell keeps the identities of the people concerned (the rules in force say;
+    kept until rules say otherwise), and the version of the rules that says so (or None)."""
+    rules = rules_in_force()
+    return (True, None) if rules is None else (rules.identities_kept, rules.version)
 
 
 def current_draft() -> HouseRules | None:
@@ -204,7 +212,7 @@ def start_draft(actor: Membership) -> HouseRules:
         "drafted_by_id": actor.id, "created_at": now, "updated_at": now,
     }
     if in_force is not None:
-        for name in (*CHAPTER_KEYS, "legal_basis", *CONSENT_FIELDS):
+        for name in (*CHAPTER_KEYS, "legal_basis", *CONSENT_FIELDS, "identities_kept"):
             value = getattr(in_force, name)
             values[name] = value.value if isinstance(value, enum.Enum) else value
     else:
@@ -238,6 +246,8 @@ def update_draft(changes: Mapping[str, Any], actor: Membership) -> list[str]:
     draft = start_draft(actor)
     new: dict[str, Any] = {key: _tidy_text(changes[key]) for key in CHAPTER_KEYS if key in changes}
     new["legal_basis"] = changes.get("legal_basis", draft.legal_basis)
+    if changes.get("identities_kept") is not None:
+        new["identities_kept"] = bool(changes["identities_kept"])
     if new["legal_basis"] == LegalBasis.PROSECUTOR_CONSENT:
         reference = changes.get("consent_reference", draft.consent_reference)
         new["consent_reference"] = " ".join((reference or "").split()) or None
@@ -297,6 +307,7 @@ def publish_draft(actor: Membership) -> HouseRules:
             "superseded_version": previous.version if previous is not None else None,
         },
     )
+    rules_published.send(draft, previous=previous)
     return draft
 
 

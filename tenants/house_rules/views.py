@@ -59,6 +59,12 @@ FIELD_LABELS = {
     "consent_date": _l("Date of the consent"),
 }
 
+IDENTITY_OPTIONS = [
+    ("true", _l("Kept, encrypted: a member may show a case's identity, each time audited")),
+    ("false", _l("Not kept: entered once, turned into the cell's look-up indexes and the federation's "
+                 "tokens, never stored; the case lives by its code")),
+]
+
 # --- what is accepted and answered -------------------------------------------------------------
 
 # One schema for the edit form and the API: a draft may leave any field empty (None clears it).
@@ -76,6 +82,8 @@ DraftSchema = FieldSchema.from_dict(
             allow_none=True, validate=validate.Length(max=CONSENT_REFERENCE_MAX, error=AT_MOST)
         ),
         "consent_date": fields.Date(allow_none=True, error_messages=DATE_ERRORS),
+        # Data minimisation (issue 18): left out or None, unchanged.
+        "identities_kept": fields.Boolean(allow_none=True, error_messages={"invalid": _l("Choose one of the options.")}),
     },
     name="DraftSchema",
 )
@@ -99,6 +107,7 @@ HouseRulesOut = VersionOut.from_dict(
         ),
         "consent_reference": fields.String(),
         "consent_date": fields.Date(),
+        "identities_kept": fields.Boolean(),
         **{key: fields.String() for key in CHAPTER_KEYS},
         "drafted_by": fields.Integer(attribute="drafted_by_id"),
         "published_by": fields.Integer(attribute="published_by_id"),
@@ -142,6 +151,7 @@ def _form_context(draft: HouseRules, **extra: Any) -> dict:
         "legal_bases": list(LEGAL_BASIS_LABELS.items()),
         "chapter_max": CHAPTER_MAX,
         "consent_reference_max": CONSENT_REFERENCE_MAX,
+        "identity_options": IDENTITY_OPTIONS,
         **extra,
     }
 

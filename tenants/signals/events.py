@@ -12,3 +12,9 @@ _signals = Namespace()
 
 #: The signal is about to be erased: its rows and key go in the same transaction.
 signal_erased = _signals.signal("signal-erased")
+
+#: An identity was entered in a cell that does not keep identities (sender: the identity, its
+#: ciphertexts empty; ``values``: what was entered, in memory only). The federation makes its
+#: tokens from it now, as nothing will be left to make them from later (federation/README.md,
+#: "Cells that do not keep identities").
+identity_entered = _signals.signal("identity-entered")

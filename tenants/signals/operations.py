@@ -30,8 +30,11 @@ from livc.platform.keys import blind_index, normalise_for_index
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
+from livc.tenants.house_rules.events import rules_published
+from livc.tenants.house_rules.operations import identities_kept
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import active_members
+from livc.tenants.signals.events import identity_entered
 from livc.tenants.signals.mail import notify_urgent_signal
 from livc.tenants.signals.models import (
     CODE_PREFIX_MAX,
@@ -179,11 +182,33 @@ def identity_values(values: Mapping[str, Any]) -> dict[str, str | None]:
 
 
 def write_identity(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
-    """Create or change an identity; the name's extra blind indexes follow the fields."""
+    """Create or change an identity; the name's extra blind indexes follow the fields.
+
+    When the cell does not keep identities (house rules), the values entered become the blind
+    indexes and, for the federation, its tokens (:data:`identity_entered`), and nothing else:
+    no ciphertext. What was entered before cannot be read back, so a change is a new entry,
+    whole: a field not given is then unknown."""
+    if not identities_kept()[0]:
+        return _index_only(identity, values)
     if identity is None:
         if not any(values.values()):
             return None
         identity = Identity()
+IDENTITY_CIPHERTEXTS = tuple(f"{name}_ciphertext" for name in IDENTITY_FIELDS)
+NOT_KEPT = _l(
+    "The identity is not shown: the cell chose not to keep the identities of the people concerned "
+    "(house rules, version %(version)s). The case is known by its code; \"is this person known "
+    "here?\" still answers."
+)
+
+
+def not_kept_reason() -> str | None:
+    """Why no identity can be shown in this cell (a translated sentence), or None when the cell
+    keeps identities (the house rules in force decide)."""
+    kept, version = identities_kept()
+    return None if kept else str(NOT_KEPT % {"version": version})
+
+
         db.session.add(identity)
         db.session.flush()  # the record's key scope needs its id
     for name, value in values.items():
@@ -202,6 +227,50 @@ CHANNELS_BY_ROLE = {
     Role.COORDINATOR: (SignalChannel.FORM, SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON),
     Role.INFORMATION_OFFICER: (SignalChannel.FORM, SignalChannel.LTF_REFERRAL),
 }
+def _index_only(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
+    """The identity as a cell that does not keep identities holds it: blind indexes only."""
+    if identity is None:
+        if not any(values.values()):
+            return None
+        identity = Identity()
+        db.session.add(identity)
+        db.session.flush()
+    given, family = values.get("given_names") or "", values.get("family_name") or ""
+    number = values.get("national_number") or ""
+    for column in IDENTITY_CIPHERTEXTS:
+        setattr(identity, column, None)
+
+    def index(value: str, field: str) -> str | None:
+        return blind_index(value, field) if normalise_for_index(value) else None
+
+    both = given and family and normalise_for_index(given + family)
+    identity.family_name_index = index(family, "family_name")
+    identity.national_number_index = index(number, "national_number")
+    identity.full_name_index = blind_index(given + family, "full_name") if both else None
+    identity.reversed_name_index = blind_index(family + given, "full_name") if both else None
+    identity.updated_at = utcnow()
+    identity_entered.send(identity, values={name: values.get(name) for name in IDENTITY_FIELDS})
+    return identity
+
+
+def _rules_published(rules, previous=None, **_details) -> None:
+    """Rules that stop keeping identities erase those kept so far, in the same transaction:
+    their ciphertexts go, their blind indexes stay ("is this person known here?" still answers).
+    Audited with the count and the version."""
+    was_kept = previous is None or previous.identities_kept
+    if rules.identities_kept or not was_kept:
+        return
+    kept = sa.or_(*(getattr(Identity, column).is_not(None) for column in IDENTITY_CIPHERTEXTS))
+    erased = db.session.execute(
+        sa.update(Identity).where(Identity.tenant_id == current_tenant_id(), kept).values(**{column: None for column in IDENTITY_CIPHERTEXTS}, updated_at=utcnow())
+    ).rowcount
+    audit.record("identities.erased_by_house_rules", subject=f"houserules:{rules.id}",
+                 details={"version": rules.version, "identities": erased})
+
+
+rules_published.connect(_rules_published)
+
+
 
 
 def channels_for(role: Role) -> tuple[SignalChannel, ...]:

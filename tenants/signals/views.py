@@ -64,6 +64,7 @@ from livc.tenants.signals.operations import (
     channels_for,
     find_signal,
     read_signal,
+    not_kept_reason,
     signals_recorded_by,
     submit_signal,
 )
@@ -84,6 +85,11 @@ from livc.tenants.web import (
 )
 
 SETTINGS_EMPTY = _l("Send at least one setting to change.")
+
+# What pages show of a piece of information shared orally only (signals, notes, minutes).
+blueprint.add_app_template_global(ORAL_ONLY_SHOWN, "oral_only_shown")
+# Why no identity is shown in this cell, or None (the case page asks; house rules decide).
+blueprint.add_app_template_global(not_kept_reason, "identity_not_kept_reason")
 
 MONTHS_REQUIRED = _l("Give the months after closure at which a closed case is reviewed, e.g. 6,12.")
 
