@@ -40,7 +40,7 @@ from livc.platform.db import db
 from livc.platform.logs import configure_logging
 from livc.platform.settings import Settings, load_settings
 from livc.tenants.cases import api as case_api  # noqa: F401
-from livc.tenants.cases import feedback_views, search_views, weighing_views  # noqa: F401
+from livc.tenants.cases import feedback_views, ltf_card_views, search_views, weighing_views  # noqa: F401
 from livc.tenants.cases import models as case_models  # noqa: F401
 from livc.tenants.cases import views as case_views  # noqa: F401
 from livc.tenants.cell import models as cell_models  # noqa: F401

@@ -43,6 +43,8 @@ class Action(enum.StrEnum):
     PERSON_SEARCH = "person.search"
     POLICE_INFO_READ = "police_info.read"
     LTF_LIAISON = "ltf.liaison"  # the information officer's part with the Local Task Force
+    LTF_CARD_READ = "ltf_card.read"  # the LTF's information cards on a case (police information)
+    LTF_CARD_RECORD = "ltf_card.record"  # recording one: the cleared information officer
     FEDERATION_MANAGE = "federation.manage"
     FEDERATION_COOPERATE = "federation.cooperate"
     SETUP_MANAGE = "setup.manage"
@@ -77,7 +79,7 @@ CONTENT_ACTIONS = frozenset({
     Action.CELL_ENTER, Action.CASE_SEE_CODE, Action.CASE_READ, Action.CASE_WORK, Action.CASE_MANAGE,
     Action.CASE_SETTINGS_MANAGE, Action.SIGNAL_SUBMIT, Action.SIGNAL_READ, Action.SIGNAL_WEIGH,
     Action.PERSON_SEARCH, Action.POLICE_INFO_READ, Action.FEDERATION_MANAGE, Action.FEDERATION_COOPERATE,
-    Action.DECISIONS_TAKE, Action.LTF_LIAISON,
+    Action.DECISIONS_TAKE, Action.LTF_LIAISON, Action.LTF_CARD_READ, Action.LTF_CARD_RECORD,
     Action.MEETING_ORGANISE, Action.MONITORING_VIEW, Action.STRATEGY_VIEW, Action.STRATEGY_WORK,
 })
 
@@ -337,6 +339,29 @@ def _ltf_liaison(person: Person, _resource: object | None) -> Decision:
     if not person.clearance_valid:
         return deny("security clearance missing or expired")
     return allow("information officer with a valid clearance")
+
+
+# Seed 004: the LTF's information cards reach the cell through the information officer, the
+# only member who needs a security clearance; they are police information (seed 000: shared on
+# a need-to-know basis). The reasons name the rule and its seed: the pages show them.
+LTF_CARD_READ_RULE = "LTF information cards are police information: for the coordinator and the information officer with a valid security clearance (seed 004)"
+LTF_CARD_RECORD_RULE = "only the information officer with a valid security clearance records the LTF's information cards (seed 004)"
+
+
+@rule(Action.LTF_CARD_READ)
+def _ltf_card_read(person: Person, _resource: object | None) -> Decision:
+    if person.role == Role.COORDINATOR:
+        return allow("coordinator")
+    if person.role == Role.INFORMATION_OFFICER and person.clearance_valid:
+        return allow("information officer with a valid clearance")
+    return deny(LTF_CARD_READ_RULE)
+
+
+@rule(Action.LTF_CARD_RECORD)
+def _ltf_card_record(person: Person, _resource: object | None) -> Decision:
+    if person.role == Role.INFORMATION_OFFICER and person.clearance_valid:
+        return allow("information officer with a valid clearance")
+    return deny(LTF_CARD_RECORD_RULE)
 
 
 @rule(Action.FEDERATION_COOPERATE)

@@ -21,6 +21,7 @@ from livc.admin.operators.models import OperatorRole
 from livc.platform.db import db, tenant_context
 from livc.platform.policy import Action, OperatorAction
 from livc.platform.roles import OrganisationKind, Role
+from livc.tenants.cases.ltf_cards import LtfCard, ThreatLevel
 from livc.tenants.cases.models import (
     Case,
     CaseTeamMember,
@@ -86,6 +87,10 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     Action.POLICE_INFO_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
     # Delivering the feedback form to the LTF, printing it, recording the answer: the police member.
     Action.LTF_LIAISON: frozenset({Role.INFORMATION_OFFICER}),
+    # The LTF's information cards (seed 004): read by the coordinator and the cleared information
+    # officer, recorded by that information officer only.
+    Action.LTF_CARD_READ: frozenset({Role.COORDINATOR, Role.INFORMATION_OFFICER}),
+    Action.LTF_CARD_RECORD: frozenset({Role.INFORMATION_OFFICER}),
     Action.FEDERATION_MANAGE: frozenset({Role.COORDINATOR}),
     # The thread with another cell: the cleared information officer reaches the pages; the
     # federation lets them in a thread only when both cells agreed (tests/test_federation_cooperation.py).
@@ -203,9 +208,11 @@ def _case_world(members) -> dict[str, int]:
     review = Review(case_id=case.id, kind=ReviewKind.FOLLOW_UP, due_on=case.next_review_on)
     feedback = LtfFeedback(case_id=case.id)
     note = ProgressNote(case_id=case.id, visibility=NoteVisibility.TEAM, body_ciphertext="")
-    db.session.add_all([*team, measure, review, feedback, note])
+    card = LtfCard(case_id=case.id, card_date=date.today(), reference="LTF-900", threat_level=ThreatLevel.LEVEL_2,
+                   erase_after=date.today() + timedelta(days=365), summary_ciphertext="")
+    db.session.add_all([*team, measure, review, feedback, note, card])
     db.session.flush()
-    measure.description, note.body = "Target measure", "Target note"
+    measure.description, note.body, card.summary = "Target measure", "Target note", "Target card"
     # A withdrawn proposal: its pages answer every member of the table, and no request changes it.
     decision = Proposal(kind=DecisionKind.WEIGHING, subject_type="signal", subject_id=signal.id,
                         subject_code=signal.reference, status=DecisionStatus.WITHDRAWN,
@@ -215,7 +222,8 @@ def _case_world(members) -> dict[str, int]:
     decision.payload = {"decision": "insufficient", "flag": "green", "rationale": "Target rationale"}
     db.session.flush()
     return {"signal_id": signal.id, "case_id": case.id, "team_member_id": team[0].id, "measure_id": measure.id,
-            "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id, "decision_id": decision.id}
+            "review_id": review.id, "feedback_id": feedback.id, "note_id": note.id, "decision_id": decision.id,
+            "card_id": card.id}
 
 
 def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:

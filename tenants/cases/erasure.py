@@ -16,6 +16,7 @@ from livc.platform import audit
 from livc.platform.db import db
 from livc.platform.keys import destroy_key, record_scope
 from livc.tenants.cases import events
+from livc.tenants.cases.ltf_cards import erase_case_cards
 from livc.tenants.cases.models import (
     Case,
     CaseStatus,
@@ -41,6 +42,7 @@ def erase_case(case: Case) -> None:
                   case.target_group.value)
     for signal in db.session.scalars(sa.select(Signal).where(Signal.case_id == case_id)).all():
         erase_signal(signal, tally=False)
+    erase_case_cards(case_id)  # the LTF's information cards, and their own keys
     feedback_ids = sa.select(LtfFeedback.id).where(LtfFeedback.case_id == case_id)
     db.session.execute(sa.delete(FeedbackApproval).where(FeedbackApproval.feedback_id.in_(feedback_ids)))
     for model in (LtfFeedback, ProgressNote, Measure, Review, CaseTeamMember):

@@ -34,6 +34,7 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
 from livc.tenants.cases.feedback_pdf import PrintedForm, feedback_pdf, printed_answers
 from livc.tenants.cases.loads import load_any_feedback, load_case, load_feedback_case
+from livc.tenants.cases.ltf_card_views import feedback_card_refs, printed_card_refs
 from livc.tenants.cases.models import FURTHER_LABELS, PHASE_LABELS, Case, LtfFeedback
 from livc.tenants.cases.operations import (
     approval_state,
@@ -138,6 +139,7 @@ def _feedback_context(case: Case, feedback: LtfFeedback) -> dict:
         "releasable": manage and not feedback.released and not faults,
         "release_faults": _fault_list(faults) if state.complete else [],
         "answer": ltf_answer(g.person, feedback),
+        "ltf_cards": feedback_card_refs(feedback),
     }
 
 
@@ -240,7 +242,7 @@ def _ltf_page(case: Case, feedback: LtfFeedback, status: int = 200, errors: dict
     return _page("tenants/case_ltf_feedback.html", status, errors, case=case, feedback=feedback,
                  state=approval_state(case, feedback), questions=FEEDBACK_QUESTIONS,
                  liaison=bool(decide(g.person, Action.LTF_LIAISON)), answer=ltf_answer(g.person, feedback),
-                 now=utcnow())
+                 now=utcnow(), ltf_cards=feedback_card_refs(feedback))
 
 
 def _to_ltf_page(feedback: LtfFeedback):
@@ -288,7 +290,8 @@ def _printed(case: Case, feedback: LtfFeedback) -> PrintedForm:
                    date=format_date(feedback.released_at))),
             str(_l("Confidential: shared under article 458ter of the Criminal Code. Cases by code only.")),
         ],
-        answers=printed_answers(FEEDBACK_QUESTIONS, feedback, str(_l("Not answered."))),
+        answers=printed_answers(FEEDBACK_QUESTIONS, feedback, str(_l("Not answered.")))
+        + [(str(_l("LTF information cards the form refers to")), printed_card_refs(feedback) or str(_l("None.")))],
     )
 
 

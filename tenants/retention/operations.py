@@ -8,7 +8,9 @@ anonymous tally (year, outcome, target group). What is due:
 - a closed case from its ``erase_after`` day: the cell's retention period after closure, and
   never before its last review after closure;
 - a signal referred elsewhere or closed for insufficient elements, the cell's signal retention
-  period after the decision. Signals that led to a case go with the case.
+  period after the decision. Signals that led to a case go with the case;
+- an information card of the LTF, 12 months after the card's date or with its case, whichever
+  comes first (:mod:`livc.tenants.cases.ltf_cards`); police information, so not in the report.
 
 A periodic job runs this every night per cell; :func:`retention_report` answers "what would
 be erased" without erasing (the coordinator's page and ``livc retention --dry-run``).
@@ -26,6 +28,7 @@ from livc.platform.db import db
 from livc.platform.jobs import task
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.erasure import erase_case
+from livc.tenants.cases.ltf_cards import erase_due_cards
 from livc.tenants.cases.models import Case, CaseStatus, Measure, Review
 from livc.tenants.cases.operations import add_months
 from livc.tenants.retention.mail import notify_due
@@ -82,6 +85,8 @@ def apply_retention(today: date | None = None, *, dry_run: bool = False) -> list
     due = retention_report(today)
     if dry_run:
         return due
+    # The LTF's information cards have a retention of their own (ltf_cards.CARD_RETENTION_MONTHS).
+    cards = erase_due_cards(today)
     for item in due:
         if item.kind == "case":
             case = db.session.get(Case, item.record_id)
@@ -91,10 +96,11 @@ def apply_retention(today: date | None = None, *, dry_run: bool = False) -> list
             signal = db.session.get(Signal, item.record_id)
             if signal is not None:
                 erase_signal(signal)
-    if due:
+    if due or cards:
         audit.record("retention.applied", details={
             "cases": sum(1 for item in due if item.kind == "case"),
             "signals": sum(1 for item in due if item.kind == "signal"),
+            "ltf_cards": cards,
         })
     return due
 
