@@ -36,12 +36,14 @@ from livc.tenants.cases.loads import (
     load_case,
     load_feedback_case,
     load_measure_case,
+    load_note_case,
     load_review_case,
     load_team_member_case,
 )
 from livc.tenants.cases.models import (
     CLOSURE_LABELS,
     FURTHER_LABELS,
+    MEASURE_CATEGORY_LABELS,
     MEASURE_STATUS_LABELS,
     PHASE_LABELS,
     REVIEW_KIND_LABELS,
@@ -55,6 +57,7 @@ from livc.tenants.cases.models import (
     FeedbackStatus,
     FurtherFollowUp,
     LtfFeedback,
+    MeasureCategory,
     MeasureStatus,
     NoteVisibility,
     ReviewKind,
@@ -71,6 +74,7 @@ from livc.tenants.cases.operations import (
     change_case,
     change_identity,
     change_measure,
+    change_note_registration,
     change_residence,
     check_municipality_filter,
     close_case,
@@ -100,6 +104,7 @@ from livc.tenants.cases.schemas import (
     FeedbackSchema,
     MeasureChangeSchema,
     MeasureSchema,
+    NoteRegistrationSchema,
     NoteSchema,
     ReviewSchema,
     TeamMemberSchema,
@@ -115,6 +120,7 @@ from livc.tenants.signals.models import (
     FlagLevel,
     FollowUpKind,
 )
+from livc.tenants.signals.registration import ORAL_ONLY_SHOWN, REGISTRATION_LABELS, Registration
 from livc.tenants.signals.schemas import IdentitySchema
 from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store_answer
 
@@ -218,6 +224,8 @@ class MeasureOut(Schema):
     due_on = fields.Date()
     status = enum_value(MeasureStatus)
     status_label = fields.Function(lambda measure: label_of(MEASURE_STATUS_LABELS, measure.status))
+    category = enum_value(MeasureCategory)
+    category_label = fields.Function(lambda measure: label_of(MEASURE_CATEGORY_LABELS, measure.category))
     open = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -229,6 +237,13 @@ class NoteOut(Schema):
     author = fields.Function(lambda note: note.author.account.display_name if note.author else None)
     visibility = enum_value(NoteVisibility)
     visibility_label = fields.Function(lambda note: label_of(VISIBILITY_LABELS, note.visibility))
+    brought_by_id = fields.Integer()
+    brought_by = fields.Function(lambda note: note.brought_by.account.display_name if note.brought_by else None)
+    registration = enum_value(Registration)
+    # Shared orally only: no body, "shared orally, not registered".
+    registration_label = fields.Function(
+        lambda note: str(ORAL_ONLY_SHOWN) if note.registration == Registration.ORAL_ONLY
+        else label_of(REGISTRATION_LABELS, note.registration))
     created_at = fields.DateTime()
     body = fields.String()
 
@@ -445,6 +460,15 @@ def api_case_measure_change(case_id: int, measure_id: int):
 def api_case_note_add(case_id: int):
     note = apply_or_422(add_note, g.resource, g.membership, load_body(NoteSchema()))
     return no_store_answer(201, note=NoteOut().dump(note))
+
+
+@blueprint.put("/api/cases/<int:case_id>/notes/<int:note_id>/registration")
+@guard(Action.CASE_WORK, load=load_note_case)
+def api_case_note_registration(case_id: int, note_id: int):
+    """The partner who brought the note changes their choice: ``registered`` with the ``body``,
+    or ``oral_only`` (the body is erased)."""
+    note = apply_or_422(change_note_registration, g.resource, g.note, g.membership, load_body(NoteRegistrationSchema()))
+    return no_store_answer(note=NoteOut().dump(note))
 
 
 # --- reviews and closure -----------------------------------------------------------------------

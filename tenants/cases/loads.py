@@ -16,6 +16,7 @@ from livc.tenants.cases.operations import (
     find_case,
     find_feedback,
     find_measure,
+    find_note,
     find_review,
     find_team_member,
 )
@@ -43,6 +44,10 @@ def load_team_member_case(case_id: int, team_member_id: int) -> Case:
 
 def load_measure_case(case_id: int, measure_id: int) -> Case:
     return _part_of_case(case_id, find_measure, measure_id, "measure")
+
+
+def load_note_case(case_id: int, note_id: int) -> Case:
+    return _part_of_case(case_id, find_note, note_id, "note")
 
 
 def load_review_case(case_id: int, review_id: int) -> Case:

@@ -44,6 +44,7 @@ from livc.tenants.signals.models import (
     TargetGroup,
     membership_column,
 )
+from livc.tenants.signals.registration import Registration, registration_column
 
 # Case id -> memberships at a meeting with the case on its agenda: registered by the meetings
 # domain, which sits above this one (the policy's "on the agenda of a meeting attended").
@@ -114,6 +115,37 @@ MEASURE_STATUS_LABELS = {
     MeasureStatus.CANCELLED: _l("Cancelled"),
 }
 OPEN_MEASURE_STATUSES = (MeasureStatus.PLANNED, MeasureStatus.IN_PROGRESS)
+
+
+class MeasureCategory(enum.StrEnum):
+    """What kind of measure (seeds 000 and 004: *begeleidings-, bestuurlijke en strafrechtelijke
+    maatregelen*), so that the monitoring counts them. Measures from before the categories are
+    "not recorded"; a new measure always has one of the others."""
+
+    GUIDANCE = "guidance"  # *begeleiding*
+    CARE = "care"  # *zorg*: psychological help, family support
+    EDUCATION = "education"  # *onderwijs*
+    WORK = "work"  # *werk*
+    HOUSING = "housing"  # *huisvesting*
+    ADMINISTRATIVE = "administrative"  # *bestuurlijke maatregel*
+    JUDICIAL_PENAL = "judicial_penal"  # *gerechtelijke of strafrechtelijke maatregel*
+    POLICE = "police"  # *politionele opvolging*
+    NOT_RECORDED = "not_recorded"
+
+
+MEASURE_CATEGORY_LABELS = {
+    MeasureCategory.GUIDANCE: _l("Guidance"),
+    MeasureCategory.CARE: _l("Care"),
+    MeasureCategory.EDUCATION: _l("Education"),
+    MeasureCategory.WORK: _l("Work"),
+    MeasureCategory.HOUSING: _l("Housing"),
+    MeasureCategory.ADMINISTRATIVE: _l("Administrative measure"),
+    MeasureCategory.JUDICIAL_PENAL: _l("Judicial or penal measure"),
+    MeasureCategory.POLICE: _l("Police follow-up"),
+    MeasureCategory.NOT_RECORDED: _l("Category not recorded"),
+}
+#: The categories a measure is given (not "not recorded").
+CHOSEN_MEASURE_CATEGORIES = tuple(category for category in MeasureCategory if category != MeasureCategory.NOT_RECORDED)
 
 
 class NoteVisibility(enum.StrEnum):
@@ -294,6 +326,9 @@ class Measure(TenantScoped, db.Model):
     )
     due_on: Mapped[date | None] = mapped_column(index=True)
     status: Mapped[MeasureStatus] = mapped_column(value_enum(MeasureStatus), default=MeasureStatus.PLANNED)
+    category: Mapped[MeasureCategory] = mapped_column(
+        value_enum(MeasureCategory), default=MeasureCategory.NOT_RECORDED, server_default=MeasureCategory.NOT_RECORDED.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = membership_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -323,11 +358,16 @@ class ProgressNote(TenantScoped, db.Model):
     author_id: Mapped[int | None] = membership_column()
     visibility: Mapped[NoteVisibility] = mapped_column(value_enum(NoteVisibility))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    body_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    # The partner who brought it (the author, unless recorded for another) and their choice
+    # (seed 001): oral only keeps no body, only that it was discussed.
+    brought_by_id: Mapped[int | None] = membership_column()
+    registration: Mapped[Registration] = registration_column()
+    body_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
 
     body = EncryptedField("body_ciphertext")
 
-    author: Mapped[Membership | None] = relationship()
+    author: Mapped[Membership | None] = relationship(foreign_keys=[author_id])
+    brought_by: Mapped[Membership | None] = relationship(foreign_keys=[brought_by_id])
 
     @property
     def key_scope(self) -> str:

@@ -58,6 +58,7 @@ from livc.tenants.cases.models import (
     FurtherFollowUp,
     LtfFeedback,
     Measure,
+    MeasureCategory,
     MeasureStatus,
     NoteVisibility,
     ProgressNote,
@@ -87,10 +88,11 @@ from livc.tenants.signals.operations import (
     coerce,
     identity_values,
     next_reference,
-    raise_faults,
     not_kept_reason,
+    raise_faults,
     write_identity,
 )
+from livc.tenants.signals.registration import Registration, change_faults, recording_faults
 from livc.tenants.signals.territory import in_territory, territory_codes
 
 MOVED_TO_REQUIRED = _l("Choose the municipality the person moved to.")
@@ -103,8 +105,10 @@ GUEST_UNTIL_REQUIRED = _l("A guest expert joins for a limited time: give the las
 UNTIL_AFTER_GUEST_END = _l("A guest expert's time in the team ends at the latest when their invitation ends.")
 UNTIL_IN_PAST = _l("This date is in the past.")
 UNKNOWN_ORGANISATION = _l("Choose an organisation of the cell.")
+NOT_A_BRINGER = _l("Choose a member of the case team.")
 STATUS_ONLY = _l("Only the coordinator changes this; the partner responsible for the measure changes its status.")
 MEASURE_CLOSED = _l("A done or cancelled measure is no longer changed: add a new one.")
+CATEGORY_REQUIRED = _l("Choose the category of the measure.")
 OPEN_MEASURES_WHY = _l(
     "Measures of the plan are still open: say why the case closes with them open (they are "
     "cancelled with the closure)."
@@ -490,15 +494,25 @@ def _measure_faults(case: Case, values: Mapping[str, Any], creating: bool) -> Fa
     if creating or "organisation_id" in values:
         if db.session.get(Organisation, values.get("organisation_id") or 0) is None:
             add_fault(faults, "organisation_id", UNKNOWN_ORGANISATION)
+    if creating or "category" in values:
+        # Only measures from before the categories are "not recorded" (the monitoring counts them).
+        if values.get("category") in (None, MeasureCategory.NOT_RECORDED):
+            add_fault(faults, "category", CATEGORY_REQUIRED)
     return faults
 
 
+def measure_faults(case: Case, values: Mapping[str, Any]) -> Faults:
+    """What is wrong with a new measure of ``case`` (its values coerced), without adding it:
+    a plan of several measures is checked whole before any is added."""
+    return _measure_faults(case, values, creating=True)
+
+
 def add_measure(case: Case, actor: Membership, values: Mapping[str, Any]) -> Measure:
-    values = coerce(values, status=MeasureStatus)
+    values = coerce(values, status=MeasureStatus, category=MeasureCategory)
     raise_faults(_measure_faults(case, values, creating=True))
     measure = Measure(case_id=case.id, organisation_id=values["organisation_id"], due_on=values.get("due_on"),
                       status=values.get("status") or MeasureStatus.PLANNED, created_by_id=actor.id,
-                      description_ciphertext="")
+                      category=values["category"], description_ciphertext="")
     db.session.add(measure)
     db.session.flush()
     measure.description = values["description"].strip()
@@ -520,7 +534,7 @@ def may_change_measure(actor: Membership, measure: Measure) -> bool:
 def change_measure(case: Case, measure: Measure, actor: Membership, changes: Mapping[str, Any]) -> list[str]:
     """Change a measure. Who may is :func:`may_change_measure` (the views refuse the others);
     a member of the responsible organisation changes the status only."""
-    changes = coerce(changes, status=MeasureStatus)
+    changes = coerce(changes, status=MeasureStatus, category=MeasureCategory)
     faults = _measure_faults(case, changes, creating=False)
     if actor.role != Role.COORDINATOR:
         for name in sorted(set(changes) - {"status"}):
@@ -529,7 +543,7 @@ def change_measure(case: Case, measure: Measure, actor: Membership, changes: Map
         add_fault(faults, "status", MEASURE_CLOSED)
     raise_faults(faults)
     changed = []
-    for name in ("organisation_id", "due_on", "status"):
+    for name in ("organisation_id", "due_on", "status", "category"):
         if name in changes and changes[name] != getattr(measure, name) and (name != "status" or changes[name]):
             setattr(measure, name, changes[name])
             changed.append(name)
@@ -547,24 +561,73 @@ def change_measure(case: Case, measure: Measure, actor: Membership, changes: Map
 
 
 def add_note(case: Case, actor: Membership, values: Mapping[str, Any]) -> ProgressNote:
-    values = coerce(values, visibility=NoteVisibility)
+    """A note the author brings, or records for another partner (``brought_by_id``): then only
+    that it was shared orally, as the bringing partner's consent rules (seed 001,
+    :mod:`livc.tenants.signals.registration`)."""
+    values = coerce(values, visibility=NoteVisibility, registration=Registration)
+    registration = values.get("registration") or Registration.REGISTERED
+    body = (values.get("body") or "").strip() or None
     faults: Faults = {}
-    if not (values.get("body") or "").strip():
+    bringer = actor
+    if values.get("brought_by_id") is not None:
+        bringer = db.session.get(Membership, values["brought_by_id"])
+        if bringer is None or bringer not in note_bringers(case):
+            add_fault(faults, "brought_by_id", NOT_A_BRINGER)
+            bringer = actor
+    for field_name, messages in recording_faults(actor_id=actor.id, bringer_id=bringer.id, registration=registration,
+                                                 content=body, content_field="body").items():
+        faults.setdefault(field_name, []).extend(messages)
+    if registration == Registration.REGISTERED and not body:
         add_fault(faults, "body", REQUIRED)
     if values.get("visibility") is None:
         add_fault(faults, "visibility", REQUIRED)
     raise_faults(faults)
-    note = ProgressNote(case_id=case.id, author_id=actor.id, visibility=values["visibility"], body_ciphertext="")
+    note = ProgressNote(case_id=case.id, author_id=actor.id, brought_by_id=bringer.id, visibility=values["visibility"],
+                        registration=registration, body_ciphertext=None)
     db.session.add(note)
     db.session.flush()
-    note.body = values["body"].strip()
-    audit.record("case.note_added", subject=subject_of(case),
-                 details={"note_id": note.id, "visibility": note.visibility.value})
+    if registration == Registration.REGISTERED:
+        note.body = body
+    audit.record("case.note_added", subject=subject_of(case), details={
+        "note_id": note.id, "visibility": note.visibility.value, "registration": registration.value,
+        "brought_by": bringer.id,
+    })
     return note
 
 
+def note_bringers(case: Case) -> list[Membership]:
+    """Who may bring a note on the case: its team and the coordinators."""
+    ids = case.team_membership_ids | {member.id for member in active_members(Role.COORDINATOR)}
+    found = (db.session.get(Membership, membership_id) for membership_id in sorted(ids))
+    return [membership for membership in found if membership is not None and membership.usable]
+
+
+def change_note_registration(case: Case, note: ProgressNote, actor: Membership, values: Mapping[str, Any]) -> ProgressNote:
+    """The bringing partner changes their choice: oral only erases the body, registered needs it."""
+    values = coerce(values, registration=Registration)
+    body = (values.get("body") or "").strip() or None
+    bringer_id = note.brought_by_id if note.brought_by_id is not None else note.author_id
+    raise_faults(change_faults(actor_id=actor.id, bringer_id=bringer_id, current=note.registration,
+                               new=values.get("registration"), content=body, content_field="body"))
+    previous, note.registration = note.registration, values["registration"]
+    if note.registration == Registration.ORAL_ONLY:
+        note.body_ciphertext = None
+    else:
+        note.body = body
+    db.session.flush()
+    audit.record("case.note_registration_changed", subject=subject_of(case), details={
+        "note_id": note.id, "from": previous.value, "to": note.registration.value,
+    })
+    return note
+
+
+def find_note(case: Case, note_id: int) -> ProgressNote | None:
+    note = db.session.get(ProgressNote, note_id)
+    return note if note is not None and note.case_id == case.id else None
+
+
 def may_read_note(person: Person, note: ProgressNote) -> bool:
-    if note.visibility == NoteVisibility.TEAM or note.author_id == person.membership_id:
+    if note.visibility == NoteVisibility.TEAM or person.membership_id in (note.author_id, note.brought_by_id):
         return True
     return person.role == Role.COORDINATOR or (
         person.role == Role.INFORMATION_OFFICER and bool(decide(person, Action.POLICE_INFO_READ))

@@ -12,12 +12,14 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, post_load, validate
+from marshmallow import fields, post_load, validate, validates_schema
 
 from livc.platform.forms import REQUIRED
 from livc.tenants.cases.models import (
+    CHOSEN_MEASURE_CATEGORIES,
     ClosureReason,
     FurtherFollowUp,
+    MeasureCategory,
     MeasureStatus,
     NoteVisibility,
     ReviewOutcome,
@@ -33,12 +35,15 @@ from livc.tenants.signals.models import (
     TargetGroup,
     WeighingDecision,
 )
+from livc.tenants.signals.registration import Registration
 from livc.tenants.signals.schemas import (
+    CHOOSE,
     NAME_MAX,
     ResidenceSchema,
     choice,
     day,
     organisation_id,
+    registered_needs,
     text,
 )
 
@@ -118,11 +123,17 @@ class TeamMemberSchema(DecisionSchema):
     until = day()
 
 
+def measure_category(*, required: bool = False) -> fields.Enum:
+    """One of the categories a measure is given; "not recorded" is only what older measures have."""
+    return choice(MeasureCategory, required=required, validate=validate.OneOf(CHOSEN_MEASURE_CATEGORIES, error=CHOOSE))
+
+
 class MeasureSchema(FieldSchema):
     description = text(required=True)
     organisation_id = organisation_id(required=True)
     due_on = day()
     status = choice(MeasureStatus)
+    category = measure_category(required=True)
 
 
 class MeasureChangeSchema(FieldSchema):
@@ -130,11 +141,27 @@ class MeasureChangeSchema(FieldSchema):
     organisation_id = organisation_id()
     due_on = day()
     status = choice(MeasureStatus)
+    category = measure_category()
 
 
 class NoteSchema(FieldSchema):
-    body = text(required=True)
+    """A note: its body is required when registered (the operation says so, field by field)."""
+
+    body = text()
     visibility = choice(NoteVisibility, required=True)
+    registration = choice(Registration, load_default=Registration.REGISTERED)
+    brought_by_id = member_id(allow_none=True)  # recorded for another partner: then oral only
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _body(self, data, original, **_kwargs) -> None:
+        registered_needs(data, original, "body")
+
+
+class NoteRegistrationSchema(FieldSchema):
+    """The bringing partner's change of choice: registered (with the body) or oral only."""
+
+    registration = choice(Registration, required=True)
+    body = text()
 
 
 class ReviewSchema(FieldSchema):

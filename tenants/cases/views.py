@@ -48,12 +48,15 @@ from livc.tenants.cases.erasure import erase_closed_case_now
 from livc.tenants.cases.loads import (
     load_case,
     load_measure_case,
+    load_note_case,
     load_review_case,
     load_team_member_case,
 )
 from livc.tenants.cases.models import (
+    CHOSEN_MEASURE_CATEGORIES,
     CLOSURE_LABELS,
     FURTHER_LABELS,
+    MEASURE_CATEGORY_LABELS,
     MEASURE_STATUS_LABELS,
     OUTCOMES_BY_KIND,
     PHASE_LABELS,
@@ -79,6 +82,7 @@ from livc.tenants.cases.operations import (
     change_case,
     change_identity,
     change_measure,
+    change_note_registration,
     change_residence,
     check_municipality_filter,
     close_case,
@@ -86,6 +90,7 @@ from livc.tenants.cases.operations import (
     hold_review,
     may_change_measure,
     next_open_review,
+    note_bringers,
     notes_for,
     observations,
     participating_member_ids,
@@ -103,6 +108,7 @@ from livc.tenants.cases.schemas import (
     ClosureSchema,
     MeasureChangeSchema,
     MeasureSchema,
+    NoteRegistrationSchema,
     NoteSchema,
     ReviewSchema,
     TeamMemberSchema,
@@ -129,6 +135,7 @@ from livc.tenants.signals.models import (
     TARGET_GROUP_LABELS,
 )
 from livc.tenants.signals.operations import case_settings
+from livc.tenants.signals.registration import REGISTRATION_LABELS, Registration
 from livc.tenants.signals.schemas import IdentitySchema
 from livc.tenants.signals.territory import several_municipalities, territory
 from livc.tenants.web import blueprint
@@ -406,15 +413,22 @@ def _case_page(case: Case, status: int = 200, errors: dict | None = None, failed
         contributed=case_panels(g.person, case.id),
         labels=_labels(),
         visibility_options=list(VISIBILITY_LABELS.items()),
+        registration_options=list(REGISTRATION_LABELS.items()),
+        bringer_options=_bringer_options(case),
         status_options=list(MEASURE_STATUS_LABELS.items()),
+        category_options=_category_options(),
         role_labels=ROLE_LABELS,
     )
+
+
+def _category_options() -> list[tuple[str, Any]]:
+    return [(category.value, MEASURE_CATEGORY_LABELS[category]) for category in CHOSEN_MEASURE_CATEGORIES]
 
 
 def _labels() -> dict:
     return {
         "flag": FLAG_LABELS, "target_group": TARGET_GROUP_LABELS, "follow_up": FOLLOW_UP_LABELS,
-        "measure_status": MEASURE_STATUS_LABELS, "visibility": VISIBILITY_LABELS, "review_kind": REVIEW_KIND_LABELS,
+        "measure_status": MEASURE_STATUS_LABELS, "measure_category": MEASURE_CATEGORY_LABELS, "visibility": VISIBILITY_LABELS, "review_kind": REVIEW_KIND_LABELS,
         "outcome": REVIEW_OUTCOME_LABELS, "closure": CLOSURE_LABELS, "further": FURTHER_LABELS, "phase": PHASE_LABELS,
         "stage": STAGE_LABELS, "decision_kind": DECISION_KIND_LABELS, "decision_status": DECISION_STATUS_LABELS,
         "taken_in": TAKEN_IN_LABELS,
@@ -580,6 +594,7 @@ def case_measure(case_id: int, measure_id: int):
         "case": case, "measure": measure, "coordinator": coordinator, "may_change": may_change,
         "organisations": [(o.id, o.name) for o in organisation_list()],
         "status_options": list(MEASURE_STATUS_LABELS.items()),
+        "category_options": _category_options(), "category_labels": MEASURE_CATEGORY_LABELS,
         "overdue": _overdue(measure, _today()),
     }
     _read(case, "measure")
@@ -607,6 +622,12 @@ def case_measure(case_id: int, measure_id: int):
 # --- progress notes --------------------------------------------------------------------------
 
 
+def _bringer_options(case: Case) -> list[tuple[Any, str]]:
+    """Who brings a note: yourself, or another member of the case team (then oral only)."""
+    others = [member for member in note_bringers(case) if member.id != g.membership.id]
+    return [(g.membership.id, str(_l("Myself")))] + [(member.id, _candidate_label(member)) for member in others]
+
+
 @blueprint.post("/cases/<int:case_id>/notes")
 @guard(Action.CASE_WORK, load=load_case)
 def case_note_add(case_id: int):
@@ -614,7 +635,25 @@ def case_note_add(case_id: int):
     note, errors = _submit(NoteSchema(), lambda values: add_note(case, g.membership, values))
     if errors:
         return _case_page(case, 422, errors, failed="note")
-    flash(_l("The note was added. Who reads it: %(readers)s", readers=VISIBILITY_LABELS[note.visibility]), "info")
+    if note.registration == Registration.ORAL_ONLY:
+        flash(_l("Recorded as shared orally: nothing of what was said is kept."), "info")
+    else:
+        flash(_l("The note was added. Who reads it: %(readers)s", readers=VISIBILITY_LABELS[note.visibility]), "info")
+    return _to_case(case, "notes")
+
+
+@blueprint.post("/cases/<int:case_id>/notes/<int:note_id>/registration")
+@guard(Action.CASE_WORK, load=load_note_case)
+def case_note_registration(case_id: int, note_id: int):
+    """The partner who brought a note changes their choice: registered, or shared orally only."""
+    case, note = g.resource, g.note
+    _note, errors = _submit(NoteRegistrationSchema(), lambda values: change_note_registration(case, note, g.membership, values))
+    if errors:
+        return _case_page(case, 422, errors, failed=f"registration-{note.id}")
+    if note.registration == Registration.ORAL_ONLY:
+        flash(_l("The note is now kept as shared orally: its text was erased."), "info")
+    else:
+        flash(_l("The note is now registered."), "info")
     return _to_case(case, "notes")
 
 

@@ -35,6 +35,7 @@ from livc.tenants.meetings.operations import (
     add_item,
     approve_minutes,
     attendance_counts,
+    change_item_registration,
     close_session,
     decisions_by_item,
     item_title,
@@ -52,6 +53,7 @@ from livc.tenants.meetings.operations import (
 from livc.tenants.meetings.schemas import (
     NOTHING_MARKED,
     AttendanceSchema,
+    ItemRegistrationSchema,
     ItemSchema,
     MeetingSchema,
     MinutesItemSchema,
@@ -59,6 +61,7 @@ from livc.tenants.meetings.schemas import (
     SessionSchema,
 )
 from livc.tenants.meetings.views import load_meeting, load_meeting_item
+from livc.tenants.signals.registration import ORAL_ONLY_SHOWN, REGISTRATION_LABELS, Registration
 from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store_answer
 
 
@@ -109,7 +112,11 @@ class MeetingOut(MeetingSummaryOut):
                 "id": item.id, "position": item.position, "kind": item.kind.value,
                 "kind_label": label_of(ITEM_KIND_LABELS, item.kind), "title": item_title(item),
                 "reference": item.reference, "sight": sight.value, "handled": item.handled,
-                "off_the_record": item.off_the_record,
+                "off_the_record": item.off_the_record, "brought_by_id": item.brought_by_id,
+                "registration": item.registration.value,
+                # Shared orally only: no summary, "shared orally, not registered".
+                "registration_label": str(ORAL_ONLY_SHOWN) if item.registration == Registration.ORAL_ONLY
+                else label_of(REGISTRATION_LABELS, item.registration),
             }
             if sight == Sight.FULL:
                 entry.update(
@@ -216,6 +223,15 @@ def api_meeting_minutes_item(meeting_id: int, item_id: int):
     values = load_body(MinutesItemSchema())
     _apply(write_minutes, g.item, g.membership, values)
     return _answer(meeting)
+
+
+@blueprint.put("/api/meetings/<int:meeting_id>/items/<int:item_id>/registration")
+@guard(Action.CELL_ENTER, load=load_meeting_item)
+def api_meeting_item_registration(meeting_id: int, item_id: int):
+    """The partner who brought the point changes their choice: ``registered`` with the
+    ``summary`` (while the minutes are written), or ``oral_only`` (its summary is erased)."""
+    _apply(change_item_registration, g.item, g.membership, load_body(ItemRegistrationSchema()))
+    return _answer(g.resource)
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/minutes/approve")

@@ -33,6 +33,7 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.cell.models import Table
 from livc.tenants.members.models import Membership
 from livc.tenants.signals.models import REFERENCE_MAX
+from livc.tenants.signals.registration import Registration, registration_column
 
 MEETING_ZONE = ZoneInfo("Europe/Brussels")
 PLACE_MAX = 200
@@ -276,6 +277,10 @@ class AgendaItem(TenantScoped, db.Model):
     police_information: Mapped[bool] = mapped_column(default=False)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     added_by_id: Mapped[int | None] = _membership_column()
+    # The partner who brings the point (None: the cell's own business) and their choice (seed
+    # 001): the minutes keep no summary of a contribution shared orally only.
+    brought_by_id: Mapped[int | None] = _membership_column()
+    registration: Mapped[Registration] = registration_column()
     # The minutes: handled, off the record (nothing kept but that), or a short summary.
     handled_at: Mapped[datetime | None]
     off_the_record: Mapped[bool] = mapped_column(default=False)

@@ -90,7 +90,8 @@ from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members, has_accepted_current
 from livc.tenants.signals import events as signal_events
 from livc.tenants.signals.models import Signal, SignalChannel, SignalStatus
-from livc.tenants.signals.operations import Faults, add_fault, raise_faults
+from livc.tenants.signals.operations import Faults, add_fault, coerce, raise_faults
+from livc.tenants.signals.registration import Registration, change_faults, recording_faults
 
 TABLE_OR_CASE = _l("Choose a table, or a case for a meeting of its case team.")
 NOT_BOTH = _l("A meeting is of a table or of a case team, not both.")
@@ -123,6 +124,11 @@ NO_LATER_SITTING = _l(
 )
 NOT_LOCKED_YET = _l("The minutes are not approved yet: correct them directly.")
 ADDENDUM_REQUIRED = _l("Write the correction.")
+MINUTES_ORAL_ONLY = _l(
+    "The partner who brought this point shared it orally only: the minutes keep that it was "
+    "discussed, not what was said (house rules, seed 001: information is registered only with the "
+    "consent of the partner who brought it)."
+)
 REASON_REQUIRED = _l("Say briefly why the cell should meet (never a name of a person discussed).")
 
 
@@ -572,6 +578,7 @@ def take_up(meeting: Meeting, actor: Membership, tokens: Iterable[str] | None = 
             reference=suggestion.reference, case_id=suggestion.case_id, signal_id=suggestion.signal_id,
             proposal_id=suggestion.proposal_id, request_id=suggestion.request_id,
             police_information=suggestion.police_information, added_by_id=actor.id,
+            **_brought(suggestion),
         )
         db.session.add(item)
         if suggestion.request_id is not None:
@@ -585,6 +592,21 @@ def take_up(meeting: Meeting, actor: Membership, tokens: Iterable[str] | None = 
             "items": [item.id for item in added], "references": [item.reference for item in added if item.reference],
         })
     return added
+
+
+def _brought(suggestion: Suggestion) -> dict:
+    """Who brings a proposed point and their choice (seed 001): a signal's reporter as they
+    chose at the intake, a member who asked for the meeting (their request is registered);
+    other points are the cell's own business."""
+    if suggestion.signal_id is not None:
+        signal = db.session.get(Signal, suggestion.signal_id)
+        if signal is not None:
+            return {"brought_by_id": signal.recorded_by_id, "registration": signal.registration}
+    if suggestion.request_id is not None:
+        asked = db.session.get(MeetingRequest, suggestion.request_id)
+        if asked is not None:
+            return {"brought_by_id": asked.requested_by_id, "registration": Registration.REGISTERED}
+    return {}
 
 
 def _guest(membership_id: int | None) -> Membership | None:
@@ -615,11 +637,21 @@ def add_item(meeting: Meeting, actor: Membership, person: Person, values: Mappin
         guest = _guest(values["guest_id"])
         if guest is None:
             add_fault(faults, "guest_id", NOT_GUEST)
+    bringer = actor
+    if values.get("brought_by_id") is not None:
+        bringer = _member(values["brought_by_id"])
+        if bringer is None or bringer.role == Role.GUEST_EXPERT:
+            add_fault(faults, "brought_by_id", NOT_A_MEMBER)
+            bringer = actor
+    registration = coerce(values, registration=Registration).get("registration") or Registration.REGISTERED
+    for name, messages in recording_faults(actor_id=actor.id, bringer_id=bringer.id, registration=registration,
+                                           content=None, content_field="title").items():
+        faults.setdefault(name, []).extend(messages)
     raise_faults(faults)
     item = AgendaItem(
         meeting_id=meeting.id, position=_next_position(meeting), kind=ItemKind.OTHER, title=title,
         reference=case.code if case else None, case_id=case.id if case else None, police_information=police,
-        added_by_id=actor.id,
+        added_by_id=actor.id, brought_by_id=bringer.id, registration=registration,
     )
     db.session.add(item)
     db.session.flush()
@@ -763,8 +795,10 @@ def write_minutes(item: AgendaItem, actor: Membership, values: Mapping[str, Any]
     meeting = db.session.get(Meeting, item.meeting_id)
     _check_minutes_open(meeting, actor)
     off_the_record = bool(values.get("off_the_record"))
+    if item.registration == Registration.ORAL_ONLY and not off_the_record and (values.get("summary") or "").strip():
+        raise_faults({"summary": [MINUTES_ORAL_ONLY]})
     item.off_the_record = off_the_record
-    if off_the_record:
+    if off_the_record or item.registration == Registration.ORAL_ONLY:
         item.summary_ciphertext = None
     else:
         summary = (values.get("summary") or "").strip()
@@ -774,6 +808,36 @@ def write_minutes(item: AgendaItem, actor: Membership, values: Mapping[str, Any]
     db.session.flush()
     audit.record("meeting.minutes_written", subject=subject_of(meeting), details={
         "item": item.id, "off_the_record": off_the_record, "case": item.reference if item.case_id else None,
+    })
+    return item
+
+
+def change_item_registration(item: AgendaItem, actor: Membership, values: Mapping[str, Any]) -> AgendaItem:
+    """The partner who brought the point changes their choice (seed 001): oral only erases its
+    summary from the minutes, approved or not (the consent goes before the record); registered
+    needs the summary then, while the minutes are still written."""
+    values = coerce(values, registration=Registration)
+    meeting = db.session.get(Meeting, item.meeting_id)
+    summary = (values.get("summary") or "").strip() or None
+    faults = change_faults(actor_id=actor.id, bringer_id=item.brought_by_id, current=item.registration,
+                           new=values.get("registration"), content=summary, content_field="summary")
+    if not faults and values["registration"] == Registration.REGISTERED:
+        if meeting.minutes_locked:
+            faults["_schema"] = [locked_message(meeting)]
+        elif meeting.status not in (MeetingStatus.IN_SESSION, MeetingStatus.HELD):
+            faults["_schema"] = [MINUTES_NOT_YET]
+    raise_faults(faults)
+    previous, item.registration = item.registration, values["registration"]
+    if item.registration == Registration.ORAL_ONLY:
+        item.summary_ciphertext = None
+    else:
+        item.summary = summary
+        item.off_the_record = False
+        item.handled_at = item.handled_at or _now()
+        item.written_at, item.written_by_id = _now(), actor.id
+    db.session.flush()
+    audit.record("meeting.item_registration_changed", subject=subject_of(meeting), details={
+        "item": item.id, "from": previous.value, "to": item.registration.value,
     })
     return item
 

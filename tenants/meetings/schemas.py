@@ -23,6 +23,7 @@ from livc.tenants.meetings.models import (
 )
 from livc.tenants.members.schemas import FieldSchema
 from livc.tenants.signals.models import REFERENCE_MAX
+from livc.tenants.signals.registration import Registration
 from livc.tenants.signals.schemas import choice, text
 
 TIME_ERRORS = {**REQUIRED, "invalid": _l("Enter a day and a time as YYYY-MM-DDTHH:MM (Belgian time).")}
@@ -76,6 +77,9 @@ class ItemSchema(FieldSchema):
     case_code = text(REFERENCE_MAX)
     police_information = fields.Boolean(load_default=False)
     guest_id = member()
+    # The partner who brings the point (none: the one adding it) and their choice (seed 001).
+    brought_by_id = member()
+    registration = choice(Registration, load_default=Registration.REGISTERED)
 
 
 class TakeUpSchema(FieldSchema):
@@ -122,6 +126,13 @@ class OccasionalSchema(FieldSchema):
 class MinutesItemSchema(FieldSchema):
     summary = text(SUMMARY_MAX)
     off_the_record = fields.Boolean(load_default=False)
+
+
+class ItemRegistrationSchema(FieldSchema):
+    """The bringing partner's change of choice: registered (with the summary) or oral only."""
+
+    registration = choice(Registration, required=True)
+    summary = text(SUMMARY_MAX)
 
 
 class AddendumSchema(FieldSchema):

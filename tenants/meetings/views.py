@@ -63,6 +63,7 @@ from livc.tenants.meetings.operations import (
     approving_sitting,
     attendance_counts,
     cancel_meeting,
+    change_item_registration,
     close_session,
     decisions_by_item,
     invitee_of,
@@ -90,6 +91,7 @@ from livc.tenants.meetings.operations import (
 )
 from livc.tenants.meetings.schemas import (
     AddendumSchema,
+    ItemRegistrationSchema,
     ItemSchema,
     MeetingSchema,
     MinutesItemSchema,
@@ -98,6 +100,7 @@ from livc.tenants.meetings.schemas import (
     RescheduleSchema,
 )
 from livc.tenants.members.models import Membership
+from livc.tenants.signals.registration import REGISTRATION_LABELS
 from livc.tenants.members.operations import active_members
 from livc.tenants.web import blueprint, no_store
 
@@ -338,6 +341,9 @@ def _agenda_page(meeting: Meeting, status: int = 200, errors: dict | None = None
     return _page(
         "tenants/meeting_agenda.html", status, errors, failed=failed,
         suggestions=[(suggestion_token(s), s) for s in suggestions], guests=_guest_choices(),
+        bringers=[(g.membership.id, str(_l("Myself")))] + [
+            choice for choice in _member_choices() if choice[0] != g.membership.id],
+        registration_options=list(REGISTRATION_LABELS.items()),
         **_meeting_context(meeting),
     )
 
@@ -464,6 +470,18 @@ def meeting_minutes_item(meeting_id: int, item_id: int):
     if errors:
         return _minutes_page(meeting, 422, errors, failed=f"item-{item_id}")
     flash(_l("The minutes of this point are saved."), "info")
+    return _to("tenant.meeting_minutes", meeting, f"item-{item_id}")
+
+
+@blueprint.post("/meetings/<int:meeting_id>/minutes/items/<int:item_id>/registration")
+@guard(Action.CELL_ENTER, load=load_meeting_item)
+def meeting_item_registration(meeting_id: int, item_id: int):
+    """The partner who brought the point changes their choice: registered, or shared orally only."""
+    meeting = g.resource
+    _item, errors = _submit(ItemRegistrationSchema(), lambda values: change_item_registration(g.item, g.membership, values))
+    if errors:
+        return _minutes_page(meeting, 422, errors, failed=f"registration-{item_id}")
+    flash(_l("Your choice for this point is saved."), "info")
     return _to("tenant.meeting_minutes", meeting, f"item-{item_id}")
 
 

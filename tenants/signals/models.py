@@ -19,6 +19,7 @@ from livc.platform.db import Id, TenantScoped, db, value_enum
 from livc.platform.keys import EncryptedField, record_scope
 from livc.platform.timeutil import utcnow
 from livc.tenants.members.models import Membership, Organisation
+from livc.tenants.signals.registration import Registration, registration_column
 
 CODE_PREFIX_MAX = 6
 REFERENCE_MAX = 20
@@ -335,7 +336,9 @@ class Signal(TenantScoped, db.Model):
     decided_at: Mapped[datetime | None]
 
     reporter_contact_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
-    observation_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    # The reporter's choice (seed 001): oral only keeps no observation, only that it was reported.
+    registration: Mapped[Registration] = registration_column()
+    observation_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     assessment_note_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
 
     reporter_contact = EncryptedField("reporter_contact_ciphertext")  # name, service, phone or e-mail

@@ -47,6 +47,12 @@ from livc.tenants.signals.models import (
     SignalStatus,
     Urgency,
 )
+from livc.tenants.signals.registration import (
+    ORAL_ONLY_KEEPS_NOTHING,
+    Registration,
+    change_faults,
+    recording_faults,
+)
 from livc.tenants.signals.territory import resolve_residence
 
 Faults = dict[str, list[Any]]
@@ -181,19 +187,6 @@ def identity_values(values: Mapping[str, Any]) -> dict[str, str | None]:
     return found
 
 
-def write_identity(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
-    """Create or change an identity; the name's extra blind indexes follow the fields.
-
-    When the cell does not keep identities (house rules), the values entered become the blind
-    indexes and, for the federation, its tokens (:data:`identity_entered`), and nothing else:
-    no ciphertext. What was entered before cannot be read back, so a change is a new entry,
-    whole: a field not given is then unknown."""
-    if not identities_kept()[0]:
-        return _index_only(identity, values)
-    if identity is None:
-        if not any(values.values()):
-            return None
-        identity = Identity()
 IDENTITY_CIPHERTEXTS = tuple(f"{name}_ciphertext" for name in IDENTITY_FIELDS)
 NOT_KEPT = _l(
     "The identity is not shown: the cell chose not to keep the identities of the people concerned "
@@ -209,6 +202,19 @@ def not_kept_reason() -> str | None:
     return None if kept else str(NOT_KEPT % {"version": version})
 
 
+def write_identity(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
+    """Create or change an identity; the name's extra blind indexes follow the fields.
+
+    When the cell does not keep identities (house rules), the values entered become the blind
+    indexes and, for the federation, its tokens (:data:`identity_entered`), and nothing else:
+    no ciphertext. What was entered before cannot be read back, so a change is a new entry,
+    whole: a field not given is then unknown."""
+    if not identities_kept()[0]:
+        return _index_only(identity, values)
+    if identity is None:
+        if not any(values.values()):
+            return None
+        identity = Identity()
         db.session.add(identity)
         db.session.flush()  # the record's key scope needs its id
     for name, value in values.items():
@@ -221,12 +227,6 @@ def not_kept_reason() -> str | None:
     return identity
 
 
-# --- intake -----------------------------------------------------------------------------------
-
-CHANNELS_BY_ROLE = {
-    Role.COORDINATOR: (SignalChannel.FORM, SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON),
-    Role.INFORMATION_OFFICER: (SignalChannel.FORM, SignalChannel.LTF_REFERRAL),
-}
 def _index_only(identity: Identity | None, values: Mapping[str, str | None]) -> Identity | None:
     """The identity as a cell that does not keep identities holds it: blind indexes only."""
     if identity is None:
@@ -271,6 +271,12 @@ def _rules_published(rules, previous=None, **_details) -> None:
 rules_published.connect(_rules_published)
 
 
+# --- intake -----------------------------------------------------------------------------------
+
+CHANNELS_BY_ROLE = {
+    Role.COORDINATOR: (SignalChannel.FORM, SignalChannel.PHONE, SignalChannel.EMAIL, SignalChannel.IN_PERSON),
+    Role.INFORMATION_OFFICER: (SignalChannel.FORM, SignalChannel.LTF_REFERRAL),
+}
 
 
 def channels_for(role: Role) -> tuple[SignalChannel, ...]:
@@ -282,8 +288,15 @@ def _intake_faults(actor: Membership, values: Mapping[str, Any]) -> Faults:
     channel = values.get("channel") or SignalChannel.FORM
     if channel not in channels_for(actor.role):
         add_fault(faults, "channel", CHANNEL_NOT_YOURS)
-    if not (values.get("observation") or "").strip():
+    registration = values.get("registration") or Registration.REGISTERED
+    observation = (values.get("observation") or "").strip() or None
+    for name, messages in recording_faults(actor_id=actor.id, bringer_id=None, registration=registration,
+                                           content=observation, content_field="observation").items():
+        faults.setdefault(name, []).extend(messages)
+    if registration == Registration.REGISTERED and not observation:
         add_fault(faults, "observation", REQUIRED)
+    if registration == Registration.ORAL_ONLY and (values.get("assessment_note") or "").strip():
+        add_fault(faults, "assessment_note", ORAL_ONLY_KEEPS_NOTHING)
     assessment = values.get("internal_assessment")
     if assessment is None:
         add_fault(faults, "internal_assessment", REQUIRED)
@@ -311,7 +324,8 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
     """Record a signal. A partner's own report names their organisation; the coordinator may
     name the reporting organisation of a call or mail. Where the person lives may be told, in
     the cell's territory or outside it, or not yet known."""
-    values = coerce(values, channel=SignalChannel, internal_assessment=InternalAssessment, urgency=Urgency)
+    values = coerce(values, channel=SignalChannel, internal_assessment=InternalAssessment, urgency=Urgency,
+                    registration=Registration)
     faults = _intake_faults(actor, values)
     _given, residence = resolve_residence(values, faults)
     raise_faults(faults)
@@ -327,13 +341,15 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
         observed_from=values.get("observed_from"),
         observed_until=values.get("observed_until"),
         residence_nis=residence,
-        observation_ciphertext="",
+        registration=values.get("registration") or Registration.REGISTERED,
+        observation_ciphertext=None,
     )
     db.session.add(signal)
     db.session.flush()
-    signal.observation = values["observation"].strip()
     signal.reporter_contact = (values.get("reporter_contact") or "").strip() or None
-    signal.assessment_note = (values.get("assessment_note") or "").strip() or None
+    if signal.registration == Registration.REGISTERED:  # oral only: no content, not even encrypted
+        signal.observation = values["observation"].strip()
+        signal.assessment_note = (values.get("assessment_note") or "").strip() or None
     identity = write_identity(None, identity_values(values))
     signal.identity_id = identity.id if identity is not None else None
     if signal.urgency == Urgency.URGENT:
@@ -341,8 +357,27 @@ def submit_signal(actor: Membership, values: Mapping[str, Any]) -> Signal:
     audit.record(
         "signal.recorded",
         subject=f"signal:{signal.reference}",
-        details={"channel": signal.channel.value, "urgency": signal.urgency.value, "anonymous": identity is None},
+        details={"channel": signal.channel.value, "urgency": signal.urgency.value, "anonymous": identity is None,
+                 "registration": signal.registration.value},
     )
+    return signal
+
+
+def change_signal_registration(signal: Signal, actor: Membership, values: Mapping[str, Any]) -> Signal:
+    """Whoever brought the signal (recorded it) changes their choice: oral only erases what was
+    observed and the in-house assessment; registered needs the observation then (seed 001)."""
+    values = coerce(values, registration=Registration)
+    observation = (values.get("observation") or "").strip() or None
+    raise_faults(change_faults(actor_id=actor.id, bringer_id=signal.recorded_by_id, current=signal.registration,
+                               new=values.get("registration"), content=observation, content_field="observation"))
+    previous, signal.registration = signal.registration, values["registration"]
+    if signal.registration == Registration.ORAL_ONLY:
+        signal.observation_ciphertext = signal.assessment_note_ciphertext = None
+    else:
+        signal.observation = observation
+    db.session.flush()
+    audit.record("signal.registration_changed", subject=f"signal:{signal.reference}",
+                 details={"signal_id": signal.id, "from": previous.value, "to": signal.registration.value})
     return signal
 
 

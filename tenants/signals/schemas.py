@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from livc.platform.forms import REQUIRED
 from livc.tenants.members.schemas import DATE_ERRORS, FieldSchema
@@ -22,6 +22,7 @@ from livc.tenants.signals.models import (
     SignalChannel,
     Urgency,
 )
+from livc.tenants.signals.registration import Registration
 
 AT_MOST = _l("At most {max} characters.")
 CHOOSE = _l("Choose one of the options.")
@@ -90,7 +91,8 @@ class ResidenceSchema(FieldSchema):
 
 class SignalSchema(IdentitySchema, ResidenceSchema):
     channel = choice(SignalChannel, load_default=SignalChannel.FORM)
-    observation = text(required=True)
+    observation = text()  # required when registered (the operation says so)
+    registration = choice(Registration, load_default=Registration.REGISTERED)
     reporter_contact = text(SHORT_TEXT_MAX * 2)
     reporter_organisation_id = organisation_id()
     internal_assessment = choice(InternalAssessment, required=True)
@@ -98,6 +100,25 @@ class SignalSchema(IdentitySchema, ResidenceSchema):
     urgency = choice(Urgency, required=True)
     observed_from = day()
     observed_until = day()
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _observation(self, data, original, **_kwargs) -> None:
+        registered_needs(data, original, "observation")
+
+
+def registered_needs(data: dict, original, field: str) -> None:
+    """What is registered has content: ``field`` is required unless shared orally only (a
+    value sent but refused has its own message already)."""
+    sent = original.get(field) if hasattr(original, "get") else None
+    if data.get("registration", Registration.REGISTERED) == Registration.REGISTERED and not str(sent or "").strip():
+        raise ValidationError(REQUIRED["required"], field)
+
+
+class SignalRegistrationSchema(FieldSchema):
+    """The reporter's change of choice: registered (with the observation) or oral only."""
+
+    registration = choice(Registration, required=True)
+    observation = text()
 
 
 class CaseSettingsSchema(FieldSchema):

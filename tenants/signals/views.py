@@ -61,14 +61,16 @@ from livc.tenants.signals.operations import (
     all_signals,
     case_settings,
     change_settings,
+    change_signal_registration,
     channels_for,
     find_signal,
-    read_signal,
     not_kept_reason,
+    read_signal,
     signals_recorded_by,
     submit_signal,
 )
-from livc.tenants.signals.schemas import CaseSettingsSchema, SignalSchema
+from livc.tenants.signals.registration import ORAL_ONLY_SHOWN, REGISTRATION_LABELS, Registration
+from livc.tenants.signals.schemas import CaseSettingsSchema, SignalRegistrationSchema, SignalSchema
 from livc.tenants.signals.territory import (
     all_municipality_names,
     residence_choices,
@@ -84,12 +86,12 @@ from livc.tenants.web import (
     no_store_page,
 )
 
-SETTINGS_EMPTY = _l("Send at least one setting to change.")
-
 # What pages show of a piece of information shared orally only (signals, notes, minutes).
 blueprint.add_app_template_global(ORAL_ONLY_SHOWN, "oral_only_shown")
 # Why no identity is shown in this cell, or None (the case page asks; house rules decide).
 blueprint.add_app_template_global(not_kept_reason, "identity_not_kept_reason")
+
+SETTINGS_EMPTY = _l("Send at least one setting to change.")
 
 MONTHS_REQUIRED = _l("Give the months after closure at which a closed case is reviewed, e.g. 6,12.")
 
@@ -226,6 +228,10 @@ class SignalOut(AnswerFor, SignalSummaryOut):
     """A signal with what was observed: for the coordinator and whoever recorded it."""
 
     observation = fields.String()
+    registration = enum_value(Registration)
+    registration_label = fields.Function(
+        lambda signal: str(ORAL_ONLY_SHOWN) if signal.registration == Registration.ORAL_ONLY
+        else label_of(REGISTRATION_LABELS, signal.registration))
     observed_from = fields.Date()
     observed_until = fields.Date()
     internal_assessment = enum_value(InternalAssessment)
@@ -285,6 +291,7 @@ def _intake_context() -> dict:
         "logs_calls": SignalChannel.PHONE in channels,
         "assessments": assessments,
         "urgencies": list(URGENCY_LABELS.items()),
+        "registration_options": list(REGISTRATION_LABELS.items()),
         "organisations": [(organisation.id, organisation.name) for organisation in organisations],
     }
 
@@ -320,18 +327,41 @@ def signals():
                          labels=LABELS, may_weigh=bool(decide(g.person, Action.SIGNAL_WEIGH)))
 
 
-@blueprint.get("/signals/<int:signal_id>")
-@guard(Action.SIGNAL_READ, load=load_signal)
-def signal(signal_id: int):
-    signal = g.resource
+def _signal_page(signal: Signal, status: int = 200, errors: dict | None = None):
     read_signal(signal)
     weighing = weighing_of(signal)
     return no_store_page(
-        "tenants/signal_page.html", signal=signal, weighing=weighing, labels=LABELS,
+        "tenants/signal_page.html", status, errors, signal=signal, weighing=weighing, labels=LABELS,
         residence=residence_of(signal.residence_nis),
         case=case_reference(g.person, signal.case), full_weighing=bool(decide(g.person, Action.SIGNAL_WEIGH)),
         case_url=case_url,
     )
+
+
+@blueprint.get("/signals/<int:signal_id>")
+@guard(Action.SIGNAL_READ, load=load_signal)
+def signal(signal_id: int):
+    return _signal_page(g.resource)
+
+
+@blueprint.post("/signals/<int:signal_id>/registration")
+@guard(Action.SIGNAL_READ, load=load_signal)
+def signal_registration(signal_id: int):
+    """Whoever brought the signal changes their choice: registered, or shared orally only."""
+    signal = g.resource
+    values, errors = form_values(SignalRegistrationSchema())
+    if not errors:
+        try:
+            change_signal_registration(signal, g.membership, values)
+        except ValidationError as error:
+            errors = field_messages(error)
+    if errors:
+        return _signal_page(signal, 422, errors)
+    if signal.registration == Registration.ORAL_ONLY:
+        flash(_l("The signal is now kept as shared orally: what was observed was erased."), "info")
+    else:
+        flash(_l("The signal is now registered."), "info")
+    return redirect(url_for("tenant.signal", signal_id=signal.id))
 
 
 @blueprint.get("/api/signals")
@@ -354,6 +384,15 @@ def api_signal_new():
 def api_signal(signal_id: int):
     read_signal(g.resource)
     return no_store_answer(signal=SignalOut(g.person).dump(g.resource))
+
+
+@blueprint.put("/api/signals/<int:signal_id>/registration")
+@guard(Action.SIGNAL_READ, load=load_signal)
+def api_signal_registration(signal_id: int):
+    """Whoever brought the signal changes their choice: ``registered`` with the
+    ``observation``, or ``oral_only`` (what was observed is erased)."""
+    signal = apply_or_422(change_signal_registration, g.resource, g.membership, load_body(SignalRegistrationSchema()))
+    return no_store_answer(signal=SignalOut(g.person).dump(signal))
 
 
 # --- case settings ---------------------------------------------------------------------------
