@@ -17,8 +17,11 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from auth_helpers import add_member, give_session, post_form
+from auth_helpers import Member, add_member, give_session, post_form
 from case_helpers import LEUVEN, membership, open_case, ready_cell
+from livc.app.demo import seed_demo
+from livc.app.demo_cases import demo_email
+from livc.platform.accounts import find_account
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.platform.keys import DataKey
@@ -27,7 +30,8 @@ from livc.tenants.cases.erasure import erase_case
 from livc.tenants.cases.ltf_cards import LtfCard, LtfFeedbackCard
 from livc.tenants.cases.models import Case, CaseStatus, CaseTeamMember, ClosureReason, LtfFeedback
 from livc.tenants.cases.operations import add_months
-from livc.tenants.members.operations import accept_undertaking
+from livc.tenants.members.models import Membership
+from livc.tenants.members.operations import accept_undertaking, has_accepted_current
 from livc.tenants.retention.operations import apply_retention
 
 EN = {"Accept-Language": "en"}
@@ -350,3 +354,30 @@ def test_a_form_refers_only_to_cards_of_its_own_case(app, cell, case):
     assert page.status_code == 422 and "Choose cards of this case." in text(page)
     with app.app_context(), tenant_context(cell.tenant_id):
         assert db.session.scalars(sa.select(LtfFeedbackCard)).all() == []
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_shows_an_ltf_card_on_a_case_to_the_information_officer_and_to_nobody_else_in_its_team(app):
+    with app.app_context():
+        tenants = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
+        seed_demo(with_members=True)  # seeding again adds no second card
+        with tenant_context(tenants[LEUVEN]):
+            card = db.session.scalars(sa.select(LtfCard)).one()
+            case_id, reference = card.case_id, card.reference
+            readers = {}
+            for role in (Role.INFORMATION_OFFICER, Role.PARTNER):
+                account = find_account(demo_email(LEUVEN, role))
+                found = db.session.scalar(sa.select(Membership).where(Membership.account_id == account.id))
+                if not has_accepted_current(found):
+                    accept_undertaking(found)
+                readers[role] = Member(account.email, "", "", LEUVEN, tenants[LEUVEN], account.id, found.id, role)
+            team = set(db.session.scalars(sa.select(CaseTeamMember.membership_id).where(CaseTeamMember.case_id == case_id)))
+            db.session.commit()
+        db.session.remove()
+    officer_page = text(client_for(app, readers[Role.INFORMATION_OFFICER]).get(f"/{LEUVEN}/cases/{case_id}", headers=EN))
+    assert reference in officer_page and "Level 2: average" in officer_page
+    assert readers[Role.PARTNER].membership_id in team  # the partner reads the case, not the card
+    partner_page = client_for(app, readers[Role.PARTNER]).get(f"/{LEUVEN}/cases/{case_id}", headers=EN)
+    assert partner_page.status_code == 200 and reference not in text(partner_page)
