@@ -5,7 +5,7 @@ clearance, the alderman for social affairs and a coordinator appointed as the of
 partners sit for a CLB and an OCMW. The legal basis before case work (seed 002, article 458ter)
 is in place too: house rules in force resting on the law of 30 July 2018, and the integrated
 cell's main table (chaired by the coordinator, nobody seated) doing the operational work;
-``ready_cell(..., table=False)`` leaves the table to the test. In a cell of several municipalities (demo-herko) each has its mayor, and the people of
+``ready_cell(..., table=False)`` leaves the table to the test, ``house_rules=False`` the rules. In a cell of several municipalities (demo-herko) each has its mayor, and the people of
 the tests live in the first one (``Cell.residence_nis``, given at the weighing). Every member
 accepted the secrecy undertaking, so pages and API answer straight away.
 """
@@ -61,7 +61,7 @@ def publish_house_rules(actor: Membership, basis: LegalBasis = LegalBasis.LAW_20
     publish_draft(actor)
 
 
-def ready_cell(app, tenant_id: int, slug: str, *, table: bool = True) -> Cell:
+def ready_cell(app, tenant_id: int, slug: str, *, table: bool = True, house_rules: bool = True) -> Cell:
     coordinator = add_member(app, tenant_id, slug, Role.COORDINATOR)
     mayor = add_member(app, tenant_id, slug, Role.MAYOR)
     officer = add_member(app, tenant_id, slug, Role.INFORMATION_OFFICER)
@@ -87,7 +87,8 @@ def ready_cell(app, tenant_id: int, slug: str, *, table: bool = True) -> Cell:
         db.session.commit()
         db.session.remove()
     with app.test_request_context(), tenant_context(tenant_id):
-        publish_house_rules(db.session.get(Membership, coordinator.membership_id))
+        if house_rules:
+            publish_house_rules(db.session.get(Membership, coordinator.membership_id))
         for member in (coordinator, *mayors, officer, partner, social, alderman):
             accept_undertaking(db.session.get(Membership, member.membership_id))
         db.session.commit()

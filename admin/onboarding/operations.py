@@ -40,6 +40,7 @@ from livc.platform.settings import LANGUAGES
 from livc.platform.tenancy import NIS_PATTERN, Tenant, TenantKind, TenantMunicipality, TenantStatus
 from livc.platform.timeutil import utcnow
 from livc.tenants.cell.models import CellProfile, Table
+from livc.tenants.cell.operations import composition_problems, legal_minimum_problems
 from livc.tenants.house_rules.models import HouseRules
 from livc.tenants.members.models import Invitation, Membership, MembershipStatus, Organisation
 from livc.tenants.members.operations import create_invitation
@@ -376,6 +377,14 @@ def progress(tenant: Tenant) -> list[Step]:
             Step("finished", setup is not None and setup.finished_at is not None, setup.finished_at if setup else None),
         ]
     return steps
+
+
+def rules_to_fix(tenant: Tenant) -> list:
+    """What the cell still puts right by the rules of seed 004 (a police coordinator, official or
+    chair; a fixed participant missing), for the operator: the rules' messages, naming no one and
+    nothing the cell wrote. The cell is never changed for it."""
+    with tenant_context(tenant.id):
+        return [*composition_problems(), *legal_minimum_problems()]
 
 
 class SetupIncomplete(ValueError):

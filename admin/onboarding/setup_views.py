@@ -20,6 +20,8 @@ from livc.platform.db import db
 from livc.platform.policy import Action
 from livc.platform.roles import Role
 from livc.tenants.access import guard
+from livc.tenants.cell.operations import composition_problems, legal_minimum_problems
+from livc.tenants.house_rules.gate import case_work_obstacles
 from livc.tenants.members.models import Membership
 from livc.tenants.members.sign_in_views import FIRST_LANDINGS
 from livc.tenants.web import blueprint
@@ -48,6 +50,7 @@ def _page(status: int = 200):
     steps = setup_steps()
     return render_template(
         "tenants/setup.html", steps=steps, pages=STEP_PAGES, labels=STEP_LABELS,
+        composition=composition_problems(), missing=legal_minimum_problems(), obstacles=case_work_obstacles(),
         finished_at=setup.finished_at if setup is not None else None, all_done=all(step.done for step in steps),
     ), status
 

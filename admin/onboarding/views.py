@@ -21,7 +21,13 @@ from werkzeug.exceptions import NotFound
 from livc.admin.access import actor, operator_guard
 from livc.admin.onboarding import municipalities as finding
 from livc.admin.onboarding import operations as onboarding
-from livc.admin.onboarding.operations import STEP_LABELS, progress, resend_invitation, tenant_list
+from livc.admin.onboarding.operations import (
+    STEP_LABELS,
+    progress,
+    resend_invitation,
+    rules_to_fix,
+    tenant_list,
+)
 from livc.admin.operators import chains, trail
 from livc.admin.operators.models import OperatorAuditEntry
 from livc.admin.web import blueprint
@@ -82,7 +88,7 @@ def _tenant_page(tenant: Tenant, status: int = 200, errors: dict | None = None):
         lifecycle = ""
     live = tenant.status != TenantStatus.OFFBOARDED
     return render_template(
-        "admin/tenant.html", tenant=tenant, steps=progress(tenant), actions=trail.readable(actions), lifecycle=lifecycle,
+        "admin/tenant.html", tenant=tenant, steps=progress(tenant), rules=rules_to_fix(tenant), actions=trail.readable(actions), lifecycle=lifecycle,
         chain=chains.tenant_chain_state(tenant) if live else None,
         may_check=live and bool(decide(g.operator_person, OperatorAction.HEALTH_VIEW)),
         errors=errors or {}, may_onboard=decide(g.operator_person, OperatorAction.ONBOARDING_MANAGE),

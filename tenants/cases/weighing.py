@@ -42,6 +42,7 @@ from livc.tenants.cases.schemas import NAMED_PARTICIPANTS
 from livc.tenants.cell.operations import can_open_cases, legal_minimum_problems
 from livc.tenants.decisions.models import DecisionKind, DecisionWay, Proposal
 from livc.tenants.decisions.operations import Handler, decide, register
+from livc.tenants.house_rules.gate import case_work_obstacles
 from livc.tenants.members.models import Membership
 from livc.tenants.members.operations import active_members
 from livc.tenants.signals.models import (
@@ -157,6 +158,10 @@ def _weighing_faults(signal: Signal, values: Mapping[str, Any]) -> Faults:
     if signal.status != SignalStatus.NEW:
         decided = signal.decided_at.date() if signal.decided_at else utcnow().date()
         add_fault(faults, "decision", already_weighed(decided))
+        return faults
+    for obstacle in case_work_obstacles():  # the legal basis first (seed 002): nothing else is weighed
+        add_fault(faults, "decision", obstacle.message)
+    if faults:
         return faults
     decision, flag = values.get("decision"), values.get("flag")
     if decision is None:

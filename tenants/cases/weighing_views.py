@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
@@ -36,6 +36,7 @@ from livc.tenants.cases.weighing import (
 )
 from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, Proposal
 from livc.tenants.decisions.operations import open_proposal_about, proposal_summary, ways_for
+from livc.tenants.house_rules.gate import Obstacle, case_work_obstacles
 from livc.tenants.members.models import Membership
 from livc.tenants.signals.models import (
     DECISION_LABELS,
@@ -174,6 +175,7 @@ def _weigh_context(signal: Signal) -> dict:
         "follow_ups": list(FOLLOW_UP_LABELS.items()),
         "open_cases": [(case.id, case.code) for case in cases_for(g.person, include_closed=False)],
         "ticked": {"team_ids": set(request.form.getlist("team_ids"))},
+        "obstacles": case_work_obstacles() if signal.status == SignalStatus.NEW else [],
     }
 
 
@@ -212,6 +214,8 @@ def signal_weigh(signal_id: int):
         return no_store_page("tenants/signal_weigh.html", **_weigh_context(signal))
     if signal.status != SignalStatus.NEW:
         return no_store_page("tenants/signal_weigh.html", 422, _already_weighed(signal), **_weigh_context(signal))
+    if case_work_obstacles():  # the legal basis first (seed 002): the page says why and where
+        return no_store_page("tenants/signal_weigh.html", 422, **_weigh_context(signal))
     values, errors = _weighing_from_form(request.form)
     if not errors:
         try:
@@ -223,6 +227,19 @@ def signal_weigh(signal_id: int):
     return _after_weighing(signal, proposal)
 
 
+def _case_work_refused(obstacles: list[Obstacle]):
+    """409: the cell may not weigh yet; each rule by its key, message and the page that puts it right."""
+    response = jsonify(error={
+        "status": 409,
+        "title": str(_l("The cell cannot weigh signals or open cases yet")),
+        "rules": [{"rule": obstacle.rule, "message": str(obstacle.message),
+                   "href": url_for(obstacle.endpoint)} for obstacle in obstacles],
+    })
+    response.status_code = 409
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blueprint.post("/api/signals/<int:signal_id>/weighing")
 @guard(Action.SIGNAL_WEIGH, load=load_signal)
 def api_signal_weigh(signal_id: int):
@@ -231,6 +248,8 @@ def api_signal_weigh(signal_id: int):
     signal = g.resource
     if signal.status != SignalStatus.NEW:
         raise InvalidFields(_already_weighed(signal))
+    if obstacles := case_work_obstacles():
+        return _case_work_refused(obstacles)
     values = load_body(WeighingBody())
     values["facts"] = _facts(values.get("facts") or ())
     proposal = apply_or_422(weigh_signal, signal, g.membership, _only_for_decision(values))

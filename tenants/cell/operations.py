@@ -16,8 +16,16 @@ comes in:
 - the public prosecutor sits at the strategic table only, at the prosecutor's own decision;
 - intelligence and security services have no seat at all ("hebben geen plaats in een LIVC-R"):
   the information officer links the cell to them through the Local Task Force;
-- the cell opens cases only once the legal minimum is present: the mayor, the police chief or
-  an information officer with a valid security clearance, and the appointed official.
+- the police coordinate nothing: no member of the police (the chief, the information officer or
+  another police member) is a coordinator or the appointed official
+  (:mod:`livc.tenants.members` refuses the police coordinator);
+- the cell opens cases only once the legal minimum is present, its fixed participants
+  (*vaste deelnemers*): the mayor (of each municipality) or the official the mayor appointed,
+  the information officer with a valid security clearance (the police chief does not stand in),
+  and the alderman for social affairs or their mandatee.
+
+Cells that broke a rule before it was enforced are not changed: :func:`composition_problems`
+says what to put right, on the coordinator's set-up page and the operator's progress.
 
 A refusal raises marshmallow's ``ValidationError`` keyed by the form field at fault, all faults
 at once, like :mod:`livc.tenants.members`. Tables, seats and inventory entries are removed by
@@ -73,9 +81,20 @@ MEMBER_ENDED = _l("This person is no longer a member of the cell.")
 GUEST_NOT_AT_TABLE = _l("A guest expert is invited for one case: add them to that case's team, not to a table.")
 POLICE_CHAIRS_OPERATIONAL = _l(
     "The police may not chair the operational table: the official appointed by the mayor chairs it, "
-    "in close consultation with the information officer."
+    "in close consultation with the information officer (circular of 22 May 2018, seed 004)."
 )
-POLICE_CHAIRS_STRATEGIC = _l("The police may not chair a table of the cell: the mayor leads the strategic table.")
+POLICE_CHAIRS_STRATEGIC = _l(
+    "The police may not chair a table of the cell: the mayor leads the strategic table (circular of 22 May "
+    "2018, seed 004)."
+)
+POLICE_OFFICIAL = _l(
+    "A member of the police cannot be the appointed official: the mayor appoints an official who works in "
+    "close consultation with the information officer (circular of 22 May 2018, seed 004)."
+)
+POLICE_COORDINATOR_IN_PLACE = _l(
+    "A coordinator of the cell sits for the police: the police never lead the cell. Give the coordination to "
+    "an official of the municipality and change this member's role (circular of 22 May 2018, seed 004)."
+)
 PROSECUTOR_STRATEGIC_ONLY = _l(
     "The public prosecutor never sits at the operational table: only at the strategic table, "
     "at the prosecutor's own decision."
@@ -90,17 +109,28 @@ ALREADY_SEATED = _l("This member already sits at this table.")
 OFFICIAL_NOT_COORDINATOR = _l("The appointed official is a cell coordinator: choose a coordinator of the cell.")
 PARTNER_LISTED = _l("The inventory already lists this organisation.")
 
-MINIMUM_MAYOR = _l("The mayor is not an active member of the cell.")
+MINIMUM_MAYOR_OR_OFFICIAL = _l(
+    "Neither the mayor nor an official appointed by the mayor takes part: the mayor joins the cell, or an active "
+    "cell coordinator is appointed as the official (circular of 22 May 2018, seed 004)."
+)
 
 
 def _minimum_mayor_of(municipalities: list[str]) -> LazyString:
-    return _l("No active member stands as mayor for: %(municipalities)s.", municipalities=", ".join(municipalities))
+    return _l(
+        "No official appointed by the mayors, and no active member stands as mayor for: %(municipalities)s "
+        "(circular of 22 May 2018, seed 004).",
+        municipalities=", ".join(municipalities),
+    )
 
-MINIMUM_POLICE = _l(
-    "Neither the police chief nor an information officer with a valid security clearance is an "
-    "active member of the cell."
+
+MINIMUM_INFORMATION_OFFICER = _l(
+    "No information officer with a valid security clearance is an active member of the cell; the police chief "
+    "does not stand in for them (circular of 22 May 2018, seed 004)."
 )
-MINIMUM_OFFICIAL = _l("No official appointed by the mayor: appoint an active cell coordinator as the official.")
+MINIMUM_ALDERMAN = _l(
+    "Neither the alderman for social affairs nor their mandatee is an active member of the cell (circular of "
+    "22 May 2018, seed 004)."
+)
 
 
 def _tables_do_not_fit(names: list[str]) -> LazyString:
@@ -164,33 +194,63 @@ def sits_for_police(membership: Membership) -> bool:
 def legal_minimum_problems() -> list[LazyString]:
     """What the law still requires before the cell may open cases (empty: nothing).
 
-    The law of 30 July 2018 and the circular (seed 004) want the mayor, the police chief or an
-    information officer with a valid security clearance, and the official the mayor appointed.
-    A cell of several municipalities wants the mayor of each. Only active, usable memberships
-    count: an invitation not yet accepted is nobody yet.
+    The circular of 22 May 2018 (seed 004) names the fixed participants: "de burgemeester en/of
+    de aangestelde medewerker belast met het dossier radicalisering, de information-officer, de
+    schepen van sociale zaken of zijn gemandateerde". So: the official the mayor appointed, or
+    else the mayor (of each municipality, in a cell of several); an information officer with a
+    valid security clearance; the alderman for social affairs or their mandatee. Only active,
+    usable memberships count: an invitation not yet accepted is nobody yet.
     """
     present = [
         m
         for m in db.session.scalars(
             sa.select(Membership)
-            .where(Membership.status == MembershipStatus.ACTIVE, Membership.role.in_([Role.MAYOR, *POLICE_ROLES]))
+            .where(
+                Membership.status == MembershipStatus.ACTIVE,
+                sa.or_(Membership.role.in_([Role.MAYOR, Role.INFORMATION_OFFICER, Role.SOCIAL_ALDERMAN]),
+                       Membership.social_mandatee.is_(True)),
+            )
             .options(joinedload(Membership.account))
         )
         if m.usable
     ]
     problems = []
-    covered = db.session.get(Tenant, current_tenant_id()).municipalities
-    if len(covered) > 1:
-        standing = {m.municipality_nis for m in present if m.role == Role.MAYOR}
-        missing = [municipality.local_name for municipality in covered if municipality.nis_code not in standing]
-        if missing:
-            problems.append(_minimum_mayor_of(missing))
-    elif not any(m.role == Role.MAYOR for m in present):
-        problems.append(MINIMUM_MAYOR)
-    if not any(m.role == Role.POLICE_CHIEF or (m.role == Role.INFORMATION_OFFICER and m.clearance_valid) for m in present):
-        problems.append(MINIMUM_POLICE)
     if not _official_in_office(cell_profile()):
-        problems.append(MINIMUM_OFFICIAL)
+        covered = db.session.get(Tenant, current_tenant_id()).municipalities
+        if len(covered) > 1:
+            standing = {m.municipality_nis for m in present if m.role == Role.MAYOR}
+            missing = [municipality.local_name for municipality in covered if municipality.nis_code not in standing]
+            if missing:
+                problems.append(_minimum_mayor_of(missing))
+        elif not any(m.role == Role.MAYOR for m in present):
+            problems.append(MINIMUM_MAYOR_OR_OFFICIAL)
+    if not any(m.role == Role.INFORMATION_OFFICER and m.clearance_valid for m in present):
+        problems.append(MINIMUM_INFORMATION_OFFICER)
+    if not any(m.role == Role.SOCIAL_ALDERMAN or m.social_mandatee for m in present):
+        problems.append(MINIMUM_ALDERMAN)
+    return problems
+
+
+def composition_problems() -> list[LazyString]:
+    """Rules of seed 004 the cell's composition breaks now (empty: none), for the coordinator
+    and the operator to see: a coordinator or the appointed official who sits for the police,
+    a table chaired by the police. Set before the rules were enforced, or changed since;
+    nothing is changed silently. The messages name no one."""
+    problems: list[LazyString] = []
+    coordinators = db.session.scalars(
+        sa.select(Membership).where(Membership.role == Role.COORDINATOR, Membership.status != MembershipStatus.ENDED)
+        .options(joinedload(Membership.organisation))
+    )
+    if any(sits_for_police(m) for m in coordinators):
+        problems.append(POLICE_COORDINATOR_IN_PLACE)
+    profile = cell_profile()
+    official = profile.appointed_official if profile is not None else None
+    if official is not None and sits_for_police(official):
+        problems.append(POLICE_OFFICIAL)
+    for table in live_tables():
+        for fault in table_problems(table):
+            if fault in (POLICE_CHAIRS_OPERATIONAL, POLICE_CHAIRS_STRATEGIC) and fault not in problems:
+                problems.append(fault)
     return problems
 
 
@@ -357,6 +417,8 @@ def _changed(row: Any, new: Mapping[str, Any]) -> list[str]:
 def _official_fault(official: Membership) -> LazyString | None:
     if official.status == MembershipStatus.ENDED:
         return MEMBER_ENDED
+    if sits_for_police(official):
+        return POLICE_OFFICIAL
     if official.role != Role.COORDINATOR:
         return OFFICIAL_NOT_COORDINATOR
     return None

@@ -41,6 +41,7 @@ from livc.tenants.cell.operations import (
     change_partner,
     change_profile,
     change_table,
+    composition_problems,
     create_table,
     inventory_kinds_offered,
     legal_minimum_problems,
@@ -143,6 +144,7 @@ def cell_structure():
         tables=live_tables(),
         table_problems=table_problems,
         missing=legal_minimum_problems(),
+        composition=composition_problems(),
         partners=partner_inventory(),
         manage=_may_manage(),
         no_new_table=new_table_fault(),
@@ -342,6 +344,7 @@ def api_cell_structure():
         municipalities=MunicipalityOut(many=True).dump(g.tenant.municipalities),
         tables=TableOut(many=True).dump(live_tables()),
         legal_minimum=LegalMinimumOut().dump({"missing": legal_minimum_problems()}),
+        composition_problems=[str(problem) for problem in composition_problems()],
         partners=PartnerOut(many=True).dump(partner_inventory()),
     )
 

@@ -62,6 +62,9 @@ class Membership(TenantScoped, db.Model):
     clearance_expires_on: Mapped[date | None]
     # In an intermunicipal or zonal cell, the municipality (NIS code) a mayor stands for.
     municipality_nis: Mapped[str | None] = mapped_column(sa.String(5))
+    # The alderman for social affairs' mandatee (*gemandateerde*, seed 004): stands in for the
+    # alderman among the cell's fixed participants (the legal minimum).
+    social_mandatee: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Guest experts are invited for a limited time.
     expires_at: Mapped[datetime | None]
     # Raised on every change of role or rights: open sessions get a new identifier.

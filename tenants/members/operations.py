@@ -142,6 +142,15 @@ def find_invitation(token: str) -> Invitation | None:
 ALREADY_MEMBER = _l("This person is already a member of the cell or has an open invitation.")
 UNKNOWN_ORGANISATION = _l("Choose an organisation of the cell.")
 OFFICER_FOR_POLICE = _l("The information officer sits for the local police: choose a police organisation.")
+MANDATEE_NOT_POLICE = _l(
+    "The mandatee stands in for the alderman for social affairs: not the alderman themselves, a guest expert "
+    "or a member of the police (circular of 22 May 2018, seed 004)."
+)
+MANDATEE_ROLES_EXCLUDED = frozenset({Role.SOCIAL_ALDERMAN, Role.GUEST_EXPERT, Role.INFORMATION_OFFICER, Role.POLICE_CHIEF})
+POLICE_COORDINATOR = _l(
+    "A member of the police cannot coordinate the cell: the police never lead it, the official appointed by "
+    "the mayor does (circular of 22 May 2018, seed 004)."
+)
 CLEARANCE_ONLY_OFFICER = _l("A security clearance is recorded for the information officer only.")
 GUEST_END_REQUIRED = _l("A guest expert is invited for a limited time: give the last day.")
 GUEST_END_RANGE = _l("Choose a last day from today to at most one year ahead.")
@@ -200,9 +209,13 @@ def _last_day(day: date | None) -> datetime | None:
 
 
 def _check_seat(role: Role, organisation: Organisation, clearance_expires_on: date | None, expires_on: date | None,
-                municipality_nis: str | None = None, seat: Membership | None = None) -> None:
+                municipality_nis: str | None = None, seat: Membership | None = None, social_mandatee: bool = False) -> None:
     """The rules a seat at the table must meet, whether new or changed: all faults at once."""
     errors: dict[str, list] = _municipality_faults(role, municipality_nis, seat)
+    if social_mandatee and (role in MANDATEE_ROLES_EXCLUDED or organisation.kind == OrganisationKind.POLICE):
+        errors["social_mandatee"] = [MANDATEE_NOT_POLICE]
+    if role == Role.COORDINATOR and organisation.kind == OrganisationKind.POLICE:
+        errors["role"] = [POLICE_COORDINATOR]
     if role == Role.INFORMATION_OFFICER and organisation.kind != OrganisationKind.POLICE:
         errors["organisation_id"] = [OFFICER_FOR_POLICE]
     if clearance_expires_on is not None and role != Role.INFORMATION_OFFICER:
@@ -364,11 +377,12 @@ def change_membership(membership: Membership, changes: Mapping[str, Any]) -> lis
     expires_on = changes.get("expires_on", membership.expires_on if role == Role.GUEST_EXPERT else None)
     municipality = changes.get("municipality_nis", membership.municipality_nis if role == Role.MAYOR else None)
     municipality = (municipality or "").strip() or None
-    _check_seat(role, organisation, clearance, expires_on, municipality, membership)
+    mandatee = bool(changes.get("social_mandatee", membership.social_mandatee))
+    _check_seat(role, organisation, clearance, expires_on, municipality, membership, mandatee)
     if role != Role.COORDINATOR and _is_last_coordinator(membership):
         raise ValidationError({"role": [LAST_COORDINATOR]})
     new = {"role": role, "organisation_id": organisation.id, "clearance_expires_on": clearance, "expires_on": expires_on,
-           "municipality_nis": municipality}
+           "municipality_nis": municipality, "social_mandatee": mandatee}
     changed = [name for name, value in new.items() if getattr(membership, name) != value]
     if not changed:
         return []
@@ -377,6 +391,7 @@ def change_membership(membership: Membership, changes: Mapping[str, Any]) -> lis
     membership.organisation = organisation
     membership.clearance_expires_on = clearance
     membership.municipality_nis = municipality
+    membership.social_mandatee = mandatee
     if "expires_on" in changed:
         membership.expires_at = _last_day(expires_on)
     membership.privilege_version += 1

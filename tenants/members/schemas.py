@@ -81,6 +81,8 @@ class MemberChangeSchema(FieldSchema):
     clearance_expires_on = _date_field()
     expires_on = _date_field()
     municipality_nis = _municipality_field()
+    # Stands in for the alderman for social affairs (seed 004): the edit form's checkbox.
+    social_mandatee = fields.Boolean(required=False, allow_none=True)
 
 
 class ResendSchema(FieldSchema):
@@ -126,6 +128,7 @@ class MemberOut(Schema):
     expires_on = fields.Date()
     municipality_nis = fields.String()  # the municipality a mayor stands for (cells of several)
     municipality = fields.Function(lambda membership: registry.name_of(membership.municipality_nis))
+    social_mandatee = fields.Boolean()  # stands in for the alderman for social affairs
     created_at = fields.DateTime()
     ended_at = fields.DateTime()
 
