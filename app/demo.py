@@ -18,6 +18,7 @@ from livc.admin.onboarding.cells import create_tenant
 from livc.admin.operators.models import Operator, OperatorRole
 from livc.admin.operators.operations import find_operator
 from livc.app.demo_cases import DEMO_DOMAIN, demo_email, link_demo_cells, seed_demo_cases
+from livc.app.demo_consent import seed_demo_consent
 from livc.app.demo_figures import seed_demo_figures
 from livc.app.demo_ltf import seed_demo_ltf
 from livc.app.demo_strategy import seed_demo_strategy
@@ -131,6 +132,7 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
                 seed_demo_strategy(tenant)
                 seed_demo_figures(tenant)
                 seed_demo_ltf(tenant)
+                seed_demo_consent(tenant)
         tenants.append(tenant)
     if with_members:
         link_demo_cells(tenants)

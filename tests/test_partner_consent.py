@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from auth_helpers import give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell
+from livc.app.demo import seed_demo
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import ProgressNote
@@ -283,3 +284,19 @@ def test_a_signal_shared_orally_only_stays_oral_only_on_the_agenda(app, cell):
         item = db.session.scalars(sa.select(AgendaItem).where(AgendaItem.reference == reference)).one()
         assert item.registration == "oral_only" and item.brought_by_id == cell.partner.membership_id
         db.session.remove()
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_shows_a_note_shared_orally_only_once(app):
+    with app.app_context():
+        tenants = {tenant.slug: tenant.id for tenant in seed_demo(with_members=True)}
+        seed_demo(with_members=True)  # seeding again adds none
+        db.session.remove()
+    for tenant_id in tenants.values():
+        with app.app_context(), tenant_context(tenant_id):
+            oral = db.session.scalars(sa.select(ProgressNote).where(ProgressNote.registration == "oral_only")).all()
+            assert len(oral) == 1 and oral[0].body_ciphertext is None
+            assert oral[0].brought_by_id is not None and oral[0].brought_by_id != oral[0].author_id
+            db.session.remove()
