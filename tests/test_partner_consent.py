@@ -18,8 +18,10 @@ import sqlalchemy as sa
 from auth_helpers import give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell
 from livc.app.demo import seed_demo
+from livc.platform import migrating
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
+from livc.platform.settings import load_settings
 from livc.tenants.cases.models import ProgressNote
 from livc.tenants.cell.models import Table, TableSeat
 from livc.tenants.meetings import operations as meetings
@@ -300,3 +302,21 @@ def test_the_demo_shows_a_note_shared_orally_only_once(app):
             assert len(oral) == 1 and oral[0].body_ciphertext is None
             assert oral[0].brought_by_id is not None and oral[0].brought_by_id != oral[0].author_id
             db.session.remove()
+
+
+def test_the_consent_migration_keeps_signal_ids_from_being_reused_on_sqlite(tmp_path):
+    """Migration 0022 rebuilds the signals table on SQLite: its ids name key scopes, so it keeps
+    AUTOINCREMENT, both ways."""
+    settings = load_settings({"data_dir": str(tmp_path)})
+
+    def signals_table() -> str:
+        engine = sa.create_engine(settings.migration_url, poolclass=sa.pool.NullPool)
+        with engine.connect() as connection:
+            sql = connection.execute(sa.text("select sql from sqlite_master where name = 'signals'")).scalar()
+        engine.dispose()
+        return sql
+
+    migrating.upgrade(settings, "0022")
+    assert "AUTOINCREMENT" in signals_table() and "registration" in signals_table()
+    migrating.downgrade(settings, "0021")
+    assert "AUTOINCREMENT" in signals_table() and "registration" not in signals_table()

@@ -25,6 +25,8 @@ Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 TABLES = ("signals", "progress_notes", "meeting_agenda_items")
 CONTENT = {"signals": "observation_ciphertext", "progress_notes": "body_ciphertext"}
 BROUGHT_BY = ("progress_notes", "meeting_agenda_items")
+# SQLite rebuilds a table to change a column: signals' ids name key scopes and are never reused.
+KEEP = {"signals": {"sqlite_autoincrement": True}}
 
 
 def _registration() -> sa.Column:
@@ -36,7 +38,7 @@ def _registration() -> sa.Column:
 
 def upgrade() -> None:
     for table in TABLES:
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, table_kwargs=KEEP.get(table, {})) as batch:
             batch.add_column(_registration())
             if table in CONTENT:
                 batch.alter_column(CONTENT[table], existing_type=sa.Text(), nullable=True)
@@ -54,7 +56,7 @@ def downgrade() -> None:
         if table in CONTENT:
             # What was shared orally has no content: it keeps none (an empty text) once required.
             op.execute(f"UPDATE {table} SET {CONTENT[table]} = '' WHERE {CONTENT[table]} IS NULL")
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, table_kwargs=KEEP.get(table, {})) as batch:
             if table in BROUGHT_BY:
                 batch.drop_index(op.f(f"ix_{table}_brought_by_id"))
                 batch.drop_constraint(op.f(f"fk_{table}_brought_by_id_memberships"), type_="foreignkey")
