@@ -40,6 +40,7 @@ CELL_PAGES = (
     (Action.STRATEGY_VIEW, "tenant.strategy", _l("Policy follow-up of the strategic table")),
     (Action.MONITORING_VIEW, "tenant.figures", _l("Figures of the cell")),
     (Action.POLICE_INFO_READ, "tenant.ltf_feedback_inbox", _l("Feedback forms for the Local Task Force")),
+    (Action.LTF_CARD_READ, "tenant.ltf_cards", _l("LTF information cards")),
     (Action.PERSON_SEARCH, "tenant.person_search", _l("Is this person known to the cell?")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.case_settings", _l("Case settings")),
     (Action.CASE_SETTINGS_MANAGE, "tenant.retention", _l("Retention and erasure")),

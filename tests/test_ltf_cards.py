@@ -381,3 +381,20 @@ def test_the_demo_shows_an_ltf_card_on_a_case_to_the_information_officer_and_to_
     assert readers[Role.PARTNER].membership_id in team  # the partner reads the case, not the card
     partner_page = client_for(app, readers[Role.PARTNER]).get(f"/{LEUVEN}/cases/{case_id}", headers=EN)
     assert partner_page.status_code == 200 and reference not in text(partner_page)
+
+
+def test_the_information_officer_reaches_a_case_s_cards_by_its_code_even_outside_its_team(app, cell, case):
+    case_id, code = case
+    recorded(app, cell, case_id)
+    officer = client_for(app, cell.information_officer)  # not in this case's team
+    assert officer.get(f"/{LEUVEN}/cases/{case_id}").status_code == 403
+    home = text(officer.get(f"/{LEUVEN}/home", headers=EN))
+    assert "LTF information cards" in home
+    listed = text(officer.get(f"/{LEUVEN}/ltf-cards", headers=EN))
+    assert code in listed and SUMMARY not in listed
+    found = officer.get(f"/{LEUVEN}/ltf-cards", query_string={"code": code.lower()})
+    assert found.status_code == 302 and found.headers["Location"].endswith(f"/cases/{case_id}/ltf-cards")
+    unknown = officer.get(f"/{LEUVEN}/ltf-cards", query_string={"code": "LEU-1999-999"}, headers=EN)
+    assert unknown.status_code == 422 and "No case of the cell has this code." in text(unknown)
+    assert "LTF information cards" not in text(client_for(app, cell.partner).get(f"/{LEUVEN}/home", headers=EN))
+    assert client_for(app, cell.partner).get(f"/{LEUVEN}/ltf-cards").status_code == 403

@@ -26,7 +26,7 @@ from werkzeug.exceptions import Forbidden
 from livc.platform import audit
 from livc.platform.api import load_body
 from livc.platform.db import db
-from livc.platform.forms import NOTHING_SENT, apply_or_422, field_messages, run_rule
+from livc.platform.forms import NOTHING_SENT, REQUIRED, apply_or_422, field_messages, run_rule
 from livc.platform.policy import Action, decide
 from livc.platform.web import after_refusal
 from livc.tenants.access import guard
@@ -38,12 +38,13 @@ from livc.tenants.cases.ltf_cards import (
     FeedbackCardsSchema,
     LtfCard,
     cards_of,
+    cases_with_cards,
     choose_feedback_cards,
     feedback_cards,
     record_card,
 )
 from livc.tenants.cases.models import Case, LtfFeedback
-from livc.tenants.cases.operations import find_case, subject_of
+from livc.tenants.cases.operations import find_case, find_case_by_code, subject_of
 from livc.tenants.cases.views import _page, _submit
 from livc.tenants.panels import CaseOccasion, Panel, case_panels_wanted
 from livc.tenants.web import blueprint, no_store_answer
@@ -116,6 +117,27 @@ def case_ltf_card_record(case_id: int):
     flash(_l("The LTF information card %(reference)s is recorded with the case, for the coordinator and the "
              "information officer only.", reference=card.reference), "info")
     return redirect(url_for("tenant.case_ltf_cards", case_id=case.id, _anchor=f"card-{card.id}"))
+
+
+UNKNOWN_CODE = _l("No case of the cell has this code.")
+
+
+@blueprint.get("/ltf-cards")
+@card_guard(Action.LTF_CARD_READ)
+def ltf_cards():
+    """The cases with cards (by code, how many, the newest card's date), and a case's cards by
+    its code: how the information officer reaches a case whose team they are not in."""
+    code = (request.args.get("code") or "").strip()
+    errors = {}
+    if "code" in request.args:
+        case = find_case_by_code(code.upper()) if code else None
+        if case is not None:
+            return redirect(url_for("tenant.case_ltf_cards", case_id=case.id))
+        errors = {"code": [str(UNKNOWN_CODE if code else REQUIRED["required"])]}
+    rows = cases_with_cards()
+    case_ids = [case.id for case, _count, _newest in rows]
+    after_refusal(lambda: audit.record("ltf_cards.listed", details={"case_ids": case_ids}))
+    return _page("tenants/ltf_cards.html", 422 if errors else 200, errors, rows=rows, code=code)
 
 
 def _feedback_case(feedback: LtfFeedback) -> Case:

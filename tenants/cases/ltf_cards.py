@@ -196,6 +196,15 @@ def record_cards_read(case: Case, cards: list[LtfCard], part: str = "ltf_cards")
     audit.record("case.read", subject=subject_of(case), details={"part": part, "card_ids": [card.id for card in cards]})
 
 
+def cases_with_cards() -> list[tuple[Case, int, date]]:
+    """(case, how many cards, the newest card's date) of every case with a card, newest first."""
+    rows = db.session.execute(
+        sa.select(Case, sa.func.count(LtfCard.id), sa.func.max(LtfCard.card_date))
+        .join(LtfCard, LtfCard.case_id == Case.id).group_by(Case.id).order_by(sa.func.max(LtfCard.card_date).desc(), Case.id)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
 def find_card(case: Case, card_id: int) -> LtfCard | None:
     card = db.session.get(LtfCard, card_id)
     return card if card is not None and card.case_id == case.id else None
