@@ -63,6 +63,7 @@ from livc.tenants.monitoring import facts as monitoring_facts
 from livc.tenants.monitoring import ledger as monitoring_ledger
 from livc.tenants.monitoring import models as monitoring_models  # noqa: F401
 from livc.tenants.monitoring import views as monitoring_views  # noqa: F401
+from livc.tenants.register import views as register_views  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
 from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401

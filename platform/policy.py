@@ -54,6 +54,8 @@ class Action(enum.StrEnum):
     MONITORING_VIEW = "monitoring.view"  # the cell's anonymous figures, in the scope of :func:`monitoring_scope`
     STRATEGY_VIEW = "strategy.view"  # the strategic table's policy follow-up
     STRATEGY_WORK = "strategy.work"  # propose an entry, report on one's own entries
+    # The cell's record of processing and DPIA starting point (GDPR art. 30 and 35): no case content.
+    RECORD_OF_PROCESSING_VIEW = "record_of_processing.view"
 
 
 class OperatorAction(enum.StrEnum):
@@ -263,6 +265,9 @@ _RULES[Action.FEDERATION_MANAGE] = roles(Role.COORDINATOR)
 # The set-up wizard after onboarding, and the list of what the platform operator did in the cell.
 _RULES[Action.SETUP_MANAGE] = roles(Role.COORDINATOR)
 _RULES[Action.OPERATOR_ACTIONS_VIEW] = roles(Role.COORDINATOR)
+# The record of processing: the coordinator, who keeps it, and the mayor, who answers for it as
+# the controller's representative (and hands it to the municipality's data protection officer).
+_RULES[Action.RECORD_OF_PROCESSING_VIEW] = roles(Role.COORDINATOR, Role.MAYOR)
 
 
 @rule(Action.SIGNAL_SUBMIT)

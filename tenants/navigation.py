@@ -25,7 +25,8 @@ MAIN_MENU = (
     (Action.MONITORING_VIEW, "tenant.figures", _l("Figures"), ("tenant.figures",)),
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("The cell"),
      ("tenant.cell", "tenant.house_rules", "tenant.federation", "tenant.retention", "tenant.case_settings",
-      "tenant.organisations", "tenant.sso", "tenant.operator_actions", "tenant.setup", "tenant.signal_settings")),
+      "tenant.organisations", "tenant.sso", "tenant.operator_actions", "tenant.setup", "tenant.signal_settings",
+      "tenant.record_of_processing")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members"), ("tenant.member", "tenant.invit")),
 )
 
@@ -48,6 +49,7 @@ CELL_PAGES = (
     (Action.CELL_STRUCTURE_VIEW, "tenant.cell_structure", _l("Organisation of the cell")),
     (Action.HOUSE_RULES_VIEW, "tenant.house_rules", _l("House rules")),
     (Action.MEMBERS_VIEW, "tenant.members", _l("Members of the cell")),
+    (Action.RECORD_OF_PROCESSING_VIEW, "tenant.record_of_processing_page", _l("Record of processing and DPIA")),
     (Action.ORGANISATIONS_MANAGE, "tenant.organisations", _l("Organisations at the table")),
     (Action.SSO_MANAGE, "tenant.sso_settings", _l("Single sign-on")),
     (Action.OPERATOR_ACTIONS_VIEW, "tenant.operator_actions", _l("Actions of the platform operator")),

@@ -108,6 +108,8 @@ EXPECTED_ROLES: dict[Action, frozenset[Role]] = {
     # The figures: every member of the table, each in their scope (policy.monitoring_scope).
     Action.MONITORING_VIEW: ALL - {Role.GUEST_EXPERT},
     Action.STRATEGY_WORK: STRATEGIC,
+    # The record of processing: the coordinator keeps it, the mayor answers for it.
+    Action.RECORD_OF_PROCESSING_VIEW: frozenset({Role.COORDINATOR, Role.MAYOR}),
 }
 # The operator console: support reads and retries jobs, administrators do everything.
 BOTH_OPERATOR_ROLES = frozenset(OperatorRole)

@@ -1,0 +1,56 @@
+"""The record of processing's pages (issue 18, part 7): ``/<cell>/record-of-processing`` for
+the coordinator and the mayor (``Action.RECORD_OF_PROCESSING_VIEW``), its print version, its
+PDF and its JSON, all made from the cell's configuration when asked
+(:mod:`livc.tenants.register.content`), in the reader's language."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import g, make_response, render_template
+
+from livc.platform import audit
+from livc.platform.policy import Action
+from livc.tenants.access import guard
+from livc.tenants.register.content import record_of_processing
+from livc.tenants.register.pdf import DPIA_HEADING, RECORD_HEADING, record_pdf
+from livc.tenants.web import blueprint, no_store, no_store_answer, no_store_page
+
+
+def _context() -> dict:
+    return {"record": record_of_processing(), "record_heading": RECORD_HEADING, "dpia_heading": DPIA_HEADING}
+
+
+@blueprint.get("/record-of-processing")
+@guard(Action.RECORD_OF_PROCESSING_VIEW)
+def record_of_processing_page():
+    return no_store_page("tenants/record_of_processing.html", **_context())
+
+
+@blueprint.get("/record-of-processing/print")
+@guard(Action.RECORD_OF_PROCESSING_VIEW)
+def record_of_processing_print():
+    """Plain, black on white, without the site's navigation: for the browser's print."""
+    return no_store(make_response(render_template("tenants/record_of_processing_print.html", **_context())))
+
+
+@blueprint.get("/record-of-processing.pdf")
+@guard(Action.RECORD_OF_PROCESSING_VIEW)
+def record_of_processing_pdf():
+    record = record_of_processing()
+    response = no_store(make_response(record_pdf(record)))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="record-of-processing-{g.tenant.slug}-{record.made_on.isoformat()}.pdf"'
+    )
+    audit.record("register.printed", details={"house_rules_version": record.house_rules_version})
+    return response
+
+
+@blueprint.get("/api/record-of-processing")
+@guard(Action.RECORD_OF_PROCESSING_VIEW)
+def api_record_of_processing():
+    record = record_of_processing()
+    body = asdict(record)
+    body["made_on"] = record.made_on.isoformat()
+    return no_store_answer(record_of_processing=body)
