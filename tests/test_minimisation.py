@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, as_cell, open_person
 
 from auth_helpers import give_session
 from case_helpers import HERKO, LEUVEN, membership, ready_cell
@@ -17,7 +18,6 @@ from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
 from livc.tenants.house_rules.operations import identities_kept, publish_draft, update_draft
 from livc.tenants.members.operations import accept_undertaking
-from test_federation_core import AMRANI_H, AMRANI_L, alerts_of, as_cell, open_person
 
 CIPHERTEXTS = ("given_names_ciphertext", "family_name_ciphertext", "date_of_birth_ciphertext",
                "national_number_ciphertext", "address_ciphertext")
@@ -179,3 +179,22 @@ def test_the_house_rules_page_shows_the_identity_setting_and_the_draft_form_chan
     stop_keeping(app, leuven)
     page = client.get(f"/{LEUVEN}/house-rules", headers=EN).get_data(as_text=True)
     assert "Not kept: an identity is entered once" in page
+
+
+def test_an_identity_entered_again_replaces_the_indexes_and_is_still_never_stored(app, two):
+    leuven, _herko = two
+    stop_keeping(app, leuven)
+    case_id, code = open_person(app, leuven, AMRANI_L)
+    client = app.test_client()
+    give_session(app, client, leuven.coordinator)
+    page = client.get(f"/{LEUVEN}/cases/{case_id}/identity", headers=EN).get_data(as_text=True)
+    assert "type the whole identity again" in page
+    token = client.get(f"/{LEUVEN}/api/session").get_json()["csrf_token"]
+    written = client.put(f"/{LEUVEN}/api/cases/{case_id}/identity", headers={"X-CSRFToken": token, **EN},
+                         json={"given_names": "Karim", "family_name": "Benali", "date_of_birth": "1992-01-02"})
+    assert written.status_code == 200 and written.get_json()["identity_recorded"] is True
+    assert code in search(app, leuven, "Karim Benali")
+    assert code not in search(app, leuven, "Mohammed El Amrani")
+    [row] = identity_rows(app, leuven)
+    assert all(row[column] is None for column in CIPHERTEXTS)
+    assert "Benali" not in dump(app, (leuven.tenant_id,))
