@@ -16,7 +16,12 @@ from livc.federation import alerts, linking
 from livc.federation.models import EnrolmentStatus, FederationEnrolment, PreparedTokens
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
-from livc.tenants.house_rules.operations import identities_kept, publish_draft, update_draft
+from livc.tenants.house_rules.operations import (
+    discard_draft,
+    identities_kept,
+    publish_draft,
+    update_draft,
+)
 from livc.tenants.members.operations import accept_undertaking
 
 CIPHERTEXTS = ("given_names_ciphertext", "family_name_ciphertext", "date_of_birth_ciphertext",
@@ -176,6 +181,17 @@ def test_the_house_rules_page_shows_the_identity_setting_and_the_draft_form_chan
     give_session(app, client, leuven.coordinator)
     page = client.get(f"/{LEUVEN}/house-rules", headers=EN).get_data(as_text=True)
     assert "Kept, encrypted" in page
+    token = client.get(f"/{LEUVEN}/api/session").get_json()["csrf_token"]
+    assert client.post(f"/{LEUVEN}/house-rules/draft/start", data={"csrf_token": token}).status_code == 302
+    form = client.get(f"/{LEUVEN}/house-rules/draft", headers=EN).get_data(as_text=True)
+    assert 'name="identities_kept" value="true" checked' in form and 'name="identities_kept" value="false"' in form
+    answer = client.put(f"/{LEUVEN}/api/house-rules/draft", json={"identities_kept": False},
+                        headers={"X-CSRFToken": token, **EN})
+    assert answer.status_code == 200 and answer.get_json()["house_rules"]["identities_kept"] is False
+    with app.test_request_context(), tenant_context(leuven.tenant_id):
+        discard_draft()
+        db.session.commit()
+        db.session.remove()
     stop_keeping(app, leuven)
     page = client.get(f"/{LEUVEN}/house-rules", headers=EN).get_data(as_text=True)
     assert "Not kept: an identity is entered once" in page
