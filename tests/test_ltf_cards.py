@@ -398,3 +398,18 @@ def test_the_information_officer_reaches_a_case_s_cards_by_its_code_even_outside
     assert unknown.status_code == 422 and "No case of the cell has this code." in text(unknown)
     assert "LTF information cards" not in text(client_for(app, cell.partner).get(f"/{LEUVEN}/home", headers=EN))
     assert client_for(app, cell.partner).get(f"/{LEUVEN}/ltf-cards").status_code == 403
+
+
+def test_a_form_in_preparation_is_not_shown_to_an_information_officer_outside_the_case_team(app, cell, case):
+    case_id, _code = case
+    recorded(app, cell, case_id)
+    case_page = f"/{LEUVEN}/cases/{case_id}"
+    coordinator = client_for(app, cell.coordinator)
+    assert post_form(coordinator, f"{case_page}/feedback", {"confirm": "yes"}, form_path=case_page).status_code == 302
+    with app.app_context(), tenant_context(cell.tenant_id):
+        feedback_id = db.session.scalar(sa.select(LtfFeedback.id).where(LtfFeedback.case_id == case_id))
+    choose = f"/{LEUVEN}/ltf-feedback/{feedback_id}/cards"
+    assert coordinator.get(choose).status_code == 200
+    officer = client_for(app, cell.information_officer)  # cleared, but not in this case's team
+    assert officer.get(choose).status_code == 404
+    assert officer.get(f"/{LEUVEN}/api/ltf-feedback/{feedback_id}/cards").status_code == 404

@@ -21,7 +21,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import ValidationError, fields
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform import audit
 from livc.platform.api import load_body
@@ -144,6 +144,14 @@ def _feedback_case(feedback: LtfFeedback) -> Case:
     return find_case(feedback.case_id)
 
 
+def _readable_form(feedback: LtfFeedback) -> LtfFeedback:
+    """A form in preparation is its case team's: for anyone else it does not exist (404), as on
+    the information officer's pages of the feedback forms."""
+    if not feedback.released and not decide(g.person, Action.CASE_WORK, _feedback_case(feedback)):
+        raise NotFound()
+    return feedback
+
+
 def _feedback_cards_page(feedback: LtfFeedback, status: int = 200, errors: dict | None = None, chosen=None):
     case = _feedback_case(feedback)
     cards = cards_of(case)
@@ -160,7 +168,7 @@ def _feedback_cards_page(feedback: LtfFeedback, status: int = 200, errors: dict 
 @card_guard(Action.LTF_CARD_READ, load=load_any_feedback)
 def ltf_feedback_cards(feedback_id: int):
     """Which of the case's cards the feedback form refers to (shown by reference and date)."""
-    feedback = g.resource
+    feedback = _readable_form(g.resource)
     if request.method == "GET":
         return _feedback_cards_page(feedback)
     # Checkboxes: none ticked sends no field at all, which means "no card"; the form's marker
@@ -173,7 +181,8 @@ def ltf_feedback_cards(feedback_id: int):
     except ValidationError as error:
         errors = field_messages(error)
     if errors:
-        return _feedback_cards_page(feedback, 422, errors, chosen=set())
+        ticked = {int(value) for value in request.form.getlist("card_ids") if value.isdigit()}
+        return _feedback_cards_page(feedback, 422, errors, chosen=ticked)
     flash(_l("The cards the feedback form refers to are saved."), "info")
     return redirect(url_for("tenant.ltf_feedback_cards", feedback_id=feedback.id))
 
@@ -255,7 +264,7 @@ def api_case_ltf_card_record(case_id: int):
 @card_guard(Action.LTF_CARD_READ, load=load_any_feedback)
 def api_ltf_feedback_cards(feedback_id: int):
     """The cards the form refers to: references and dates only."""
-    cards = feedback_cards(g.resource)
+    cards = feedback_cards(_readable_form(g.resource))
     _audit_read(_feedback_case(g.resource), cards, "ltf_feedback_cards")
     return no_store_answer(cards=[_card_ref(card) for card in cards])
 
@@ -264,6 +273,7 @@ def api_ltf_feedback_cards(feedback_id: int):
 @card_guard(Action.LTF_CARD_READ, load=load_any_feedback)
 def api_ltf_feedback_cards_choose(feedback_id: int):
     """Set the cards the form refers to: ``{"card_ids": [...]}`` (cards of the form's case)."""
+    _readable_form(g.resource)
     values = load_body(FeedbackCardsSchema())
     changed = apply_or_422(choose_feedback_cards, g.resource, g.membership, values["card_ids"])
     return no_store_answer(changed=changed, cards=[_card_ref(card) for card in feedback_cards(g.resource)])
