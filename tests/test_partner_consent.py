@@ -161,6 +161,9 @@ def test_the_coordinator_cannot_register_a_note_for_a_partner_only_record_it_was
     api_refused = fields_of(coordinator.post(f"/{LEUVEN}/api/cases/{case_id}/notes",
                                              json={**brought, "registration": "registered", "body": SAID}))
     assert set(api_refused) == {"registration"}
+    outside = fields_of(coordinator.post(f"/{LEUVEN}/api/cases/{case_id}/notes", json={
+        "brought_by_id": cell.social.membership_id, "visibility": "team", "registration": "oral_only"}))
+    assert set(outside) == {"brought_by_id"}  # only a member of the case team brings a note on it
     assert count(app, cell, ProgressNote) == 0
 
     recorded = coordinator.post(notes, data={**brought, "registration": "oral_only"})
