@@ -30,7 +30,7 @@ BASE = f"/{LEUVEN}"
 
 @pytest.fixture
 def cell(app, cells):
-    return ready_cell(app, cells[LEUVEN], LEUVEN)
+    return ready_cell(app, cells[LEUVEN], LEUVEN, table=False)  # the tests add their own tables
 
 
 def client_for(app, member):

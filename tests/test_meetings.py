@@ -48,7 +48,7 @@ KEPT_SUMMARY = "The plan continues; the CLB reports at the next meeting."
 @pytest.fixture
 def cell(app, demo_tenants):
     """A ready cell with its main table: the coordinator chairs, everyone sits at it."""
-    cell = ready_cell(app, demo_tenants[LEUVEN], LEUVEN)
+    cell = ready_cell(app, demo_tenants[LEUVEN], LEUVEN, table=False)
     with app.app_context(), tenant_context(cell.tenant_id):
         table = Table(kind=TableKind.MAIN, name="Main table", chair_membership_id=cell.coordinator.membership_id)
         db.session.add(table)

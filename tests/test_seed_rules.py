@@ -20,7 +20,7 @@ from admin_helpers import add_operator, give_operator_session
 from auth_helpers import add_member, give_session, post_form
 from case_helpers import LEUVEN, membership, publish_house_rules, ready_cell, signal_values
 from livc.platform.db import db, tenant_context
-from livc.platform.roles import OrganisationKind
+from livc.platform.roles import OrganisationKind, Role
 from livc.tenants.cell.models import CellProfile, Table, TableKind
 from livc.tenants.cell.operations import legal_minimum_problems
 from livc.tenants.decisions.models import Proposal
@@ -117,18 +117,12 @@ def test_a_police_member_is_refused_as_coordinator_through_the_page_and_the_api(
 def put_police_coordinator_in_place(app, cell) -> int:
     """A cell set up before the rule: a coordinator who sits for the police (straight in the database)."""
     police = police_organisation(app, cell.tenant_id)
-    officer = add_member(app, cell.tenant_id, LEUVEN, membership_role("coordinator"), "chief.coordinator@example.test")
+    officer = add_member(app, cell.tenant_id, LEUVEN, Role.COORDINATOR, "chief.coordinator@example.test")
     with app.app_context(), tenant_context(cell.tenant_id):
         db.session.get(Membership, officer.membership_id).organisation_id = police
         db.session.commit()
         db.session.remove()
     return officer.membership_id
-
-
-def membership_role(value: str):
-    from livc.platform.roles import Role
-
-    return Role(value)
 
 
 def test_a_police_member_is_refused_as_appointed_official_and_as_chair_of_the_operational_table(app, demo_tenants):
@@ -215,7 +209,7 @@ def test_the_legal_minimum_is_the_mayor_or_the_official_the_information_officer_
     assert minimum(app, cell) == []
 
     # The police chief does not stand in for the information officer.
-    add_member(app, cell.tenant_id, LEUVEN, membership_role("police_chief"))
+    add_member(app, cell.tenant_id, LEUVEN, Role.POLICE_CHIEF)
     end(app, cell, cell.information_officer)
     missing = minimum(app, cell)
     assert len(missing) == 1 and "No information officer with a valid security clearance" in missing[0]

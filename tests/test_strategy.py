@@ -39,7 +39,7 @@ TODAY = date.today()
 
 @pytest.fixture
 def cell(app, cells):
-    return ready_cell(app, cells[LEUVEN], LEUVEN)
+    return ready_cell(app, cells[LEUVEN], LEUVEN, table=False)  # the tests seat their own tables
 
 
 def client_for(app, member):
