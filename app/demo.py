@@ -21,6 +21,7 @@ from livc.app.demo_cases import DEMO_DOMAIN, demo_email, link_demo_cells, seed_d
 from livc.app.demo_consent import seed_demo_consent
 from livc.app.demo_figures import seed_demo_figures
 from livc.app.demo_ltf import seed_demo_ltf
+from livc.app.demo_scenarios import seed_demo_scenarios
 from livc.app.demo_strategy import seed_demo_strategy
 from livc.platform import audit
 from livc.platform.accounts import (
@@ -133,6 +134,7 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
                 seed_demo_figures(tenant)
                 seed_demo_ltf(tenant)
                 seed_demo_consent(tenant)
+                seed_demo_scenarios(tenant)
         tenants.append(tenant)
     if with_members:
         link_demo_cells(tenants)

@@ -44,6 +44,7 @@ from livc.tenants.cases.models import (
     FeedbackApproval,
     FurtherFollowUp,
     Measure,
+    MeasureCategory,
     MeasureStatus,
     NoteVisibility,
     Review,
@@ -96,6 +97,8 @@ ORGANISATIONS = {
     "expert": ("Deskundige (DEMO)", OrganisationKind.OTHER),
 }
 CELL_FORMS = {"demo-leuven": "integrated", "demo-herko": "zonal_with_case_teams"}
+# The category of the stories' measures, by the partner that carries them.
+DEMO_CATEGORIES = {"clb": MeasureCategory.EDUCATION, "police": MeasureCategory.POLICE}
 
 
 # --- what the demo says ---------------------------------------------------------------------------
@@ -827,6 +830,7 @@ class _Seeder:
             measure = add_measure(case, self.coordinator, {
                 "organisation_id": self.organisation(key).id, "description": description, "due_on": due_on,
                 "status": MeasureStatus.PLANNED if status == MeasureStatus.DONE else status,
+                "category": DEMO_CATEGORIES.get(key, MeasureCategory.GUIDANCE),
             })
             measure.created_at = measure.updated_at = self.moment(days_ago, 15)
             if status == MeasureStatus.DONE:

@@ -65,6 +65,9 @@ from livc.tenants.monitoring import models as monitoring_models  # noqa: F401
 from livc.tenants.monitoring import views as monitoring_views  # noqa: F401
 from livc.tenants.register import views as register_views  # noqa: F401
 from livc.tenants.retention import views as retention_views  # noqa: F401
+from livc.tenants.scenarios import api as scenarios_api  # noqa: F401
+from livc.tenants.scenarios import models as scenarios_models  # noqa: F401
+from livc.tenants.scenarios import views as scenarios_views  # noqa: F401
 from livc.tenants.signals import models as signal_models  # noqa: F401
 from livc.tenants.signals import views as signal_views  # noqa: F401
 from livc.tenants.strategy import api as strategy_api  # noqa: F401

@@ -187,6 +187,7 @@ def world(app):
             ids.update(_case_world(members))
             ids.update(_meeting_world(members, target_table.id, ids["case_id"]))
             ids.update(_policy_world(members))
+            ids.update(_scenario_world())
         db.session.commit()
     target = add_member(app, cells[OWN], OWN, Role.SECRETARY, "target@example.test")
     ids["membership_id"] = target.membership_id
@@ -248,6 +249,17 @@ def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
     db.session.add(Invitee(meeting_id=meeting.id, membership_id=members[Role.GUEST_EXPERT].membership_id, item_id=item.id))
     db.session.flush()
     return {"meeting_id": meeting.id, "item_id": item.id}
+
+
+def _scenario_world() -> dict[str, int]:
+    """A follow-up scenario of the cell (the coordinator keeps them)."""
+    from livc.tenants.scenarios.models import FollowUpScenario, ScenarioMeasure
+
+    scenario = FollowUpScenario(name="Target scenario", target_group=TargetGroup.FTF, measures=[
+        ScenarioMeasure(description="Target typical measure", category="guidance", organisation_kind="caw", period_days=30)])
+    db.session.add(scenario)
+    db.session.flush()
+    return {"scenario_id": scenario.id}
 
 
 def _policy_world(members) -> dict[str, int]:

@@ -333,6 +333,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(d
         # Every form of the case page opens on demand.
         coordinator.locator("#add-measure summary").click()
         coordinator.get_by_label("What is done").fill("The CLB talks with the pupil and the parents.")
+        coordinator.get_by_label("Category").select_option(label="Education")
         coordinator.get_by_label("Responsible organisation").select_option(label="CLB (DEMO)")
         coordinator.get_by_label("Due date").fill(due.isoformat())
         coordinator.get_by_role("button", name="Add the measure").click()

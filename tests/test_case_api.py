@@ -131,7 +131,8 @@ def test_the_whole_path_of_a_case_through_the_api(app, cell, case):
     assert coordinator.get(path).get_json()["case"]["follow_up_kind"] == "social"
     clb = organisation_of(app, cell, cell.partner)
     due = (date.today() + timedelta(days=30)).isoformat()
-    added = coordinator.post(f"{path}/measures", {"description": "Mentoring at school", "organisation_id": clb, "due_on": due})
+    added = coordinator.post(f"{path}/measures", {"description": "Mentoring at school", "organisation_id": clb, "due_on": due,
+                                                  "category": "education"})
     assert added.status_code == 201, added.get_data(as_text=True)
     measure = added.get_json()["measure"]
     assert (measure["status"], measure["due_on"], measure["organisation_id"]) == ("planned", due, clb)
@@ -348,7 +349,8 @@ def test_records_of_another_case_are_not_found_under_this_one(app, cell, case):
     other_id, _ = open_case(app, cell)
     coordinator = Api(app, cell.coordinator)
     clb = organisation_of(app, cell, cell.partner)
-    measure = coordinator.post(f"{API}/cases/{other_id}/measures", {"description": "Elsewhere", "organisation_id": clb})
+    measure = coordinator.post(f"{API}/cases/{other_id}/measures", {"description": "Elsewhere", "organisation_id": clb,
+                                                                      "category": "guidance"})
     measure_id = measure.get_json()["measure"]["id"]
     other = coordinator.get(f"{API}/cases/{other_id}").get_json()["case"]
     review_id, member_id = other["reviews"][0]["id"], other["team"][0]["id"]
@@ -398,11 +400,11 @@ def test_bad_input_is_answered_field_by_field_and_nothing_is_saved(app, cell, ca
     assert (kept["goal"], kept["follow_up_kind"], kept["target_group"]) == ("The goal as agreed.", "social", "other_extremism")
 
     clb = organisation_of(app, cell, cell.partner)
-    assert fields_of(coordinator.post(f"{path}/measures", {"description": "Mentoring", "organisation_id": clb,
+    assert fields_of(coordinator.post(f"{path}/measures", {"description": "Mentoring", "organisation_id": clb, "category": "care",
                                                            "due_on": "2026-13-45", "status": "someday"})) == {"due_on", "status"}
-    assert fields_of(coordinator.post(f"{path}/measures", {"description": "", "organisation_id": 987654})) == {
+    assert fields_of(coordinator.post(f"{path}/measures", {"description": "", "organisation_id": 987654, "category": "care"})) == {
         "description", "organisation_id"}
-    assert fields_of(coordinator.post(f"{path}/measures", {})) == {"description", "organisation_id"}
+    assert fields_of(coordinator.post(f"{path}/measures", {})) == {"description", "organisation_id", "category"}
     assert fields_of(partner.post(f"{path}/notes", {"body": "x" * 5001, "visibility": "everyone"})) == {"body", "visibility"}
     assert fields_of(coordinator.post(f"{path}/team", {"membership_id": "someone", "until": "tomorrow"})) == {
         "membership_id", "until"}
@@ -439,7 +441,8 @@ def test_a_closed_measure_and_a_closed_case_take_no_changes(app, cell, case):
     coordinator, partner = Api(app, cell.coordinator), Api(app, cell.partner)
     path = f"{API}/cases/{case_id}"
     clb = organisation_of(app, cell, cell.partner)
-    measure_id = coordinator.post(f"{path}/measures", {"description": "Mentoring", "organisation_id": clb}).get_json()["measure"]["id"]
+    measure_id = coordinator.post(f"{path}/measures", {"description": "Mentoring", "organisation_id": clb,
+                                                       "category": "guidance"}).get_json()["measure"]["id"]
     assert partner.patch(f"{path}/measures/{measure_id}", {"status": "done"}).status_code == 200
     assert fields_of(partner.patch(f"{path}/measures/{measure_id}", {"status": "in_progress"})) == {"status"}
     # An empty change changes nothing and answers the measure.
@@ -450,7 +453,8 @@ def test_a_closed_measure_and_a_closed_case_take_no_changes(app, cell, case):
     assert coordinator.patch(path, {"goal": "Before the closure"}).status_code == 200
     confirm_latest(app, cell, cell.partner)
     assert fields_of(coordinator.patch(path, {"goal": "Later"})) == {"_schema"}
-    assert fields_of(coordinator.post(f"{path}/measures", {"description": "More", "organisation_id": clb})) == {"_schema"}
+    assert fields_of(coordinator.post(f"{path}/measures", {"description": "More", "organisation_id": clb,
+                                                           "category": "care"})) == {"_schema"}
     assert fields_of(coordinator.post(f"{path}/team", {"membership_id": cell.social.membership_id})) == {"_schema"}
     # Notes may still be written after closure (aftercare).
     assert partner.post(f"{path}/notes", {"body": "Saw the pupil at school.", "visibility": "team"}).status_code == 201

@@ -90,7 +90,7 @@ def test_a_signal_goes_through_weighing_case_plan_feedback_closure_and_erasure(a
 
     # The plan, a note, and the feedback form to the LTF.
     measure = coordinator.post(f"{case_path}/measures", {
-        "description": "Talk with the pupil and the parents", "organisation_id": _organisation_of(app, cell),
+        "description": "Talk with the pupil and the parents", "organisation_id": _organisation_of(app, cell), "category": "guidance",
         "due_on": (date.today() + timedelta(days=14)).isoformat()})
     assert measure.status_code == 201, measure.get_json()
     assert partner.post(f"{case_path}/notes", {"body": "First talk went well.", "visibility": "team"}).status_code == 201

@@ -82,7 +82,7 @@ def organisation_of(app, cell, member) -> int:
 
 def add_measure(app, cell, coordinator, case_id: int, **values) -> int:
     data = {"description": "Talks with the pupil guidance counsellor",
-            "organisation_id": organisation_of(app, cell, cell.partner), **values}
+            "organisation_id": organisation_of(app, cell, cell.partner), "category": "education", **values}
     assert post_form(coordinator, f"{page(case_id)}/measures", data, form_path=page(case_id)).status_code == 302
     with app.app_context(), tenant_context(cell.tenant_id):
         return db.session.scalars(sa.select(Measure.id).where(Measure.case_id == case_id).order_by(Measure.id.desc())).first()

@@ -94,7 +94,8 @@ def rows(app, cell, model, **where) -> list:
 def add_measure(app, cell, coordinator, case_id: int, organisation_of, **values) -> Measure:
     with app.app_context(), tenant_context(cell.tenant_id):
         organisation_id = membership(organisation_of).organisation_id
-    data = {"description": "Talks with the pupil guidance counsellor", "organisation_id": organisation_id, **values}
+    data = {"description": "Talks with the pupil guidance counsellor", "organisation_id": organisation_id,
+            "category": "education", **values}
     answer = post_form(coordinator, f"{page(case_id)}/measures", data, form_path=page(case_id))
     assert answer.status_code == 302 and answer.headers["Location"].endswith("#plan"), text(answer)
     return rows(app, cell, Measure, case_id=case_id)[-1]

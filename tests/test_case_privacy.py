@@ -124,7 +124,7 @@ def full_case(app, cell: Cell, *, close: bool = False) -> tuple[int, str]:
                                                                            case_id=case.id)), cell.partner)
         cases.change_case(case, coordinator, {"goal": GOAL})
         cases.add_measure(case, coordinator, {"description": MEASURE, "organisation_id": partner.organisation_id,
-                                              "due_on": date.today() + timedelta(days=20)})
+                                              "due_on": date.today() + timedelta(days=20), "category": "education"})
         cases.add_note(case, partner, {"body": TEAM_NOTE, "visibility": NoteVisibility.TEAM})
         cases.add_note(case, membership(cell.information_officer),
                        {"body": RESTRICTED_NOTE, "visibility": NoteVisibility.RESTRICTED})

@@ -120,7 +120,7 @@ def organisation_of(member) -> int:
 def add_measure(cell, case_id: int, organisation_id: int, days: int | None) -> int:
     """The coordinator adds a measure for ``organisation_id``, due in ``days`` (None: no day)."""
     measure = cases.add_measure(db.session.get(Case, case_id), membership(cell.coordinator), {
-        "organisation_id": organisation_id, "description": "A secret description of the measure",
+        "organisation_id": organisation_id, "description": "A secret description of the measure", "category": "guidance",
         "due_on": date.today() + timedelta(days=days) if days is not None else None,
     })
     return measure.id

@@ -89,6 +89,7 @@ def case_facts(case: Case, *, kinds: dict[int, str] | None = None, today: date |
         leaf = (_organisation_leaf(kinds, measure.organisation_id),)
         organisation_id = measure.organisation_id
         yield Fact("measures_planned", month_of(measure.created_at), residence, leaf, organisation_id)
+        yield Fact("measures_by_category", month_of(measure.created_at), residence, (measure.category.value,))
         done_on = measure.updated_at.date() if measure.status == MeasureStatus.DONE else None
         if done_on is not None:
             yield Fact("measures_done", month_of(done_on), residence, leaf, organisation_id)

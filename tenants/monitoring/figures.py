@@ -23,7 +23,12 @@ from livc.platform.policy import FigureScope, MonitoringScope
 from livc.platform.registry import municipality
 from livc.platform.roles import ORGANISATION_KIND_LABELS
 from livc.platform.timeutil import utcnow
-from livc.tenants.cases.models import CLOSURE_LABELS, STAGE_LABELS, CaseStage
+from livc.tenants.cases.models import (
+    CLOSURE_LABELS,
+    MEASURE_CATEGORY_LABELS,
+    STAGE_LABELS,
+    CaseStage,
+)
 from livc.tenants.meetings.models import MEETING_KIND_LABELS, MeetingKind
 from livc.tenants.monitoring.facts import Fact
 from livc.tenants.monitoring.suppression import THRESHOLD, Cube, Dimension, Hidden
@@ -104,6 +109,11 @@ FIGURES: tuple[FigureDef, ...] = (
     FigureDef("measures_late", _l("Measures late"),
               _l("Measures not done by their date (done late, or still open), in the month they were due."),
               (ORGANISATION_KINDS,), by_organisation=True),
+    FigureDef("measures_by_category", _l("Measures by category"),
+              _l("Measures of the follow-up plans, by category (guidance, care, education, work, housing, "
+                 "administrative, judicial or penal, police), in the month they were planned."), (
+                  Breakdown("measure_category", _l("Category of measure"), _labels(MEASURE_CATEGORY_LABELS)),
+              )),
     FigureDef("reviews", _l("Reviews"),
               _l("Reviews of cases that fell due, in the month they were due: held on time, held late or not held."), (
                   Breakdown("held", _l("Held"), (
