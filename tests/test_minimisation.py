@@ -214,3 +214,14 @@ def test_an_identity_entered_again_replaces_the_indexes_and_is_still_never_store
     [row] = identity_rows(app, leuven)
     assert all(row[column] is None for column in CIPHERTEXTS)
     assert "Benali" not in dump(app, (leuven.tenant_id,))
+
+
+def test_the_intake_form_says_when_the_identity_will_not_be_stored(app, two):
+    leuven, _herko = two
+    client = app.test_client()
+    give_session(app, client, leuven.partner)
+    before = client.get(f"/{LEUVEN}/signals/new", headers=EN).get_data(as_text=True)
+    assert "Person concerned" in before and "is not stored" not in before
+    stop_keeping(app, leuven)
+    after = client.get(f"/{LEUVEN}/signals/new", headers=EN).get_data(as_text=True)
+    assert "Your cell does not keep identities (house rules)" in after
