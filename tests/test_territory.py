@@ -368,8 +368,10 @@ def test_in_a_cell_of_several_municipalities_a_mayor_stands_for_one_and_each_has
     assert taken.status_code == 422 and "Herent has a mayor in the cell already" in text(taken)
     assert 'value="new.mayor@example.test"' in text(taken)
 
-    # The mayor of Kortenberg leaves; a new one is invited for Kortenberg and listed as such.
+    # The mayor of Kortenberg leaves; a new one is invited for Kortenberg and listed as such. (Without
+    # an official appointed by the mayors, the mayor of each municipality is needed: seed 004.)
     with app.test_request_context(headers=EN), tenant_context(herko.tenant_id):
+        db.session.scalar(sa.select(CellProfile)).appointed_official_id = None
         kortenberg = db.session.scalar(sa.select(Membership).where(Membership.municipality_nis == KORTENBERG))
         kortenberg.status = MembershipStatus.ENDED
         db.session.commit()
@@ -411,13 +413,20 @@ def test_the_legal_minimum_of_a_cell_of_several_municipalities_wants_the_mayor_o
     coordinator = add_member(app, herko_id, HERKO, Role.COORDINATOR)
     add_member(app, herko_id, HERKO, Role.INFORMATION_OFFICER)
     mayor = add_member(app, herko_id, HERKO, Role.MAYOR)
+    add_member(app, herko_id, HERKO, Role.SOCIAL_ALDERMAN)
+    seed = " (circular of 22 May 2018, seed 004)."
     with app.test_request_context(headers=EN), tenant_context(herko_id):
-        db.session.add(CellProfile(form=CellForm.INTEGRATED, appointed_official_id=coordinator.membership_id))
+        db.session.add(CellProfile(form=CellForm.INTEGRATED))
         db.session.flush()
-        # A mayor who stands for no municipality counts for none of them.
-        assert [str(p) for p in legal_minimum_problems()] == ["No active member stands as mayor for: Herent, Kortenberg."]
+        # Without the official the mayors appointed: a mayor who stands for no municipality counts for none.
+        assert [str(p) for p in legal_minimum_problems()] == [
+            "No official appointed by the mayors, and no active member stands as mayor for: Herent, Kortenberg" + seed]
         db.session.get(Membership, mayor.membership_id).municipality_nis = HERENT
-        assert [str(p) for p in legal_minimum_problems()] == ["No active member stands as mayor for: Kortenberg."]
+        assert [str(p) for p in legal_minimum_problems()] == [
+            "No official appointed by the mayors, and no active member stands as mayor for: Kortenberg" + seed]
+        # The appointed official stands for the mayors.
+        db.session.scalar(sa.select(CellProfile)).appointed_official_id = coordinator.membership_id
+        assert legal_minimum_problems() == []
         db.session.rollback()
         db.session.remove()
 
