@@ -147,7 +147,7 @@ def test_suspension_signs_everyone_out_and_refuses_sign_in_until_reactivation(ap
     assert refused.status_code == 403 and "suspended" in refused.get_data(as_text=True)
     assert app.test_client().get(f"/{LEUVEN}/sign-in", headers=EN).status_code == 403
     # The data is kept; the other cell does not notice anything.
-    assert count(app, leuven.tenant_id, Membership) == 5
+    assert count(app, leuven.tenant_id, Membership) == 6  # the five of the ready cell and its alderman
     assert other.get(f"/{HERKO}/", headers=EN).status_code == 200
     # The coordinator sees the operator's action and its reason in the cell's trail.
     [entry] = trail(app, leuven.tenant_id, "operator.tenant.suspended")
