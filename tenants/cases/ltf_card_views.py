@@ -195,7 +195,8 @@ def feedback_card_refs(feedback: LtfFeedback) -> list[LtfCard] | None:
     if not decide(g.person, Action.LTF_CARD_READ):
         return None
     cards = feedback_cards(feedback)
-    _audit_read(_feedback_case(feedback), cards, "ltf_feedback_cards")
+    if cards:  # no card referred to: nothing of police information was read
+        _audit_read(_feedback_case(feedback), cards, "ltf_feedback_cards")
     return cards
 
 

@@ -100,8 +100,8 @@ from livc.tenants.meetings.schemas import (
     RescheduleSchema,
 )
 from livc.tenants.members.models import Membership
-from livc.tenants.signals.registration import REGISTRATION_LABELS
 from livc.tenants.members.operations import active_members
+from livc.tenants.signals.registration import REGISTRATION_LABELS
 from livc.tenants.web import blueprint, no_store
 
 LABELS = {
