@@ -48,6 +48,7 @@ from livc.tenants.house_rules.operations import publish_draft, update_draft
 from livc.tenants.meetings.models import AgendaItem, Invitee, ItemKind, Meeting, MeetingKind
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.members.operations import accept_undertaking
+from livc.tenants.scenarios.models import FollowUpScenario, ScenarioMeasure
 from livc.tenants.signals.models import (
     FlagLevel,
     FollowUpKind,
@@ -253,8 +254,6 @@ def _meeting_world(members, table_id: int, case_id: int) -> dict[str, int]:
 
 def _scenario_world() -> dict[str, int]:
     """A follow-up scenario of the cell (the coordinator keeps them)."""
-    from livc.tenants.scenarios.models import FollowUpScenario, ScenarioMeasure
-
     scenario = FollowUpScenario(name="Target scenario", target_group=TargetGroup.FTF, measures=[
         ScenarioMeasure(description="Target typical measure", category="guidance", organisation_kind="caw", period_days=30)])
     db.session.add(scenario)

@@ -16,6 +16,7 @@ from livc.federation import alerts, linking
 from livc.federation.models import EnrolmentStatus, FederationEnrolment, PreparedTokens
 from livc.platform.audit import AuditEntry
 from livc.platform.db import db, tenant_context
+from livc.tenants.cases.operations import search_people
 from livc.tenants.house_rules.operations import (
     discard_draft,
     identities_kept,
@@ -89,8 +90,6 @@ def identity_rows(app, cell) -> list[dict]:
 
 
 def search(app, cell, name: str):
-    from livc.tenants.cases.operations import search_people
-
     return as_cell(app, cell, lambda: [hit.reference for hit in search_people(name=name)])
 
 

@@ -21,11 +21,12 @@ from auth_helpers import add_member, give_session, post_form
 from case_helpers import LEUVEN, membership, publish_house_rules, ready_cell, signal_values
 from livc.platform.db import db, tenant_context
 from livc.platform.roles import OrganisationKind, Role
-from livc.tenants.cell.models import CellProfile, Table, TableKind
+from livc.tenants.cell.models import CellForm, CellProfile, Table, TableKind
 from livc.tenants.cell.operations import legal_minimum_problems
 from livc.tenants.decisions.models import Proposal
 from livc.tenants.house_rules.models import LegalBasis
 from livc.tenants.members.models import Invitation, Membership, Organisation
+from livc.tenants.members.operations import accept_undertaking, end_membership
 from livc.tenants.signals.models import Signal, SignalStatus, Weighing
 from livc.tenants.signals.operations import submit_signal
 
@@ -192,8 +193,6 @@ def minimum(app, cell) -> list[str]:
 
 def end(app, cell, member) -> None:
     with app.test_request_context(), tenant_context(cell.tenant_id):
-        from livc.tenants.members.operations import end_membership
-
         end_membership(membership(member), membership(cell.coordinator))
         db.session.commit()
         db.session.remove()
@@ -315,8 +314,6 @@ def test_no_signal_is_weighed_before_house_rules_with_a_legal_basis_are_in_force
     with app.test_request_context(), tenant_context(cell.tenant_id):
         publish_house_rules(membership(cell.coordinator), LegalBasis.PROSECUTOR_CONSENT,
                             consent_reference="PK/2026/123", consent_date=date(2026, 9, 1))
-        from livc.tenants.members.operations import accept_undertaking
-
         accept_undertaking(membership(cell.coordinator))
         db.session.commit()
         db.session.remove()
@@ -355,8 +352,6 @@ def test_no_signal_is_weighed_without_a_table_doing_the_operational_work(app, de
 
     # A strategic table alone does not do the operational work; the operational table does.
     with app.app_context(), tenant_context(cell.tenant_id):
-        from livc.tenants.cell.models import CellForm
-
         db.session.scalar(sa.select(CellProfile)).form = CellForm.STRATEGIC_OPERATIONAL
         db.session.add(Table(kind=TableKind.STRATEGIC, name="Strategisch", chair_membership_id=cell.mayor.membership_id))
         db.session.commit()
