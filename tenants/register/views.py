@@ -10,7 +10,7 @@ from dataclasses import asdict
 from flask import g, make_response, render_template
 
 from livc.platform import audit
-from livc.platform.policy import Action
+from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
 from livc.tenants.register.content import record_of_processing
 from livc.tenants.register.pdf import DPIA_HEADING, RECORD_HEADING, record_pdf
@@ -18,7 +18,9 @@ from livc.tenants.web import blueprint, no_store, no_store_answer, no_store_page
 
 
 def _context() -> dict:
-    return {"record": record_of_processing(), "record_heading": RECORD_HEADING, "dpia_heading": DPIA_HEADING}
+    return {"record": record_of_processing(), "record_heading": RECORD_HEADING, "dpia_heading": DPIA_HEADING,
+            # The mayor reads the record but not the retention page (the coordinator's).
+            "may_see_retention": decide(g.person, Action.CASE_SETTINGS_MANAGE)}
 
 
 @blueprint.get("/record-of-processing")
