@@ -250,8 +250,9 @@ def test_a_plan_started_from_a_scenario_proposes_its_measures_which_the_team_ada
     page = text(proposed)
     clb, ocmw = organisation_id(app, cell, OrganisationKind.CLB), organisation_id(app, cell, OrganisationKind.OCMW)
     assert clb is not None and ocmw is not None
-    # Pre-filled: the scenario's text and category, an organisation of its kind, today + its period.
-    assert 'value="Pupil guidance or a route to training"' in page
+    # Pre-filled: the scenario's text (the default is written in the cell's first language, Dutch
+    # here) and category, an organisation of its kind, today + its period.
+    assert 'value="Leerlingenbegeleiding of een traject naar opleiding"' in page
     assert re.search(rf'name="measures\.1\.organisation_id".*?<option value="{clb}" selected', page, re.S)
     assert f'value="{(TODAY + timedelta(days=60)).isoformat()}"' in page
     assert re.search(r'name="measures\.2\.category".*?<option value="housing" selected', page, re.S)

@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("target_group", sa.Enum(*TARGET_GROUPS, name="targetgroup", native_enum=False, length=30),
                   nullable=False),
-        sa.Column("seeded", sa.Boolean(), nullable=False),
+        sa.Column("is_default", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by_id", Id, nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),

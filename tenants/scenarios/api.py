@@ -58,7 +58,7 @@ class ScenarioOut(Schema):
     name = fields.String()
     target_group = enum_value(TargetGroup)
     target_group_label = fields.Function(lambda s: label_of(TARGET_GROUP_LABELS, s.target_group))
-    seeded = fields.Boolean()
+    is_default = fields.Boolean()
     measures = fields.List(fields.Nested(ScenarioMeasureOut))
     updated_at = fields.DateTime()
 

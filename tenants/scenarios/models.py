@@ -43,7 +43,7 @@ class FollowUpScenario(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(NAME_MAX))
     target_group: Mapped[TargetGroup] = mapped_column(value_enum(TargetGroup), index=True)
-    seeded: Mapped[bool] = mapped_column(default=False)  # the platform's default, as first written
+    is_default: Mapped[bool] = mapped_column(default=False)  # the platform's default, as first written
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = _membership_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

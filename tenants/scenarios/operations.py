@@ -118,7 +118,7 @@ def ensure_default_scenarios() -> int:
     with force_locale(tenant.languages[0] if tenant is not None and tenant.languages else "nl"):
         for group in missing:
             scenario = FollowUpScenario(name=str(DEFAULT_NAME % {"group": TARGET_GROUP_LABELS[group]}),
-                                        target_group=group, seeded=True)
+                                        target_group=group, is_default=True)
             scenario.measures = [
                 ScenarioMeasure(position=position, description=str(text), category=category,
                                 organisation_kind=kind, period_days=days)
