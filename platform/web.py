@@ -22,12 +22,12 @@ from flask import (
     request,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from livc.platform import audit
+from livc.platform.browsers import ServerSessions
 from livc.platform.db import db, leave_tenant
 from livc.platform.jobs import redis_connection
 from livc.platform.logs import describe_error
@@ -48,6 +48,7 @@ csrf_refused = Namespace().signal("csrf-refused")
 csrf = CSRFProtect()
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 ERROR_TEXTS = {
     400: (_l("Bad request"), _l("The request could not be understood.")),
@@ -80,22 +81,8 @@ SECURITY_HEADERS = {
 }
 
 
-class CheckedCookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, noting a cookie whose signature does not check out.
-
-    Flask quietly starts an empty session for a forged, altered or expired cookie; the cell
-    pages record it in the audit trail (see :func:`livc.tenants.access.load_person`).
-    """
-
-    def open_session(self, app: Flask, request):
-        session = super().open_session(app, request)
-        if session is not None and not session and request.cookies.get(self.get_cookie_name(app)):
-            g.session_cookie_refused = True
-        return session
-
-
 def init_app(app: Flask) -> None:
-    app.session_interface = CheckedCookieSessions()
+    app.session_interface = ServerSessions()  # the cookie: one opaque token (livc.platform.browsers)
     # A URL value preprocessor runs before any blueprint's (the tenant is resolved in one), so
     # even a refusal of an unknown cell carries its request id.
     app.url_value_preprocessor(_assign_request_id)
@@ -178,8 +165,9 @@ def _leave_tenant(_error=None) -> None:
 
 def local_target(target: str | None, default: str, prefix: str) -> str:
     """``target`` when it is a local path under ``prefix``, else ``default``: no open redirects
-    (no scheme or host, no protocol-relative ``//`` or backslash tricks)."""
-    if not target:
+    (no scheme or host, no protocol-relative ``//`` or backslash tricks), and no control
+    characters (a CR or LF would split the ``Location`` header and end the sign-in in a 500)."""
+    if not target or _CONTROL_CHARACTER.search(target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or target.startswith("//") or "\\" in target:
