@@ -1,9 +1,13 @@
 """Sign-in sessions: kept on the server, revocable, bound to one cell.
 
-The browser holds Flask's signed cookie (``livc_session``: Secure in production, HttpOnly,
-SameSite=Lax). It carries, per cell, a random session token whose SHA-256 is the key of an
-:class:`AuthSession` row in that cell. Deleting the row ends the session wherever the cookie
-is. A new token is issued at every sign-in and whenever the member's rights change; sessions
+The browser holds one opaque token in its cookie (``livc_session``: Secure in production,
+HttpOnly, SameSite=Lax); its session content stays on the server (:mod:`livc.platform.browsers`)
+and holds, per cell, a random session token whose SHA-256 is the key of an :class:`AuthSession`
+row in that cell: the server maps (browser, cell) to the row, and the cookie tells no one which
+cells a browser is signed in to. Deleting the row ends the session wherever the cookie is.
+Every sign-in gives the browser a new token (the old cookie value opens nothing any more) and
+moves its other cells' sessions to it, and the cell's own token is new whenever the member's
+rights change; sessions
 end after ``LIVC_SESSION_IDLE_MINUTES`` without activity and ``LIVC_SESSION_ABSOLUTE_HOURS``
 after sign-in, whatever happens.
 """
@@ -17,12 +21,13 @@ import sqlalchemy as sa
 from flask import current_app, session
 from sqlalchemy.orm import Mapped, mapped_column
 
+from livc.platform import browsers
 from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import Id, TenantScoped, db
 from livc.platform.jobs import task
 from livc.platform.timeutil import utcnow
 
-SESSION_KEY = "auth"  # Flask session: {tenant slug: token}
+SESSION_KEY = "auth"  # server-side session content: {tenant slug: token}
 TOUCH_EVERY = timedelta(seconds=60)  # last activity is written at most once a minute
 
 
@@ -62,7 +67,11 @@ def _store_token(slug: str, token: str | None) -> None:
 
 
 def start(slug: str, membership, method: str, *, sso_issuer=None, sso_sid=None, sso_subject=None) -> AuthSession:
-    """Sign ``membership`` in: a fresh token, and a fresh CSRF token with it."""
+    """Sign ``membership`` in: a fresh token, and a fresh CSRF token with it.
+
+    The browser gets a new cookie token too (session fixation); its sessions in other cells
+    stay valid and move to the new token, since signing in here says nothing against them.
+    """
     now = utcnow()
     token = new_token()
     row = AuthSession(
@@ -84,6 +93,8 @@ def start(slug: str, membership, method: str, *, sso_issuer=None, sso_sid=None, 
     session.clear()  # whatever was in the cookie before signing in does not carry over
     tokens[slug] = token
     session[SESSION_KEY] = tokens
+    browsers.renew()
+    browsers.purge_expired()
     return row
 
 

@@ -34,7 +34,7 @@ from livc.admin.operators.models import (
     OperatorRole,
     OperatorSession,
 )
-from livc.platform import audit
+from livc.platform import audit, browsers
 from livc.platform.accounts import normalise_email
 from livc.platform.audit import GENESIS_HASH, canonical
 from livc.platform.crypto import new_token, token_digest
@@ -141,6 +141,7 @@ def start_session(operator: Operator) -> OperatorSession:
     db.session.flush()
     session.clear()  # nothing from before signing in carries over (cell sessions included)
     session[SESSION_KEY] = token
+    browsers.renew()  # a new cookie token too: a value known before signing in opens nothing
     return row
 
 
