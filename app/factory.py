@@ -35,7 +35,7 @@ from livc.federation import cooperation_views  # noqa: F401
 from livc.federation import models as federation_models  # noqa: F401
 from livc.federation import subscribers as federation_subscribers
 from livc.federation import views as federation_views  # noqa: F401
-from livc.platform import accounts, audit, i18n, inputs, jobs, keys, police_zones, sessions, tenancy, web  # noqa: F401
+from livc.platform import accounts, audit, i18n, jobs, keys, police_zones, sessions, tenancy, web  # noqa: F401
 from livc.platform.db import db
 from livc.platform.logs import configure_logging
 from livc.platform.settings import Settings, load_settings
@@ -105,7 +105,6 @@ def create_app(config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     i18n.init_app(app)
-    inputs.init_app(app)  # before any route: the bounded int converter applies to every one
     web.init_app(app)
     # The design system's macros (govuk-frontend-jinja) under their own prefix, then livc's pages.
     app.jinja_loader = ChoiceLoader(

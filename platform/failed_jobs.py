@@ -12,8 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job
+from werkzeug.exceptions import ServiceUnavailable
 
 from livc.platform.jobs import QUEUES, queue
 
@@ -59,19 +63,27 @@ def failed_jobs() -> list[FailedJob]:
 
 
 def retry_failed(job_ids: set[str] | None) -> set[str]:
-    """Put the failed jobs ``job_ids`` (every one when None) back on their queue; the ids retried."""
+    """Put the failed jobs ``job_ids`` (every one when None) back on their queue; the ids retried.
 
-
+    Without a queue (jobs run inline) or with Redis out of reach this answers 503 with a clear
+    message, not a 500: nothing was retried, and the operator can try again.
+    """
+    if current_app.extensions["livc.settings"].jobs_inline:
+        raise ServiceUnavailable(_l("Jobs run inline here (no Redis is configured): there is no queue to retry jobs on."))
     retried: set[str] = set()
-    for name in QUEUES:
-        registry = queue(name).failed_job_registry
-        for job_id in registry.get_job_ids():
-            if job_ids is None or job_id in job_ids:
-                try:
-                    registry.requeue(job_id)
-                except InvalidJobOperation:  # retried or expired meanwhile
-                    continue
-                retried.add(job_id)
+    try:
+        for name in QUEUES:
+            registry = queue(name).failed_job_registry
+            for job_id in registry.get_job_ids():
+                if job_ids is None or job_id in job_ids:
+                    try:
+                        registry.requeue(job_id)
+                    except InvalidJobOperation:  # retried or expired meanwhile
+                        continue
+                    retried.add(job_id)
+    except (RedisError, OSError):
+        raise ServiceUnavailable(_l("The job queue (Redis) cannot be reached right now. "
+                                    "Jobs already put back stay queued; try again shortly.")) from None
     return retried
 
 

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from livc.platform import audit
+from livc.platform import audit, inputs
 from livc.platform.browsers import ServerSessions
 from livc.platform.db import db, leave_tenant
 from livc.platform.jobs import redis_connection
@@ -82,6 +82,7 @@ SECURITY_HEADERS = {
 
 
 def init_app(app: Flask) -> None:
+    inputs.init_app(app)  # before any route is added: its int converter then bounds every id
     app.session_interface = ServerSessions()  # the cookie: one opaque token (livc.platform.browsers)
     # A URL value preprocessor runs before any blueprint's (the tenant is resolved in one), so
     # even a refusal of an unknown cell carries its request id.

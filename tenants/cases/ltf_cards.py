@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from livc.platform import audit
 from livc.platform.db import Id, TenantScoped, db, value_enum
 from livc.platform.forms import REQUIRED
+from livc.platform.inputs import date_field
 from livc.platform.keys import EncryptedField, destroy_key, record_scope
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.models import Case, LtfFeedback
@@ -138,7 +139,7 @@ def _card_date_valid(card_date: date) -> None:
 
 class CardSchema(FieldSchema):
     # The date's rules are the schema's too, so that a form's faults come all at once.
-    card_date = fields.Date(required=True, error_messages=CARD_DATE_ERRORS, validate=_card_date_valid)
+    card_date = date_field(required=True, errors=CARD_DATE_ERRORS, validate=_card_date_valid)
     reference = fields.String(required=True, error_messages=REQUIRED,
                               validate=[validate.Length(min=1, max=CARD_REFERENCE_MAX,
                                                         error=_l("Between 1 and %(max)s characters.", max=CARD_REFERENCE_MAX))])

@@ -19,6 +19,7 @@ from werkzeug.exceptions import NotFound
 
 from livc.platform.api import load_body
 from livc.platform.forms import apply_or_422, form_values, render_form
+from livc.platform.inputs import date_field
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
 from livc.tenants.house_rules.models import (
@@ -81,7 +82,7 @@ DraftSchema = FieldSchema.from_dict(
         "consent_reference": fields.String(
             allow_none=True, validate=validate.Length(max=CONSENT_REFERENCE_MAX, error=AT_MOST)
         ),
-        "consent_date": fields.Date(allow_none=True, error_messages=DATE_ERRORS),
+        "consent_date": date_field(allow_none=True, errors=DATE_ERRORS),
         # Data minimisation (issue 18): left out or None, unchanged.
         "identities_kept": fields.Boolean(allow_none=True, error_messages={"invalid": _l("Choose one of the options.")}),
     },

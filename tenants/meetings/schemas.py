@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from livc.platform.forms import REQUIRED
+from livc.platform.inputs import moment_field
 from livc.tenants.meetings.models import (
     LINK_MAX,
     NAME_MAX,
@@ -31,7 +32,7 @@ MEMBER_ERRORS = {**REQUIRED, "invalid": _l("Choose a member of the cell.")}
 
 
 def moment(**kwargs) -> fields.NaiveDateTime:
-    return fields.NaiveDateTime(error_messages=TIME_ERRORS, **kwargs)
+    return moment_field(errors=TIME_ERRORS, **kwargs)
 
 
 def member(**kwargs) -> fields.Integer:

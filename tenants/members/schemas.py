@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from livc.platform import registry
 from livc.platform.accounts import NAME_MAX
 from livc.platform.forms import REQUIRED, email_field, field_messages, text_field
+from livc.platform.inputs import date_field
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS, OrganisationKind, Role
 from livc.platform.settings import LANGUAGES
 from livc.tenants.members.models import STATUS_LABELS
@@ -44,7 +45,7 @@ def _organisation_field(**kwargs) -> fields.Integer:
 
 
 def _date_field() -> fields.Date:
-    return fields.Date(required=False, allow_none=True, error_messages=DATE_ERRORS)
+    return date_field(required=False, allow_none=True, errors=DATE_ERRORS)
 
 
 def _language_field() -> fields.String:

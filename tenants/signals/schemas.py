@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from livc.platform.forms import REQUIRED
+from livc.platform.inputs import date_field
 from livc.tenants.members.schemas import DATE_ERRORS, FieldSchema
 from livc.tenants.signals.models import (
     CODE_PREFIX_MAX,
@@ -44,7 +45,8 @@ def text(max_length: int = TEXT_MAX, *, required: bool = False) -> fields.String
 
 
 def day(**kwargs) -> fields.Date:
-    return fields.Date(allow_none=True, error_messages=DATE_ERRORS, **kwargs)
+    """A date in the platform's range (``past=True``: not after today, e.g. a date of birth)."""
+    return date_field(allow_none=True, errors=DATE_ERRORS, **kwargs)
 
 
 def organisation_id(**kwargs) -> fields.Integer:
@@ -67,7 +69,7 @@ class IdentitySchema(FieldSchema):
 
     given_names = text(NAME_MAX)
     family_name = text(NAME_MAX)
-    date_of_birth = day()
+    date_of_birth = day(past=True)
     national_number = text(20)
     address = text(ADDRESS_MAX)
 
