@@ -66,11 +66,13 @@ def operator_guard(action: OperatorAction, *, load: Callable[..., object] | None
 
 
 def outbox_enabled() -> bool:
-    """The development outbox page: in development, in a test that enables it, never in production."""
+    """The development outbox page: only where ``LIVC_ENV=development`` is set explicitly (an unset
+    ``LIVC_ENV`` is not enough), or in a test that enables it; never in production. Who may read
+    it is the policy's (administrators only: it shows invitation and reset links)."""
     settings = current_app.extensions["livc.settings"]
     if settings.production:
         return False
-    return settings.env == "development" or (settings.env == "test" and bool(current_app.config.get("LIVC_OUTBOX_PAGE")))
+    return settings.explicit_development or (settings.env == "test" and bool(current_app.config.get("LIVC_OUTBOX_PAGE")))
 
 
 def development_only(view):

@@ -74,7 +74,13 @@ def _console_context() -> dict:
                      account_url=url_for("admin.home"), sign_out_url=url_for("admin.sign_out"))
     else:
         shell.update(home_url=None)
-    return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": outbox_enabled(), **shell}
+    return {"operator_role_label": lambda role: ROLE_LABELS.get(role, role), "outbox_enabled": _outbox_shown(), **shell}
+
+
+def _outbox_shown() -> bool:
+    """The health page links the outbox only for whom it would open (administrators)."""
+    person = g.get("operator_person")
+    return outbox_enabled() and person is not None and decide(person, OperatorAction.OUTBOX_VIEW)
 
 
 @blueprint.after_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -9,7 +10,9 @@ import click
 import pyotp
 import sqlalchemy as sa
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi as gunicorn_wsgi
 from rq.job import JobStatus
+from werkzeug.serving import WSGIRequestHandler
 
 from livc.admin.cli import operator_group, police_zone_group, tenant_group
 from livc.app.demo import DEMO_PASSWORD, demo_account, demo_logins, demo_operator, seed_demo
@@ -30,6 +33,9 @@ from livc.tenants.retention.operations import apply_retention
 
 
 def main() -> None:
+    # Whatever the command creates (the embedded database, the outbox's mails, keys) is the
+    # process user's alone, even under a permissive login umask such as 022.
+    os.umask(0o077)
     try:
         cli(standalone_mode=True)
     except ConfigurationError as error:
@@ -51,6 +57,8 @@ def cli(ctx: click.Context) -> None:
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     """Create or reuse the embedded database, migrate it, seed two demo cells and serve them."""
 
+    # The demo is development, said explicitly: an unset LIVC_ENV does not open the outbox page.
+    os.environ.setdefault("LIVC_ENV", "development")
     settings = load_settings()
     if settings.production:
         raise click.ClickException("the demo never runs in production (LIVC_ENV=production)")
@@ -68,7 +76,32 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         click.echo(f"  mail: written to {settings.data_dir / 'mail'}" if settings.smtp_url is None else "  mail: SMTP")
         _print_demo_logins()
     if not no_serve:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
+                request_handler=_QuietRequestHandler)
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its ``Server: Werkzeug/<version> Python/<version>``
+    banner: it tells an attacker which server and versions to look up."""
+
+    def send_response(self, code, message=None):
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+
+def _without_gunicorn_banner() -> None:
+    """gunicorn writes ``Server: gunicorn`` into every answer and has no setting against it:
+    its response's default headers are taken without that line."""
+    if getattr(gunicorn_wsgi.Response.default_headers, "livc_quiet", False):
+        return
+    original = gunicorn_wsgi.Response.default_headers
+
+    def default_headers(self):
+        return [line for line in original(self) if not line.lower().startswith("server:")]
+
+    default_headers.livc_quiet = True
+    gunicorn_wsgi.Response.default_headers = default_headers
 
 
 def _print_demo_logins() -> None:
@@ -118,11 +151,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             self.cfg.set("bind", f"{host or settings.host}:{port or settings.port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            # The same proxies the app believes for the client address (see client_address).
             self.cfg.set("forwarded_allow_ips", settings.forwarded_allow_ips)
 
         def load(self):
             return app
 
+    _without_gunicorn_banner()
     Server().run()
 
 

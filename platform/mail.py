@@ -9,6 +9,7 @@ and the demo) each mail is written as an ``.eml`` file under ``LIVC_DATA_DIR/mai
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -56,9 +57,13 @@ def deliver_mail(to: str, subject: str, body: str) -> str:
     message.set_content(body)
     if settings.smtp_url is None:
         folder = outbox_folder()
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
         path = folder / f"{utcnow():%Y%m%dT%H%M%S%f}.eml"
-        path.write_bytes(bytes(message))
+        # 0600 whatever the umask: the mail carries an invitation or reset link.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(bytes(message))
         log.info("mail written to the development outbox (%s)", path.name)
         return path.name
     _smtp_send(settings.smtp_url, message)

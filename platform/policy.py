@@ -206,7 +206,7 @@ OPERATOR_RULES: dict[OperatorAction, frozenset[str]] = {
     OperatorAction.HEALTH_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
     OperatorAction.TENANTS_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
     OperatorAction.JOBS_RETRY: frozenset({_SUPPORT, _ADMINISTRATOR}),
-    OperatorAction.OUTBOX_VIEW: frozenset({_SUPPORT, _ADMINISTRATOR}),
+    OperatorAction.OUTBOX_VIEW: frozenset({_ADMINISTRATOR}),  # its mails carry sign-in links
     OperatorAction.ONBOARDING_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.LIFECYCLE_MANAGE: frozenset({_ADMINISTRATOR}),
     OperatorAction.OPERATORS_MANAGE: frozenset({_ADMINISTRATOR}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 import secrets
@@ -79,9 +80,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=5000, gt=0, lt=65536)
     queue_prefix: str = ""
-    # Proxies whose X-Forwarded-* headers gunicorn believes (comma-separated, or * behind a
-    # network policy that lets only the ingress reach the pods).
-    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Proxies whose X-Forwarded-* headers are believed (gunicorn's scheme, the client address
+    # of rate limits): addresses or CIDR networks, comma-separated. None by default; never "*".
+    forwarded_allow_ips: str = ""
     # Where people reach the platform: links in e-mails are built on it.
     public_url: str | None = None
     # Outgoing mail: smtp://user:password@host:port (STARTTLS when offered) or smtps://...;
@@ -113,6 +114,21 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        """Addresses or networks (CIDR), comma-separated; ``*`` is refused: it would let any
+        peer write the client address that rate limits count by."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                raise ValueError("'*' trusts every peer; name the proxies' addresses or networks (e.g. 10.0.0.0/8)")
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or a network") from None
+        return ",".join(entries)
 
     @field_validator("database_url", "migrate_database_url")
     @classmethod
@@ -204,6 +220,13 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     @property
+    def explicit_development(self) -> bool:
+        """``LIVC_ENV=development`` was set, not merely left unset: what shows secrets (the
+        development outbox's invitation and reset links) needs it, so a deployment that forgot
+        the setting does not show them."""
+        return self.env == "development" and "env" in self.model_fields_set
+
+    @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'livc.sqlite').resolve()}"
 
@@ -220,9 +243,20 @@ class Settings(BaseSettings):
         return self.redis_url is None
 
     def prepare_data_dir(self) -> None:
-        """The embedded database and development secrets live here; create it when needed."""
+        """The embedded database and development secrets live here; create it when needed.
+
+        Private whatever the umask: the folder is created 0700 and the embedded database 0600
+        (it holds members' addresses and the audit trails), so other users of the machine read
+        neither.
+        """
         if self.database_url is None or self.secret_key is None or self.master_key is None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not self.data_dir.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.data_dir.chmod(0o700)
+        if self.database_url is None:
+            database = self.data_dir / "livc.sqlite"
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            database.chmod(0o600)
 
     def flask_secret_key(self) -> str:
         """The configured key, or in development one generated once and kept in data_dir."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import re
 import uuid
@@ -108,17 +110,43 @@ def _assign_request_id(_endpoint=None, _values=None) -> None:
 def client_address() -> str:
     """The address of the person's machine, for rate limits.
 
-    Behind the ingress every request comes from the proxy; its ``X-Forwarded-For`` names the
-    client, but only a proxy listed in ``LIVC_FORWARDED_ALLOW_IPS`` is believed (the same
-    setting gunicorn uses for the scheme), and only its own, last, entry.
+    Behind the ingress every request comes from a proxy, and each proxy appends the address it
+    saw to ``X-Forwarded-For``; whatever the client sent stands to the left of those. The
+    header is believed only when the peer is a proxy listed in ``LIVC_FORWARDED_ALLOW_IPS``
+    (addresses or networks; the same setting gunicorn uses for the scheme), and then read from
+    the right: trusted proxies' own addresses are skipped, and the first address that is not a
+    trusted proxy is the client. Entries further left were written by the client: never used.
     """
 
     peer = request.remote_addr or "unknown"
-    trusted = {ip.strip() for ip in current_app.extensions["livc.settings"].forwarded_allow_ips.split(",")}
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and ("*" in trusted or peer in trusted):
-        return forwarded.split(",")[-1].strip() or peer
-    return peer
+    trusted = trusted_proxies(current_app.extensions["livc.settings"].forwarded_allow_ips)
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = ",".join(request.headers.getlist("X-Forwarded-For")).split(",")
+    nearest = peer
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop.strip())
+        except ValueError:
+            return nearest  # not written by a trusted proxy: the last proxy we believe is all we know
+        if not any(address in network for network in trusted):
+            return str(address)
+        nearest = str(address)
+    return nearest
+
+
+@functools.lru_cache(maxsize=8)
+def trusted_proxies(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``LIVC_FORWARDED_ALLOW_IPS`` as networks (a single address is a network of one)."""
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in setting.split(",") if entry.strip())
+
+
+def _is_trusted(peer: str, trusted) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
 
 
 def after_refusal(callback) -> None:
@@ -151,6 +179,10 @@ def _run_recorders() -> None:
 def _security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if not (request.endpoint or "").endswith("static"):
+        # Pages and answers may carry members' addresses, case content, CSRF tokens: no browser
+        # or proxy keeps them. Static files (and answers that set their own policy) are cached.
+        response.headers.setdefault("Cache-Control", "no-store")
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if hasattr(g, "request_id"):
