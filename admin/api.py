@@ -29,6 +29,7 @@ from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.failed_jobs import retry_failed
 from livc.platform.forms import field_messages
+from livc.platform.openapi import documented
 from livc.platform.police_zones import find_zone, zones
 from livc.platform.policy import OperatorAction
 
@@ -108,25 +109,53 @@ class PoliceZoneOutSchema(Schema):
     updated_by = fields.String()
 
 
+class OperatorOutSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+
+
+class OperatorSessionOutSchema(Schema):
+    operator = fields.Nested(OperatorOutSchema, required=True)
+    csrf_token = fields.String(required=True)
+
+
+class OnboardedOutSchema(Schema):
+    tenant = fields.Nested(TenantOutSchema, required=True)
+    coordinator_email = fields.String(required=True)
+    overlaps_confirmed = fields.List(fields.String(), required=True)  # other cells' slugs
+
+
+class SentToOutSchema(Schema):
+    sent_to = fields.String(required=True)
+
+
+class RetriedOutSchema(Schema):
+    retried = fields.List(fields.String(), required=True)
+
+
 class RetrySchema(Schema):
     job_ids = fields.List(fields.String(), load_default=list)
     all = fields.Boolean(load_default=False)
 
 
 @blueprint.get("/api/session")
+@documented(answer=OperatorSessionOutSchema, summary="The signed-in operator, and the CSRF token for the next change.")
 @operator_guard(OperatorAction.ACCOUNT)
 def api_session():
-    return jsonify(operator={"id": g.operator.id, "email": g.operator.email, "role": g.operator.role.value},
-                   csrf_token=generate_csrf())
+    operator = {"id": g.operator.id, "email": g.operator.email, "role": g.operator.role.value}
+    return jsonify(OperatorSessionOutSchema().dump({"operator": operator, "csrf_token": generate_csrf()}))
 
 
 @blueprint.get("/api/tenants")
+@documented(answer=TenantOutSchema, many=True, envelope="tenants")
 @operator_guard(OperatorAction.TENANTS_VIEW)
 def api_tenants():
     return jsonify(tenants=TenantOutSchema(many=True).dump(tenant_list()))
 
 
 @blueprint.post("/api/tenants")
+@documented(body=OnboardingSchema, answer=OnboardedOutSchema, status=201, summary="Onboard a cell and invite its coordinator.")
 @operator_guard(OperatorAction.ONBOARDING_MANAGE)
 def api_onboard():
     load_body(OnboardingSchema())  # 415, 400 or 422 with every field's messages
@@ -134,17 +163,19 @@ def api_onboard():
         done = onboard(request.get_json(), actor=actor())
     except ValidationError as error:
         raise InvalidFields(field_messages(error)) from None
-    return jsonify(tenant=TenantOutSchema().dump(done.tenant), coordinator_email=done.coordinator_email,
-                   overlaps_confirmed=done.overlaps), 201
+    return jsonify(OnboardedOutSchema().dump({"tenant": done.tenant, "coordinator_email": done.coordinator_email,
+                                              "overlaps_confirmed": done.overlaps})), 201
 
 
 @blueprint.get("/api/tenants/<slug>")
+@documented(answer=TenantOutSchema, envelope="tenant")
 @operator_guard(OperatorAction.TENANTS_VIEW, load=load_tenant)
 def api_tenant(slug: str):
     return jsonify(tenant=TenantOutSchema().dump(g.resource))
 
 
 @blueprint.post("/api/tenants/<slug>/invitation")
+@documented(body=ResendSchema, answer=SentToOutSchema, summary="Send the coordinator's invitation again.")
 @operator_guard(OperatorAction.ONBOARDING_MANAGE, load=load_tenant)
 def api_resend(slug: str):
     values = load_body(ResendSchema())
@@ -152,16 +183,18 @@ def api_resend(slug: str):
         email = resend_invitation(g.resource, actor=actor(), language=values["language"])
     except ValidationError as error:
         raise InvalidFields(field_messages(error)) from None
-    return jsonify(sent_to=email)
+    return jsonify(SentToOutSchema().dump({"sent_to": email}))
 
 
 @blueprint.get("/api/health")
+@documented(answer=HealthSchema, summary="The platform's health: database, cells, jobs, custodian.")
 @operator_guard(OperatorAction.HEALTH_VIEW)
 def api_health():
     return jsonify(HealthSchema().dump(platform_health()))
 
 
 @blueprint.post("/api/jobs/retry")
+@documented(body=RetrySchema, answer=RetriedOutSchema, summary="Retry failed jobs: some by id, or all.")
 @operator_guard(OperatorAction.JOBS_RETRY)
 def api_retry_jobs():
     values = load_body(RetrySchema())
@@ -169,22 +202,26 @@ def api_retry_jobs():
         raise InvalidFields({"job_ids": [_l("Name job ids, or send all: true.")]})
     retried = retry_failed(None if values["all"] else set(values["job_ids"]))
     operators.record_action("jobs.retried", actor=actor(), details={"jobs": sorted(retried)})
-    return jsonify(retried=sorted(retried))
+    return jsonify(RetriedOutSchema().dump({"retried": sorted(retried)}))
 
 
 @blueprint.get("/api/police-zones")
+@documented(answer=PoliceZoneOutSchema, many=True, envelope="police_zones")
 @operator_guard(OperatorAction.POLICE_ZONES_VIEW)
 def api_police_zones():
     return jsonify(police_zones=PoliceZoneOutSchema(many=True).dump(zones()))
 
 
 @blueprint.get("/api/police-zones/<code>")
+@documented(answer=PoliceZoneOutSchema, envelope="police_zone")
 @operator_guard(OperatorAction.POLICE_ZONES_VIEW, load=load_zone)
 def api_police_zone(code: str):
     return jsonify(police_zone=PoliceZoneOutSchema().dump(g.resource))
 
 
 @blueprint.put("/api/police-zones/<code>")
+@documented(body=PoliceZoneSchema(exclude=("code",)), answer=PoliceZoneOutSchema, envelope="police_zone", also=(201,),
+            summary="Create the zone, or replace its name and municipalities (201 when created).")
 @operator_guard(OperatorAction.POLICE_ZONES_MANAGE)
 def api_set_police_zone(code: str):
     """Create the zone ``code`` or replace its name and municipalities: ``{"name": ..., "nis_codes":
@@ -199,6 +236,7 @@ def api_set_police_zone(code: str):
 
 
 @blueprint.delete("/api/police-zones/<code>")
+@documented(status=204, summary="Remove a zone.")
 @operator_guard(OperatorAction.POLICE_ZONES_MANAGE)
 def api_remove_police_zone(code: str):
     remove_zone(load_zone(code).code, actor=actor())

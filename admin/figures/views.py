@@ -11,17 +11,38 @@ that a small one cannot be worked out as ``"×"``. Every reading is in the opera
 from __future__ import annotations
 
 from flask import jsonify, make_response, render_template, request
+from marshmallow import Schema, fields
 
 from livc.admin.access import actor, operator_guard
 from livc.admin.figures.platform import MIN_CELLS, PlatformFigures, sum_platform_figures
 from livc.admin.operators.operations import record_action
 from livc.admin.web import blueprint
+from livc.platform.openapi import documented
 from livc.platform.policy import OperatorAction
 from livc.tenants.access import json_error
 from livc.tenants.monitoring.api import figure_json
 from livc.tenants.monitoring.figures import Period, PeriodError, parse_period
 from livc.tenants.monitoring.suppression import THRESHOLD
 from livc.tenants.web import no_store
+
+
+class PeriodQuerySchema(Schema):
+    period = fields.String(metadata={"description": "2026, 2026-Q2 or 2026-05; the current year when absent."})
+
+
+class CellsCountedSchema(Schema):
+    counted = fields.Integer(required=True, allow_none=True)  # null: fewer cells than at_least
+    at_least = fields.Integer(required=True)
+    text = fields.String(required=True)
+
+
+class PlatformFiguresOutSchema(Schema):
+    """The platform's figures: sums only, small counts as ``"< 5"``, hidden ones as ``"×"``."""
+
+    period = fields.String(required=True)
+    threshold = fields.Integer(required=True)
+    cells = fields.Nested(CellsCountedSchema, required=True)
+    figures = fields.List(fields.Dict(), required=True)  # as the cells' monitoring API shows a figure
 
 
 def _read(period: Period) -> PlatformFigures:
@@ -48,6 +69,7 @@ def platform_figures():
 
 
 @blueprint.get("/api/figures")
+@documented(query=PeriodQuerySchema, answer=PlatformFiguresOutSchema, summary="The platform-wide figures of a period.")
 @operator_guard(OperatorAction.PLATFORM_FIGURES_VIEW)
 def api_platform_figures():
     try:
@@ -56,9 +78,9 @@ def api_platform_figures():
         message = str(error.args[0])
         return json_error(400, message, code="invalid_query", fields={"period": [message]})
     found = _read(period)
-    return no_store(jsonify(
-        period=found.period.key,
-        threshold=THRESHOLD,
-        cells={"counted": found.cells_shown, "at_least": MIN_CELLS, "text": found.cells_text},
-        figures=[figure_json(figure) for figure in found.views],
-    ))
+    return no_store(jsonify(PlatformFiguresOutSchema().dump({
+        "period": found.period.key,
+        "threshold": THRESHOLD,
+        "cells": {"counted": found.cells_shown, "at_least": MIN_CELLS, "text": found.cells_text},
+        "figures": [figure_json(figure) for figure in found.views],
+    })))

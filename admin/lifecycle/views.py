@@ -26,6 +26,7 @@ from livc.admin.operators.sign_in_views import limit_credential_attempts
 from livc.admin.web import blueprint
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import field_messages
+from livc.platform.openapi import documented
 from livc.platform.policy import OperatorAction, decide, public
 from livc.platform.tenancy import Tenant
 
@@ -222,6 +223,23 @@ class OffboardingOutSchema(Schema):
     report = fields.Nested(ReportOutSchema, allow_none=True)
 
 
+class TenantStateOutSchema(Schema):
+    slug = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class LifecycleOutSchema(Schema):
+    """What the lifecycle's API answers: the cell's status and its offboarding, if one began."""
+
+    tenant = fields.Nested(TenantStateOutSchema, required=True)
+    offboarding = fields.Nested(OffboardingOutSchema, required=True, allow_none=True)
+
+
+def _lifecycle_out(tenant: Tenant):
+    return jsonify(LifecycleOutSchema().dump({"tenant": {"slug": tenant.slug, "status": tenant.status.value},
+                                              "offboarding": _offboarding_state(tenant)}))
+
+
 def _api_act(schema: Schema, action):
     values = load_body(schema)  # 415, 400 or 422 with every field's messages
     tenant = g.resource
@@ -229,35 +247,36 @@ def _api_act(schema: Schema, action):
         action(tenant, values)
     except ValidationError as error:
         raise InvalidFields(field_messages(error)) from None
-    return jsonify(tenant={"slug": tenant.slug, "status": tenant.status.value},
-                   offboarding=_offboarding_out(tenant))
+    return _lifecycle_out(tenant)
 
 
-def _offboarding_out(tenant: Tenant):
-    state = lifecycle.progress(tenant.id)
-    return None if state is None else OffboardingOutSchema().dump(state)
+def _offboarding_state(tenant: Tenant):
+    return lifecycle.progress(tenant.id)
 
 
 @blueprint.get("/api/tenants/<slug>/offboarding")
+@documented(answer=LifecycleOutSchema, summary="The cell's status and its offboarding's progress.")
 @operator_guard(OperatorAction.TENANTS_VIEW, load=load_tenant)
 def api_offboarding(slug: str):
-    return jsonify(tenant={"slug": g.resource.slug, "status": g.resource.status.value},
-                   offboarding=_offboarding_out(g.resource))
+    return _lifecycle_out(g.resource)
 
 
 @blueprint.post("/api/tenants/<slug>/suspend")
+@documented(body=SuspendSchema, answer=LifecycleOutSchema, summary="Suspend the cell: its members are signed out.")
 @operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
 def api_suspend(slug: str):
     return _api_act(SuspendSchema(), lambda tenant, values: lifecycle.suspend(tenant, actor(), values["reason"]))
 
 
 @blueprint.post("/api/tenants/<slug>/reactivate")
+@documented(body=EmptySchema, answer=LifecycleOutSchema, summary="Make a suspended cell active again.")
 @operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
 def api_reactivate(slug: str):
     return _api_act(EmptySchema(), lambda tenant, _values: lifecycle.reactivate(tenant, actor()))
 
 
 @blueprint.post("/api/tenants/<slug>/offboard")
+@documented(body=OffboardSchema, answer=LifecycleOutSchema, summary="Start offboarding the cell (suspend, export, crypto-shred, verify).")
 @operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
 def api_offboard(slug: str):
     return _api_act(OffboardSchema(), lambda tenant, values: lifecycle.start_offboarding(
@@ -265,6 +284,7 @@ def api_offboard(slug: str):
 
 
 @blueprint.post("/api/tenants/<slug>/offboarding/resume")
+@documented(body=EmptySchema, answer=LifecycleOutSchema, summary="Resume an offboarding from the step that failed.")
 @operator_guard(OperatorAction.LIFECYCLE_MANAGE, load=load_tenant)
 def api_resume_offboarding(slug: str):
     return _api_act(EmptySchema(), lambda tenant, _values: lifecycle.resume_offboarding(tenant, actor()))

@@ -103,6 +103,8 @@ class OrganisationRenameSchema(FieldSchema):
 
 
 # --- answers ---------------------------------------------------------------------------------
+# Each answer is wrapped in one key (``{"member": {...}}``): the views say which to the OpenAPI
+# document (``documented(envelope=...)``).
 
 
 class OrganisationOut(Schema):
@@ -116,22 +118,24 @@ class MemberOut(Schema):
     """A seat at the table. ``email`` only for those who manage members (pass ``exclude``)."""
 
     id = fields.Integer()
-    account_id = fields.Integer()
-    display_name = fields.Function(lambda membership: membership.account.display_name)
+    # While a seat is only invited: no account id and the inviter's name for it (``shown_name``).
+    account_id = fields.Integer(attribute="shown_account_id", allow_none=True)
+    display_name = fields.String(attribute="shown_name")
     email = fields.Function(lambda membership: membership.account.email)
     role = fields.Enum(Role, by_value=True)
     role_label = fields.Function(lambda membership: str(ROLE_LABELS[membership.role]))
     organisation = fields.Nested(OrganisationOut)
     status = fields.Function(lambda membership: membership.seat_status)
     status_label = fields.Function(lambda membership: str(STATUS_LABELS[membership.seat_status]))
-    clearance_expires_on = fields.Date()
+    clearance_expires_on = fields.Date(allow_none=True)
     clearance_valid = fields.Boolean()
-    expires_on = fields.Date()
-    municipality_nis = fields.String()  # the municipality a mayor stands for (cells of several)
-    municipality = fields.Function(lambda membership: registry.name_of(membership.municipality_nis))
+    expires_on = fields.Date(allow_none=True)
+    # the municipality a mayor stands for (cells of several)
+    municipality_nis = fields.String(allow_none=True)
+    municipality = fields.Function(lambda membership: registry.name_of(membership.municipality_nis), allow_none=True)
     social_mandatee = fields.Boolean()  # stands in for the alderman for social affairs
     created_at = fields.DateTime()
-    ended_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
 
 
 class MeOut(Schema):
@@ -145,4 +149,4 @@ class MeOut(Schema):
     role_label = fields.Function(lambda membership: str(ROLE_LABELS[membership.role]))
     organisation = fields.Nested(OrganisationOut)
     clearance_valid = fields.Boolean()
-    expires_on = fields.Date()
+    expires_on = fields.Date(allow_none=True)

@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound
 from livc.platform import audit, sessions
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import REQUIRED, form_values, render_form, text_field
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.platform.web import after_refusal, csrf
 from livc.tenants.access import guard, limit_credential_attempts, public, safe_next
@@ -193,6 +194,22 @@ def sso_settings():
     return redirect(url_for("tenant.sso_settings"))
 
 
+class SsoSettingsOut(Schema):
+    """The settings as the API shows them; the provider's fields only once one is configured."""
+
+    configured = fields.Boolean(required=True)
+    redirect_uri = fields.String(required=True)
+    post_logout_redirect_uri = fields.String(required=True)
+    backchannel_logout_uri = fields.String(required=True)
+    issuer = fields.String()
+    client_id = fields.String()
+    label = fields.String()
+    enabled = fields.Boolean()
+    link_by_email = fields.Boolean()
+    client_secret_set = fields.Boolean()
+    updated_at = fields.String()
+
+
 def _settings_out(provider: sso.OidcProvider | None) -> dict[str, Any]:
     """The settings as the API shows them: never the secret, only whether there is one."""
     out: dict[str, Any] = {"configured": provider is not None, **_registration_uris()}
@@ -206,16 +223,18 @@ def _settings_out(provider: sso.OidcProvider | None) -> dict[str, Any]:
             client_secret_set=bool(provider.client_secret),
             updated_at=provider.updated_at.isoformat() + "Z",
         )
-    return out
+    return SsoSettingsOut().dump(out)
 
 
 @blueprint.get("/api/sso")
+@documented(answer=SsoSettingsOut, envelope="sso", summary="The cell's single sign-on settings (never the secret).")
 @guard(Action.SSO_MANAGE)
 def api_sso():
     return jsonify(sso=_settings_out(sso.configured_provider()))
 
 
 @blueprint.put("/api/sso")
+@documented(body=SsoSettingsSchema, answer=SsoSettingsOut, envelope="sso", summary="Set up single sign-on (the provider is asked for its configuration).")
 @guard(Action.SSO_MANAGE)
 def api_sso_update():
     values = load_body(SsoSettingsSchema())

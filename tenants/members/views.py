@@ -21,6 +21,7 @@ from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, every_field, render_form, submit_form
 from livc.platform.i18n import LANGUAGE_NAMES
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS
 from livc.tenants.access import guard
@@ -202,6 +203,7 @@ def _member_json(membership: Membership, status: int = 200):
 
 
 @blueprint.get("/api/members")
+@documented(answer=MemberOut, many=True, envelope="members", summary="The cell's members (e-mail addresses and ended seats for those who manage members).")
 @guard(Action.MEMBERS_VIEW)
 def api_members():
     manage = _may_manage()
@@ -210,6 +212,7 @@ def api_members():
 
 
 @blueprint.post("/api/members")
+@documented(body=InviteSchema, answer=MemberOut, envelope="member", status=201, summary="Invite a member.")
 @guard(Action.MEMBERS_MANAGE)
 def api_member_invite():
     values = load_body(InviteSchema())
@@ -220,6 +223,7 @@ def api_member_invite():
 
 
 @blueprint.get("/api/members/<int:membership_id>")
+@documented(answer=MemberOut, envelope="member")
 @guard(Action.MEMBERS_VIEW, load=_membership)
 def api_member(membership_id: int):
     # Ended seats are for those who manage members, as in the list.
@@ -229,6 +233,7 @@ def api_member(membership_id: int):
 
 
 @blueprint.patch("/api/members/<int:membership_id>")
+@documented(body=MemberChangeSchema(partial=True), answer=MemberOut, envelope="member", summary="Change a seat: role, organisation, dates.")
 @guard(Action.MEMBERS_MANAGE, load=_membership)
 def api_member_change(membership_id: int):
     values = load_body(MemberChangeSchema(partial=True))
@@ -237,6 +242,7 @@ def api_member_change(membership_id: int):
 
 
 @blueprint.delete("/api/members/<int:membership_id>")
+@documented(answer=MemberOut, envelope="member", summary="End a seat.")
 @guard(Action.MEMBERS_MANAGE, load=_membership)
 def api_member_end(membership_id: int):
     apply_or_422(end_membership, g.resource, g.membership)
@@ -244,12 +250,14 @@ def api_member_end(membership_id: int):
 
 
 @blueprint.get("/api/organisations")
+@documented(answer=OrganisationOut, many=True, envelope="organisations")
 @guard(Action.ORGANISATIONS_MANAGE)
 def api_organisations():
     return jsonify(organisations=OrganisationOut(many=True).dump(organisation_list()))
 
 
 @blueprint.post("/api/organisations")
+@documented(body=OrganisationSchema, answer=OrganisationOut, envelope="organisation", status=201)
 @guard(Action.ORGANISATIONS_MANAGE)
 def api_organisation_create():
     values = load_body(OrganisationSchema())
@@ -260,6 +268,7 @@ def api_organisation_create():
 
 
 @blueprint.patch("/api/organisations/<int:organisation_id>")
+@documented(body=OrganisationRenameSchema, answer=OrganisationOut, envelope="organisation")
 @guard(Action.ORGANISATIONS_MANAGE, load=_organisation)
 def api_organisation_rename(organisation_id: int):
     values = load_body(OrganisationRenameSchema())
@@ -268,6 +277,7 @@ def api_organisation_rename(organisation_id: int):
 
 
 @blueprint.get("/api/me")
+@documented(answer=MeOut, envelope="me", summary="The signed-in member.")
 @guard(Action.PROFILE_MANAGE)
 def api_me():
     return jsonify(me=MeOut().dump(g.membership))
