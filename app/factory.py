@@ -35,7 +35,7 @@ from livc.federation import cooperation_views  # noqa: F401
 from livc.federation import models as federation_models  # noqa: F401
 from livc.federation import subscribers as federation_subscribers
 from livc.federation import views as federation_views  # noqa: F401
-from livc.platform import accounts, audit, i18n, jobs, keys, police_zones, sessions, tenancy, web  # noqa: F401
+from livc.platform import accounts, audit, i18n, jobs, keys, openapi, police_zones, sessions, tenancy, web  # noqa: F401
 from livc.platform.db import db
 from livc.platform.logs import configure_logging
 from livc.platform.settings import Settings, load_settings
