@@ -396,6 +396,8 @@ def test_refused_input_and_forged_cookies_are_audited_without_what_was_typed(app
 
 def test_credential_attempts_are_rate_limited_per_client_behind_the_trusted_proxy(app, cells):
     """30 attempts a minute per client address; behind the (loopback) proxy, per forwarded client."""
+    settings = app.extensions["livc.settings"]  # the proxy is configured: no proxy is trusted by default
+    app.extensions["livc.settings"] = settings.model_copy(update={"forwarded_allow_ips": "127.0.0.1"})
     client = app.test_client()
 
     def attempt(forwarded_for: str):

@@ -119,7 +119,7 @@ EXPECTED_OPERATOR_ROLES: dict[OperatorAction, frozenset[OperatorRole]] = {
     OperatorAction.HEALTH_VIEW: BOTH_OPERATOR_ROLES,
     OperatorAction.TENANTS_VIEW: BOTH_OPERATOR_ROLES,
     OperatorAction.JOBS_RETRY: BOTH_OPERATOR_ROLES,
-    OperatorAction.OUTBOX_VIEW: BOTH_OPERATOR_ROLES,
+    OperatorAction.OUTBOX_VIEW: frozenset({OperatorRole.ADMINISTRATOR}),  # its mails carry sign-in links
     OperatorAction.ONBOARDING_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.LIFECYCLE_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
     OperatorAction.OPERATORS_MANAGE: frozenset({OperatorRole.ADMINISTRATOR}),
