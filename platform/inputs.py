@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
@@ -128,7 +128,8 @@ def _flatten(faults):
 def _refuse_unstorable_parameters() -> None:
     """A NUL in a query string or a form field answers 400 naming the field (werkzeug already
     replaces bytes that are not UTF-8, so lone surrogates cannot arrive this way)."""
-    for source in (request.args, request.form if request.mimetype in _FORM_TYPES else {}):
+    sources = (request.args, request.form) if request.mimetype in _FORM_TYPES else (request.args,)
+    for source in sources:
         for name, value in source.items(multi=True):
             if _UNSTORABLE.search(name) or _UNSTORABLE.search(value):
                 shown = _UNSTORABLE.sub("", name)[:40]
@@ -142,9 +143,7 @@ _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 def date_field(*, earliest: date = EARLIEST_DAY, latest: date = LATEST_DAY, past: bool = False,
                errors: dict | None = None, **kwargs) -> fields.Date:
     """A date in ``earliest .. latest`` (``past``: not after today, e.g. a date of birth)."""
-    checks = [validate.Range(min=earliest, max=latest, error=DATE_OUT_OF_RANGE)]
-    if past:
-        checks.append(_not_in_future)
+    checks = [_between(earliest, latest, past=past)]
     extra = kwargs.pop("validate", None)
     checks.extend(extra if isinstance(extra, list) else [extra] if extra else [])
     return fields.Date(validate=checks, error_messages=errors or {}, **kwargs)
@@ -153,16 +152,20 @@ def date_field(*, earliest: date = EARLIEST_DAY, latest: date = LATEST_DAY, past
 def moment_field(*, errors: dict | None = None, **kwargs) -> fields.NaiveDateTime:
     """A date and time in the platform's date range (time-zone arithmetic near year 1 or 9999
     overflows)."""
-    checks = [validate.Range(min=datetime.combine(EARLIEST_DAY, time.min), max=datetime.combine(LATEST_DAY, time.max),
-                             error=DATE_OUT_OF_RANGE)]
+    checks = [_between(EARLIEST_DAY, LATEST_DAY)]
     extra = kwargs.pop("validate", None)
     checks.extend(extra if isinstance(extra, list) else [extra] if extra else [])
     return fields.NaiveDateTime(validate=checks, error_messages=errors or {}, **kwargs)
 
 
-def _not_in_future(value: date) -> None:
-    if value > date.today():
-        raise ValidationError(DATE_IN_FUTURE)
+def _between(earliest: date, latest: date, *, past: bool = False):
+    def check(value: date | datetime) -> None:
+        day = value.date() if isinstance(value, datetime) else value
+        if not earliest <= day <= latest:
+            raise ValidationError(str(DATE_OUT_OF_RANGE).format(min=earliest.isoformat(), max=latest.isoformat()))
+        if past and day > date.today():
+            raise ValidationError(str(DATE_IN_FUTURE))
+    return check
 
 
 def init_app(app: Flask) -> None:

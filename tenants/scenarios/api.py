@@ -9,12 +9,13 @@ all. Another cell's id answers 404.
 
 from __future__ import annotations
 
-from flask import g, request, url_for
+from flask import g, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
-from livc.platform.api import InvalidFields
+from livc.platform.api import InvalidFields, json_payload
 from livc.platform.forms import apply_or_422
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.platform.roles import ORGANISATION_KIND_LABELS, OrganisationKind
 from livc.tenants.access import guard
@@ -35,6 +36,7 @@ from livc.tenants.scenarios.operations import (
 from livc.tenants.scenarios.schemas import (
     PlanMeasureSchema,
     ScenarioMeasureSchema,
+    ScenarioSchema,
     read_rows,
     read_scenario,
 )
@@ -71,8 +73,39 @@ class ProposedOut(Schema):
     due_on = fields.Date()
 
 
+# --- what is accepted and answered, for the OpenAPI document (the views read rows leniently) -----
+
+
+class ScenarioIn(ScenarioSchema):
+    """A scenario: its name, target group and typical measures (``measures`` replaces them all)."""
+
+    measures = fields.List(fields.Nested(ScenarioMeasureSchema))
+
+
+class PlanIn(Schema):
+    measures = fields.List(fields.Nested(PlanMeasureSchema), required=True)
+    scenario_id = fields.Integer(allow_none=True, metadata={"description": "The scenario the measures came from."})
+
+
+class ScenariosAnswer(Schema):
+    scenarios = fields.List(fields.Nested(ScenarioOut))
+
+
+class ScenarioAnswer(Schema):
+    scenario = fields.Nested(ScenarioOut)
+
+
+class ProposalAnswer(Schema):
+    scenario_id = fields.Integer()
+    measures = fields.List(fields.Nested(ProposedOut))
+
+
+class PlanAnswer(Schema):
+    measures = fields.List(fields.Nested(MeasureOut))
+
+
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    body = json_payload()  # 415, 400, or 422 for what no column stores
     if not isinstance(body, dict):
         raise InvalidFields({"_schema": [NOT_JSON]})
     return body
@@ -90,6 +123,7 @@ def _scenario_values(body: dict, partial: bool) -> tuple[dict, dict]:
 
 
 @blueprint.get("/api/scenarios")
+@documented(answer=ScenariosAnswer, summary="The cell's follow-up scenarios.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenarios():
     ensure_default_scenarios()
@@ -97,6 +131,7 @@ def api_scenarios():
 
 
 @blueprint.post("/api/scenarios")
+@documented(body=ScenarioIn, answer=ScenarioAnswer, status=201, summary="Add a scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario_create():
     values, faults = _scenario_values(_body(), partial=False)
@@ -105,6 +140,7 @@ def api_scenario_create():
 
 
 @blueprint.get("/api/scenarios/<int:scenario_id>")
+@documented(answer=ScenarioAnswer, summary="A scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario(scenario_id: int):
     load_scenario(scenario_id)  # after the policy: only the coordinator learns which ids exist
@@ -112,6 +148,7 @@ def api_scenario(scenario_id: int):
 
 
 @blueprint.patch("/api/scenarios/<int:scenario_id>")
+@documented(body=ScenarioIn, answer=ScenarioAnswer, summary="Change a scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario_change(scenario_id: int):
     """Fields not sent stay as they are; ``measures``, when sent, replaces them all."""
@@ -122,6 +159,7 @@ def api_scenario_change(scenario_id: int):
 
 
 @blueprint.delete("/api/scenarios/<int:scenario_id>")
+@documented(status=204, summary="Remove a scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario_remove(scenario_id: int):
     load_scenario(scenario_id)  # after the policy: only the coordinator learns which ids exist
@@ -130,6 +168,7 @@ def api_scenario_remove(scenario_id: int):
 
 
 @blueprint.get("/api/cases/<int:case_id>/scenarios/<int:scenario_id>/proposal")
+@documented(answer=ProposalAnswer, summary="A scenario's measures as rows of the case's plan.", tags=("scenarios",))
 @guard(Action.CASE_MANAGE, load=load_case_of_proposal)
 def api_case_scenario_proposal(case_id: int, scenario_id: int):
     """The scenario's measures as rows of the case's plan, to adapt and send to ``/plan``."""
@@ -138,6 +177,7 @@ def api_case_scenario_proposal(case_id: int, scenario_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/plan")
+@documented(body=PlanIn, answer=PlanAnswer, status=201, summary="Add the adapted measures to the case's plan.", tags=("scenarios",))
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_plan(case_id: int):
     """Add the adapted measures (``measures``: description, category, organisation_id, due_on) at
