@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy_utils import StringEncryptedType
 from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
 
@@ -253,13 +255,27 @@ def enable_totp(account: Credentials, secret: str, code: str) -> bool:
 
 
 def check_totp(account: Credentials, code: str) -> bool:
-    """Accept a current code once: a replayed code (same or earlier step) is refused."""
+    """Accept a current code once: a replayed code (same or earlier step) is refused.
+
+    The step is claimed with one conditional UPDATE, so that requests arriving together with
+    the same code cannot all pass: the database lets exactly one of them move the step forward
+    (PostgreSQL's row lock, SQLite's single writer), the others find it taken and are refused.
+    """
     if not account.has_totp:
         return False
     step = matching_totp_step(account.totp_secret, code, after_step=account.totp_last_step)
     if step is None:
         return False
-    account.totp_last_step = step
+    model = type(account)
+    claimed = db.session.execute(
+        sa.update(model)
+        .where(model.id == account.id, model.totp_last_step < step)
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    set_committed_value(account, "totp_last_step", step)
     return True
 
 
@@ -279,10 +295,21 @@ def new_recovery_codes(account: Credentials) -> list[str]:
 
 
 def use_recovery_code(account: Credentials, code: str) -> bool:
+    """Spend a recovery code; like a TOTP step, it is claimed atomically, so it works once."""
     digest = _recovery_digest(code)
     for stored in account.recovery_codes:
         if stored.used_at is None and hmac.compare_digest(stored.code_digest, digest):
-            stored.used_at = utcnow()
+            now = utcnow()
+            model = type(stored)
+            claimed = db.session.execute(
+                sa.update(model)
+                .where(model.id == stored.id, model.used_at.is_(None))
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                return False
+            set_committed_value(stored, "used_at", now)
             return True
     return False
 
@@ -305,10 +332,29 @@ class ThrottleState:
     retry_after: int = 0  # seconds
 
 
+FIRST_LOCK = timedelta(minutes=1)
+#: Failures are forgotten after this long without another one (a success forgets them at once).
+FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)
+
+
 def _throttle_key(email: str, realm: str = "") -> str:
-    """Per realm: failures at the operator console never lock a cell member out, nor the reverse."""
+    """Per realm (one cell, or the operator console): failures in one realm never lock the
+    person out of another, so nobody can shut a member out of every cell from a cell where
+    they have no seat."""
     purpose = f"sign-in-throttle:{realm}" if realm else "sign-in-throttle"
     return keyed_digest(purpose, normalise_email(email))
+
+
+def lock_duration(failures: int) -> timedelta | None:
+    """How long ``failures`` in a row lock the address: none below the allowance, then one
+    minute, doubling with every further failure up to ``lockout_minutes``. A guesser is slowed
+    to a crawl; the person, whose few typos hardly count, is not shut out for long."""
+    settings = current_app.extensions["livc.settings"]
+    beyond = failures - settings.sign_in_failures_allowed
+    if beyond < 0:
+        return None
+    ceiling = timedelta(minutes=settings.lockout_minutes)
+    return min(FIRST_LOCK * (2 ** min(beyond, 20)), ceiling)
 
 
 def throttle_state(email: str, realm: str = "") -> ThrottleState:
@@ -320,20 +366,23 @@ def throttle_state(email: str, realm: str = "") -> ThrottleState:
 
 
 def note_failure(email: str, realm: str = "") -> ThrottleState:
-    """Count a failed attempt; lock the address for a while after too many in a row."""
-    settings = current_app.extensions["livc.settings"]
+    """Count a failed attempt in ``realm``; lock the address there for a growing while."""
     key = _throttle_key(email, realm)
-    row = db.session.get(SignInThrottle, key)
     now = utcnow()
-    if row is None:
-        row = SignInThrottle(key=key, failures=0)
-        db.session.add(row)
-    if row.locked_until is not None and row.locked_until <= now:
+    # Failures arriving together must all count (and not collide on the new row): make sure
+    # the row exists, then count under its lock (PostgreSQL's row lock, SQLite's one writer).
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(SignInThrottle).values(key=key, failures=0, last_failure_at=now).on_conflict_do_nothing(index_elements=["key"])
+    )
+    row = db.session.get(SignInThrottle, key, with_for_update=True, populate_existing=True)
+    if row.last_failure_at is not None and now - row.last_failure_at >= FAILURES_FORGOTTEN_AFTER:
         row.failures, row.locked_until = 0, None
     row.failures += 1
     row.last_failure_at = now
-    if row.failures >= settings.sign_in_failures_allowed:
-        row.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+    duration = lock_duration(row.failures)
+    if duration is not None:
+        row.locked_until = now + duration
     db.session.flush()
     return throttle_state(email, realm)
 

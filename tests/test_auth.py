@@ -98,7 +98,7 @@ def test_repeated_failures_lock_the_address_for_a_while_known_or_not(app, cells,
             post_form(client, f"/{LEUVEN}/sign-in", {"email": email, "password": "not the password"})
         locked = post_form(client, f"/{LEUVEN}/sign-in", {"email": email, "password": PASSWORD}, headers=EN)
         assert locked.status_code == 429
-        assert "Too many failed attempts. Wait 15 minutes" in text(locked)
+        assert "Too many failed attempts. Wait 1 minute" in text(locked)  # growing with more failures
     assert "auth.sign_in_locked" in audit_actions(app, cells[LEUVEN])
 
 
@@ -333,6 +333,8 @@ def test_a_password_reset_answers_the_same_for_any_address_and_its_link_works_on
     ]
     assert [a.status_code for a in answers] == [200, 200]
     assert all("If the address belongs to a member of this cell" in text(answer) for answer in answers)
+    for answer in answers:
+        answer.close()  # the request's work is handed over once its answer is out (issue 19)
     mails = _outbox(app)
     assert len(mails) == 1 and f"To: {coordinator.email}" in mails[0]
     link = re.search(r"http://\S+/password-reset/\S+", mails[0]).group(0)

@@ -45,10 +45,11 @@ def test_wrong_credentials_get_the_same_json_refusal_for_any_address(app, cells,
     assert "no access to this cell" in answers[0].get_json()["error"]["message"]
 
 
-def test_a_wrong_code_is_refused_on_its_field(app, cells, partner):
+def test_a_wrong_code_is_refused_like_a_wrong_password(app, cells, partner):
     response = call(app.test_client(), "POST", "/api/session", {"email": partner.email, "password": PASSWORD, "code": "000000"})
     assert response.status_code == 401
-    assert response.get_json()["error"]["fields"]["code"][0].startswith("This code is not valid.")
+    assert "fields" not in response.get_json()["error"]  # nothing tells that the password was right
+    assert response.get_json()["error"]["message"].startswith("The e-mail address, password or code is wrong")
 
 
 def test_bad_bodies_get_field_messages(app, cells):

@@ -20,7 +20,7 @@ from livc.platform.accounts import (
     throttle_state,
 )
 from livc.platform.web import after_refusal
-from livc.tenants.members.signing import CODE_FAILED, LOCKED, Refused
+from livc.tenants.members.signing import CODE_FAILED, Refused, locked
 
 SIGN_IN_FAILED = _l("The e-mail address or password is wrong, or this account has no access to the console.")
 
@@ -38,7 +38,7 @@ def _not_locked(email: str) -> None:
     state = throttle_state(email, THROTTLE_REALM)
     if state.locked:
         after_refusal(lambda: operators.record_action("auth.sign_in_locked", actor="anonymous"))
-        raise Refused(429, "form", LOCKED.format(minutes=-(-state.retry_after // 60)))
+        raise locked(state.retry_after)
 
 
 def check_credentials(email: str, password: str) -> Operator:

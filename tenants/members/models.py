@@ -67,6 +67,8 @@ class Membership(TenantScoped, db.Model):
     social_mandatee: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Guest experts are invited for a limited time.
     expires_at: Mapped[datetime | None]
+    # The name the inviter typed: shown while the seat is only invited (see ``shown_name``).
+    invited_name: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     # Raised on every change of role or rights: open sessions get a new identifier.
     privilege_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -90,6 +92,20 @@ class Membership(TenantScoped, db.Model):
     def expires_on(self) -> date | None:
         """The last day of a guest expert's seat (forms and the API speak in days)."""
         return self.expires_at.date() if self.expires_at is not None else None
+
+    @property
+    def shown_name(self) -> str:
+        """The name the cell shows for this seat. While it is only invited, the name the inviter
+        typed, never the account's own: the account may be known in other cells, and an
+        invitation must not reveal that (nor the name there). Once taken up, the person's own."""
+        if self.status == MembershipStatus.INVITED:
+            return self.invited_name or ""
+        return self.account.display_name
+
+    @property
+    def shown_account_id(self) -> int | None:
+        """The global account id, once the person took up the seat (hidden while invited)."""
+        return None if self.status == MembershipStatus.INVITED else self.account_id
 
     @property
     def seat_status(self) -> str:

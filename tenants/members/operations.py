@@ -324,7 +324,8 @@ def invite_member(
     language = _mail_language(language)
     if membership is not None and membership.status != MembershipStatus.ENDED:
         raise ValidationError({"email": [ALREADY_MEMBER]})
-    account = get_or_create_account(email, display_name or "")
+    # An account known elsewhere keeps its own name: the inviter's goes on the seat only.
+    account = account or get_or_create_account(email, display_name or "")
     returning = membership is not None
     if membership is None:
         membership = Membership(account=account, status=MembershipStatus.INVITED, privilege_version=1)
@@ -334,6 +335,7 @@ def invite_member(
         membership.ended_at = None
         membership.privilege_version += 1
     membership.role = role
+    membership.invited_name = (display_name or "").strip()
     membership.organisation = organisation
     membership.clearance_expires_on = clearance_expires_on
     membership.expires_at = _last_day(expires_on)

@@ -118,6 +118,13 @@ def _finish_sign_in(account: Account, factor: str) -> None:
 # --- sign in --------------------------------------------------------------------------------
 
 
+def _refused_page(template: str, refusal: Refused, **context):
+    """The form again with the refusal; a lock-out also says when to retry (Retry-After)."""
+    body, status = render_form(template, refusal.status, refusal.errors, **context)
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+    return body, status, headers
+
+
 @blueprint.route("/sign-in", methods=["GET", "POST"])
 @public
 def sign_in():
@@ -133,7 +140,7 @@ def sign_in():
     try:
         account = check_credentials(values["email"], values["password"])
     except Refused as refusal:
-        return render_form("tenants/sign_in.html", refusal.status, refusal.errors, **context)
+        return _refused_page("tenants/sign_in.html", refusal, **context)
     _set_pending(account, "sign_in", next=context["next"])
     if not account.has_totp:
         return redirect(url_for("tenant.enrol"))
@@ -155,7 +162,7 @@ def verify():
     try:
         factor = check_code(account, values["code"])
     except Refused as refusal:
-        return render_form("tenants/verify.html", refusal.status, refusal.errors)
+        return _refused_page("tenants/verify.html", refusal)
     session.pop("pending", None)
     _finish_sign_in(account, factor)
     return redirect(safe_next(pending.get("next"), url_for("tenant.home")))
