@@ -14,13 +14,12 @@ content moves with it, so the browser stays signed in to its other cells.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g, session
-from flask.sessions import SecureCookieSession, SessionInterface
+from flask.sessions import SecureCookieSession, SessionInterface, session_json_serializer
 from itsdangerous import BadSignature, Signer
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -73,7 +72,7 @@ def _lifetime() -> timedelta:
 class ServerSessions(SessionInterface):
     """Flask's session interface, with the content kept in the database."""
 
-    serializer = json
+    serializer = session_json_serializer  # Flask's own: tuples (flash messages), lazy texts, dates
 
     def _signer(self, app) -> Signer:
         return Signer(app.secret_key, salt="livc-browser-session", key_derivation="hmac")
@@ -94,7 +93,7 @@ class ServerSessions(SessionInterface):
         if row is None or row.last_seen_at + _lifetime() <= utcnow():
             return ServerSession()  # renewed, ended or expired: an empty session, a new token if needed
         try:
-            content = json.loads(row.data)
+            content = self.serializer.loads(row.data)
         except ValueError:
             content = {}
         return ServerSession(content, row_id=row.id, token=token, last_seen_at=row.last_seen_at)
@@ -126,7 +125,7 @@ class ServerSessions(SessionInterface):
 
     def _store(self, session: ServerSession, now: datetime) -> str | None:
         """Write the session; the cookie's new token, ``""`` to delete it, None to leave it."""
-        content = json.dumps(dict(session), separators=(",", ":"))
+        content = self.serializer.dumps(dict(session))
         if session.row_id is None:
             if not session.modified or not session:
                 return None
