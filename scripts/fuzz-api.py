@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fuzz_support import Run, fuzz  # noqa: E402
+
 from admin_helpers import add_operator, give_operator_session  # noqa: E402
 from auth_helpers import sign_in  # noqa: E402
 from case_helpers import ready_cell  # noqa: E402
 from conftest import make_app, seed_demo_tenants  # noqa: E402
-from fuzz_support import Run, fuzz  # noqa: E402
-
 from livc.platform import migrating  # noqa: E402
 from livc.platform.settings import load_settings  # noqa: E402
 
