@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # the newer case's closure or erasure is shown to the earlier cell.
     federation_enrolments_per_week: int = Field(default=10, gt=0, le=10_000)
     federation_probing_window_days: int = Field(default=14, gt=0, le=365)
+    # Single sign-on may reach a provider on a private or loopback address (a provider on
+    # 127.0.0.1 in development and tests); production refuses to start with it.
+    sso_allow_private: bool = False
 
     @field_validator(
         "database_url", "migrate_database_url", "redis_url", "secret_key", "master_key", "smtp_url", "public_url"
@@ -213,6 +216,8 @@ class Settings(BaseSettings):
             raise ValueError("public_url: required in production, an https:// URL")
         if not self.smtp_url:
             raise ValueError("smtp_url: required in production (invitations and resets are mailed)")
+        if self.sso_allow_private:
+            raise ValueError("sso_allow_private: not in production (SSO must reach public providers only)")
         return self
 
     @property

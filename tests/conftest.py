@@ -129,7 +129,8 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 def make_app(tmp_path: Path, **settings):
-    config = {"env": "test", "data_dir": str(tmp_path / "data"), "secret_key": "t" * 40}
+    # The suite's OpenID provider runs on 127.0.0.1 (tests/test_security_input.py turns this off).
+    config = {"env": "test", "data_dir": str(tmp_path / "data"), "secret_key": "t" * 40, "sso_allow_private": True}
     config.update(settings)
     return create_app(config)
 

@@ -22,7 +22,9 @@ from auth_helpers import PASSWORD, add_member, csrf_token, give_session, post_fo
 from case_helpers import LEUVEN, open_case, ready_cell
 from conftest import make_app, seed_demo_tenants
 from livc.platform.db import db, tenant_context
+from livc.platform.outbound import public_address
 from livc.platform.roles import Role
+from livc.platform.settings import ConfigurationError, load_settings
 from livc.tenants.cell.models import Table
 
 EN = {"Accept-Language": "en"}
@@ -240,3 +242,36 @@ def test_none_of_the_probes_inputs_answers_5xx_on_a_seeded_cell(app, cell, name)
         answer = api.send(method, path, body)
     assert 400 <= answer.status_code < 500 or answer.status_code in (200, 302), (answer.status_code, name)
 
+
+
+# --- SSO discovery ------------------------------------------------------------------------------
+
+
+def test_sso_discovery_never_connects_to_a_host_name_that_resolves_to_an_internal_address(tmp_path, sqlite_template):
+    """The machine's own name resolves to a loopback or private address: checked when connecting,
+    so nothing reaches the listener, and the coordinator reads why."""
+    host = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)}
+    assert addresses and not any(public_address(address) for address in addresses), addresses
+    (tmp_path / "data").mkdir()
+    shutil.copy(sqlite_template, tmp_path / "data" / "livc.sqlite")
+    app = make_app(tmp_path, sso_allow_private=False)  # as in production
+    cell = ready_cell(app, seed_demo_tenants(app)[LEUVEN], LEUVEN)
+    with socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True) as listener:
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        api = Api(app, cell.coordinator)
+        answer = api.send("PUT", f"{API}/sso", {"issuer": f"https://{host}:{port}", "client_id": "livc",
+                                                 "client_secret": "s" * 20, "label": "Login", "enabled": True})
+        assert fields_of(answer)["issuer"] == [
+            "This address leads to a private or internal network. Enter the provider's public https:// address."]
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no connection was ever made
+
+
+def test_production_refuses_to_allow_sso_to_private_addresses():
+    with pytest.raises(ConfigurationError, match="LIVC_SSO_ALLOW_PRIVATE"):
+        load_settings({"env": "production", "secret_key": "s" * 40, "master_key": "A" * 43,
+                       "database_url": "postgresql://livc@db/livc", "redis_url": "redis://redis:6379/0",
+                       "public_url": "https://livc.example", "smtp_url": "smtp://mail.example",
+                       "sso_allow_private": True})

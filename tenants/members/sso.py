@@ -51,6 +51,7 @@ from livc.platform import audit
 from livc.platform.accounts import AccountIdentity, find_account, normalise_email
 from livc.platform.crypto import derived_key
 from livc.platform.db import Id, TenantScoped, db
+from livc.platform.outbound import guard_session, refused_as_private
 from livc.platform.timeutil import utcnow
 from livc.tenants.members.models import Invitation, Membership, MembershipStatus
 from livc.tenants.members.operations import membership_of
@@ -202,16 +203,29 @@ def _is_loopback(host: str) -> bool:
     return _is_ip(host) and ipaddress.ip_address(host).is_loopback
 
 
+#: The audit reason's ending when a provider's host name leads to an internal address.
+INTERNAL_ADDRESS = "refused: internal address"
+
+
+def _http(session: requests.Session) -> requests.Session:
+    """``session`` reaching public addresses only, checked when connecting (DNS rebinding cannot
+    switch it); ``LIVC_SSO_ALLOW_PRIVATE`` lets development and tests use a provider on 127.0.0.1."""
+    return guard_session(session, allow_private=current_app.extensions["livc.settings"].sso_allow_private)
+
+
 def _get_json(url: str, what: str, **kwargs) -> dict:
     """A provider's JSON document: no redirects followed, bounded in time and size."""
     try:
-        with requests.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False, stream=True, **kwargs) as response:
+        with _http(requests.Session()) as http, http.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False,
+                                                         stream=True, **kwargs) as response:
             response.raise_for_status()
             body = response.raw.read(DOCUMENT_MAX + 1, decode_content=True)
         if len(body) > DOCUMENT_MAX:
             raise ValueError("too large")
         document = json.loads(body)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError):
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+        if refused_as_private(error):
+            raise SsoRefused(Refusal.UNAVAILABLE, f"{what} {INTERNAL_ADDRESS}") from None
         raise SsoRefused(Refusal.UNAVAILABLE, f"{what} unavailable") from None
     if not isinstance(document, dict):
         raise SsoRefused(Refusal.UNAVAILABLE, f"{what} not a JSON object")
@@ -318,7 +332,7 @@ def _check_claims(claims: dict[str, Any], what: str, **options: jwt.ClaimsOption
 def _oauth_client(provider: OidcProvider, metadata: Metadata, redirect_uri: str) -> OAuth2Session:
     methods = metadata.token_auth_methods
     auth_method = "client_secret_post" if "client_secret_basic" not in methods and "client_secret_post" in methods else "client_secret_basic"
-    return OAuth2Session(
+    return _http(OAuth2Session(
         provider.client_id,
         provider.client_secret,
         scope=SCOPE,
@@ -326,7 +340,7 @@ def _oauth_client(provider: OidcProvider, metadata: Metadata, redirect_uri: str)
         code_challenge_method="S256",
         token_endpoint_auth_method=auth_method,
         default_timeout=HTTP_TIMEOUT,
-    )
+    ))
 
 
 def begin(provider: OidcProvider, redirect_uri: str, next_url: str | None) -> str:

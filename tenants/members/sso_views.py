@@ -40,6 +40,7 @@ ISSUER_PROBLEMS = {
     "internal_host": _l("Use the provider's public address, not an internal one."),
 }
 DISCOVERY_FAILED = _l("No OpenID Connect provider answered at this address. Enter the issuer address, without /.well-known/openid-configuration.")
+ISSUER_INTERNAL = _l("This address leads to a private or internal network. Enter the provider's public https:// address.")
 ISSUER_MISMATCH = _l("The provider names itself {issuer}: enter exactly that address.")
 SECRET_REQUIRED = _l("Enter the client secret the provider gave you.")
 BOOLEAN_ERRORS = {"invalid": _l("Choose yes or no.")}
@@ -165,6 +166,8 @@ def setting_errors(values: dict[str, Any]) -> dict[str, list[str]]:
     except sso.SsoRefused as refusal:
         if refusal.detail:
             return {"issuer": [str(ISSUER_MISMATCH).format(issuer=refusal.detail)]}
+        if refusal.reason.endswith(sso.INTERNAL_ADDRESS):
+            return {"issuer": [str(ISSUER_INTERNAL)]}
         return {"issuer": [str(DISCOVERY_FAILED)]}
     return {}
 
