@@ -103,14 +103,16 @@ def label_of(labels: dict, value: Any) -> str | None:
     return str(labels[value]) if value is not None else None
 
 
-def enum_value(enum_type: type[Enum]) -> fields.Enum:
-    """An answer's field holding a choice, answered by its value."""
-    return fields.Enum(enum_type, by_value=True)
+def enum_value(enum_type: type[Enum], **kwargs: Any) -> fields.Enum:
+    """An answer's field holding a choice, answered by its value (``allow_none=True`` when it may be unset)."""
+    return fields.Enum(enum_type, by_value=True, **kwargs)
 
 
 class AnswerFor(Schema):
-    """An answer that depends on who reads it: what ``person`` may see decides what is filled in."""
+    """An answer that depends on who reads it: what ``person`` may see decides what is filled in.
 
-    def __init__(self, person: Person, **kwargs: Any) -> None:
+    Without a person (as the OpenAPI document builds it) the schema only describes its fields."""
+
+    def __init__(self, person: Person | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.person = person
