@@ -15,6 +15,7 @@ from flask import g
 from marshmallow import Schema, fields
 
 from livc.platform.forms import apply_or_422
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.decisions.models import DECISION_KIND_LABELS, DecisionKind, Proposal, TakenIn
@@ -26,7 +27,12 @@ from livc.tenants.decisions.reading import (
     recently_taken,
     waiting,
 )
-from livc.tenants.decisions.schemas import decision_state, described_lines
+from livc.tenants.decisions.schemas import (
+    DecisionOut,
+    DecisionWithContentOut,
+    decision_state,
+    described_lines,
+)
 from livc.tenants.web import blueprint, enum_value, label_of, no_store_answer
 
 
@@ -37,9 +43,23 @@ class TakenOut(Schema):
     kind = enum_value(DecisionKind)
     kind_label = fields.Function(lambda proposal: label_of(DECISION_KIND_LABELS, proposal.kind))
     subject_type = fields.String()
-    subject_code = fields.String()
-    decided_at = fields.DateTime()
-    taken_in = enum_value(TakenIn)
+    subject_code = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    taken_in = enum_value(TakenIn, allow_none=True)
+
+
+class DecisionsAnswer(Schema):
+    decisions = fields.List(fields.Nested(DecisionOut), metadata={
+        "description": "Waiting for a second member; for who may not read the subject, its kind and code only."})
+    recent = fields.List(fields.Nested(TakenOut))
+
+
+class DecisionAnswer(Schema):
+    decision = fields.Nested(DecisionOut)
+
+
+class DecisionWithContentAnswer(Schema):
+    decision = fields.Nested(DecisionWithContentOut)
 
 
 def _state(proposal: Proposal) -> dict:
@@ -47,6 +67,7 @@ def _state(proposal: Proposal) -> dict:
 
 
 @blueprint.get("/api/decisions")
+@documented(answer=DecisionsAnswer, tags=("decisions",), summary="What waits for a second member, and the decisions taken last.")
 @guard(Action.DECISIONS_TAKE)
 def api_decisions():
     """What waits for a second member, oldest first, and the decisions taken last."""
@@ -57,6 +78,7 @@ def api_decisions():
 
 
 @blueprint.get("/api/decisions/<int:decision_id>")
+@documented(answer=DecisionWithContentAnswer, tags=("decisions",), summary="A decision, and what is proposed for who may read it.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision(decision_id: int):
     """The decision's state, and what is proposed for who may read it (``null`` otherwise)."""
@@ -66,6 +88,7 @@ def api_decision(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/confirm")
+@documented(answer=DecisionAnswer, tags=("decisions",), summary="Confirm a decision as a second member.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_confirm(decision_id: int):
     """Confirm as a second member: the decision takes effect."""
@@ -73,6 +96,7 @@ def api_decision_confirm(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/withdraw")
+@documented(answer=DecisionAnswer, tags=("decisions",), summary="Withdraw a proposal.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_withdraw(decision_id: int):
     """Withdraw a proposal (its proposer or the coordinator): it will have no effect."""
@@ -80,6 +104,7 @@ def api_decision_withdraw(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/take-in-meeting")
+@documented(answer=DecisionAnswer, tags=("decisions",), summary="Take the decision in the meeting in session.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_take_in_meeting(decision_id: int):
     """The meeting in session, where the member is registered present, takes the decision."""
