@@ -27,6 +27,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from livc.platform import registry
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import REQUIRED, apply_or_422
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.platform.roles import ROLE_LABELS
 from livc.tenants.access import guard, refuse
@@ -112,6 +113,7 @@ from livc.tenants.cases.schemas import (
 from livc.tenants.cases.timeline import Event, timeline
 from livc.tenants.decisions.models import DecisionWay, Proposal
 from livc.tenants.decisions.operations import proposal_summary
+from livc.tenants.decisions.schemas import ProposalSummaryOut
 from livc.tenants.members.schemas import FieldSchema
 from livc.tenants.signals.models import (
     FLAG_LABELS,
@@ -173,15 +175,15 @@ class CaseSummaryOut(AnswerFor):
     target_group = fields.Method("_target_group")
     target_group_label = fields.Method("_target_group_label")
     opened_at = fields.DateTime()
-    residence_nis = fields.String()  # the municipality of residence, one of the cell's
+    residence_nis = fields.String(allow_none=True)  # the municipality of residence, one of the cell's
     residence_name = fields.Function(lambda case: registry.name_of(case.residence_nis))
-    next_review_on = fields.Date()
+    next_review_on = fields.Date(allow_none=True)
     open_measures = fields.Function(lambda case: len(case.open_measures))
-    closed_at = fields.DateTime()
-    closure_reason = enum_value(ClosureReason)
+    closed_at = fields.DateTime(allow_none=True)
+    closure_reason = enum_value(ClosureReason, allow_none=True)
     closure_reason_label = fields.Function(lambda case: label_of(CLOSURE_LABELS, case.closure_reason))
 
-    def __init__(self, person, **kwargs) -> None:
+    def __init__(self, person=None, **kwargs) -> None:
         super().__init__(person, **kwargs)
         self.stages: dict[int, CaseStage] = {}  # a case's stage, worked out once per answer
 
@@ -207,21 +209,21 @@ class TeamMemberOut(Schema):
     """A member of the cell in the case team (a professional, never the person concerned)."""
 
     id = fields.Integer()
-    membership_id = fields.Integer()
+    membership_id = fields.Integer(allow_none=True)
     display_name = fields.Function(lambda member: member.membership.account.display_name if member.membership else None)
     role = fields.Function(lambda member: member.membership.role.value if member.membership else None)
     role_label = fields.Function(lambda member: label_of(ROLE_LABELS, member.membership.role) if member.membership else None)
     organisation = fields.Function(lambda member: member.membership.organisation.name if member.membership else None)
-    until = fields.Date()
+    until = fields.Date(allow_none=True)
     added_at = fields.DateTime()
 
 
 class MeasureOut(Schema):
     id = fields.Integer()
     description = fields.String()
-    organisation_id = fields.Integer()
+    organisation_id = fields.Integer(allow_none=True)
     organisation = fields.Function(lambda measure: measure.organisation.name if measure.organisation else None)
-    due_on = fields.Date()
+    due_on = fields.Date(allow_none=True)
     status = enum_value(MeasureStatus)
     status_label = fields.Function(lambda measure: label_of(MEASURE_STATUS_LABELS, measure.status))
     category = enum_value(MeasureCategory)
@@ -233,11 +235,11 @@ class MeasureOut(Schema):
 
 class NoteOut(Schema):
     id = fields.Integer()
-    author_id = fields.Integer()
+    author_id = fields.Integer(allow_none=True)
     author = fields.Function(lambda note: note.author.account.display_name if note.author else None)
     visibility = enum_value(NoteVisibility)
     visibility_label = fields.Function(lambda note: label_of(VISIBILITY_LABELS, note.visibility))
-    brought_by_id = fields.Integer()
+    brought_by_id = fields.Integer(allow_none=True)
     brought_by = fields.Function(lambda note: note.brought_by.account.display_name if note.brought_by else None)
     registration = enum_value(Registration)
     # Shared orally only: no body, "shared orally, not registered".
@@ -245,7 +247,7 @@ class NoteOut(Schema):
         lambda note: str(ORAL_ONLY_SHOWN) if note.registration == Registration.ORAL_ONLY
         else label_of(REGISTRATION_LABELS, note.registration))
     created_at = fields.DateTime()
-    body = fields.String()
+    body = fields.String(allow_none=True)
 
 
 class ReviewOut(Schema):
@@ -254,13 +256,13 @@ class ReviewOut(Schema):
     kind_label = fields.Function(lambda review: label_of(REVIEW_KIND_LABELS, review.kind))
     due_on = fields.Date()
     held = fields.Boolean()
-    held_on = fields.Date()
-    held_by_id = fields.Integer()
-    outcome = enum_value(ReviewOutcome)
+    held_on = fields.Date(allow_none=True)
+    held_by_id = fields.Integer(allow_none=True)
+    outcome = enum_value(ReviewOutcome, allow_none=True)
     outcome_label = fields.Function(lambda review: label_of(REVIEW_OUTCOME_LABELS, review.outcome))
-    flag = enum_value(FlagLevel)
+    flag = enum_value(FlagLevel, allow_none=True)
     flag_label = fields.Function(lambda review: label_of(FLAG_LABELS, review.flag))
-    summary = fields.String()
+    summary = fields.String(allow_none=True)
 
 
 class FeedbackSummaryOut(Schema):
@@ -271,7 +273,7 @@ class FeedbackSummaryOut(Schema):
     revision = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    released_at = fields.DateTime()
+    released_at = fields.DateTime(allow_none=True)
     approvals = fields.Method("_approvals")
 
     def _approvals(self, feedback: LtfFeedback) -> dict:
@@ -287,16 +289,16 @@ class FeedbackSummaryOut(Schema):
 class FeedbackOut(FeedbackSummaryOut):
     """The whole form (*LIVC-R-terugkoppelingsfiche*)."""
 
-    effectiveness = fields.String()
-    cooperation = fields.String()
-    distance = fields.String()
-    further_follow_up = enum_value(FurtherFollowUp)
+    effectiveness = fields.String(allow_none=True)
+    cooperation = fields.String(allow_none=True)
+    distance = fields.String(allow_none=True)
+    further_follow_up = enum_value(FurtherFollowUp, allow_none=True)
     further_follow_up_label = fields.Function(lambda feedback: label_of(FURTHER_LABELS, feedback.further_follow_up))
-    further_note = fields.String()
-    other_elements = fields.String()
-    terrorist_phase = enum_value(TerroristPhase)
+    further_note = fields.String(allow_none=True)
+    other_elements = fields.String(allow_none=True)
+    terrorist_phase = enum_value(TerroristPhase, allow_none=True)
     terrorist_phase_label = fields.Function(lambda feedback: label_of(PHASE_LABELS, feedback.terrorist_phase))
-    phase_explanation = fields.String()
+    phase_explanation = fields.String(allow_none=True)
 
 
 class ReleasedFeedbackOut(FeedbackOut):
@@ -329,9 +331,9 @@ class CaseOut(CaseSummaryOut):
     """The case as its readers see it, with everything it holds that they may read."""
 
     approached_for_other_problem = fields.Boolean()
-    goal = fields.String()
-    closure_note = fields.String()
-    erase_after = fields.Date()
+    goal = fields.String(allow_none=True)
+    closure_note = fields.String(allow_none=True)
+    erase_after = fields.Date(allow_none=True)
     updated_at = fields.DateTime()
     identity_recorded = fields.Function(lambda case: case.identity_id is not None)
     team = fields.List(fields.Nested(TeamMemberOut))
@@ -349,6 +351,102 @@ class CaseOut(CaseSummaryOut):
         return EventOut(many=True).dump(events)
 
 
+# --- the answers' envelopes, for the OpenAPI document ------------------------------------------------
+
+
+class CasesAnswer(Schema):
+    cases = fields.List(fields.Nested(CaseSummaryOut))
+
+
+class CaseAnswer(Schema):
+    case = fields.Nested(CaseOut)
+
+
+class CaseChangedAnswer(Schema):
+    changed = fields.List(fields.String(), metadata={"description": "The names of the fields that changed."})
+    case = fields.Nested(CaseSummaryOut)
+
+
+class ResidenceChangedAnswer(Schema):
+    changed = fields.Boolean()
+    case = fields.Nested(CaseSummaryOut)
+
+
+class IdentityOut(Schema):
+    given_names = fields.String(allow_none=True)
+    family_name = fields.String(allow_none=True)
+    date_of_birth = fields.String(allow_none=True)
+    national_number = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class IdentityAnswer(Schema):
+    identity = fields.Nested(IdentityOut)
+
+
+class IdentityChangedAnswer(Schema):
+    changed = fields.List(fields.String())
+    identity_recorded = fields.Boolean()
+
+
+class CaseDecisionAnswer(Schema):
+    """200 once in effect, 202 while the decision waits for a second member."""
+
+    decision = fields.Nested(ProposalSummaryOut)
+    case = fields.Nested(CaseSummaryOut)
+
+
+class MeasureAnswer(Schema):
+    measure = fields.Nested(MeasureOut)
+
+
+class MeasureChangedAnswer(Schema):
+    changed = fields.List(fields.String())
+    measure = fields.Nested(MeasureOut)
+
+
+class NoteAnswer(Schema):
+    note = fields.Nested(NoteOut)
+
+
+class ReviewAnswer(Schema):
+    review = fields.Nested(ReviewOut)
+    case = fields.Nested(CaseSummaryOut)
+
+
+class FeedbackAnswer(Schema):
+    feedback = fields.Nested(FeedbackOut)
+
+
+class FeedbackChangedAnswer(Schema):
+    changed = fields.List(fields.String())
+    feedback = fields.Nested(FeedbackOut)
+
+
+class FeedbackSummaryAnswer(Schema):
+    feedback = fields.Nested(FeedbackSummaryOut)
+
+
+class ReleasedFeedbackItemOut(Schema):
+    id = fields.Integer()
+    case_code = fields.String()
+    revision = fields.Integer()
+    released_at = fields.DateTime(allow_none=True)
+    location = fields.String()
+
+
+class ReleasedFeedbackListAnswer(Schema):
+    feedback = fields.List(fields.Nested(ReleasedFeedbackItemOut))
+
+
+class ReleasedFeedbackAnswer(Schema):
+    feedback = fields.Nested(ReleasedFeedbackOut)
+
+
+class CasesQuery(Schema):
+    municipality = fields.String(metadata={"description": "A NIS code of one of the cell's municipalities."})
+
+
 def _summary(case: Case) -> dict:
     return CaseSummaryOut(g.person).dump(case)
 
@@ -357,6 +455,7 @@ def _summary(case: Case) -> dict:
 
 
 @blueprint.get("/api/cases")
+@documented(answer=CasesAnswer, query=CasesQuery, tags=("cases",), summary="The cases the member may read.")
 @guard(Action.CELL_ENTER)
 def api_cases():
     """The cases the member may read (the coordinator: all), by code; ``?municipality=<NIS code>``:
@@ -370,6 +469,7 @@ def api_cases():
 
 
 @blueprint.get("/api/cases/<int:case_id>")
+@documented(answer=CaseAnswer, tags=("cases",), summary="A case as its reader may see it.")
 @guard(Action.CASE_READ, load=load_case)
 def api_case(case_id: int):
     case = g.resource
@@ -378,6 +478,7 @@ def api_case(case_id: int):
 
 
 @blueprint.patch("/api/cases/<int:case_id>")
+@documented(body=CaseChangeSchema, answer=CaseChangedAnswer, tags=("cases",), summary="Change a case.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_change(case_id: int):
     """Change the target group, the kind of follow-up or the goal: only the fields sent change."""
@@ -387,6 +488,7 @@ def api_case_change(case_id: int):
 
 
 @blueprint.put("/api/cases/<int:case_id>/residence")
+@documented(body=CaseResidenceSchema, answer=ResidenceChangedAnswer, tags=("cases",), summary="Record a move within the territory.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_residence(case_id: int):
     """The person moved within the territory (``{"residence_nis": "<NIS code>"}``, one of the
@@ -397,6 +499,7 @@ def api_case_residence(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/identity/reveal")
+@documented(answer=IdentityAnswer, tags=("cases",), summary="The identity of the person concerned (audited).")
 @guard(Action.CASE_READ, load=load_case)
 def api_case_identity_reveal(case_id: int):
     """The identity of the person concerned, for this one answer (audited, never cached)."""
@@ -404,6 +507,7 @@ def api_case_identity_reveal(case_id: int):
 
 
 @blueprint.put("/api/cases/<int:case_id>/identity")
+@documented(body=IdentitySchema, answer=IdentityChangedAnswer, tags=("cases",), summary="Write the identity of the person concerned.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_identity(case_id: int):
     """Write the identity (the fields sent; an empty one clears it): answers which fields
@@ -416,6 +520,7 @@ def api_case_identity(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/team")
+@documented(body=TeamMemberSchema, answer=CaseDecisionAnswer, also=(202,), tags=("cases",), summary="Add a member to the case team.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_team_add(case_id: int):
     proposal = apply_or_422(add_team_member, g.resource, g.membership, load_body(TeamMemberSchema()))
@@ -423,6 +528,7 @@ def api_case_team_add(case_id: int):
 
 
 @blueprint.delete("/api/cases/<int:case_id>/team/<int:team_member_id>")
+@documented(body=TeamRemovalSchema, answer=CaseDecisionAnswer, also=(202,), tags=("cases",), summary="Take a member out of the case team.")
 @guard(Action.CASE_MANAGE, load=load_team_member_case)
 def api_case_team_remove(case_id: int, team_member_id: int):
     """Take a member out of the team (``{"confirm": true}``): they no longer read the case."""
@@ -435,6 +541,7 @@ def api_case_team_remove(case_id: int, team_member_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/measures")
+@documented(body=MeasureSchema, answer=MeasureAnswer, status=201, tags=("cases",), summary="Add a measure to the plan.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_measure_add(case_id: int):
     measure = apply_or_422(add_measure, g.resource, g.membership, load_body(MeasureSchema()))
@@ -442,6 +549,7 @@ def api_case_measure_add(case_id: int):
 
 
 @blueprint.patch("/api/cases/<int:case_id>/measures/<int:measure_id>")
+@documented(body=MeasureChangeSchema, answer=MeasureChangedAnswer, tags=("cases",), summary="Change a measure.")
 @guard(Action.CASE_WORK, load=load_measure_case)
 def api_case_measure_change(case_id: int, measure_id: int):
     """The coordinator changes anything; a team member of the measure's organisation changes its
@@ -456,6 +564,7 @@ def api_case_measure_change(case_id: int, measure_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/notes")
+@documented(body=NoteSchema, answer=NoteAnswer, status=201, tags=("cases",), summary="Add a progress note.")
 @guard(Action.CASE_WORK, load=load_case)
 def api_case_note_add(case_id: int):
     note = apply_or_422(add_note, g.resource, g.membership, load_body(NoteSchema()))
@@ -463,6 +572,7 @@ def api_case_note_add(case_id: int):
 
 
 @blueprint.put("/api/cases/<int:case_id>/notes/<int:note_id>/registration")
+@documented(body=NoteRegistrationSchema, answer=NoteAnswer, tags=("cases",), summary="Change whether a note is registered.")
 @guard(Action.CASE_WORK, load=load_note_case)
 def api_case_note_registration(case_id: int, note_id: int):
     """The partner who brought the note changes their choice: ``registered`` with the ``body``,
@@ -475,6 +585,7 @@ def api_case_note_registration(case_id: int, note_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/reviews/<int:review_id>")
+@documented(body=ReviewSchema, answer=ReviewAnswer, tags=("cases",), summary="Hold a review.")
 @guard(Action.CASE_MANAGE, load=load_review_case)
 def api_case_review_hold(case_id: int, review_id: int):
     """Hold the review: its outcome and summary; the next one is planned, or the case reopened."""
@@ -483,6 +594,7 @@ def api_case_review_hold(case_id: int, review_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/closure")
+@documented(body=ClosureSchema, answer=CaseDecisionAnswer, also=(202,), tags=("cases",), summary="Close the case.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_close(case_id: int):
     """Close the case with a reason (and a note on why, when measures are still open)."""
@@ -491,6 +603,7 @@ def api_case_close(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/erasure")
+@documented(body=ConfirmSchema, status=204, tags=("cases",), summary="Erase a closed case now.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_erase(case_id: int):
     """Erase a closed case now (``{"confirm": true}``): its keys are destroyed, its rows
@@ -508,6 +621,7 @@ def _feedback_location(case: Case, feedback: LtfFeedback) -> str:
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback")
+@documented(body=FeedbackSchema, answer=FeedbackAnswer, status=201, tags=("cases",), summary="Start the feedback form to the Local Task Force.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_feedback_start(case_id: int):
     case = g.resource
@@ -516,6 +630,7 @@ def api_case_feedback_start(case_id: int):
 
 
 @blueprint.get("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
+@documented(answer=FeedbackAnswer, tags=("cases",), summary="A feedback form.")
 @guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback(case_id: int, feedback_id: int):
     record_read(g.resource, "feedback")
@@ -523,6 +638,7 @@ def api_case_feedback(case_id: int, feedback_id: int):
 
 
 @blueprint.patch("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
+@documented(body=FeedbackSchema, answer=FeedbackChangedAnswer, tags=("cases",), summary="Change the feedback form.")
 @guard(Action.CASE_MANAGE, load=load_feedback_case)
 def api_case_feedback_change(case_id: int, feedback_id: int):
     """Change the form (the fields sent): any change is a new revision, approved anew."""
@@ -531,6 +647,7 @@ def api_case_feedback_change(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/approvals")
+@documented(body=ApprovalSchema, answer=FeedbackSummaryAnswer, status=201, tags=("cases",), summary="Approve the revision read.")
 @guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback_approve(case_id: int, feedback_id: int):
     """Approve the revision read (``{"revision": n}``): a form changed since is refused."""
@@ -540,6 +657,7 @@ def api_case_feedback_approve(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/release")
+@documented(body=ConfirmSchema, answer=FeedbackSummaryAnswer, tags=("cases",), summary="Release the form to the information officer.")
 @guard(Action.CASE_MANAGE, load=load_feedback_case)
 def api_case_feedback_release(case_id: int, feedback_id: int):
     """Release the form to the information officer (``{"confirm": true}``), once every
@@ -550,6 +668,7 @@ def api_case_feedback_release(case_id: int, feedback_id: int):
 
 
 @blueprint.get("/api/ltf-feedback")
+@documented(answer=ReleasedFeedbackListAnswer, tags=("cases",), summary="The released feedback forms.")
 @guard(Action.POLICE_INFO_READ)
 def api_ltf_feedback_list():
     """The released forms, newest first, by case code: what the information officer passes on."""
@@ -562,6 +681,7 @@ def api_ltf_feedback_list():
 
 
 @blueprint.get("/api/ltf-feedback/<int:feedback_id>")
+@documented(answer=ReleasedFeedbackAnswer, tags=("cases",), summary="A released feedback form.")
 @guard(Action.POLICE_INFO_READ, load=load_any_feedback)
 def api_ltf_feedback(feedback_id: int):
     feedback = g.resource

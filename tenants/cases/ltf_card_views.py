@@ -20,13 +20,14 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform import audit
 from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.forms import NOTHING_SENT, REQUIRED, apply_or_422, field_messages, run_rule
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
 from livc.platform.web import after_refusal
 from livc.tenants.access import guard
@@ -237,8 +238,32 @@ class CardOut(CardSchema):
     threat_level = fields.Function(lambda card: card.threat_level.value)
     threat_level_label = fields.Function(lambda card: str(THREAT_LEVEL_LABELS[card.threat_level]))
     recorded_at = fields.DateTime()
-    recorded_by_id = fields.Integer()
+    recorded_by_id = fields.Integer(allow_none=True)
     erase_after = fields.Date()
+
+
+class CardsAnswer(Schema):
+    cards = fields.List(fields.Nested(CardOut))
+
+
+class CardAnswer(Schema):
+    card = fields.Nested(CardOut)
+
+
+class CardRefOut(Schema):
+    """A card as a feedback form refers to it: its reference and date only."""
+
+    id = fields.Integer()
+    reference = fields.String()
+    card_date = fields.Date()
+
+
+class CardRefsAnswer(Schema):
+    cards = fields.List(fields.Nested(CardRefOut))
+
+
+class CardRefsChangedAnswer(CardRefsAnswer):
+    changed = fields.Boolean()
 
 
 def _card_ref(card: LtfCard) -> dict:
@@ -246,6 +271,7 @@ def _card_ref(card: LtfCard) -> dict:
 
 
 @blueprint.get("/api/cases/<int:case_id>/ltf-cards")
+@documented(answer=CardsAnswer, summary="The LTF information cards of a case.", tags=("cases",))
 @card_guard(Action.LTF_CARD_READ, load=load_case)
 def api_case_ltf_cards(case_id: int):
     cards = cards_of(g.resource)
@@ -254,6 +280,7 @@ def api_case_ltf_cards(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/ltf-cards")
+@documented(body=CardSchema, answer=CardAnswer, status=201, summary="Record an LTF information card on a case.", tags=("cases",))
 @card_guard(Action.LTF_CARD_RECORD, load=load_case)
 def api_case_ltf_card_record(case_id: int):
     card = apply_or_422(record_card, g.resource, g.membership, load_body(CardSchema()))
@@ -262,6 +289,7 @@ def api_case_ltf_card_record(case_id: int):
 
 
 @blueprint.get("/api/ltf-feedback/<int:feedback_id>/cards")
+@documented(answer=CardRefsAnswer, summary="The cards a feedback form refers to.", tags=("cases",))
 @card_guard(Action.LTF_CARD_READ, load=load_any_feedback)
 def api_ltf_feedback_cards(feedback_id: int):
     """The cards the form refers to: references and dates only."""
@@ -271,6 +299,7 @@ def api_ltf_feedback_cards(feedback_id: int):
 
 
 @blueprint.put("/api/ltf-feedback/<int:feedback_id>/cards")
+@documented(body=FeedbackCardsSchema, answer=CardRefsChangedAnswer, summary="Set the cards a feedback form refers to.", tags=("cases",))
 @card_guard(Action.LTF_CARD_READ, load=load_any_feedback)
 def api_ltf_feedback_cards_choose(feedback_id: int):
     """Set the cards the form refers to: ``{"card_ids": [...]}`` (cards of the form's case)."""

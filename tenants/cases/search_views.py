@@ -15,6 +15,7 @@ from marshmallow import Schema, fields
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import form_values
 from livc.platform.keys import normalise_for_index
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.cases.models import CASE_STATUS_LABELS, RECORD_LABELS, CaseStatus
@@ -35,6 +36,10 @@ class SearchHitOut(Schema):
     reference = fields.String()
     status = fields.String()
     status_label = fields.Function(lambda hit: _hit_status_label(hit))
+
+
+class SearchAnswer(Schema):
+    hits = fields.List(fields.Nested(SearchHitOut))
 
 
 def _hit_status_label(hit: SearchHit) -> str:
@@ -67,6 +72,7 @@ def person_search():
 
 
 @blueprint.post("/api/search")
+@documented(body=SearchSchema, answer=SearchAnswer, summary="Is this person known to the cell? Case codes and signal references.", tags=("cases",))
 @guard(Action.PERSON_SEARCH)
 def api_search():
     """``{"name": ..., "national_number": ...}`` (either or both): the case codes and signal

@@ -12,11 +12,12 @@ from typing import Any
 
 from flask import flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, field_messages
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.tenants.access import guard
@@ -36,6 +37,7 @@ from livc.tenants.cases.weighing import (
 )
 from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, Proposal
 from livc.tenants.decisions.operations import open_proposal_about, proposal_summary, ways_for
+from livc.tenants.decisions.schemas import ProposalSummaryOut
 from livc.tenants.house_rules.gate import Obstacle, case_work_obstacles
 from livc.tenants.members.models import Membership
 from livc.tenants.signals.models import (
@@ -103,6 +105,22 @@ class WeighingBody(WeighingSchema):
 
     def handle_error(self, error: ValidationError, data, **kwargs) -> None:
         raise ValidationError(_texts(error.normalized_messages()), data=error.data, valid_data=error.valid_data)
+
+
+class CaseReferenceOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    readable = fields.Boolean()
+
+
+class WeighingAnswer(Schema):
+    """201 once the decision is in effect (``weighing`` and ``case`` then say what it did);
+    202 while it waits for a second member (``decision`` and ``signal`` only)."""
+
+    decision = fields.Nested(ProposalSummaryOut)
+    signal = fields.Nested(SignalSummaryOut)
+    weighing = fields.Nested(WeighingOut)
+    case = fields.Nested(CaseReferenceOut, allow_none=True)
 
 
 def _participant_label(membership: Membership) -> str:
@@ -241,6 +259,7 @@ def _case_work_refused(obstacles: list[Obstacle]):
 
 
 @blueprint.post("/api/signals/<int:signal_id>/weighing")
+@documented(body=WeighingSchema, answer=WeighingAnswer, status=201, also=(202,), errors=(409,), summary="The cell's decision on a signal.", tags=("cases",))
 @guard(Action.SIGNAL_WEIGH, load=load_signal)
 def api_signal_weigh(signal_id: int):
     """The cell's decision (body per the weighing schema, ``facts`` as a list); a signal
