@@ -30,6 +30,7 @@ from werkzeug.exceptions import NotFound
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, field_messages, form_values
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, CaseLike, Person, decide
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.tenants.access import guard
@@ -173,18 +174,18 @@ class SignalSummaryOut(Schema):
     status = enum_value(SignalStatus)
     status_label = fields.Function(lambda signal: label_of(SIGNAL_STATUS_LABELS, signal.status))
     received_at = fields.DateTime()
-    decided_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
 
 
 class FactOut(Schema):
     fact = enum_value(ObservedFact)
     fact_label = fields.Function(lambda fact: label_of(OBSERVED_FACT_LABELS, fact.fact))
-    description = fields.String()
-    observed_on = fields.Date()
+    description = fields.String(allow_none=True)
+    observed_on = fields.Date(allow_none=True)
 
 
 class ParticipantOut(Schema):
-    membership_id = fields.Integer()
+    membership_id = fields.Integer(allow_none=True)
     display_name = fields.Function(lambda p: p.membership.account.label if p.membership else None)
     role = fields.Function(lambda p: p.membership.role.value if p.membership else None)
     role_label = fields.Function(lambda p: label_of(ROLE_LABELS, p.membership.role) if p.membership else None)
@@ -197,8 +198,8 @@ class WeighingOut(AnswerFor):
     decision = enum_value(WeighingDecision)
     decision_label = fields.Function(lambda weighing: label_of(DECISION_LABELS, weighing.decision))
     decided_at = fields.DateTime()
-    referred_to = fields.String()
-    rationale = fields.String()
+    referred_to = fields.String(allow_none=True)
+    rationale = fields.String(allow_none=True)
     case = fields.Method("_case")
     flag = fields.Method("_flag")
     flag_label = fields.Method("_flag_label")
@@ -227,21 +228,21 @@ class WeighingOut(AnswerFor):
 class SignalOut(AnswerFor, SignalSummaryOut):
     """A signal with what was observed: for the coordinator and whoever recorded it."""
 
-    observation = fields.String()
+    observation = fields.String(allow_none=True)
     registration = enum_value(Registration)
     registration_label = fields.Function(
         lambda signal: str(ORAL_ONLY_SHOWN) if signal.registration == Registration.ORAL_ONLY
         else label_of(REGISTRATION_LABELS, signal.registration))
-    observed_from = fields.Date()
-    observed_until = fields.Date()
+    observed_from = fields.Date(allow_none=True)
+    observed_until = fields.Date(allow_none=True)
     internal_assessment = enum_value(InternalAssessment)
     internal_assessment_label = fields.Function(lambda signal: label_of(ASSESSMENT_LABELS, signal.internal_assessment))
-    assessment_note = fields.String()
-    reporter_contact = fields.String()
+    assessment_note = fields.String(allow_none=True)
+    reporter_contact = fields.String(allow_none=True)
     reporter_organisation = fields.Function(
         lambda signal: signal.reporter_organisation.name if signal.reporter_organisation else None
     )
-    recorded_by_id = fields.Integer()
+    recorded_by_id = fields.Integer(allow_none=True)
     person_named = fields.Function(lambda signal: signal.identity_id is not None)
     residence = fields.Function(lambda signal: residence_of(signal.residence_nis).as_answer())
     weighing = fields.Method("_weighing")
@@ -256,10 +257,10 @@ class CaseSettingsOut(Schema):
     text applies, given under ``criteria``)."""
 
     code_prefix = fields.String()
-    flag_green_criteria = fields.String()
-    flag_yellow_criteria = fields.String()
-    flag_red_criteria = fields.String()
-    flag_black_criteria = fields.String()
+    flag_green_criteria = fields.String(allow_none=True)
+    flag_yellow_criteria = fields.String(allow_none=True)
+    flag_red_criteria = fields.String(allow_none=True)
+    flag_black_criteria = fields.String(allow_none=True)
     criteria = fields.Function(lambda settings: {level.value: settings.criteria(level) for level in FlagLevel})
     review_interval_days = fields.Integer()
     reviews_after_closure = fields.Boolean()
@@ -267,6 +268,22 @@ class CaseSettingsOut(Schema):
     retention_months_closed = fields.Integer()
     retention_months_signals = fields.Integer()
     updated_at = fields.DateTime()
+
+
+class SignalsAnswer(Schema):
+    signals = fields.List(fields.Nested(SignalSummaryOut))
+
+
+class SignalAnswer(Schema):
+    signal = fields.Nested(SignalOut)
+
+
+class CaseSettingsAnswer(Schema):
+    settings = fields.Nested(CaseSettingsOut)
+
+
+class CaseSettingsChangedAnswer(CaseSettingsAnswer):
+    changed = fields.List(fields.String())
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -365,6 +382,7 @@ def signal_registration(signal_id: int):
 
 
 @blueprint.get("/api/signals")
+@documented(answer=SignalsAnswer, summary="The signals the member may see.", tags=("signals",))
 @guard(Action.SIGNAL_SUBMIT)
 def api_signals():
     """Every signal for the coordinator; the signals they recorded for others."""
@@ -372,6 +390,7 @@ def api_signals():
 
 
 @blueprint.post("/api/signals")
+@documented(body=SignalSchema, answer=SignalAnswer, status=201, summary="Record a signal.", tags=("signals",))
 @guard(Action.SIGNAL_SUBMIT)
 def api_signal_new():
     values = load_body(SignalSchema())
@@ -380,6 +399,7 @@ def api_signal_new():
 
 
 @blueprint.get("/api/signals/<int:signal_id>")
+@documented(answer=SignalAnswer, summary="A signal with what was observed.", tags=("signals",))
 @guard(Action.SIGNAL_READ, load=load_signal)
 def api_signal(signal_id: int):
     read_signal(g.resource)
@@ -387,6 +407,7 @@ def api_signal(signal_id: int):
 
 
 @blueprint.put("/api/signals/<int:signal_id>/registration")
+@documented(body=SignalRegistrationSchema, answer=SignalAnswer, summary="Change whether a signal is registered.", tags=("signals",))
 @guard(Action.SIGNAL_READ, load=load_signal)
 def api_signal_registration(signal_id: int):
     """Whoever brought the signal changes their choice: ``registered`` with the
@@ -440,12 +461,14 @@ def _settings_form_context() -> dict:
 
 
 @blueprint.get("/api/case-settings")
+@documented(answer=CaseSettingsAnswer, summary="The cell's case settings.", tags=("signals",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_case_settings():
     return no_store_answer(settings=CaseSettingsOut().dump(case_settings()))
 
 
 @blueprint.patch("/api/case-settings")
+@documented(body=CaseSettingsSchema, answer=CaseSettingsChangedAnswer, summary="Change the cell's case settings.", tags=("signals",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_case_settings_change():
     """Change the settings sent (a criterion sent as ``null`` goes back to the standard text)."""
