@@ -12,10 +12,11 @@ expert gets only the item they are invited for.
 from __future__ import annotations
 
 from flask import g, url_for
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import apply_or_422
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.meetings.models import (
@@ -70,18 +71,18 @@ class MeetingSummaryOut(AnswerFor):
 
     id = fields.Integer()
     title = fields.Function(meeting_title)
-    table_id = fields.Integer()
-    case_code = fields.String()
+    table_id = fields.Integer(allow_none=True)
+    case_code = fields.String(allow_none=True)
     kind = enum_value(MeetingKind)
     kind_label = fields.Function(lambda meeting: label_of(MEETING_KIND_LABELS, meeting.kind))
     status = enum_value(MeetingStatus)
     status_label = fields.Function(lambda meeting: label_of(MEETING_STATUS_LABELS, meeting.status))
     starts_at = fields.DateTime()
     ends_at = fields.DateTime()
-    place = fields.String()
-    video_link = fields.String()
-    chair_id = fields.Integer()
-    secretary_id = fields.Integer()
+    place = fields.String(allow_none=True)
+    video_link = fields.String(allow_none=True)
+    chair_id = fields.Integer(allow_none=True)
+    secretary_id = fields.Integer(allow_none=True)
     attendance = fields.Function(attendance_counts)
     minutes = fields.Method("_minutes")
 
@@ -144,6 +145,18 @@ class MeetingOut(MeetingSummaryOut):
         return may_organise(g.membership, meeting)
 
 
+class MeetingsAnswer(Schema):
+    meetings = fields.List(fields.Nested(MeetingSummaryOut))
+
+
+class MeetingAnswer(Schema):
+    meeting = fields.Nested(MeetingOut)
+
+
+class MeetingItemAnswer(MeetingAnswer):
+    item_id = fields.Integer()
+
+
 def _answer(meeting: Meeting, status: int = 200, **extra):
     return no_store_answer(status, location=url_for("tenant.api_meeting", meeting_id=meeting.id) if status == 201 else None,
                            meeting=MeetingOut(g.person).dump(meeting), **extra)
@@ -154,6 +167,7 @@ def _apply(operation, *args):
 
 
 @blueprint.get("/api/meetings")
+@documented(answer=MeetingsAnswer, summary="The meetings the member may see.", tags=("meetings",))
 @guard(Action.CELL_ENTER)
 def api_meetings():
     """Past and planned meetings the member may see, with attendance counts and minutes state."""
@@ -161,6 +175,7 @@ def api_meetings():
 
 
 @blueprint.post("/api/meetings")
+@documented(body=MeetingSchema, answer=MeetingAnswer, status=201, summary="Plan a meeting.", tags=("meetings",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_meeting_plan():
     values = load_body(MeetingSchema())
@@ -169,6 +184,7 @@ def api_meeting_plan():
 
 
 @blueprint.get("/api/meetings/<int:meeting_id>")
+@documented(answer=MeetingAnswer, summary="A meeting, its agenda as the reader may see it and its register.", tags=("meetings",))
 @guard(Action.CELL_ENTER, load=load_meeting)
 def api_meeting(meeting_id: int):
     record_minutes_read(g.person, g.resource)
@@ -176,6 +192,7 @@ def api_meeting(meeting_id: int):
 
 
 @blueprint.patch("/api/meetings/<int:meeting_id>")
+@documented(body=RescheduleSchema(partial=True), answer=MeetingAnswer, summary="Move a planned meeting.", tags=("meetings",))
 @guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_reschedule(meeting_id: int):
     """Move a planned meeting: the fields sent change (``starts_at``, ``ends_at`` in Belgian
@@ -186,6 +203,7 @@ def api_meeting_reschedule(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/session")
+@documented(body=SessionSchema, answer=MeetingAnswer, summary="Open or close the session.", tags=("meetings",))
 @guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_session(meeting_id: int):
     """``{"action": "open"}`` or ``{"action": "close"}``."""
@@ -196,6 +214,7 @@ def api_meeting_session(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/items")
+@documented(body=ItemSchema, answer=MeetingItemAnswer, status=201, summary="Add an agenda item.", tags=("meetings",))
 @guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_item_add(meeting_id: int):
     meeting = g.resource
@@ -205,6 +224,7 @@ def api_meeting_item_add(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/attendance")
+@documented(body=AttendanceSchema, answer=MeetingAnswer, summary="Register attendance.", tags=("meetings",))
 @guard(Action.MEETING_ORGANISE, load=load_meeting)
 def api_meeting_attendance(meeting_id: int):
     meeting = g.resource
@@ -217,6 +237,7 @@ def api_meeting_attendance(meeting_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/minutes/items/<int:item_id>")
+@documented(body=MinutesItemSchema, answer=MeetingAnswer, summary="Write the minutes of an item.", tags=("meetings",))
 @guard(Action.MEETING_ORGANISE, load=load_meeting_item)
 def api_meeting_minutes_item(meeting_id: int, item_id: int):
     meeting = g.resource
@@ -226,6 +247,7 @@ def api_meeting_minutes_item(meeting_id: int, item_id: int):
 
 
 @blueprint.put("/api/meetings/<int:meeting_id>/items/<int:item_id>/registration")
+@documented(body=ItemRegistrationSchema, answer=MeetingAnswer, summary="Change whether a point is registered.", tags=("meetings",))
 @guard(Action.CELL_ENTER, load=load_meeting_item)
 def api_meeting_item_registration(meeting_id: int, item_id: int):
     """The partner who brought the point changes their choice: ``registered`` with the
@@ -235,6 +257,7 @@ def api_meeting_item_registration(meeting_id: int, item_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/minutes/approve")
+@documented(answer=MeetingAnswer, summary="Approve the minutes.", tags=("meetings",))
 @guard(Action.CELL_ENTER, load=load_meeting)
 def api_meeting_minutes_approve(meeting_id: int):
     meeting = g.resource
