@@ -15,9 +15,11 @@ from marshmallow import Schema, fields
 
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import apply_or_422
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard, refuse
 from livc.tenants.decisions.operations import proposal_summary
+from livc.tenants.decisions.schemas import ProposalSummaryOut
 from livc.tenants.strategy.loads import load_entry, load_strategic_table
 from livc.tenants.strategy.models import (
     ENTRY_KIND_LABELS,
@@ -38,7 +40,12 @@ from livc.tenants.strategy.operations import (
     state_of,
     waiting_entries,
 )
-from livc.tenants.strategy.schemas import EntrySchema, StatusReportSchema, read_filters
+from livc.tenants.strategy.schemas import (
+    EntrySchema,
+    FilterSchema,
+    StatusReportSchema,
+    read_filters,
+)
 from livc.tenants.web import blueprint, enum_value, label_of, no_store_answer
 
 
@@ -47,9 +54,9 @@ class ReportOut(Schema):
     status = enum_value(EntryStatus)
     status_label = fields.Function(lambda report: label_of(ENTRY_STATUS_LABELS, report.status))
     previous_status = enum_value(EntryStatus)
-    note = fields.String()
+    note = fields.String(allow_none=True)
     reported_at = fields.DateTime()
-    reported_by_id = fields.Integer()
+    reported_by_id = fields.Integer(allow_none=True)
     reported_by = fields.Function(lambda report: report.reported_by.account.label if report.reported_by else None)
 
 
@@ -61,21 +68,21 @@ class EntryOut(Schema):
     kind = enum_value(EntryKind)
     kind_label = fields.Function(lambda entry: label_of(ENTRY_KIND_LABELS, entry.kind))
     title = fields.String()
-    text = fields.String()
+    text = fields.String(allow_none=True)
     owner = fields.Method("_owner")
     decided_on = fields.Date()
-    due_on = fields.Date()
+    due_on = fields.Date(allow_none=True)
     year = fields.Integer()
     state = fields.Function(lambda entry: state_of(entry).value)
     state_label = fields.Function(lambda entry: label_of(ENTRY_STATE_LABELS, state_of(entry)))
     status = enum_value(EntryStatus)
     status_label = fields.Function(lambda entry: label_of(ENTRY_STATUS_LABELS, entry.status))
     overdue = fields.Function(overdue)
-    meeting_id = fields.Integer()
-    decision_id = fields.Integer(attribute="proposal_id")
-    proposed_by_id = fields.Integer()
-    proposed_at = fields.DateTime()
-    recorded_at = fields.DateTime()
+    meeting_id = fields.Integer(allow_none=True)
+    decision_id = fields.Integer(attribute="proposal_id", allow_none=True)
+    proposed_by_id = fields.Integer(allow_none=True)
+    proposed_at = fields.DateTime(allow_none=True)
+    recorded_at = fields.DateTime(allow_none=True)
 
     def _owner(self, entry: PolicyEntry) -> dict:
         kind = "member" if entry.owner_membership_id else "organisation" if entry.owner_organisation_id else None
@@ -87,11 +94,32 @@ class EntryWithHistoryOut(EntryOut):
     history = fields.Function(lambda entry: ReportOut(many=True).dump(entry.reports))
 
 
+class EntriesAnswer(Schema):
+    entries = fields.List(fields.Nested(EntryOut))
+    waiting = fields.List(fields.Nested(EntryOut))
+
+
+class EntryProposedAnswer(Schema):
+    """201 once the meeting in session decided it; 202 while it waits for a second member."""
+
+    entry = fields.Nested(EntryOut)
+    decision = fields.Nested(ProposalSummaryOut)
+
+
+class EntryAnswer(Schema):
+    entry = fields.Nested(EntryWithHistoryOut)
+
+
+class ReportAnswer(EntryAnswer):
+    report = fields.Nested(ReportOut)
+
+
 def _location(entry: PolicyEntry) -> str:
     return url_for("tenant.api_strategy_entry", entry_id=entry.id)
 
 
 @blueprint.get("/api/strategy")
+@documented(answer=EntriesAnswer, query=FilterSchema, summary="The policy entries, and those waiting for a second member.", tags=("strategy",))
 @guard(Action.STRATEGY_VIEW, load=load_strategic_table)
 def api_strategy():
     """The recorded entries (filters ``kind``, ``status``, ``year``), newest year first, and
@@ -106,6 +134,7 @@ def api_strategy():
 
 
 @blueprint.post("/api/strategy")
+@documented(body=EntrySchema, answer=EntryProposedAnswer, status=201, also=(202,), summary="Put an entry to the strategic table.", tags=("strategy",))
 @guard(Action.STRATEGY_WORK, load=load_strategic_table)
 def api_strategy_propose():
     """Put an entry to the strategic table (``way``: ``propose``, the default, or ``meeting``)."""
@@ -116,12 +145,14 @@ def api_strategy_propose():
 
 
 @blueprint.get("/api/strategy/<int:entry_id>")
+@documented(answer=EntryAnswer, summary="A policy entry and its history.", tags=("strategy",))
 @guard(Action.STRATEGY_VIEW, load=load_entry)
 def api_strategy_entry(entry_id: int):
     return no_store_answer(entry=EntryWithHistoryOut().dump(g.entry))
 
 
 @blueprint.post("/api/strategy/<int:entry_id>/status")
+@documented(body=StatusReportSchema, answer=ReportAnswer, status=201, summary="Report where an entry stands.", tags=("strategy",))
 @guard(Action.STRATEGY_WORK, load=load_entry)
 def api_strategy_entry_status(entry_id: int):
     """Report where the entry stands (``status``, ``note``): its owner, or the coordinator."""
