@@ -11,13 +11,67 @@ that a small one cannot be worked out as ``"×"``.
 from __future__ import annotations
 
 from flask import g, request
+from marshmallow import Schema, fields
 
 from livc.platform import audit
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard, json_error
 from livc.tenants.monitoring.reading import Figures, FigureView, Table, query_figures
 from livc.tenants.monitoring.suppression import THRESHOLD
 from livc.tenants.web import blueprint, no_store_answer
+
+
+class FiguresQuery(Schema):
+    period = fields.String(metadata={"description": "2026, 2026-Q2 or 2026-05; the current year by default."})
+    figure = fields.String(metadata={"description": "One figure's key."})
+    breakdown = fields.String(metadata={"enum": ["category", "municipality", "organisation"]})
+    municipality = fields.String(metadata={"description": "A NIS code of the cell."})
+
+
+class ColumnOut(Schema):
+    key = fields.String()
+    label = fields.String()
+
+
+class RowOut(Schema):
+    key = fields.String()
+    label = fields.String()
+    total = fields.Boolean()
+    values = fields.List(fields.Raw(), metadata={
+        "description": 'A count, or "< 5" for a small one, or "×" for one hidden so that a small one cannot be worked out.'})
+
+
+class TableOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    breakdown = fields.String(allow_none=True)
+    columns = fields.List(fields.Nested(ColumnOut))
+    rows = fields.List(fields.Nested(RowOut))
+
+
+class FigureOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    description = fields.String()
+    about_people = fields.Boolean()
+    tables = fields.List(fields.Nested(TableOut))
+
+
+class ScopeOut(Schema):
+    kind = fields.String()
+    municipality = fields.String(allow_none=True)
+    municipality_name = fields.String(allow_none=True)
+
+
+class FiguresAnswer(Schema):
+    """What :func:`figures_json` answers."""
+
+    period = fields.String()
+    scope = fields.Nested(ScopeOut)
+    threshold = fields.Integer()
+    figures = fields.List(fields.Nested(FigureOut))
+    active = fields.Nested(FigureOut, allow_none=True)
 
 
 def table_json(table: Table) -> dict:
@@ -59,6 +113,7 @@ def figures_json(found: Figures) -> dict:
 
 
 @blueprint.get("/api/monitoring")
+@documented(answer=FiguresAnswer, query=FiguresQuery, summary="The cell's anonymous figures, as the reader may see them.", tags=("monitoring",))
 @guard(Action.MONITORING_VIEW)
 def api_monitoring():
     found, error = query_figures(g.person, g.tenant, request.args)

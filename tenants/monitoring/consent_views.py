@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.forms import REQUIRED, apply_or_422, submit_form
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.decisions.models import DECISION_WAY_LABELS, DecisionKind, DecisionWay
 from livc.tenants.decisions.operations import proposal_summary, ways_for
+from livc.tenants.decisions.schemas import ProposalSummaryOut
 from livc.tenants.members.schemas import FieldSchema
 from livc.tenants.monitoring.consent import (
     CHOOSE,
@@ -88,13 +90,37 @@ def state_json(state: ConsentState) -> dict:
     }
 
 
+class PendingConsentOut(ProposalSummaryOut):
+    platform_figures = fields.Boolean(allow_none=True, metadata={"description": "What the pending proposal asks for."})
+
+
+class ConsentOut(Schema):
+    platform_figures = fields.Boolean()
+    decided_at = fields.String(allow_none=True, metadata={"description": "UTC, ISO 8601 without an offset."})
+    pending = fields.Nested(PendingConsentOut, allow_none=True)
+
+
+class ConsentAnswer(Schema):
+    consent = fields.Nested(ConsentOut)
+    may_propose = fields.Boolean()
+
+
+class ConsentProposedAnswer(Schema):
+    """201 when the meeting in session took it, 202 while it waits for a second member."""
+
+    consent = fields.Nested(ConsentOut)
+    decision = fields.Nested(ProposalSummaryOut)
+
+
 @blueprint.get("/api/monitoring/consent")
+@documented(answer=ConsentAnswer, summary="Whether the cell counts in the platform-wide figures.", tags=("monitoring",))
 @guard(Action.DECISIONS_TAKE)
 def api_monitoring_consent():
     return no_store_answer(consent=state_json(consent_state()), may_propose=may_propose(g.membership))
 
 
 @blueprint.post("/api/monitoring/consent")
+@documented(body=ConsentSchema, answer=ConsentProposedAnswer, status=201, also=(202,), summary="Put the cell's consent to the cell.", tags=("monitoring",))
 @guard(Action.SETUP_MANAGE)
 def api_monitoring_consent_propose():
     proposal = apply_or_422(propose_consent, g.membership, load_body(ConsentSchema()))
