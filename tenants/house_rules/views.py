@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound
 from livc.platform.api import load_body
 from livc.platform.forms import apply_or_422, form_values, render_form
 from livc.platform.inputs import date_field
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
 from livc.tenants.house_rules.models import (
@@ -96,26 +97,54 @@ class VersionOut(Schema):
     version = fields.Integer()
     status = fields.Enum(HouseRulesStatus, by_value=True)
     status_label = fields.Function(lambda rules: str(STATUS_LABELS[rules.status]))
-    published_at = fields.DateTime()
-    undertaking_version = fields.Integer()
+    published_at = fields.DateTime(allow_none=True)
+    undertaking_version = fields.Integer(allow_none=True)
 
 
 HouseRulesOut = VersionOut.from_dict(
     {
-        "legal_basis": fields.Enum(LegalBasis, by_value=True),
+        "legal_basis": fields.Enum(LegalBasis, by_value=True, allow_none=True),
         "legal_basis_label": fields.Function(
             lambda rules: str(LEGAL_BASIS_LABELS[rules.legal_basis]) if rules.legal_basis else None
         ),
-        "consent_reference": fields.String(),
-        "consent_date": fields.Date(),
+        "consent_reference": fields.String(allow_none=True),
+        "consent_date": fields.Date(allow_none=True),
         "identities_kept": fields.Boolean(),
-        **{key: fields.String() for key in CHAPTER_KEYS},
-        "drafted_by": fields.Integer(attribute="drafted_by_id"),
-        "published_by": fields.Integer(attribute="published_by_id"),
+        **{key: fields.String(allow_none=True) for key in CHAPTER_KEYS},
+        "drafted_by": fields.Integer(attribute="drafted_by_id", allow_none=True),
+        "published_by": fields.Integer(attribute="published_by_id", allow_none=True),
         "updated_at": fields.DateTime(),
     },
     name="HouseRulesOut",
 )
+
+
+
+
+class PendingMemberOut(Schema):
+    membership_id = fields.Integer()
+    display_name = fields.String()
+
+
+class AcceptanceOut(Schema):
+    undertaking_version = fields.Integer(allow_none=True)
+    accepted = fields.Integer()
+    members = fields.Integer()
+    pending = fields.List(fields.Nested(PendingMemberOut), metadata={
+        "description": "Members who have not accepted yet: for those who write the rules only."})
+
+
+class HouseRulesAnswer(Schema):
+    house_rules = fields.Nested(HouseRulesOut, allow_none=True)
+
+
+class HouseRulesOverviewAnswer(HouseRulesAnswer):
+    """The rules in force (``null`` before the first publication), the published versions, and
+    for those who write the rules, the draft (``null`` when there is none)."""
+
+    versions = fields.List(fields.Nested(VersionOut))
+    acceptance = fields.Nested(AcceptanceOut)
+    draft = fields.Nested(HouseRulesOut, allow_none=True)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -272,6 +301,7 @@ def _rules_json(rules: HouseRules | None) -> dict | None:
 
 
 @blueprint.get("/api/house-rules")
+@documented(answer=HouseRulesOverviewAnswer, summary="The house rules in force, the published versions and their acceptance.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_VIEW)
 def api_house_rules():
     """The rules in force, every published version, and how many members accepted them.
@@ -299,12 +329,14 @@ def api_house_rules():
 
 
 @blueprint.get("/api/house-rules/<int:version>")
+@documented(answer=HouseRulesAnswer, summary="A version of the house rules.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_VIEW, load=_version)
 def api_house_rules_version(version: int):
     return jsonify(house_rules=_rules_json(g.resource))
 
 
 @blueprint.put("/api/house-rules/draft")
+@documented(body=DraftSchema, answer=HouseRulesAnswer, summary="Change the draft of the house rules.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_draft():
     """Change the draft (starting one, copied from the version in force, if there is none):
@@ -315,6 +347,7 @@ def api_house_rules_draft():
 
 
 @blueprint.delete("/api/house-rules/draft")
+@documented(status=204, summary="Discard the draft.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_discard():
     apply_or_422(discard_draft)
@@ -322,6 +355,7 @@ def api_house_rules_discard():
 
 
 @blueprint.post("/api/house-rules/publish")
+@documented(answer=HouseRulesAnswer, summary="Publish the draft.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_publish():
     published = apply_or_422(publish_draft, g.membership)
