@@ -8,13 +8,43 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import g, make_response, render_template
+from marshmallow import Schema, fields
 
 from livc.platform import audit
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
 from livc.tenants.register.content import record_of_processing
 from livc.tenants.register.pdf import DPIA_HEADING, RECORD_HEADING, record_pdf
 from livc.tenants.web import blueprint, no_store, no_store_answer, no_store_page
+
+
+class EntryOut(Schema):
+    label = fields.String()
+    text = fields.String()
+
+
+class SectionOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    entries = fields.List(fields.Nested(EntryOut))
+
+
+class RecordOut(Schema):
+    """The record of processing (:class:`livc.tenants.register.content.Record`)."""
+
+    cell = fields.String()
+    title = fields.String()
+    intro = fields.String()
+    made_on = fields.Date()
+    record = fields.List(fields.Nested(SectionOut), metadata={"description": "Article 30 GDPR."})
+    dpia = fields.List(fields.Nested(SectionOut), metadata={"description": "Article 35 GDPR: a starting point."})
+    identities_kept = fields.Boolean()
+    house_rules_version = fields.Integer(allow_none=True)
+
+
+class RecordAnswer(Schema):
+    record_of_processing = fields.Nested(RecordOut)
 
 
 def _context() -> dict:
@@ -50,6 +80,7 @@ def record_of_processing_pdf():
 
 
 @blueprint.get("/api/record-of-processing")
+@documented(answer=RecordAnswer, summary="The cell's record of processing and DPIA starting point.", tags=("register",))
 @guard(Action.RECORD_OF_PROCESSING_VIEW)
 def api_record_of_processing():
     record = record_of_processing()

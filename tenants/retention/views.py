@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from livc.platform.openapi import documented
 from livc.platform.policy import Action
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
@@ -26,6 +27,11 @@ class DueOut(Schema):
     overdue = fields.Function(lambda item: is_overdue(item))
 
 
+class RetentionAnswer(Schema):
+    within_days = fields.Integer()
+    due = fields.List(fields.Nested(DueOut))
+
+
 @blueprint.get("/retention")
 @guard(Action.CASE_SETTINGS_MANAGE)
 def retention():
@@ -41,6 +47,7 @@ def retention():
 
 
 @blueprint.get("/api/retention")
+@documented(answer=RetentionAnswer, summary="What is due for erasure in the coming days.", tags=("retention",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_retention():
     return no_store_answer(within_days=RETENTION_WITHIN_DAYS, due=DueOut(many=True).dump(upcoming_erasures(RETENTION_WITHIN_DAYS)))
