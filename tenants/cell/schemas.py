@@ -110,7 +110,7 @@ class ProfileOut(Schema):
     form = fields.Enum(CellForm, by_value=True, allow_none=True)
     form_label = fields.Function(lambda profile: str(CELL_FORM_LABELS[profile.form]) if profile.form else None)
     appointed_official = fields.Nested(MemberRefOut, allow_none=True)
-    updated_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)  # null: the cell has no profile yet
 
 
 class SeatOut(Schema):
@@ -164,3 +164,45 @@ class LegalMinimumOut(Schema):
 class MunicipalityOut(Schema):
     nis_code = fields.String()
     name = fields.String()
+
+
+# --- the answers' envelopes, for the OpenAPI document -------------------------------------------
+
+
+class ProfileAnswer(Schema):
+    profile = fields.Nested(ProfileOut)
+
+
+class TableAnswer(Schema):
+    table = fields.Nested(TableOut)
+
+
+class TablesAnswer(Schema):
+    tables = fields.List(fields.Nested(TableOut))
+
+
+class SeatAnswer(Schema):
+    seat = fields.Nested(SeatOut)
+
+
+class PartnerAnswer(Schema):
+    partner = fields.Nested(PartnerOut)
+
+
+class PartnersAnswer(Schema):
+    partners = fields.List(fields.Nested(PartnerOut))
+
+
+class LegalMinimumAnswer(Schema):
+    legal_minimum = fields.Nested(LegalMinimumOut)
+
+
+class StructureAnswer(Schema):
+    """Everything the organisation page shows."""
+
+    profile = fields.Nested(ProfileOut)
+    municipalities = fields.List(fields.Nested(MunicipalityOut))
+    tables = fields.List(fields.Nested(TableOut))
+    legal_minimum = fields.Nested(LegalMinimumOut)
+    composition_problems = fields.List(fields.String())
+    partners = fields.List(fields.Nested(PartnerOut))

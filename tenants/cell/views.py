@@ -21,6 +21,7 @@ from werkzeug.exceptions import NotFound
 from livc.platform.api import load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, every_field, render_form, submit_form
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
 from livc.tenants.access import guard
 from livc.tenants.cell.models import (
@@ -59,15 +60,23 @@ from livc.tenants.cell.operations import (
 )
 from livc.tenants.cell.schemas import (
     ColourSchema,
+    LegalMinimumAnswer,
     LegalMinimumOut,
     MunicipalityOut,
+    PartnerAnswer,
     PartnerOut,
+    PartnersAnswer,
     PartnerSchema,
+    ProfileAnswer,
     ProfileOut,
     ProfileSchema,
+    SeatAnswer,
     SeatOut,
     SeatSchema,
+    StructureAnswer,
+    TableAnswer,
     TableOut,
+    TablesAnswer,
     TableSchema,
 )
 from livc.tenants.web import blueprint
@@ -336,6 +345,7 @@ def _partner_json(entry: PartnerInventoryEntry, status: int = 200):
 
 
 @blueprint.get("/api/organisation")
+@documented(answer=StructureAnswer, summary="The cell's organisation: profile, municipalities, tables, legal minimum, partners.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_structure():
     """Everything the page shows, in one answer."""
@@ -350,18 +360,21 @@ def api_cell_structure():
 
 
 @blueprint.get("/api/organisation/legal-minimum")
+@documented(answer=LegalMinimumAnswer, summary="What the cell still misses to open cases.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_legal_minimum():
     return jsonify(legal_minimum=LegalMinimumOut().dump({"missing": legal_minimum_problems()}))
 
 
 @blueprint.get("/api/organisation/profile")
+@documented(answer=ProfileAnswer, summary="The cell's profile.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_profile():
     return _profile_json()
 
 
 @blueprint.patch("/api/organisation/profile")
+@documented(body=ProfileSchema(partial=True), answer=ProfileAnswer, summary="Change the cell's profile.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_profile_change():
     apply_or_422(change_profile, load_body(ProfileSchema(partial=True)))
@@ -369,24 +382,28 @@ def api_cell_profile_change():
 
 
 @blueprint.get("/api/organisation/tables")
+@documented(answer=TablesAnswer, summary="The cell's tables.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_tables():
     return jsonify(tables=TableOut(many=True).dump(live_tables()))
 
 
 @blueprint.post("/api/organisation/tables")
+@documented(body=TableSchema, answer=TableAnswer, status=201, summary="Add a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_table_create():
     return _table_json(apply_or_422(create_table, **load_body(TableSchema())), 201)
 
 
 @blueprint.get("/api/organisation/tables/<int:table_id>")
+@documented(answer=TableAnswer, summary="A table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_table)
 def api_cell_table(table_id: int):
     return _table_json(_live(g.resource))
 
 
 @blueprint.patch("/api/organisation/tables/<int:table_id>")
+@documented(body=TableSchema(partial=True), answer=TableAnswer, summary="Change a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_table_change(table_id: int):
     table = _live(g.resource)
@@ -395,6 +412,7 @@ def api_cell_table_change(table_id: int):
 
 
 @blueprint.delete("/api/organisation/tables/<int:table_id>")
+@documented(status=204, summary="Remove a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_table_remove(table_id: int):
     remove_table(_live(g.resource))
@@ -402,6 +420,7 @@ def api_cell_table_remove(table_id: int):
 
 
 @blueprint.post("/api/organisation/tables/<int:table_id>/seats")
+@documented(body=SeatSchema, answer=SeatAnswer, status=201, summary="Add a seat to a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_seat_add(table_id: int):
     table = _live(g.resource)
@@ -409,12 +428,14 @@ def api_cell_seat_add(table_id: int):
 
 
 @blueprint.get("/api/organisation/seats/<int:seat_id>")
+@documented(answer=SeatAnswer, summary="A seat.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_seat)
 def api_cell_seat(seat_id: int):
     return _seat_json(_live(g.resource))
 
 
 @blueprint.delete("/api/organisation/seats/<int:seat_id>")
+@documented(status=204, summary="Remove a seat.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_seat)
 def api_cell_seat_remove(seat_id: int):
     remove_seat(_live(g.resource))
@@ -422,24 +443,28 @@ def api_cell_seat_remove(seat_id: int):
 
 
 @blueprint.get("/api/organisation/partners")
+@documented(answer=PartnersAnswer, summary="The cell's partner inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_partners():
     return jsonify(partners=PartnerOut(many=True).dump(partner_inventory()))
 
 
 @blueprint.post("/api/organisation/partners")
+@documented(body=PartnerSchema, answer=PartnerAnswer, status=201, summary="Add a partner to the inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_partner_add():
     return _partner_json(apply_or_422(add_partner, **load_body(PartnerSchema())), 201)
 
 
 @blueprint.get("/api/organisation/partners/<int:partner_id>")
+@documented(answer=PartnerAnswer, summary="A partner of the inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_partner)
 def api_cell_partner(partner_id: int):
     return _partner_json(_live(g.resource))
 
 
 @blueprint.patch("/api/organisation/partners/<int:partner_id>")
+@documented(body=PartnerSchema(partial=True), answer=PartnerAnswer, summary="Change a partner.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_partner)
 def api_cell_partner_change(partner_id: int):
     entry = _live(g.resource)
@@ -448,6 +473,7 @@ def api_cell_partner_change(partner_id: int):
 
 
 @blueprint.delete("/api/organisation/partners/<int:partner_id>")
+@documented(status=204, summary="Remove a partner from the inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_partner)
 def api_cell_partner_remove(partner_id: int):
     remove_partner(_live(g.resource))
