@@ -16,8 +16,10 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import g
+from marshmallow import Schema, fields
 
 from livc.platform.db import db
+from livc.platform.openapi import documented
 from livc.platform.policy import Action, Person
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
@@ -258,6 +260,55 @@ def key_figures(person: Person, tenant: Tenant, today: date) -> KeyFigures:
     return KeyFigures(today.year, found.territory.label(place) if place else "", shown)
 
 
+class CaseRefOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+
+
+class StageOut(Schema):
+    stage = fields.String()
+    stage_label = fields.String()
+    cases = fields.List(fields.Nested(CaseRefOut))
+
+
+class MeasureDueOut(Schema):
+    case = fields.Nested(CaseRefOut)
+    measure_id = fields.Integer()
+    due_on = fields.Date()
+    status = fields.String()
+    status_label = fields.String()
+    organisation = fields.String(allow_none=True)
+
+
+class ReviewDueOut(Schema):
+    case = fields.Nested(CaseRefOut)
+    review_id = fields.Integer()
+    kind = fields.String()
+    kind_label = fields.String()
+    due_on = fields.Date()
+
+
+class FeedbackToApproveOut(Schema):
+    case = fields.Nested(CaseRefOut)
+    feedback_id = fields.Integer()
+    revision = fields.Integer()
+
+
+class DashboardOut(Schema):
+    """What :func:`_dashboard_json` answers."""
+
+    open_signals = fields.List(fields.Nested(SignalSummaryOut))
+    my_signals = fields.List(fields.Nested(SignalSummaryOut))
+    cases_by_stage = fields.List(fields.Nested(StageOut))
+    measures_due = fields.List(fields.Nested(MeasureDueOut))
+    reviews_due = fields.List(fields.Nested(ReviewDueOut))
+    feedback_to_approve = fields.List(fields.Nested(FeedbackToApproveOut))
+
+
+class DashboardAnswer(Schema):
+    dashboard = fields.Nested(DashboardOut)
+
+
 def _dashboard_json(board: Dashboard) -> dict:
     def case_ref(case: Case) -> dict:
         return {"id": case.id, "code": case.code}
@@ -288,6 +339,7 @@ def _dashboard_json(board: Dashboard) -> dict:
 
 
 @blueprint.get("/api/dashboard")
+@documented(answer=DashboardAnswer, summary="What waits for the member.", tags=("home",))
 @guard(Action.CELL_ENTER)
 def api_dashboard():
     """The dashboard: signals to weigh (coordinator), my signals, the cases I may read by
