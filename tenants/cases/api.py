@@ -499,7 +499,7 @@ def api_case_residence(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/identity/reveal")
-@documented(answer=IdentityAnswer, tags=("cases",), summary="The identity of the person concerned (audited).")
+@documented(answer=IdentityAnswer, errors=(422,), tags=("cases",), summary="The identity of the person concerned (audited).")
 @guard(Action.CASE_READ, load=load_case)
 def api_case_identity_reveal(case_id: int):
     """The identity of the person concerned, for this one answer (audited, never cached)."""

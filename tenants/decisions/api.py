@@ -88,7 +88,7 @@ def api_decision(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/confirm")
-@documented(answer=DecisionAnswer, tags=("decisions",), summary="Confirm a decision as a second member.")
+@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Confirm a decision as a second member.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_confirm(decision_id: int):
     """Confirm as a second member: the decision takes effect."""
@@ -96,7 +96,7 @@ def api_decision_confirm(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/withdraw")
-@documented(answer=DecisionAnswer, tags=("decisions",), summary="Withdraw a proposal.")
+@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Withdraw a proposal.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_withdraw(decision_id: int):
     """Withdraw a proposal (its proposer or the coordinator): it will have no effect."""
@@ -104,7 +104,7 @@ def api_decision_withdraw(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/take-in-meeting")
-@documented(answer=DecisionAnswer, tags=("decisions",), summary="Take the decision in the meeting in session.")
+@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Take the decision in the meeting in session.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_take_in_meeting(decision_id: int):
     """The meeting in session, where the member is registered present, takes the decision."""

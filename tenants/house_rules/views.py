@@ -347,7 +347,7 @@ def api_house_rules_draft():
 
 
 @blueprint.delete("/api/house-rules/draft")
-@documented(status=204, summary="Discard the draft.", tags=("house_rules",))
+@documented(status=204, errors=(422,), summary="Discard the draft.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_discard():
     apply_or_422(discard_draft)
@@ -355,7 +355,7 @@ def api_house_rules_discard():
 
 
 @blueprint.post("/api/house-rules/publish")
-@documented(answer=HouseRulesAnswer, summary="Publish the draft.", tags=("house_rules",))
+@documented(answer=HouseRulesAnswer, errors=(422,), summary="Publish the draft.", tags=("house_rules",))
 @guard(Action.HOUSE_RULES_MANAGE)
 def api_house_rules_publish():
     published = apply_or_422(publish_draft, g.membership)

@@ -257,7 +257,7 @@ def api_meeting_item_registration(meeting_id: int, item_id: int):
 
 
 @blueprint.post("/api/meetings/<int:meeting_id>/minutes/approve")
-@documented(answer=MeetingAnswer, summary="Approve the minutes.", tags=("meetings",))
+@documented(answer=MeetingAnswer, errors=(422,), summary="Approve the minutes.", tags=("meetings",))
 @guard(Action.CELL_ENTER, load=load_meeting)
 def api_meeting_minutes_approve(meeting_id: int):
     meeting = g.resource
