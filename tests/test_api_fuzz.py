@@ -53,3 +53,16 @@ def test_the_console_api_keeps_to_its_document(app, cells):
     assert run.calls > 300
     assert not run.failures, run.summary()
     assert client.get("/admin/api/session").status_code == 200
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
+def test_an_organisation_name_taken_in_another_case_of_letters_beyond_ascii_answers_422(app, cells):
+    """Found by the fuzzing: SQLite's lower() folds ASCII only, so a second "Ärzte" reached the
+    unique constraint and answered 500."""
+    cell = ready_cell(app, cells[LEUVEN], LEUVEN)
+    client, headers = _member_client(app, cell.coordinator)
+    first = client.post(f"/{LEUVEN}/api/organisations", json={"name": "Ärzte", "kind": "other"}, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = client.post(f"/{LEUVEN}/api/organisations", json={"name": "Ärzte", "kind": "other"}, headers=headers)
+    assert again.status_code == 422
+    assert "name" in again.get_json()["error"]["fields"]

@@ -443,7 +443,9 @@ def _organisation_name(name: str, keep: Organisation | None = None) -> str:
     name = " ".join(name.split())
     if not name:
         raise ValidationError({"name": [NAME_REQUIRED]})
-    query = sa.select(Organisation.id).where(sa.func.lower(Organisation.name) == name.lower())
+    # SQLite's lower() folds ASCII only: the exact name is compared too (found by fuzzing: "Ä" twice).
+    query = sa.select(Organisation.id).where(
+        sa.or_(Organisation.name == name, sa.func.lower(Organisation.name) == name.lower()))
     if keep is not None:
         query = query.where(Organisation.id != keep.id)
     if db.session.scalar(query) is not None:
