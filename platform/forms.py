@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from livc.platform.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX
 from livc.platform.api import InvalidFields
+from livc.platform.inputs import NUMBER_OUT_OF_RANGE, field_faults
 
 REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
 
@@ -80,9 +81,12 @@ def form_values(schema: Schema, source=None) -> tuple[dict, dict[str, list[str]]
     raw = {name: value.strip() if name not in SECRET_FIELDS else value for name, value in (source or request.form).items()}
     raw = {name: raw[name] for name in schema.fields if name in raw and raw[name] != ""}
     try:
-        return schema.load(raw), {}
+        values = schema.load(raw)
     except ValidationError as error:
         return {}, field_messages(error)
+    # A typed id no column holds is refused on its field, as in JSON bodies.
+    faults = field_faults(values, text=False)
+    return ({}, {name: [str(NUMBER_OUT_OF_RANGE)] for name in faults}) if faults else (values, {})
 
 
 def field_messages(error: ValidationError) -> dict[str, list[str]]:

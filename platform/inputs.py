@@ -117,6 +117,15 @@ def field_faults(value, **kwargs) -> dict:
     return faults if isinstance(faults, dict) else {"_schema": faults}
 
 
+def bounded_id(value: str) -> int:
+    """``type=`` for an id read from a query string or a form field: beyond what a column holds
+    it is a ValueError, so werkzeug's ``get`` gives the default instead of an overflow."""
+    number = int(value)
+    if not 0 <= number <= INT64_MAX:
+        raise ValueError("id out of range")
+    return number
+
+
 def _flatten(faults):
     if isinstance(faults, dict):
         if set(faults) == {"_value"}:

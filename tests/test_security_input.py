@@ -84,6 +84,23 @@ def test_an_id_above_64_bits_in_a_json_field_answers_422_on_that_field(app, cell
     assert fields_of(answer)["reporter_organisation_id"] == ["This number is out of range."]
 
 
+def test_an_id_above_64_bits_in_a_form_field_is_refused_on_that_field(app, cell):
+    client = app.test_client()
+    give_session(app, client, cell.partner)
+    answer = post_form(client, f"/{LEUVEN}/signals/new", {**signal_body(), "reporter_organisation_id": str(HUGE)},
+                       headers=EN)
+    assert answer.status_code == 422
+    assert "This number is out of range." in answer.get_data(as_text=True)
+
+
+def test_an_id_above_64_bits_in_a_query_string_is_no_choice(app, cell):
+    """The plan page's ``?scenario=``: read as no scenario chosen, not an overflow."""
+    case_id, _code = open_case(app, cell)
+    client = app.test_client()
+    give_session(app, client, cell.coordinator)
+    assert client.get(f"/{LEUVEN}/cases/{case_id}/plan/scenario?scenario={HUGE}", headers=EN).status_code == 200
+
+
 # --- text ---------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from livc.platform.forms import field_messages
+from livc.platform.inputs import bounded_id
 from livc.platform.policy import Action
 from livc.platform.roles import ORGANISATION_KIND_LABELS
 from livc.platform.web import after_refusal
@@ -160,7 +161,7 @@ def after_refusal_read(case: Case) -> None:
 def case_scenario_plan(case_id: int):
     """Choose a scenario; its measures are proposed as rows of the plan to adapt."""
     ensure_default_scenarios()
-    chosen = request.args.get("scenario", type=int)
+    chosen = request.args.get("scenario", type=bounded_id)
     scenario = find_scenario(chosen) if chosen else None
     errors = {"scenario": [str(_l("Choose a scenario of the cell."))]} if chosen and scenario is None else None
     return _plan_page(g.resource, scenario, 422 if errors else 200, errors)
@@ -171,7 +172,7 @@ def case_scenario_plan(case_id: int):
 def case_scenario_plan_save(case_id: int):
     """Save the kept rows as measures of the plan, all at once or none."""
     case = g.resource
-    scenario = find_scenario(request.form.get("scenario_id", type=int) or 0)
+    scenario = find_scenario(request.form.get("scenario_id", type=bounded_id) or 0)
     rows, faults, typed = rows_from_form(request.form, PlanMeasureSchema(), kept_only=True)
     try:
         added = start_plan(case, g.membership, rows, faults, scenario)
