@@ -132,6 +132,7 @@ def rotate(slug: str, row: AuthSession, privilege_version: int) -> None:
     row.privilege_version = privilege_version
     _store_token(slug, token)
     session.pop("csrf_token", None)
+    browsers.renew()  # a copied cookie stops working too, as at sign-in
 
 
 def end(slug: str, row: AuthSession | None) -> None:

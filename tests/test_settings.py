@@ -49,7 +49,8 @@ def test_the_master_key_is_generated_once_in_development_and_never_shown(tmp_pat
     assert load_settings({"data_dir": str(tmp_path / "data")}).master_key_bytes() == key  # kept between starts
     key_file = tmp_path / "data" / "master_key"
     assert oct(key_file.stat().st_mode)[-3:] == "600"
-    assert sorted(path.name for path in key_file.parent.iterdir()) == ["master_key"]  # no temporary left
+    # no temporary left (the embedded database is created private beside it)
+    assert sorted(path.name for path in key_file.parent.iterdir()) == ["livc.sqlite", "master_key"]
     # Apart from the cookie secret: a new LIVC_SECRET_KEY leaves the master key as it was.
     assert load_settings({"data_dir": str(tmp_path / "data"), "secret_key": "n" * 40}).master_key_bytes() == key
     configured = load_settings({**PRODUCTION, "master_key": MASTER_KEY.rstrip("=")})  # padding optional
