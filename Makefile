@@ -43,7 +43,7 @@ test-tools:
 
 # After changing user-facing strings: refresh the template and the catalogues, then translate.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project livc \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 --no-location --sort-output --project livc \
 		--ignore-dirs ".venv .tools node_modules tests build" -o platform/translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i platform/translations/messages.pot -d platform/translations
 	$(BIN)/pybabel compile -d platform/translations
