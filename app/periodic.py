@@ -10,7 +10,7 @@ from livc.admin.lifecycle.export import expire_exports
 from livc.federation.enrolment import sweep_enrolments
 from livc.platform.audit import verify_tenant_chain
 from livc.platform.schedule import Periodic
-from livc.platform.sessions import purge_expired_sessions
+from livc.platform.sessions import purge_expired_sessions, purge_idle_browsers
 from livc.tenants.meetings.reminders import send_meeting_reminders
 from livc.tenants.retention.operations import retention_sweep, send_case_reminders
 
@@ -22,4 +22,5 @@ PERIODIC = (
     Periodic("meeting-reminders", send_meeting_reminders.task.path, "13 6 * * *"),
     Periodic("federation-sweep", sweep_enrolments.task.path, "*/10 * * * *"),
     Periodic("export-expiry", expire_exports.task.path, "23 * * * *", per_tenant=False),
+    Periodic("browser-session-purge", purge_idle_browsers.task.path, "29 * * * *", per_tenant=False),
 )

@@ -172,3 +172,10 @@ def purge_expired() -> int:
 @task(queue="maintenance")
 def purge_expired_sessions() -> int:
     return purge_expired()
+
+
+@task(queue="maintenance")
+def purge_idle_browsers() -> int:
+    """Delete the browsers' session content nobody used for a sign-in lifetime (platform-wide:
+    a page that only showed a form leaves a row, whether or not anyone signed in)."""
+    return browsers.purge_expired()

@@ -11,9 +11,11 @@ import subprocess
 import urllib.request
 import zlib
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from itsdangerous import URLSafeTimedSerializer
 
@@ -21,9 +23,13 @@ from admin_helpers import add_operator, give_operator_session, sign_in_operator
 from auth_helpers import add_member, post_form, sign_in
 from browser_support import REPO, clean_env, console_script, free_port, start_demo, start_server
 from livc.admin.operators.models import OperatorRole
+from livc.platform.browsers import BrowserSession
+from livc.platform.db import db
 from livc.platform.mail import deliver_mail
 from livc.platform.roles import Role
+from livc.platform.sessions import purge_idle_browsers
 from livc.platform.settings import ConfigurationError, load_settings
+from livc.platform.timeutil import utcnow
 
 LEUVEN, HERKO = "demo-leuven", "demo-herko"
 EN = {"Accept-Language": "en"}
@@ -116,6 +122,23 @@ def test_a_console_sign_in_gives_a_new_cookie_and_the_planted_value_opens_nothin
     attacker = app.test_client()
     attacker.set_cookie(COOKIE, planted)
     assert attacker.get("/admin/").status_code == 302
+
+
+def test_browsers_left_idle_for_a_sign_in_lifetime_are_purged_and_live_ones_kept(app, cells, coordinator):
+    idle, live = app.test_client(), app.test_client()
+    idle.get(f"/{LEUVEN}/sign-in")  # a form shown to someone who never signed in leaves a row
+    sign_in(live, coordinator)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(BrowserSession).order_by(BrowserSession.id)).all()
+        assert len(rows) == 2
+        hours = app.extensions["livc.settings"].session_absolute_hours
+        rows[0].last_seen_at = utcnow() - timedelta(hours=hours, minutes=1)
+        db.session.commit()
+        assert purge_idle_browsers() == 1
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(BrowserSession)) == 1
+        db.session.remove()
+    assert live.get(f"/{LEUVEN}/home").status_code == 200
 
 
 # --- caching ----------------------------------------------------------------------------------
