@@ -194,7 +194,7 @@ def api_health():
 
 
 @blueprint.post("/api/jobs/retry")
-@documented(body=RetrySchema, answer=RetriedOutSchema, summary="Retry failed jobs: some by id, or all.")
+@documented(body=RetrySchema, answer=RetriedOutSchema, errors=(409,), summary="Retry failed jobs: some by id, or all.")
 @operator_guard(OperatorAction.JOBS_RETRY)
 def api_retry_jobs():
     values = load_body(RetrySchema())

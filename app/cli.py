@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
 from rq.job import JobStatus
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
 from livc.admin.cli import operator_group, police_zone_group, tenant_group
@@ -305,7 +306,10 @@ def jobs_retry(app, job_ids: tuple[str, ...], retry_all: bool) -> None:
     _require_redis(app)
     if not job_ids and not retry_all:
         raise click.UsageError("name job ids, or --all")
-    retried = retry_failed(None if retry_all else set(job_ids))
+    try:
+        retried = retry_failed(None if retry_all else set(job_ids))
+    except HTTPException as refusal:  # Redis out of reach: said plainly, no traceback
+        raise click.ClickException(str(refusal.description)) from None
     click.echo(f"{len(retried)} job(s) put back on their queue")
     unknown = [job_id for job_id in job_ids if job_id not in retried]
     if unknown:

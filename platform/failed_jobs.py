@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import Conflict, ServiceUnavailable
 
 from livc.platform.jobs import QUEUES, queue
 
@@ -65,11 +65,12 @@ def failed_jobs() -> list[FailedJob]:
 def retry_failed(job_ids: set[str] | None) -> set[str]:
     """Put the failed jobs ``job_ids`` (every one when None) back on their queue; the ids retried.
 
-    Without a queue (jobs run inline) or with Redis out of reach this answers 503 with a clear
-    message, not a 500: nothing was retried, and the operator can try again.
+    Without a queue (jobs run inline, as in the demo) there is nothing to retry: 409, saying so.
+    With Redis out of reach, 503 with a clear message, not a 500: nothing was retried, and the
+    operator can try again.
     """
     if current_app.extensions["livc.settings"].jobs_inline:
-        raise ServiceUnavailable(_l("Jobs run inline here (no Redis is configured): there is no queue to retry jobs on."))
+        raise Conflict(_l("Jobs run inline here (no Redis is configured): there is no queue to retry jobs on."))
     retried: set[str] = set()
     try:
         for name in QUEUES:

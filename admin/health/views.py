@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
 
 from livc.admin.access import actor, operator_guard
 from livc.admin.health.checks import platform_health
@@ -31,7 +32,11 @@ def retry_jobs():
         if not wanted:
             flash(_l("Tick the jobs to retry."), "warning")
             return redirect(url_for("admin.health"))
-    retried = retry_failed(wanted)
+    try:
+        retried = retry_failed(wanted)
+    except HTTPException as refusal:  # no queue, or Redis out of reach: said on the page
+        flash(refusal.description, "warning")
+        return redirect(url_for("admin.health"))
     operators.record_action("jobs.retried", actor=actor(), details={"jobs": sorted(retried)})
     flash(_l("%(count)d job(s) put back on their queue.", count=len(retried)), "info")
     return redirect(url_for("admin.health"))
