@@ -28,6 +28,7 @@ from livc.platform.jobs import task
 from livc.platform.timeutil import utcnow
 
 SESSION_KEY = "auth"  # server-side session content: {tenant slug: token}
+ACCOUNT_KEY = "auth_account"  # whose sessions those are (one person per browser)
 TOUCH_EVERY = timedelta(seconds=60)  # last activity is written at most once a minute
 
 
@@ -70,7 +71,9 @@ def start(slug: str, membership, method: str, *, sso_issuer=None, sso_sid=None, 
     """Sign ``membership`` in: a fresh token, and a fresh CSRF token with it.
 
     The browser gets a new cookie token too (session fixation); its sessions in other cells
-    stay valid and move to the new token, since signing in here says nothing against them.
+    move to the new token when they are the same person's, since signing in here says nothing
+    against them. Another person's (a shared computer) do not carry over: this browser forgets
+    their tokens, so nothing reaches those sessions any more (the periodic purge removes them).
     """
     now = utcnow()
     token = new_token()
@@ -89,10 +92,11 @@ def start(slug: str, membership, method: str, *, sso_issuer=None, sso_sid=None, 
     )
     db.session.add(row)
     db.session.flush()
-    tokens = _tokens()
+    tokens = _tokens() if session.get(ACCOUNT_KEY) == membership.account_id else {}
     session.clear()  # whatever was in the cookie before signing in does not carry over
     tokens[slug] = token
     session[SESSION_KEY] = tokens
+    session[ACCOUNT_KEY] = membership.account_id
     browsers.renew()
     browsers.purge_expired()
     return row

@@ -11,6 +11,7 @@ import subprocess
 import urllib.request
 import zlib
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,14 +93,15 @@ def test_the_session_cookie_carries_one_opaque_token_that_names_no_cell(app, cel
     assert len(value) < 120, "one token and its signature, no content"
 
 
-def test_a_sign_in_gives_a_new_cookie_keeps_the_other_cells_and_ends_the_old_value(
-        app, cells, coordinator, herko_partner):
+def test_a_sign_in_gives_a_new_cookie_keeps_the_other_cells_and_ends_the_old_value(app, cells, coordinator):
+    herko_seat = add_member(app, cells[HERKO], HERKO, Role.PARTNER, email=coordinator.email)  # one person, two cells
     client = app.test_client()
-    sign_in(client, coordinator)
+    sign_in(client, replace(coordinator, totp_secret=herko_seat.totp_secret))  # add_member set a new secret
     assert client.get(f"/{LEUVEN}/home").status_code == 200
     first = client.get_cookie(COOKIE).value
 
-    sign_in(client, herko_partner)
+    herko_seat.codes_used = 1  # the code just used is spent
+    sign_in(client, herko_seat)
     second = client.get_cookie(COOKIE).value
     assert second != first
     assert client.get(f"/{LEUVEN}/home").status_code == 200, "the other cell's session moved along"
@@ -109,6 +111,17 @@ def test_a_sign_in_gives_a_new_cookie_keeps_the_other_cells_and_ends_the_old_val
     stolen.set_cookie(COOKIE, first)
     answer = stolen.get(f"/{LEUVEN}/home")
     assert answer.status_code == 302 and "/sign-in" in answer.headers["Location"], "the old value opens nothing"
+
+
+def test_another_persons_sign_in_on_the_same_browser_does_not_inherit_the_first_persons_cells(
+        app, cells, coordinator, herko_partner):
+    client = app.test_client()
+    sign_in(client, coordinator)  # someone signs in to Leuven and walks away from a shared computer
+    assert client.get(f"/{LEUVEN}/home").status_code == 200
+    sign_in(client, herko_partner)  # the next person signs in to their own cell
+    assert client.get(f"/{HERKO}/home").status_code == 200
+    answer = client.get(f"/{LEUVEN}/home")
+    assert answer.status_code == 302 and "/sign-in" in answer.headers["Location"]
 
 
 def test_a_console_sign_in_gives_a_new_cookie_and_the_planted_value_opens_nothing(app):
