@@ -169,34 +169,6 @@ class MunicipalityOut(Schema):
 # --- the answers' envelopes, for the OpenAPI document -------------------------------------------
 
 
-class ProfileAnswer(Schema):
-    profile = fields.Nested(ProfileOut)
-
-
-class TableAnswer(Schema):
-    table = fields.Nested(TableOut)
-
-
-class TablesAnswer(Schema):
-    tables = fields.List(fields.Nested(TableOut))
-
-
-class SeatAnswer(Schema):
-    seat = fields.Nested(SeatOut)
-
-
-class PartnerAnswer(Schema):
-    partner = fields.Nested(PartnerOut)
-
-
-class PartnersAnswer(Schema):
-    partners = fields.List(fields.Nested(PartnerOut))
-
-
-class LegalMinimumAnswer(Schema):
-    legal_minimum = fields.Nested(LegalMinimumOut)
-
-
 class StructureAnswer(Schema):
     """Everything the organisation page shows."""
 

@@ -60,23 +60,16 @@ from livc.tenants.cell.operations import (
 )
 from livc.tenants.cell.schemas import (
     ColourSchema,
-    LegalMinimumAnswer,
     LegalMinimumOut,
     MunicipalityOut,
-    PartnerAnswer,
     PartnerOut,
-    PartnersAnswer,
     PartnerSchema,
-    ProfileAnswer,
     ProfileOut,
     ProfileSchema,
-    SeatAnswer,
     SeatOut,
     SeatSchema,
     StructureAnswer,
-    TableAnswer,
     TableOut,
-    TablesAnswer,
     TableSchema,
 )
 from livc.tenants.web import blueprint
@@ -360,21 +353,21 @@ def api_cell_structure():
 
 
 @blueprint.get("/api/organisation/legal-minimum")
-@documented(answer=LegalMinimumAnswer, summary="What the cell still misses to open cases.", tags=("cell",))
+@documented(answer=LegalMinimumOut, envelope="legal_minimum", summary="What the cell still misses to open cases.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_legal_minimum():
     return jsonify(legal_minimum=LegalMinimumOut().dump({"missing": legal_minimum_problems()}))
 
 
 @blueprint.get("/api/organisation/profile")
-@documented(answer=ProfileAnswer, summary="The cell's profile.", tags=("cell",))
+@documented(answer=ProfileOut, envelope="profile", summary="The cell's profile.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_profile():
     return _profile_json()
 
 
 @blueprint.patch("/api/organisation/profile")
-@documented(body=ProfileSchema(partial=True), answer=ProfileAnswer, summary="Change the cell's profile.", tags=("cell",))
+@documented(body=ProfileSchema(partial=True), answer=ProfileOut, envelope="profile", summary="Change the cell's profile.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_profile_change():
     apply_or_422(change_profile, load_body(ProfileSchema(partial=True)))
@@ -382,28 +375,28 @@ def api_cell_profile_change():
 
 
 @blueprint.get("/api/organisation/tables")
-@documented(answer=TablesAnswer, summary="The cell's tables.", tags=("cell",))
+@documented(answer=TableOut, many=True, envelope="tables", summary="The cell's tables.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_tables():
     return jsonify(tables=TableOut(many=True).dump(live_tables()))
 
 
 @blueprint.post("/api/organisation/tables")
-@documented(body=TableSchema, answer=TableAnswer, status=201, summary="Add a table.", tags=("cell",))
+@documented(body=TableSchema, answer=TableOut, envelope="table", status=201, summary="Add a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_table_create():
     return _table_json(apply_or_422(create_table, **load_body(TableSchema())), 201)
 
 
 @blueprint.get("/api/organisation/tables/<int:table_id>")
-@documented(answer=TableAnswer, summary="A table.", tags=("cell",))
+@documented(answer=TableOut, envelope="table", summary="A table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_table)
 def api_cell_table(table_id: int):
     return _table_json(_live(g.resource))
 
 
 @blueprint.patch("/api/organisation/tables/<int:table_id>")
-@documented(body=TableSchema(partial=True), answer=TableAnswer, summary="Change a table.", tags=("cell",))
+@documented(body=TableSchema(partial=True), answer=TableOut, envelope="table", summary="Change a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_table_change(table_id: int):
     table = _live(g.resource)
@@ -420,7 +413,7 @@ def api_cell_table_remove(table_id: int):
 
 
 @blueprint.post("/api/organisation/tables/<int:table_id>/seats")
-@documented(body=SeatSchema, answer=SeatAnswer, status=201, summary="Add a seat to a table.", tags=("cell",))
+@documented(body=SeatSchema, answer=SeatOut, envelope="seat", status=201, summary="Add a seat to a table.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_table)
 def api_cell_seat_add(table_id: int):
     table = _live(g.resource)
@@ -428,7 +421,7 @@ def api_cell_seat_add(table_id: int):
 
 
 @blueprint.get("/api/organisation/seats/<int:seat_id>")
-@documented(answer=SeatAnswer, summary="A seat.", tags=("cell",))
+@documented(answer=SeatOut, envelope="seat", summary="A seat.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_seat)
 def api_cell_seat(seat_id: int):
     return _seat_json(_live(g.resource))
@@ -443,28 +436,28 @@ def api_cell_seat_remove(seat_id: int):
 
 
 @blueprint.get("/api/organisation/partners")
-@documented(answer=PartnersAnswer, summary="The cell's partner inventory.", tags=("cell",))
+@documented(answer=PartnerOut, many=True, envelope="partners", summary="The cell's partner inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW)
 def api_cell_partners():
     return jsonify(partners=PartnerOut(many=True).dump(partner_inventory()))
 
 
 @blueprint.post("/api/organisation/partners")
-@documented(body=PartnerSchema, answer=PartnerAnswer, status=201, summary="Add a partner to the inventory.", tags=("cell",))
+@documented(body=PartnerSchema, answer=PartnerOut, envelope="partner", status=201, summary="Add a partner to the inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE)
 def api_cell_partner_add():
     return _partner_json(apply_or_422(add_partner, **load_body(PartnerSchema())), 201)
 
 
 @blueprint.get("/api/organisation/partners/<int:partner_id>")
-@documented(answer=PartnerAnswer, summary="A partner of the inventory.", tags=("cell",))
+@documented(answer=PartnerOut, envelope="partner", summary="A partner of the inventory.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_VIEW, load=_partner)
 def api_cell_partner(partner_id: int):
     return _partner_json(_live(g.resource))
 
 
 @blueprint.patch("/api/organisation/partners/<int:partner_id>")
-@documented(body=PartnerSchema(partial=True), answer=PartnerAnswer, summary="Change a partner.", tags=("cell",))
+@documented(body=PartnerSchema(partial=True), answer=PartnerOut, envelope="partner", summary="Change a partner.", tags=("cell",))
 @guard(Action.CELL_STRUCTURE_MANAGE, load=_partner)
 def api_cell_partner_change(partner_id: int):
     entry = _live(g.resource)
