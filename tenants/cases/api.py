@@ -354,14 +354,6 @@ class CaseOut(CaseSummaryOut):
 # --- the answers' envelopes, for the OpenAPI document ------------------------------------------------
 
 
-class CasesAnswer(Schema):
-    cases = fields.List(fields.Nested(CaseSummaryOut))
-
-
-class CaseAnswer(Schema):
-    case = fields.Nested(CaseOut)
-
-
 class CaseChangedAnswer(Schema):
     changed = fields.List(fields.String(), metadata={"description": "The names of the fields that changed."})
     case = fields.Nested(CaseSummaryOut)
@@ -380,10 +372,6 @@ class IdentityOut(Schema):
     address = fields.String(allow_none=True)
 
 
-class IdentityAnswer(Schema):
-    identity = fields.Nested(IdentityOut)
-
-
 class IdentityChangedAnswer(Schema):
     changed = fields.List(fields.String())
     identity_recorded = fields.Boolean()
@@ -396,17 +384,9 @@ class CaseDecisionAnswer(Schema):
     case = fields.Nested(CaseSummaryOut)
 
 
-class MeasureAnswer(Schema):
-    measure = fields.Nested(MeasureOut)
-
-
 class MeasureChangedAnswer(Schema):
     changed = fields.List(fields.String())
     measure = fields.Nested(MeasureOut)
-
-
-class NoteAnswer(Schema):
-    note = fields.Nested(NoteOut)
 
 
 class ReviewAnswer(Schema):
@@ -414,17 +394,9 @@ class ReviewAnswer(Schema):
     case = fields.Nested(CaseSummaryOut)
 
 
-class FeedbackAnswer(Schema):
-    feedback = fields.Nested(FeedbackOut)
-
-
 class FeedbackChangedAnswer(Schema):
     changed = fields.List(fields.String())
     feedback = fields.Nested(FeedbackOut)
-
-
-class FeedbackSummaryAnswer(Schema):
-    feedback = fields.Nested(FeedbackSummaryOut)
 
 
 class ReleasedFeedbackItemOut(Schema):
@@ -433,14 +405,6 @@ class ReleasedFeedbackItemOut(Schema):
     revision = fields.Integer()
     released_at = fields.DateTime(allow_none=True)
     location = fields.String()
-
-
-class ReleasedFeedbackListAnswer(Schema):
-    feedback = fields.List(fields.Nested(ReleasedFeedbackItemOut))
-
-
-class ReleasedFeedbackAnswer(Schema):
-    feedback = fields.Nested(ReleasedFeedbackOut)
 
 
 class CasesQuery(Schema):
@@ -455,7 +419,7 @@ def _summary(case: Case) -> dict:
 
 
 @blueprint.get("/api/cases")
-@documented(answer=CasesAnswer, query=CasesQuery, tags=("cases",), summary="The cases the member may read.")
+@documented(answer=CaseSummaryOut, many=True, envelope="cases", query=CasesQuery, tags=("cases",), summary="The cases the member may read.")
 @guard(Action.CELL_ENTER)
 def api_cases():
     """The cases the member may read (the coordinator: all), by code; ``?municipality=<NIS code>``:
@@ -469,7 +433,7 @@ def api_cases():
 
 
 @blueprint.get("/api/cases/<int:case_id>")
-@documented(answer=CaseAnswer, tags=("cases",), summary="A case as its reader may see it.")
+@documented(answer=CaseOut, envelope="case", tags=("cases",), summary="A case as its reader may see it.")
 @guard(Action.CASE_READ, load=load_case)
 def api_case(case_id: int):
     case = g.resource
@@ -499,7 +463,7 @@ def api_case_residence(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/identity/reveal")
-@documented(answer=IdentityAnswer, errors=(422,), tags=("cases",), summary="The identity of the person concerned (audited).")
+@documented(answer=IdentityOut, envelope="identity", errors=(422,), tags=("cases",), summary="The identity of the person concerned (audited).")
 @guard(Action.CASE_READ, load=load_case)
 def api_case_identity_reveal(case_id: int):
     """The identity of the person concerned, for this one answer (audited, never cached)."""
@@ -541,7 +505,7 @@ def api_case_team_remove(case_id: int, team_member_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/measures")
-@documented(body=MeasureSchema, answer=MeasureAnswer, status=201, tags=("cases",), summary="Add a measure to the plan.")
+@documented(body=MeasureSchema, answer=MeasureOut, envelope="measure", status=201, tags=("cases",), summary="Add a measure to the plan.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_measure_add(case_id: int):
     measure = apply_or_422(add_measure, g.resource, g.membership, load_body(MeasureSchema()))
@@ -564,7 +528,7 @@ def api_case_measure_change(case_id: int, measure_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/notes")
-@documented(body=NoteSchema, answer=NoteAnswer, status=201, tags=("cases",), summary="Add a progress note.")
+@documented(body=NoteSchema, answer=NoteOut, envelope="note", status=201, tags=("cases",), summary="Add a progress note.")
 @guard(Action.CASE_WORK, load=load_case)
 def api_case_note_add(case_id: int):
     note = apply_or_422(add_note, g.resource, g.membership, load_body(NoteSchema()))
@@ -572,7 +536,7 @@ def api_case_note_add(case_id: int):
 
 
 @blueprint.put("/api/cases/<int:case_id>/notes/<int:note_id>/registration")
-@documented(body=NoteRegistrationSchema, answer=NoteAnswer, tags=("cases",), summary="Change whether a note is registered.")
+@documented(body=NoteRegistrationSchema, answer=NoteOut, envelope="note", tags=("cases",), summary="Change whether a note is registered.")
 @guard(Action.CASE_WORK, load=load_note_case)
 def api_case_note_registration(case_id: int, note_id: int):
     """The partner who brought the note changes their choice: ``registered`` with the ``body``,
@@ -621,7 +585,7 @@ def _feedback_location(case: Case, feedback: LtfFeedback) -> str:
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback")
-@documented(body=FeedbackSchema, answer=FeedbackAnswer, status=201, tags=("cases",), summary="Start the feedback form to the Local Task Force.")
+@documented(body=FeedbackSchema, answer=FeedbackOut, envelope="feedback", status=201, tags=("cases",), summary="Start the feedback form to the Local Task Force.")
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_feedback_start(case_id: int):
     case = g.resource
@@ -630,7 +594,7 @@ def api_case_feedback_start(case_id: int):
 
 
 @blueprint.get("/api/cases/<int:case_id>/feedback/<int:feedback_id>")
-@documented(answer=FeedbackAnswer, tags=("cases",), summary="A feedback form.")
+@documented(answer=FeedbackOut, envelope="feedback", tags=("cases",), summary="A feedback form.")
 @guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback(case_id: int, feedback_id: int):
     record_read(g.resource, "feedback")
@@ -647,7 +611,7 @@ def api_case_feedback_change(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/approvals")
-@documented(body=ApprovalSchema, answer=FeedbackSummaryAnswer, status=201, tags=("cases",), summary="Approve the revision read.")
+@documented(body=ApprovalSchema, answer=FeedbackSummaryOut, envelope="feedback", status=201, tags=("cases",), summary="Approve the revision read.")
 @guard(Action.CASE_WORK, load=load_feedback_case)
 def api_case_feedback_approve(case_id: int, feedback_id: int):
     """Approve the revision read (``{"revision": n}``): a form changed since is refused."""
@@ -657,7 +621,7 @@ def api_case_feedback_approve(case_id: int, feedback_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/feedback/<int:feedback_id>/release")
-@documented(body=ConfirmSchema, answer=FeedbackSummaryAnswer, tags=("cases",), summary="Release the form to the information officer.")
+@documented(body=ConfirmSchema, answer=FeedbackSummaryOut, envelope="feedback", tags=("cases",), summary="Release the form to the information officer.")
 @guard(Action.CASE_MANAGE, load=load_feedback_case)
 def api_case_feedback_release(case_id: int, feedback_id: int):
     """Release the form to the information officer (``{"confirm": true}``), once every
@@ -668,7 +632,7 @@ def api_case_feedback_release(case_id: int, feedback_id: int):
 
 
 @blueprint.get("/api/ltf-feedback")
-@documented(answer=ReleasedFeedbackListAnswer, tags=("cases",), summary="The released feedback forms.")
+@documented(answer=ReleasedFeedbackItemOut, many=True, envelope="feedback", tags=("cases",), summary="The released feedback forms.")
 @guard(Action.POLICE_INFO_READ)
 def api_ltf_feedback_list():
     """The released forms, newest first, by case code: what the information officer passes on."""
@@ -681,7 +645,7 @@ def api_ltf_feedback_list():
 
 
 @blueprint.get("/api/ltf-feedback/<int:feedback_id>")
-@documented(answer=ReleasedFeedbackAnswer, tags=("cases",), summary="A released feedback form.")
+@documented(answer=ReleasedFeedbackOut, envelope="feedback", tags=("cases",), summary="A released feedback form.")
 @guard(Action.POLICE_INFO_READ, load=load_any_feedback)
 def api_ltf_feedback(feedback_id: int):
     feedback = g.resource

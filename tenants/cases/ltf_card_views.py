@@ -242,14 +242,6 @@ class CardOut(CardSchema):
     erase_after = fields.Date()
 
 
-class CardsAnswer(Schema):
-    cards = fields.List(fields.Nested(CardOut))
-
-
-class CardAnswer(Schema):
-    card = fields.Nested(CardOut)
-
-
 class CardRefOut(Schema):
     """A card as a feedback form refers to it: its reference and date only."""
 
@@ -271,7 +263,7 @@ def _card_ref(card: LtfCard) -> dict:
 
 
 @blueprint.get("/api/cases/<int:case_id>/ltf-cards")
-@documented(answer=CardsAnswer, summary="The LTF information cards of a case.", tags=("cases",))
+@documented(answer=CardOut, many=True, envelope="cards", summary="The LTF information cards of a case.", tags=("cases",))
 @card_guard(Action.LTF_CARD_READ, load=load_case)
 def api_case_ltf_cards(case_id: int):
     cards = cards_of(g.resource)
@@ -280,7 +272,7 @@ def api_case_ltf_cards(case_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/ltf-cards")
-@documented(body=CardSchema, answer=CardAnswer, status=201, summary="Record an LTF information card on a case.", tags=("cases",))
+@documented(body=CardSchema, answer=CardOut, envelope="card", status=201, summary="Record an LTF information card on a case.", tags=("cases",))
 @card_guard(Action.LTF_CARD_RECORD, load=load_case)
 def api_case_ltf_card_record(case_id: int):
     card = apply_or_422(record_card, g.resource, g.membership, load_body(CardSchema()))

@@ -54,14 +54,6 @@ class DecisionsAnswer(Schema):
     recent = fields.List(fields.Nested(TakenOut))
 
 
-class DecisionAnswer(Schema):
-    decision = fields.Nested(DecisionOut)
-
-
-class DecisionWithContentAnswer(Schema):
-    decision = fields.Nested(DecisionWithContentOut)
-
-
 def _state(proposal: Proposal) -> dict:
     return decision_state(read_as(proposal, g.person, g.membership))
 
@@ -78,7 +70,7 @@ def api_decisions():
 
 
 @blueprint.get("/api/decisions/<int:decision_id>")
-@documented(answer=DecisionWithContentAnswer, tags=("decisions",), summary="A decision, and what is proposed for who may read it.")
+@documented(answer=DecisionWithContentOut, envelope="decision", tags=("decisions",), summary="A decision, and what is proposed for who may read it.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision(decision_id: int):
     """The decision's state, and what is proposed for who may read it (``null`` otherwise)."""
@@ -88,7 +80,7 @@ def api_decision(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/confirm")
-@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Confirm a decision as a second member.")
+@documented(answer=DecisionOut, envelope="decision", errors=(422,), tags=("decisions",), summary="Confirm a decision as a second member.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_confirm(decision_id: int):
     """Confirm as a second member: the decision takes effect."""
@@ -96,7 +88,7 @@ def api_decision_confirm(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/withdraw")
-@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Withdraw a proposal.")
+@documented(answer=DecisionOut, envelope="decision", errors=(422,), tags=("decisions",), summary="Withdraw a proposal.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_withdraw(decision_id: int):
     """Withdraw a proposal (its proposer or the coordinator): it will have no effect."""
@@ -104,7 +96,7 @@ def api_decision_withdraw(decision_id: int):
 
 
 @blueprint.post("/api/decisions/<int:decision_id>/take-in-meeting")
-@documented(answer=DecisionAnswer, errors=(422,), tags=("decisions",), summary="Take the decision in the meeting in session.")
+@documented(answer=DecisionOut, envelope="decision", errors=(422,), tags=("decisions",), summary="Take the decision in the meeting in session.")
 @guard(Action.DECISIONS_TAKE, load=load_decision)
 def api_decision_take_in_meeting(decision_id: int):
     """The meeting in session, where the member is registered present, takes the decision."""

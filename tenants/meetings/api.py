@@ -145,10 +145,6 @@ class MeetingOut(MeetingSummaryOut):
         return may_organise(g.membership, meeting)
 
 
-class MeetingsAnswer(Schema):
-    meetings = fields.List(fields.Nested(MeetingSummaryOut))
-
-
 class MeetingAnswer(Schema):
     meeting = fields.Nested(MeetingOut)
 
@@ -167,7 +163,7 @@ def _apply(operation, *args):
 
 
 @blueprint.get("/api/meetings")
-@documented(answer=MeetingsAnswer, summary="The meetings the member may see.", tags=("meetings",))
+@documented(answer=MeetingSummaryOut, many=True, envelope="meetings", summary="The meetings the member may see.", tags=("meetings",))
 @guard(Action.CELL_ENTER)
 def api_meetings():
     """Past and planned meetings the member may see, with attendance counts and minutes state."""

@@ -87,21 +87,9 @@ class PlanIn(Schema):
     scenario_id = fields.Integer(allow_none=True, metadata={"description": "The scenario the measures came from."})
 
 
-class ScenariosAnswer(Schema):
-    scenarios = fields.List(fields.Nested(ScenarioOut))
-
-
-class ScenarioAnswer(Schema):
-    scenario = fields.Nested(ScenarioOut)
-
-
 class ProposalAnswer(Schema):
     scenario_id = fields.Integer()
     measures = fields.List(fields.Nested(ProposedOut))
-
-
-class PlanAnswer(Schema):
-    measures = fields.List(fields.Nested(MeasureOut))
 
 
 def _body() -> dict:
@@ -123,7 +111,7 @@ def _scenario_values(body: dict, partial: bool) -> tuple[dict, dict]:
 
 
 @blueprint.get("/api/scenarios")
-@documented(answer=ScenariosAnswer, summary="The cell's follow-up scenarios.", tags=("scenarios",))
+@documented(answer=ScenarioOut, many=True, envelope="scenarios", summary="The cell's follow-up scenarios.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenarios():
     ensure_default_scenarios()
@@ -131,7 +119,7 @@ def api_scenarios():
 
 
 @blueprint.post("/api/scenarios")
-@documented(body=ScenarioIn, answer=ScenarioAnswer, status=201, summary="Add a scenario.", tags=("scenarios",))
+@documented(body=ScenarioIn, answer=ScenarioOut, envelope="scenario", status=201, summary="Add a scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario_create():
     values, faults = _scenario_values(_body(), partial=False)
@@ -140,7 +128,7 @@ def api_scenario_create():
 
 
 @blueprint.get("/api/scenarios/<int:scenario_id>")
-@documented(answer=ScenarioAnswer, summary="A scenario.", tags=("scenarios",))
+@documented(answer=ScenarioOut, envelope="scenario", summary="A scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario(scenario_id: int):
     load_scenario(scenario_id)  # after the policy: only the coordinator learns which ids exist
@@ -148,7 +136,7 @@ def api_scenario(scenario_id: int):
 
 
 @blueprint.patch("/api/scenarios/<int:scenario_id>")
-@documented(body=ScenarioIn, answer=ScenarioAnswer, summary="Change a scenario.", tags=("scenarios",))
+@documented(body=ScenarioIn, answer=ScenarioOut, envelope="scenario", summary="Change a scenario.", tags=("scenarios",))
 @guard(Action.CASE_SETTINGS_MANAGE)
 def api_scenario_change(scenario_id: int):
     """Fields not sent stay as they are; ``measures``, when sent, replaces them all."""
@@ -177,7 +165,7 @@ def api_case_scenario_proposal(case_id: int, scenario_id: int):
 
 
 @blueprint.post("/api/cases/<int:case_id>/plan")
-@documented(body=PlanIn, answer=PlanAnswer, status=201, summary="Add the adapted measures to the case's plan.", tags=("scenarios",))
+@documented(body=PlanIn, answer=MeasureOut, many=True, envelope="measures", status=201, summary="Add the adapted measures to the case's plan.", tags=("scenarios",))
 @guard(Action.CASE_MANAGE, load=load_case)
 def api_case_plan(case_id: int):
     """Add the adapted measures (``measures``: description, category, organisation_id, due_on) at

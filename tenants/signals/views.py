@@ -270,14 +270,6 @@ class CaseSettingsOut(Schema):
     updated_at = fields.DateTime()
 
 
-class SignalsAnswer(Schema):
-    signals = fields.List(fields.Nested(SignalSummaryOut))
-
-
-class SignalAnswer(Schema):
-    signal = fields.Nested(SignalOut)
-
-
 class CaseSettingsAnswer(Schema):
     settings = fields.Nested(CaseSettingsOut)
 
@@ -382,7 +374,7 @@ def signal_registration(signal_id: int):
 
 
 @blueprint.get("/api/signals")
-@documented(answer=SignalsAnswer, summary="The signals the member may see.", tags=("signals",))
+@documented(answer=SignalSummaryOut, many=True, envelope="signals", summary="The signals the member may see.", tags=("signals",))
 @guard(Action.SIGNAL_SUBMIT)
 def api_signals():
     """Every signal for the coordinator; the signals they recorded for others."""
@@ -390,7 +382,7 @@ def api_signals():
 
 
 @blueprint.post("/api/signals")
-@documented(body=SignalSchema, answer=SignalAnswer, status=201, summary="Record a signal.", tags=("signals",))
+@documented(body=SignalSchema, answer=SignalOut, envelope="signal", status=201, summary="Record a signal.", tags=("signals",))
 @guard(Action.SIGNAL_SUBMIT)
 def api_signal_new():
     values = load_body(SignalSchema())
@@ -399,7 +391,7 @@ def api_signal_new():
 
 
 @blueprint.get("/api/signals/<int:signal_id>")
-@documented(answer=SignalAnswer, summary="A signal with what was observed.", tags=("signals",))
+@documented(answer=SignalOut, envelope="signal", summary="A signal with what was observed.", tags=("signals",))
 @guard(Action.SIGNAL_READ, load=load_signal)
 def api_signal(signal_id: int):
     read_signal(g.resource)
@@ -407,7 +399,7 @@ def api_signal(signal_id: int):
 
 
 @blueprint.put("/api/signals/<int:signal_id>/registration")
-@documented(body=SignalRegistrationSchema, answer=SignalAnswer, summary="Change whether a signal is registered.", tags=("signals",))
+@documented(body=SignalRegistrationSchema, answer=SignalOut, envelope="signal", summary="Change whether a signal is registered.", tags=("signals",))
 @guard(Action.SIGNAL_READ, load=load_signal)
 def api_signal_registration(signal_id: int):
     """Whoever brought the signal changes their choice: ``registered`` with the
