@@ -1,0 +1,19 @@
+"""Reserved for issue 20 (filled in by the work it is reserved for, or removed).
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-06
+"""
+
+revision = "0029"
+down_revision = "0028"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
