@@ -15,7 +15,7 @@ demo: $(STAMP)
 # the suite. pytest's exit status 5 means it collected no test at all: a broken run, never a pass.
 test: $(STAMP) test-tools
 	$(BIN)/lint-imports --no-cache
-	@$(BIN)/python -m pytest; status=$$?; \
+	@$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 install: $(STAMP)

@@ -31,8 +31,10 @@ CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
     "LIVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-# The suite empties this Redis database: keep it for tests.
-REDIS_URL = os.environ.get("LIVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+# The suite empties this Redis database: keep it for tests. Under pytest-xdist each worker takes
+# a database of its own (gw0: 14, gw1: 13, ...), so that one worker never empties another's.
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("LIVC_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{14 - _XDIST_WORKER}")
 OWNER_ROLE, APP_ROLE = "livc_test_owner", "livc_test_app"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,7 +80,10 @@ def new_postgres_database() -> Iterator[dict[str, str]]:
         for role in (OWNER_ROLE, APP_ROLE):
             exists = connection.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
             if not exists:
-                connection.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+                try:
+                    connection.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+                except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # another xdist worker made it
+                    pass
         connection.execute(sa.text(f"CREATE DATABASE {name} OWNER {OWNER_ROLE}"))
         connection.execute(sa.text(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC"))
         connection.execute(sa.text(f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}"))
