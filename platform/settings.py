@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Single sign-on may reach a provider on a private or loopback address (a provider on
     # 127.0.0.1 in development and tests); production refuses to start with it.
     sso_allow_private: bool = False
+    # Prometheus metrics (livc.platform.metrics) on a port of their own, apart from the app's
+    # (never through the ingress). Unset: no exporter. The chart's suggestion: 9100.
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
 
     @field_validator(
         "database_url", "migrate_database_url", "redis_url", "secret_key", "master_key", "smtp_url", "public_url"
@@ -117,6 +120,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("forwarded_allow_ips")
     @classmethod
