@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -50,6 +51,55 @@ def value_enum(cls: type, length: int = 30) -> sa.Enum:
     """A Python enum stored by its values as a plain string column (no native database enum:
     adding a value then needs no ALTER TYPE, and SQLite and PostgreSQL store the same)."""
     return sa.Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+Row = TypeVar("Row")
+
+
+def locked(instance: Row) -> Row:
+    """``instance`` read again under a row lock (``SELECT ... FOR UPDATE``), its attributes
+    replaced by what is committed now.
+
+    An operation that checks a row's state before changing it (is the signal still new, the
+    proposal still open, the form not released yet?) locks that row first and checks after:
+    two requests on the same row then take turns, and the second sees what the first did.
+    SQLite serialises writers by itself (and has no ``FOR UPDATE``). Changes to ``instance`` not
+    flushed yet are written first, so nothing is lost by the re-read.
+    """
+    db.session.flush()
+    db.session.refresh(instance, with_for_update=True)
+    return instance
+
+
+class EditConflict(Exception):
+    """Someone else changed a row since the person read it (an optimistic version check).
+
+    ``current`` holds the fields of the edit that now differ from what the person sent, with
+    their current values (what the person may see anyway: they are editing it); ``version`` is
+    the row's version now, to send again once they decided.
+    """
+
+    def __init__(self, version: int, current: dict[str, Any]):
+        super().__init__("edit conflict")
+        self.version = version
+        self.current = current
+
+
+def check_version(instance: Any, expected: int | None, sent: dict[str, Any] | None = None) -> None:
+    """Refuse an edit made on an older version of ``instance`` (:class:`EditConflict`).
+
+    ``instance`` must be :func:`locked` first (so no one changes it between the check and the
+    write); ``expected`` is the version the person's form or request carried (``None``: the
+    client did not say, and the edit applies to the current row, as before versions existed);
+    ``sent`` the values they sent, compared with the current ones to say what changed.
+    """
+    if expected is None or expected == instance.version:
+        return
+    current = {name: getattr(instance, name, None) for name in sent or {}}
+    if sent and all(current[name] == value for name, value in sent.items()):
+        return  # what they sent is what the row holds now: nothing of anyone's is lost
+    raise EditConflict(instance.version, {name: value for name, value in current.items() if value != sent[name]}
+                       if sent else {})
 
 
 class TenantContextRequired(RuntimeError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import ipaddress
 import logging
 import re
 import uuid
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,11 +28,12 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from livc.platform import audit, inputs
 from livc.platform.browsers import ServerSessions
-from livc.platform.db import db, leave_tenant
+from livc.platform.db import EditConflict, db, leave_tenant
 from livc.platform.jobs import redis_connection
 from livc.platform.logs import describe_error
 from livc.platform.policy import public
@@ -59,6 +62,10 @@ ERROR_TEXTS = {
     404: (_l("Page not found"), _l("There is no page at this address.")),
     405: (_l("Method not allowed"), _l("This page does not accept that kind of request.")),
     422: (_l("Some fields need attention"), _l("Please correct the fields marked.")),
+    409: (_l("Changed in the meantime"), _l(
+        "Someone else did this or changed it at the same moment. Nothing you sent was saved: reload the page "
+        "to see the current state, then try again if it is still needed."
+    )),
     410: (_l("Link no longer valid"), _l("This link has expired or was already used.")),
     413: (_l("Request too large"), _l("What you sent is larger than the platform accepts.")),
     415: (_l("Unsupported content"), _l("The platform does not accept this kind of content.")),
@@ -98,6 +105,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
     app.register_error_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.register_error_handler(sa.exc.IntegrityError, _integrity_error)
+    app.register_error_handler(StaleDataError, _edit_conflict)
+    app.register_error_handler(EditConflict, _edit_conflict)
     app.register_error_handler(Exception, _unexpected_error)
     app.register_blueprint(blueprint)
 
@@ -260,6 +270,10 @@ def _internal_error(error: InternalServerError):
     original = error.original_exception
     if isinstance(original, sa.exc.OperationalError | sa.exc.InterfaceError):
         return _database_unavailable(original)
+    if isinstance(original, sa.exc.IntegrityError):
+        return _integrity_error(original)
+    if isinstance(original, StaleDataError | EditConflict):
+        return _edit_conflict(original)
     if original is not None:
         return _unexpected_error(original)
     return _http_error(error)
@@ -269,6 +283,50 @@ def _database_unavailable(error: Exception):
     db.session.rollback()
     log.error("database unavailable: %s", describe_error(error))
     return error_response(ServiceUnavailable.code)
+
+
+def _is_unique_violation(error: sa.exc.IntegrityError) -> bool:
+    code = getattr(error.orig, "sqlstate", None)  # psycopg
+    if code is not None:
+        return code == "23505"
+    return str(error.orig).startswith("UNIQUE constraint failed")  # sqlite3
+
+
+def _integrity_error(error: sa.exc.IntegrityError):
+    """The last line behind the row locks: two requests that both passed their checks (a double
+    submit) and met on a unique constraint. The loser is told (409), the transaction rolled back;
+    any other integrity error is a bug and stays a 500."""
+    if not _is_unique_violation(error):
+        return _unexpected_error(error)
+    db.session.rollback()
+    log.info("refused as done already: unique constraint (request %s)", g.get("request_id"))
+    return error_response(409)
+
+
+def _edit_conflict(error: Exception):
+    """An edit made on a version someone else changed since (or a row changed under a flush): 409,
+    in the API with the fields that now differ and their current values and version."""
+    db.session.rollback()
+    if isinstance(error, EditConflict) and wants_json():
+        response = jsonify(error={
+            "status": 409, "title": str(ERROR_TEXTS[409][0]), "message": str(STALE_EDIT),
+            "version": error.version, "current": {name: _as_json(value) for name, value in error.current.items()},
+        })
+        response.status_code = 409
+        return response
+    return error_response(409, STALE_EDIT if isinstance(error, EditConflict) else None)
+
+
+STALE_EDIT = _l("Someone else changed this since you opened it. Nothing you sent was saved: compare with the "
+                "current values and save again if your change is still needed.")
+
+
+def _as_json(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
 
 
 def _unexpected_error(error: Exception):
