@@ -96,12 +96,15 @@ def documented(
     tags: tuple[str, ...] = (),
     envelope: str | None = None,
     also: tuple[int, ...] = (),
+    paged: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Describe an API view: ``body`` the JSON it reads, ``answer`` the JSON it gives with
     ``status`` (``many`` for a list), ``errors`` the statuses beyond the ones every endpoint may
     answer, ``query`` its query-string parameters. ``envelope`` names the one key the answer is
     wrapped in (``{"member": {...}}``, ``{"members": [...]}`` with ``many``); ``also`` lists other
-    success statuses answered with the same body (``201`` when a PUT created)."""
+    success statuses answered with the same body (``201`` when a PUT created); ``paged`` says a
+    list answers one page (:mod:`livc.platform.paging`) with ``next``, the next page's path or
+    ``null``."""
 
     description = {
         "body": body,
@@ -114,6 +117,7 @@ def documented(
         "tags": tuple(tags),
         "envelope": envelope,
         "also": tuple(also),
+        "paged": paged,
     }
 
     def record(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -290,6 +294,12 @@ def _answer(described: dict) -> dict | Schema | type[Schema]:
         schema = {"type": "array", "items": schema}
     if described["envelope"]:
         schema = {"type": "object", "required": [described["envelope"]], "properties": {described["envelope"]: schema}}
+        if described.get("paged"):
+            schema["required"].append("next")
+            schema["properties"]["next"] = {
+                "type": "string", "nullable": True,
+                "description": "The path of the next page (same filters), or null on the last page.",
+            }
     return schema
 
 
