@@ -4,8 +4,13 @@ Two custodians with one interface (:class:`Custodian`):
 
 - :class:`CustodianClient`, the real one: the custodian service (``livc custodian serve``,
   :mod:`livc.federation.custodian.service`) over HTTP, authenticated with OAuth2 client credentials
-  (authlib's requests ``OAuth2Session``). The access token is fetched when needed, again
-  shortly before it expires, and once more when the custodian answers 401 (it restarted).
+  (authlib's requests ``OAuth2Session``). One client, and so one access token, per process
+  (:func:`custodian_for` keeps it): the token is fetched when first needed, renewed once 80% of
+  its lifetime has passed, and once more when the custodian answers 401 (it restarted). The
+  custodian issues at most 60 tokens a minute per address: a token per job met thousands of
+  refusals in a bulk enrolment. A worker forks a work horse per job, so its main process renews
+  the token before each federation or maintenance job (:func:`~livc.platform.jobs.before_each_job`)
+  and every job inherits it.
 - :class:`InProcessCustodian`, for development, the embedded demo and tests: the same
   evaluation in this process, no HTTP, no rate limit, no audit.
 
@@ -28,7 +33,10 @@ the first.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +57,7 @@ from livc.federation.custodian.settings import (
     encode_element,
 )
 from livc.federation.custodian.storage import EpochStatus, KeyStore, evaluate_elements
+from livc.platform.jobs import before_each_job, error_type
 from livc.platform.settings import ConfigurationError, Settings
 
 __all__ = [
@@ -69,7 +78,11 @@ __all__ = [
     "custodian_for",
 ]
 
+log = logging.getLogger(__name__)
+
 TOKEN_LEEWAY = 30  # seconds: a token this close to its expiry is replaced before use
+TOKEN_RENEWAL = 0.8  # of a token's lifetime: then it is renewed, before any call can meet its expiry
+WARM_PAUSE = 30.0  # seconds without trying to renew before jobs after a renewal failed
 HTTP_TIMEOUT = 30.0  # seconds per call (a full batch takes well under one)
 CONNECT_TIMEOUT = 5.0  # seconds to reach it: a custodian that is down is known soon
 
@@ -158,6 +171,9 @@ class CustodianClient(Custodian):
         )
         self._session.verify = verify
         self._lock = threading.Lock()
+        self._renew_at = 0.0  # time.monotonic() when the token in hand is to be renewed
+        self._warm_paused_until = 0.0
+        self.tokens_fetched = 0
 
     def __repr__(self) -> str:
         return f"CustodianClient({self.url!r}, client_id={self.client_id!r})"
@@ -175,18 +191,43 @@ class CustodianClient(Custodian):
             raise CustodianUnavailable(f"the custodian is unreachable ({type(error).__name__})") from None
         except ValueError:  # an answer that is no token at all
             raise CustodianUnavailable("the custodian's token endpoint answered nonsense") from None
+        self.tokens_fetched += 1
+        lifetime = self._session.token.get("expires_in")
+        lifetime = lifetime if isinstance(lifetime, int | float) and lifetime > 0 else 2 * TOKEN_LEEWAY
+        self._renew_at = time.monotonic() + TOKEN_RENEWAL * lifetime
 
     def _ensure_token(self, stale: str | None = None) -> None:
-        """A usable token: fetched when there is none, it is about to expire, or ``stale`` was
-        refused (unless another thread already replaced it)."""
+        """A usable token: fetched when there is none, 80% of its lifetime has passed, it is
+        about to expire, or ``stale`` was refused (unless another thread already replaced it)."""
         with self._lock:
             token = self._session.token
             if (
                 not token
+                or time.monotonic() >= self._renew_at
                 or token.is_expired(leeway=TOKEN_LEEWAY) is not False
                 or (stale is not None and token.get("access_token") == stale)
             ):
                 self._fetch_token()
+
+    def warm(self) -> None:
+        """Renew the token now if it is due (a worker's main process, before forking a job),
+        and keep no connection open for the forked job to share. After a failure, jobs ask
+        for themselves for :data:`WARM_PAUSE` seconds (they meet the same refusal and wait)."""
+        if time.monotonic() < self._warm_paused_until:
+            return
+        try:
+            self._ensure_token()
+        except CustodianError as error:
+            self._warm_paused_until = time.monotonic() + WARM_PAUSE
+            log.warning("custodian token not renewed before a job: %s", error_type(error))
+        finally:
+            self._session.close()  # its pool only: the session stays usable
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's connections and lock are not ours to use."""
+        self._lock = threading.Lock()
+        for prefix in ("https://", "http://"):
+            self._session.mount(prefix, requests.adapters.HTTPAdapter())
 
     # -- calls
 
@@ -317,11 +358,43 @@ class InProcessCustodian(Custodian):
         self.keys.retire(epoch)
 
 
+_clients: dict[tuple[str, str | None, str | None], CustodianClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(settings: Settings) -> CustodianClient:
+    """This process's one client for these settings (its token shared by every job and thread)."""
+    key = (settings.custodian_url, settings.custodian_client_id, settings.custodian_client_secret)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = CustodianClient(*key)
+        return client
+
+
+def _after_fork_in_child() -> None:
+    global _clients_lock
+    _clients_lock = threading.Lock()
+    for client in _clients.values():
+        client._forked()  # noqa: SLF001
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@before_each_job
+def _renew_before_job(settings: Settings, queue_name: str) -> None:
+    """A worker's main process renews the token a federation or maintenance job will inherit."""
+    if settings.custodian_url and queue_name in ("federation", "maintenance"):
+        _shared_client(settings).warm()
+
+
 def custodian_for(settings: Settings) -> Custodian:
-    """The platform's custodian: the service at ``LIVC_CUSTODIAN_URL``, or (development and
-    demo only) the in-process one keeping its seeds in ``<data dir>/custodian``."""
+    """The platform's custodian: the service at ``LIVC_CUSTODIAN_URL`` (one client per process
+    and settings, so one access token), or (development and demo only) the in-process one
+    keeping its seeds in ``<data dir>/custodian``."""
     if settings.custodian_url:
-        return CustodianClient(settings.custodian_url, settings.custodian_client_id, settings.custodian_client_secret)
+        return _shared_client(settings)
     if settings.production:
         raise ConfigurationError(
             "LIVC_CUSTODIAN_URL: required in production (the key custodian is a deployment of its own)"

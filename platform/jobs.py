@@ -46,6 +46,7 @@ RETRY_INTERVALS = (10, 60, 300)  # seconds before the 1st, 2nd and 3rd retry
 JOB_TIMEOUT = 600
 
 _TASKS: dict[str, Task] = {}
+_BEFORE_EACH_JOB: list[Callable[[Any, str], None]] = []
 
 
 class TenantUnavailable(Exception):
@@ -105,6 +106,14 @@ def task(queue: str = "default", retries: int = len(RETRY_INTERVALS)):
         return func
 
     return register
+
+
+def before_each_job(hook: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    """Register ``hook(settings, queue name)``, run in a worker's main process before each job's
+    work horse is forked: what it prepares (a cached access token) every job inherits. A hook
+    that raises is logged by type and skipped."""
+    _BEFORE_EACH_JOB.append(hook)
+    return hook
 
 
 def task_for(path: str) -> Task:
@@ -323,6 +332,16 @@ def _worker_class():
 
         (RQ logs the whole traceback, whose last line is the exception's message.)
         """
+
+        def execute_job(self, job, queue):
+            if _BEFORE_EACH_JOB and _worker_app is not None:
+                settings = _worker_app.extensions["livc.settings"]
+                for hook in _BEFORE_EACH_JOB:
+                    try:
+                        hook(settings, queue.name.removeprefix(settings.queue_prefix))
+                    except Exception as error:  # the job runs anyway and meets the problem itself
+                        self.log.warning("before job %s: %s", job.id, describe_error(error))
+            return super().execute_job(job, queue)
 
         def handle_exception(self, job, *exc_info):
             error = exc_info[1]
