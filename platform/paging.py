@@ -236,7 +236,7 @@ def keyset_page(query: sa.Select, keys: Sequence[Key], args: PageArgs, *, scope:
     rows of the whole list: one ``COUNT`` over the filtered query, for bounded lists only.
     """
     session = session or db.session
-    width = len(query.selected_columns)
+    width = len(query.column_descriptions)  # one per entity or column (selected_columns expands an entity)
     reverse = args.before is not None and args.after is None
     cursor = args.before if reverse else args.after
     values = decode_cursor(cursor, len(keys), scope, "before" if reverse else "after") if cursor else None
