@@ -85,6 +85,12 @@ class EditConflict(Exception):
         self.current = current
 
 
+def edit_version(instance: Any) -> int:
+    """The row's edit version (its mapper's ``version_id_col``): what a form or answer carries."""
+    mapper = sa.inspect(instance).mapper
+    return getattr(instance, mapper.get_property_by_column(mapper.version_id_col).key)
+
+
 def check_version(instance: Any, expected: int | None, sent: dict[str, Any] | None = None) -> None:
     """Refuse an edit made on an older version of ``instance`` (:class:`EditConflict`).
 
@@ -93,13 +99,15 @@ def check_version(instance: Any, expected: int | None, sent: dict[str, Any] | No
     client did not say, and the edit applies to the current row, as before versions existed);
     ``sent`` the values they sent, compared with the current ones to say what changed.
     """
-    if expected is None or expected == instance.version:
+    now = edit_version(instance)
+    if expected is None or expected == now:
         return
-    current = {name: getattr(instance, name, None) for name in sent or {}}
-    if sent and all(current[name] == value for name, value in sent.items()):
+    sent = {name: value.strip() or None if isinstance(value, str) else value for name, value in (sent or {}).items()}
+    current = {name: getattr(instance, name, None) for name in sent}
+    differing = {name: value for name, value in current.items() if value != sent[name]}
+    if sent and not differing:
         return  # what they sent is what the row holds now: nothing of anyone's is lost
-    raise EditConflict(instance.version, {name: value for name, value in current.items() if value != sent[name]}
-                       if sent else {})
+    raise EditConflict(now, differing)
 
 
 class TenantContextRequired(RuntimeError):

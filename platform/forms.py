@@ -132,6 +132,17 @@ def every_field(values: dict, schema: Schema) -> dict:
     return {name: values.get(name) for name in schema.fields}
 
 
+def edit_version() -> fields.Integer:
+    """The edit version of the record the person read (optional): an edit made on an older one is
+    refused with 409 and the current values (:func:`livc.platform.db.check_version`). Sent by
+    every edit form as a hidden field; an API client that leaves it out edits the current row."""
+    return fields.Integer(
+        strict=False, load_default=None, allow_none=True, validate=validate.Range(min=1, error=_l("Not a version of this record.")),
+        error_messages={"invalid": _l("Not a version of this record.")},
+        metadata={"description": "The version read (from the answer's `version`): an older one answers 409."},
+    )
+
+
 def apply_or_422(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run an operation for the API; a refused rule answers 422 with the fields at fault."""
 

@@ -235,6 +235,9 @@ class Case(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(REFERENCE_MAX))  # "GNT-2026-007"
+    # Raised on every change (migration 0029): an edit made on an older version answers 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
     status: Mapped[CaseStatus] = mapped_column(value_enum(CaseStatus), default=CaseStatus.OPEN, index=True)
     identity_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("identities.id", ondelete="SET NULL"), index=True)
     target_group: Mapped[TargetGroup] = mapped_column(value_enum(TargetGroup))
@@ -338,6 +341,9 @@ class Measure(TenantScoped, db.Model):
     description = EncryptedField("description_ciphertext")
 
     organisation: Mapped[Organisation | None] = relationship()
+    # Raised on every change (migration 0029): an edit made on an older version answers 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def key_scope(self) -> str:
@@ -416,6 +422,9 @@ class LtfFeedback(TenantScoped, db.Model):
     case_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     status: Mapped[FeedbackStatus] = mapped_column(value_enum(FeedbackStatus), default=FeedbackStatus.DRAFT)
     revision: Mapped[int] = mapped_column(default=1)
+    # Raised on every change (migration 0029): an edit made on an older version answers 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
     further_follow_up: Mapped[FurtherFollowUp | None] = mapped_column(value_enum(FurtherFollowUp))
     terrorist_phase: Mapped[TerroristPhase | None] = mapped_column(value_enum(TerroristPhase))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

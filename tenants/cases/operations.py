@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import calendar
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from livc.platform import audit, registry
-from livc.platform.db import db
+from livc.platform.db import check_version, db, locked
 from livc.platform.keys import blind_index, normalise_for_index
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
@@ -259,8 +259,16 @@ def open_case(
 CASE_FIELDS = ("target_group", "follow_up_kind", "approached_for_other_problem", "goal")
 
 
+def _edited(instance: Any, changes: Mapping[str, Any], names: Sequence[str]) -> None:
+    """Lock ``instance`` and refuse the edit (409) if the version it was made on (``changes``'
+    ``version``, when sent) is older and what was sent differs from what the row holds now."""
+    locked(instance)
+    check_version(instance, changes.get("version"), {name: changes[name] for name in names if name in changes})
+
+
 def change_case(case: Case, actor: Membership, changes: Mapping[str, Any]) -> list[str]:
     changes = coerce(changes, target_group=TargetGroup, follow_up_kind=FollowUpKind)
+    _edited(case, changes, CASE_FIELDS)
     faults: Faults = {}
     _closed_check(case, faults)
     for name in ("target_group", "follow_up_kind"):
@@ -535,6 +543,7 @@ def change_measure(case: Case, measure: Measure, actor: Membership, changes: Map
     """Change a measure. Who may is :func:`may_change_measure` (the views refuse the others);
     a member of the responsible organisation changes the status only."""
     changes = coerce(changes, status=MeasureStatus, category=MeasureCategory)
+    _edited(measure, changes, ("organisation_id", "due_on", "status", "category", "description"))
     faults = _measure_faults(case, changes, creating=False)
     if actor.role != Role.COORDINATOR:
         for name in sorted(set(changes) - {"status"}):
@@ -805,6 +814,7 @@ def _feedback_subject(case: Case) -> str:
 
 
 def start_feedback(case: Case, actor: Membership, values: Mapping[str, Any] | None = None) -> LtfFeedback:
+    locked(case)  # one draft at a time, even when started twice at once
     if any(feedback.status == FeedbackStatus.DRAFT for feedback in feedback_of(case)):
         raise_faults({"_schema": [FEEDBACK_DRAFT_EXISTS]})
     feedback = LtfFeedback(case_id=case.id, created_by_id=actor.id, updated_by_id=actor.id)
@@ -833,6 +843,7 @@ def update_feedback(case: Case, feedback: LtfFeedback, actor: Membership, change
     A form without any answer (just started) is no revision yet: its first answers make
     revision 1, unless someone approved it empty."""
     changes = coerce(changes, further_follow_up=FurtherFollowUp, terrorist_phase=TerroristPhase)
+    _edited(feedback, changes, FEEDBACK_FIELDS)
     if feedback.released:
         raise_faults({"_schema": [FEEDBACK_RELEASED]})
     new_revision = _answered(feedback) or bool(approver_ids(feedback))
@@ -849,7 +860,11 @@ def update_feedback(case: Case, feedback: LtfFeedback, actor: Membership, change
     if changed:
         approvals_dropped = len(approver_ids(feedback))
         if new_revision:
-            feedback.revision += 1
+            # Counted in the database: two edits make two revisions, and an approval recorded
+            # for one never counts for the other.
+            feedback.revision = LtfFeedback.revision + 1
+        db.session.flush()
+        db.session.refresh(feedback, ["revision"])
         feedback.updated_at, feedback.updated_by_id = utcnow(), actor.id
         audit.record("case.feedback_changed", subject=subject_of(case), details={
             "feedback_id": feedback.id, "revision": feedback.revision, "fields": changed,
@@ -908,6 +923,7 @@ def approval_state(case: Case, feedback: LtfFeedback) -> ApprovalState:
 
 def approve_feedback(case: Case, feedback: LtfFeedback, actor: Membership, revision: int | None = None) -> None:
     """Approve the revision the member read (a stale revision is refused: it changed since)."""
+    locked(feedback)
     faults: Faults = {}
     if feedback.released:
         add_fault(faults, "_schema", FEEDBACK_RELEASED)
@@ -950,6 +966,7 @@ def information_officers() -> list[Membership]:
 
 def release_feedback(case: Case, feedback: LtfFeedback, actor: Membership) -> LtfFeedback:
     """Release the form to the cell's information officer(s), who pass it to the LTF."""
+    locked(feedback)
     raise_faults(release_faults(case, feedback))
     feedback.status, feedback.released_at, feedback.released_by_id = FeedbackStatus.RELEASED, utcnow(), actor.id
     db.session.flush()
@@ -966,6 +983,7 @@ def deliver_feedback(case: Case, feedback: LtfFeedback, actor: Membership, value
     """The information officer handed the released form to the LTF at ``delivered_at`` (naive
     UTC; now when not given)."""
     delivered_at = values.get("delivered_at") or utcnow()
+    locked(feedback)
     faults: Faults = {}
     if not feedback.released:
         add_fault(faults, "_schema", NOT_RELEASED)
@@ -986,6 +1004,7 @@ def deliver_feedback(case: Case, feedback: LtfFeedback, actor: Membership, value
 def record_ltf_answer(case: Case, feedback: LtfFeedback, actor: Membership, values: Mapping[str, Any]) -> ProgressNote:
     """The LTF's answer to a delivered form: police information, kept as a progress note that
     only the coordinator and the information officer read, linked to the form."""
+    locked(feedback)
     faults: Faults = {}
     if not feedback.released:
         add_fault(faults, "_schema", NOT_RELEASED)

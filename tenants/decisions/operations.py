@@ -12,7 +12,11 @@ those decisions shares, so that no page, API call or script can skip them:
 - the urgent fast path (an urgent signal): the coordinator acts at once, a second member
   confirms within :data:`URGENT_CONFIRMATION_HOURS`, and the next meeting records it;
 - the participants of a decision are who proposed, confirmed or attended, never names typed
-  by one person.
+  by one person;
+- every step locks what it checks before checking it (the subject, then the proposal:
+  :func:`livc.platform.db.locked`): a decision sent twice at once, a double-clicked form or two
+  members confirming together take turns, and the second is refused field by field (422), never
+  applied twice.
 
 Meetings sit above this domain: they tell which meeting is in session through
 :func:`register_sitting_provider`.
@@ -30,7 +34,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from livc.platform import audit
-from livc.platform.db import db
+from livc.platform.db import db, locked
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
 from livc.tenants.decisions.models import (
@@ -144,6 +148,15 @@ def _subject(proposal: Proposal) -> Any:
     return subject
 
 
+def _lock(proposal: Proposal) -> None:
+    """Lock ``proposal``'s subject, then the proposal (always in that order: no deadlock), and
+    read both again as committed now."""
+    subject = handler_for(proposal.kind).load(proposal.subject_id)
+    if subject is not None:
+        locked(subject)
+    locked(proposal)
+
+
 def _audit(action: str, proposal: Proposal, **details: Any) -> None:
     audit.record(
         action,
@@ -193,6 +206,7 @@ def propose(kind: DecisionKind, subject: Any, values: Mapping[str, Any], actor: 
     handler = handler_for(kind)
     if not participating(actor):
         _refuse("_schema", NOT_PARTICIPATING)
+    locked(subject)
     checked = handler.check(subject, values, actor)
     if open_proposal_about(kind, handler.subject_type, subject.id) is not None:
         _refuse("_schema", ALREADY_PROPOSED)
@@ -235,6 +249,7 @@ def confirm_faults(proposal: Proposal, actor: Membership) -> str | None:
 
 def confirm(proposal: Proposal, actor: Membership) -> Proposal:
     """A second member confirms: the decision takes effect (or, if urgent, is now joint)."""
+    _lock(proposal)
     fault = confirm_faults(proposal, actor)
     if fault:
         _refuse("_schema", fault)
@@ -265,6 +280,7 @@ def withdraw_fault(proposal: Proposal, actor: Membership) -> str | None:
 
 
 def withdraw(proposal: Proposal, actor: Membership) -> Proposal:
+    _lock(proposal)
     fault = withdraw_fault(proposal, actor)
     if fault:
         _refuse("_schema", fault)
@@ -299,6 +315,7 @@ def decide_in_meeting(kind: DecisionKind, subject: Any, values: Mapping[str, Any
     """The meeting in session decides: in effect at once, its members present took part."""
     handler = handler_for(kind)
     _sitting_faults(actor, sitting)
+    locked(subject)
     checked = handler.check(subject, values, actor)
     pending = open_proposal_about(kind, handler.subject_type, subject.id)
     if pending is not None:
@@ -322,6 +339,7 @@ def take_in_current_meeting(proposal: Proposal, actor: Membership) -> Proposal:
 
 def take_in_meeting(proposal: Proposal, actor: Membership, sitting: Sitting) -> Proposal:
     """A proposal waiting for confirmation (or an urgent act) is confirmed by the meeting in session."""
+    _lock(proposal)
     if not proposal.open:
         _refuse("_schema", NOT_OPEN)
     _sitting_faults(actor, sitting)

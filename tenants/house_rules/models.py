@@ -135,6 +135,9 @@ class HouseRules(TenantScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     version: Mapped[int]
+    # Raised on every change of the row (migration 0029): a draft saved on an older one answers 409.
+    edit_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": edit_version}
     status: Mapped[HouseRulesStatus] = mapped_column(value_enum(HouseRulesStatus, 20))
     legal_basis: Mapped[LegalBasis | None] = mapped_column(value_enum(LegalBasis))
     consent_reference: Mapped[str | None] = mapped_column(sa.String(CONSENT_REFERENCE_MAX))

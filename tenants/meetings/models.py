@@ -151,6 +151,9 @@ class Meeting(TenantScoped, db.Model):
 
     __tablename__ = "meetings"
     __table_args__ = ({"sqlite_autoincrement": True},)
+    # Raised on every change (migration 0029): an edit made on an older version answers 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     table_id: Mapped[int | None] = mapped_column(Id, sa.ForeignKey("cell_tables.id"), index=True)

@@ -244,6 +244,9 @@ class CaseSettings(TenantScoped, db.Model):
     next_case_number: Mapped[int] = mapped_column(default=1)
     next_signal_number: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Raised on every change (migration 0029): an edit made on an older version answers 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     def criteria(self, level: FlagLevel) -> str:
         return getattr(self, f"flag_{level.value}_criteria") or str(DEFAULT_FLAG_CRITERIA[level])

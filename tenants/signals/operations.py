@@ -120,18 +120,30 @@ def case_settings(*, lock: bool = False) -> CaseSettings:
 def next_reference(kind: str) -> str:
     """The next case code (``GNT-2026-007``) or signal reference (``S-2026-014``).
 
-    The settings row is locked while the number is taken, so two requests never get the same.
+    The counter is raised in the database, in one ``UPDATE ... RETURNING``: the row stays locked
+    until the transaction ends, and the number is read from the row as it is then, never from
+    settings loaded earlier in the request. Two requests never get the same number, on
+    PostgreSQL or SQLite, and a new year starts both counters at 1.
     """
-    settings = case_settings(lock=True)
+    settings = case_settings()  # created with defaults the first time
     year = utcnow().year
-    if settings.code_year != year:
-        settings.code_year, settings.next_case_number, settings.next_signal_number = year, 1, 1
+    new_year = CaseSettings.code_year != year
+    taken = CaseSettings.next_case_number if kind == "case" else CaseSettings.next_signal_number
+    other = CaseSettings.next_signal_number if kind == "case" else CaseSettings.next_case_number
+    row = db.session.execute(
+        sa.update(CaseSettings)
+        .values({
+            CaseSettings.code_year: year,
+            taken: sa.case((new_year, 2), else_=taken + 1),
+            other: sa.case((new_year, 1), else_=other),
+        })
+        .returning(CaseSettings.code_prefix, taken)
+        .execution_options(synchronize_session=False)
+    ).one()
+    prefix, number = row[0], row[1] - 1
+    db.session.expire(settings, ["code_year", "next_case_number", "next_signal_number"])
     if kind == "case":
-        number = settings.next_case_number
-        settings.next_case_number += 1
-        return f"{settings.code_prefix}-{year}-{number:03d}"
-    number = settings.next_signal_number
-    settings.next_signal_number += 1
+        return f"{prefix}-{year}-{number:03d}"
     return f"S-{year}-{number:03d}"
 
 
