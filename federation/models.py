@@ -106,6 +106,9 @@ class FederationEnrolment(db.Model):
     enrolled_at: Mapped[datetime | None]
     # An operator released it from its cell's budget: its next computation is not charged again.
     released_at: Mapped[datetime | None]
+    # The RQ job last sent to compute it (a batch's jobs share one): the sweeper sends it again
+    # only when RQ no longer holds that job (livc.platform.job_status).
+    job_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     @property
     def known_fields(self) -> frozenset[str]:

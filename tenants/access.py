@@ -14,11 +14,10 @@ from functools import wraps
 from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
 
 from livc.platform import audit, sessions
+from livc.platform.address_limits import AddressLimiter
 from livc.platform.db import db
 from livc.platform.policy import CONTENT_ACTIONS, Access, Action, Person, decide, public  # noqa: F401
 from livc.platform.web import ERROR_TEXTS, after_refusal, client_address, local_target, wants_json
@@ -155,12 +154,11 @@ def person_for(membership: Membership) -> Person:
     )
 
 
-def rate_limiter() -> MovingWindowRateLimiter:
+def rate_limiter() -> AddressLimiter:
+    """The app's per-address limiter: Redis, the database while Redis is down (never a 500)."""
     limiter = current_app.extensions.get("livc.rate_limiter")
     if limiter is None:
-        settings = current_app.extensions["livc.settings"]
-        storage = storage_from_string(settings.redis_url or "memory://")
-        limiter = current_app.extensions["livc.rate_limiter"] = MovingWindowRateLimiter(storage)
+        limiter = current_app.extensions["livc.rate_limiter"] = AddressLimiter(current_app.extensions["livc.settings"].redis_url)
     return limiter
 
 

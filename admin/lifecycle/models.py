@@ -78,6 +78,8 @@ class OffboardingStep(db.Model):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The RQ job running it (None inline): the sweep resumes a step whose job RQ no longer holds.
+    job_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     offboarding: Mapped[Offboarding] = relationship(back_populates="steps")
 
