@@ -409,16 +409,21 @@ def open_signals() -> list[Signal]:
     )
 
 
-def signals_recorded_by(membership_id: int) -> list[Signal]:
-    return list(
-        db.session.scalars(
-            sa.select(Signal).where(Signal.recorded_by_id == membership_id).order_by(Signal.received_at.desc())
-        )
-    )
+def signals_query(recorded_by: int | None = None) -> sa.Select:
+    """The cell's signals, or those ``recorded_by`` one membership (unordered: lists page them
+    newest first on ``received_at, id``, which an index per cell supports)."""
+    query = sa.select(Signal)
+    return query if recorded_by is None else query.where(Signal.recorded_by_id == recorded_by)
+
+
+def signals_recorded_by(membership_id: int, limit: int | None = None) -> list[Signal]:
+    """The signals one member recorded, newest first (at most ``limit``)."""
+    query = signals_query(membership_id).order_by(Signal.received_at.desc(), Signal.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def all_signals() -> list[Signal]:
-    return list(db.session.scalars(sa.select(Signal).order_by(Signal.received_at.desc())))
+    return list(db.session.scalars(signals_query().order_by(Signal.received_at.desc(), Signal.id.desc())))
 
 
 def read_signal(signal: Signal) -> None:

@@ -31,6 +31,7 @@ from livc.platform.api import InvalidFields, load_body
 from livc.platform.db import db
 from livc.platform.forms import apply_or_422, field_messages, form_values
 from livc.platform.openapi import documented
+from livc.platform.paging import Key, Page, PageQuery, keyset_page, page_answer, page_args
 from livc.platform.policy import Action, CaseLike, Person, decide
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.tenants.access import guard
@@ -59,7 +60,6 @@ from livc.tenants.signals.models import (
 from livc.tenants.signals.operations import (
     CRITERIA_FIELDS,
     REQUIRED,
-    all_signals,
     case_settings,
     change_settings,
     change_signal_registration,
@@ -67,7 +67,7 @@ from livc.tenants.signals.operations import (
     find_signal,
     not_kept_reason,
     read_signal,
-    signals_recorded_by,
+    signals_query,
     submit_signal,
 )
 from livc.tenants.signals.registration import ORAL_ONLY_SHOWN, REGISTRATION_LABELS, Registration
@@ -133,9 +133,15 @@ def _is_coordinator(person: Person) -> bool:
     return person.role == Role.COORDINATOR
 
 
-def _visible_signals(person: Person) -> list[Signal]:
-    """The coordinator sees every signal; others those they recorded."""
-    return all_signals() if _is_coordinator(person) else signals_recorded_by(person.membership_id)
+#: The signal lists' order: newest first (``ix_signals_tenant_received``, migration 0033).
+SIGNAL_ORDER = (Key(Signal.received_at, descending=True), Key(Signal.id, descending=True))
+
+
+def _visible_signals(person: Person) -> Page:
+    """The page of signals asked for: the coordinator sees every signal; others those they
+    recorded. Newest first, one page at a time (``?after=``, ``?per_page=``)."""
+    query = signals_query(None if _is_coordinator(person) else person.membership_id)
+    return keyset_page(query, SIGNAL_ORDER, page_args(request.args), scope="signals")
 
 
 def weighing_of(signal: Signal) -> Weighing | None:
@@ -332,7 +338,8 @@ def signal_new():
 @guard(Action.SIGNAL_SUBMIT)
 def signals():
     coordinator = _is_coordinator(g.person)
-    return no_store_page("tenants/signal_list.html", signals=_visible_signals(g.person), all_of_them=coordinator,
+    page = _visible_signals(g.person)
+    return no_store_page("tenants/signal_list.html", signals=page.items, page=page, all_of_them=coordinator,
                          labels=LABELS, may_weigh=bool(decide(g.person, Action.SIGNAL_WEIGH)))
 
 
@@ -374,11 +381,14 @@ def signal_registration(signal_id: int):
 
 
 @blueprint.get("/api/signals")
-@documented(answer=SignalSummaryOut, many=True, envelope="signals", summary="The signals the member may see.", tags=("signals",))
+@documented(answer=SignalSummaryOut, many=True, envelope="signals", query=PageQuery, paged=True,
+            summary="The signals the member may see, newest first, a page at a time.", tags=("signals",))
 @guard(Action.SIGNAL_SUBMIT)
 def api_signals():
-    """Every signal for the coordinator; the signals they recorded for others."""
-    return no_store_answer(signals=SignalSummaryOut(many=True).dump(_visible_signals(g.person)))
+    """Every signal for the coordinator; the signals they recorded for others. ``next`` is the
+    address of the next page, ``null`` on the last."""
+    page = _visible_signals(g.person)
+    return no_store_answer(**page_answer(page, "signals", SignalSummaryOut(many=True).dump(page.items)))
 
 
 @blueprint.post("/api/signals")
