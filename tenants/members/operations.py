@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from flask import g, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from livc.platform import audit, sessions
-from livc.platform.accounts import find_account, get_or_create_account
+from livc.platform.accounts import Account, find_account, get_or_create_account
 from livc.platform.crypto import new_token, token_digest
 from livc.platform.db import current_tenant_id, db
 from livc.platform.mail import render_mail, send_mail
@@ -173,13 +173,32 @@ def _mayor_taken(name: str):
 _STATUS_ORDER = {"active": 0, "expired": 1, "invited": 2, "ended": 3}
 
 
-def member_list(*, include_ended: bool) -> list[Membership]:
-    """The cell's members, active first, by name; ended seats only for those who manage them."""
-    query = sa.select(Membership).options(joinedload(Membership.account), joinedload(Membership.organisation))
+def members_query(*, include_ended: bool) -> sa.Select:
+    """The cell's members, active first (then expired guest experts, invited, ended), by name,
+    sorted in the query so a page of them is one query; ended seats only for those who manage
+    them."""
+    expired = sa.and_(Membership.status == MembershipStatus.ACTIVE, Membership.expires_at.is_not(None),
+                      Membership.expires_at <= utcnow())
+    status_order = sa.case(
+        (expired, _STATUS_ORDER["expired"]),
+        *((Membership.status == status, _STATUS_ORDER[status.value]) for status in MembershipStatus),
+        else_=len(_STATUS_ORDER),
+    )
+    label = sa.func.lower(sa.func.coalesce(sa.func.nullif(Account.display_name, ""), Account.email))
+    query = (
+        sa.select(Membership)
+        .join(Account, Account.id == Membership.account_id)
+        .options(contains_eager(Membership.account), joinedload(Membership.organisation))
+        .order_by(status_order, label, Membership.id)
+    )
     if not include_ended:
         query = query.where(Membership.status != MembershipStatus.ENDED)
-    members = db.session.scalars(query).all()
-    return sorted(members, key=lambda m: (_STATUS_ORDER[m.seat_status], m.account.label.lower(), m.id))
+    return query
+
+
+def member_list(*, include_ended: bool) -> list[Membership]:
+    """Every member of :func:`members_query` (forms' choices; the member list pages them)."""
+    return list(db.session.scalars(members_query(include_ended=include_ended)))
 
 
 def active_members(role: Role | None = None) -> list[Membership]:

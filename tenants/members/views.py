@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import NotFound
 
 from livc.platform import registry
@@ -22,6 +22,7 @@ from livc.platform.db import db
 from livc.platform.forms import apply_or_422, every_field, render_form, submit_form
 from livc.platform.i18n import LANGUAGE_NAMES
 from livc.platform.openapi import documented
+from livc.platform.paging import Page, PageQuery, offset_page, offset_urls, page_answer, page_args
 from livc.platform.policy import Action, decide
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS
 from livc.tenants.access import guard
@@ -31,7 +32,7 @@ from livc.tenants.members.operations import (
     create_organisation,
     end_membership,
     invite_member,
-    member_list,
+    members_query,
     organisation_list,
     rename_organisation,
     resend_invitation,
@@ -50,6 +51,15 @@ from livc.tenants.members.schemas import (
 from livc.tenants.web import blueprint
 
 CONFIRM_END = _l("Tick the box to confirm.")
+
+
+class MemberPageQuery(PageQuery):
+    """The members are paged by number (a short list): ``?page=`` and ``?per_page=``."""
+
+    page = fields.Integer(validate=validate.Range(1, 999_999_999), metadata={"description": "The page number, from 1."})
+
+    class Meta:
+        exclude = ("after", "before")
 
 
 def _membership(membership_id: int) -> Membership:
@@ -98,10 +108,19 @@ def _form_context(**extra: Any) -> dict:
 @guard(Action.MEMBERS_VIEW)
 def members():
     manage = _may_manage()
+    page = _members_page(manage)
+    previous_url, next_url = offset_urls(page)
     return render_form(
-        "tenants/members.html", members=member_list(include_ended=manage), manage=manage, status_labels=STATUS_LABELS,
-        several=bool(_municipalities()), municipality_name=registry.name_of,
+        "tenants/members.html", members=page.items, manage=manage, status_labels=STATUS_LABELS,
+        several=bool(_municipalities()), municipality_name=registry.name_of, previous_url=previous_url,
+        next_url=next_url, total=page.total,
     )
+
+
+def _members_page(manage: bool) -> Page:
+    """The page of members asked for (``?page=``, ``?per_page=``). A cell's members are a short
+    list (a table of some tens of seats), so it is paged by number, with its total."""
+    return offset_page(members_query(include_ended=manage), page_args(request.args))
 
 
 @blueprint.route("/members/invite", methods=["GET", "POST"])
@@ -203,12 +222,14 @@ def _member_json(membership: Membership, status: int = 200):
 
 
 @blueprint.get("/api/members")
-@documented(answer=MemberOut, many=True, envelope="members", summary="The cell's members (e-mail addresses and ended seats for those who manage members).")
+@documented(answer=MemberOut, many=True, envelope="members", query=MemberPageQuery, paged=True,
+            summary="The cell's members (e-mail addresses and ended seats for those who manage members), a page at a time.")
 @guard(Action.MEMBERS_VIEW)
 def api_members():
     manage = _may_manage()
     schema = MemberOut(many=True) if manage else MemberOut(many=True, exclude=("email",))
-    return jsonify(members=schema.dump(member_list(include_ended=manage)))
+    page = _members_page(manage)
+    return jsonify(**page_answer(page, "members", schema.dump(page.items)))
 
 
 @blueprint.post("/api/members")
