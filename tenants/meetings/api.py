@@ -11,12 +11,13 @@ expert gets only the item they are invited for.
 
 from __future__ import annotations
 
-from flask import g, url_for
+from flask import g, request, url_for
 from marshmallow import Schema, fields
 
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import apply_or_422
 from livc.platform.openapi import documented
+from livc.platform.paging import PageQuery, keyset_page, page_answer, page_args
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.meetings.models import (
@@ -42,7 +43,7 @@ from livc.tenants.meetings.operations import (
     item_title,
     may_organise,
     meeting_title,
-    meetings_for,
+    meetings_query,
     open_session,
     plan_meeting,
     record_attendance,
@@ -61,6 +62,7 @@ from livc.tenants.meetings.schemas import (
     RescheduleSchema,
     SessionSchema,
 )
+from livc.tenants.meetings.views import PAST_ORDER as MEETING_ORDER
 from livc.tenants.meetings.views import load_meeting, load_meeting_item
 from livc.tenants.signals.registration import ORAL_ONLY_SHOWN, REGISTRATION_LABELS, Registration
 from livc.tenants.web import AnswerFor, blueprint, enum_value, label_of, no_store_answer
@@ -163,11 +165,13 @@ def _apply(operation, *args):
 
 
 @blueprint.get("/api/meetings")
-@documented(answer=MeetingSummaryOut, many=True, envelope="meetings", summary="The meetings the member may see.", tags=("meetings",))
+@documented(answer=MeetingSummaryOut, many=True, envelope="meetings", query=PageQuery, paged=True,
+            summary="The meetings the member may see, the latest start first, a page at a time.", tags=("meetings",))
 @guard(Action.CELL_ENTER)
 def api_meetings():
     """Past and planned meetings the member may see, with attendance counts and minutes state."""
-    return no_store_answer(meetings=MeetingSummaryOut(g.person, many=True).dump(meetings_for(g.person)))
+    page = keyset_page(meetings_query(g.person), MEETING_ORDER, page_args(request.args), scope="meetings")
+    return no_store_answer(**page_answer(page, "meetings", MeetingSummaryOut(g.person, many=True).dump(page.items)))
 
 
 @blueprint.post("/api/meetings")

@@ -40,6 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from livc.platform import audit
 from livc.platform.db import db
@@ -55,6 +56,7 @@ from livc.tenants.cases.models import (
     OPEN_MEASURE_STATUSES,
     Case,
     CaseStatus,
+    CaseTeamMember,
     FeedbackStatus,
     LtfFeedback,
     Measure,
@@ -264,10 +266,55 @@ def meeting_title(meeting: Meeting) -> str:
     return f"{mail.CASE_TEAM_MEETING}, {day}"
 
 
+def visible_to(person: Person) -> sa.ColumnElement[bool]:
+    """:func:`may_see_meeting` as a condition on ``Meeting``, so lists filter in the query: the
+    coordinator sees all; whoever is invited; a guest expert nothing else; others a table's
+    meeting, and a case team's meeting of a case they may read (coordinator or its team, as
+    :data:`Action.CASE_READ` decides)."""
+    if person.role == Role.COORDINATOR:
+        return sa.true()
+    invited = Meeting.id.in_(sa.select(Invitee.meeting_id).where(Invitee.membership_id == person.membership_id))
+    if person.role == Role.GUEST_EXPERT:
+        return invited
+    in_team = Meeting.case_id.in_(
+        sa.select(CaseTeamMember.case_id).where(
+            CaseTeamMember.membership_id == person.membership_id,
+            CaseTeamMember.removed_at.is_(None),
+            sa.or_(CaseTeamMember.until.is_(None), CaseTeamMember.until >= utcnow().date()),
+        )
+    )
+    return sa.or_(invited, sa.and_(Meeting.case_id.is_(None), Meeting.table_id.is_not(None)), in_team)
+
+
+#: What a list of meetings shows of each (title, attendance, minutes), loaded with the page.
+LIST_LOADS = (
+    selectinload(Meeting.table),
+    selectinload(Meeting.invitees),
+    selectinload(Meeting.occasional_attendees),
+    selectinload(Meeting.addenda),
+)
+
+
+def meetings_query(person: Person) -> sa.Select:
+    """The meetings ``person`` may see, with what lists show of them (unordered)."""
+    return sa.select(Meeting).where(visible_to(person)).options(*LIST_LOADS)
+
+
 def meetings_for(person: Person) -> list[Meeting]:
-    """The meetings ``person`` may see, the coming ones first, then the past ones newest first."""
-    meetings = db.session.scalars(sa.select(Meeting).order_by(Meeting.starts_at.desc())).all()
-    return [meeting for meeting in meetings if may_see_meeting(person, meeting)]
+    """The meetings ``person`` may see, newest first."""
+    return list(db.session.scalars(meetings_query(person).order_by(Meeting.starts_at.desc(), Meeting.id.desc())))
+
+
+def coming_meetings(person: Person, limit: int) -> list[Meeting]:
+    """The meetings not yet over nor held that ``person`` may see, soonest first, at most
+    ``limit`` (a cell plans a few months ahead: the list is short)."""
+    query = meetings_query(person).where(Meeting.ends_at >= utcnow(), Meeting.status != MeetingStatus.HELD)
+    return list(db.session.scalars(query.order_by(Meeting.starts_at, Meeting.id).limit(limit)))
+
+
+def past_meetings_query(person: Person) -> sa.Select:
+    """The meetings over or held that ``person`` may see (the list's second part, paged)."""
+    return meetings_query(person).where(sa.or_(Meeting.ends_at < utcnow(), Meeting.status == MeetingStatus.HELD))
 
 
 def attendance_counts(meeting: Meeting) -> dict[str, int]:

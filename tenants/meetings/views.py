@@ -31,6 +31,7 @@ from livc.platform.forms import (
     submit_form,
 )
 from livc.platform.i18n import when
+from livc.platform.paging import MAX_PER_PAGE, Key, keyset_page, page_args
 from livc.platform.policy import Action, public
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
@@ -65,15 +66,16 @@ from livc.tenants.meetings.operations import (
     cancel_meeting,
     change_item_registration,
     close_session,
+    coming_meetings,
     decisions_by_item,
     invitee_of,
     item_title,
     may_organise,
     may_see_meeting,
     meeting_title,
-    meetings_for,
     move_item,
     open_session,
+    past_meetings_query,
     plan_meeting,
     proposed_agenda,
     record_attendance,
@@ -203,14 +205,17 @@ def meetings():
     return _list_page()
 
 
+#: The past meetings' order, newest first (``ix_meetings_tenant_starts``, migration 0033).
+PAST_ORDER = (Key(Meeting.starts_at, descending=True), Key(Meeting.id, descending=True))
+
+
 def _list_page(status: int = 200, errors: dict | None = None):
-    now = utcnow()
-    visible = meetings_for(g.person)
+    """The coming meetings (a short list: what is planned), then the past ones a page at a time."""
     guest = g.person.role == Role.GUEST_EXPERT
+    past = keyset_page(past_meetings_query(g.person), PAST_ORDER, page_args(request.args), scope="meetings.past")
     return _page(
         "tenants/meeting_list.html", status, errors,
-        coming=sorted((m for m in visible if m.ends_at >= now and m.status != MeetingStatus.HELD), key=lambda m: m.starts_at),
-        past=[m for m in visible if not (m.ends_at >= now and m.status != MeetingStatus.HELD)],
+        coming=coming_meetings(g.person, MAX_PER_PAGE), past=past.items, page=past,
         state=None if guest else cadence_state(), cadences=Cadence, guest=guest,
         may_plan=not guest and (g.person.role == Role.COORDINATOR or bool(_plannable_tables())),
         requests=[] if guest else waiting_requests(), labels=LABELS, title_of=meeting_title,
