@@ -7,8 +7,14 @@ link. :func:`request_enrolment` writes the pending enrolment first and enqueues
 :func:`enrol_case`, which computes the tokens through the key custodian, replaces the stored
 ones (delete and insert, one transaction) and enqueues the matching. Removal
 (:func:`remove_enrolment`) is immediate and in the caller's transaction. The periodic
-:func:`sweep_enrolments` re-enqueues enrolments whose job was lost or failed, and re-enrols
-cases whose tokens were made under an older key epoch or an older key scheme.
+:func:`sweep_enrolments` re-enqueues enrolments whose job was lost or failed (never one whose
+job RQ still holds: each enrolment records the job sent for it), and re-enrols cases whose
+tokens were made under an older key epoch or an older key scheme.
+
+Many cases at once (a cell's enrolment when a link becomes active, its re-enrolment after a key
+rotation, an operator's release, the sweep) go in batches of :data:`ENROL_BATCH` cases per job
+(:func:`enrol_cases`), each case in a savepoint of its own, all with the process's one custodian
+token: not one job and one token per case.
 
 A key custodian that is down or refuses (:data:`CUSTODIAN_WAITS`) never costs a case: the case
 and its pending enrolment are committed before any job asks the custodian, a failed
@@ -72,6 +78,7 @@ from livc.federation.models import (
 from livc.platform import audit
 from livc.platform.audit import AuditEntry
 from livc.platform.db import current_tenant_id, db, tenant_context
+from livc.platform.job_status import live_jobs
 from livc.platform.jobs import enqueue, error_type, task
 from livc.platform.mail import render_mail, send_mail
 from livc.platform.tenancy import Tenant
@@ -87,7 +94,8 @@ from livc.tenants.members.reading import coordinator_contacts
 
 log = logging.getLogger(__name__)
 
-STUCK_AFTER = timedelta(minutes=5)  # a pending enrolment this old lost its job
+STUCK_AFTER = timedelta(minutes=5)  # a pending enrolment this old whose job RQ no longer holds lost it
+ENROL_BATCH = 100  # cases per enrolment job when many go at once
 REASON_REQUIRED = _l("Say why this case is kept out of the federation.")
 BUDGET_WEEK = timedelta(days=7)
 
@@ -204,8 +212,23 @@ def request_enrolment(case: FederatedCase, *, job: bool = True) -> FederationEnr
     enrolment.status, enrolment.updated_at = EnrolmentStatus.PENDING, utcnow()
     db.session.flush()
     if job:
-        enqueue(enrol_case, case.id, tenant_id=tenant_id)
+        enrolment.job_id = enqueue(enrol_case, case.id, tenant_id=tenant_id).job_id
     return enrolment
+
+
+def _enqueue_batches(tenant_id: int, waiting: list[tuple[int, FederationEnrolment]]) -> int:
+    """Send ``(case id, enrolment)`` pairs to :func:`enrol_cases`, :data:`ENROL_BATCH` per job,
+    each enrolment noting its job; how many jobs."""
+    jobs = 0
+    for start in range(0, len(waiting), ENROL_BATCH):
+        batch = waiting[start : start + ENROL_BATCH]
+        job_id = enqueue(enrol_cases, [case_id for case_id, _ in batch], tenant_id=tenant_id).job_id
+        now = utcnow()
+        for _, enrolment in batch:
+            enrolment.job_id, enrolment.updated_at = job_id, now
+        jobs += 1
+    db.session.flush()
+    return jobs
 
 
 def _record_newer_left(enrolment: FederationEnrolment, left: str, now) -> None:
@@ -530,8 +553,8 @@ def _tell_neighbours(tenant_id: int) -> None:
 
 def release_held(tenant_id: int, operator_id: int | None = None) -> int:
     """An operator lets the cell's held enrolments proceed (a platform-level call; the caller
-    audits it in the operator trail, mirrored to the cell's): each is computed by a job,
-    charged to the budget as released. How many were released."""
+    audits it in the operator trail, mirrored to the cell's): computed in batches of
+    :data:`ENROL_BATCH` per job, charged to the budget as released. How many were released."""
     held = db.session.scalars(
         sa.select(FederationEnrolment).where(
             FederationEnrolment.tenant_id == tenant_id, FederationEnrolment.status == EnrolmentStatus.HELD
@@ -541,38 +564,47 @@ def release_held(tenant_id: int, operator_id: int | None = None) -> int:
         return 0
     now = utcnow()
     with tenant_context(tenant_id):
-        refs = {enrolment.ref for enrolment in held}
-        case_ids = dict(db.session.execute(
-            sa.select(CaseFederation.ref, CaseFederation.case_id).where(CaseFederation.ref.in_(refs))
-        ).all())
+        case_ids = _case_ids(enrolment.ref for enrolment in held)
         for enrolment in held:
             enrolment.status, enrolment.released_at, enrolment.updated_at = EnrolmentStatus.PENDING, now, now
         db.session.add(BudgetRelease(tenant_id=tenant_id, operator_id=operator_id, count=len(held), released_at=now))
         db.session.flush()
-        for enrolment in held:
-            if enrolment.ref in case_ids:
-                enqueue(enrol_case, case_ids[enrolment.ref], tenant_id=tenant_id)
+        _enqueue_batches(tenant_id, [(case_ids[e.ref], e) for e in held if e.ref in case_ids])
     return len(held)
+
+
+@task(queue="federation")
+def enrol_cases(case_ids: list[int]) -> int:
+    """Enrol a batch of the cell's cases (:func:`enrol_case` each, in a savepoint of its own, so
+    one case's failure costs no other); idempotent. If the key custodian is down or refuses,
+    the batch stops asking it and commits what it did: the rest stay pending for the sweeper.
+    How many were done."""
+
+    done = 0
+    for position, case_id in enumerate(case_ids):
+        try:
+            with db.session.begin_nested():
+                enrol_case(case_id)  # asks the custodian before it writes anything
+        except CUSTODIAN_WAITS as error:
+            log.warning("federation: %d enrolments wait for the key custodian (%s)", len(case_ids) - position,
+                        error_type(error))
+            break
+        except Exception as error:  # this case waits for the sweeper; the batch goes on
+            log.error("federation: an enrolment of a batch failed (%s)", error_type(error))
+            continue
+        done += 1
+    return done
 
 
 @task(queue="federation")
 def enrol_cell() -> int:
     """Enrol every open case of the cell (a link became active): all written as pending first,
-    then computed one by one in this job. If the key custodian is down or refuses, the job
-    stops asking it and commits: the cases not done stay pending for the sweeper."""
+    then computed in batches (:func:`enrol_cases`) once this commits. How many wait."""
 
     cases = followed_cases_with_identity()
-    waiting = [case.id for case in cases if request_enrolment(case, job=False) is not None]
-    count = 0
-    for case_id in waiting:
-        try:
-            enrol_case(case_id)  # asks the custodian before it writes anything
-        except CUSTODIAN_WAITS as error:
-            log.warning("federation: %d enrolments wait for the key custodian (%s)", len(waiting) - count,
-                        error_type(error))
-            break
-        count += 1
-    return count
+    waiting = [(case.id, enrolment) for case in cases if (enrolment := request_enrolment(case, job=False)) is not None]
+    _enqueue_batches(current_tenant_id(), waiting)
+    return len(waiting)
 
 
 REENROL_PER_SWEEP = 500  # cases per cell per sweep after a key rotation or scheme change
@@ -605,23 +637,33 @@ def _reenrol_outdated(tenant_id: int) -> int:
             ),
         ).order_by(FederationEnrolment.id).limit(REENROL_PER_SWEEP)
     ).all()
-    count = 0
-    for enrolment in outdated:
-        case_id = db.session.scalar(sa.select(CaseFederation.case_id).where(CaseFederation.ref == enrolment.ref))
-        if case_id is None:
-            continue
-        enrolment.status, enrolment.updated_at = EnrolmentStatus.PENDING, utcnow()
-        enqueue(enrol_case, case_id, tenant_id=tenant_id)
-        count += 1
-    return count
+    case_ids = _case_ids(enrolment.ref for enrolment in outdated)
+    waiting = [(case_ids[e.ref], e) for e in outdated if e.ref in case_ids]
+    for _, enrolment in waiting:
+        enrolment.status = EnrolmentStatus.PENDING
+    _enqueue_batches(tenant_id, waiting)
+    return len(waiting)
+
+
+def _case_ids(refs) -> dict[str, int]:
+    """The cases behind these enrolment refs (ref -> case id; a case that is gone is missing)."""
+    refs = set(refs)
+    if not refs:
+        return {}
+    return dict(db.session.execute(
+        sa.select(CaseFederation.ref, CaseFederation.case_id).where(CaseFederation.ref.in_(refs))
+    ).all())
 
 
 @task(queue="maintenance")
 def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
-    """Re-enqueue this cell's enrolments whose job was lost or failed (pending for too long:
-    the key custodian was down or refused), re-enrol cases under an older key epoch or key
-    scheme, and the notification of alerts not yet mailed to this cell. Periodic, per tenant;
-    a custodian that is still unavailable stops none of it."""
+    """Re-enqueue this cell's enrolments whose job was lost or failed (pending for too long, and
+    RQ no longer holds their job: the key custodian was down or refused, or Redis lost it), in
+    batches; re-enrol cases under an older key epoch or key scheme, and the notification of
+    alerts not yet mailed to this cell. Periodic, per tenant; a custodian that is still
+    unavailable stops none of it. An enrolment whose job is still queued, waiting for a retry
+    or running is left to it; when Redis cannot be asked, pending ones wait for the next sweep.
+    How many enrolments were sent again."""
 
     tenant_id = current_tenant_id()
     cutoff = utcnow() - older_than
@@ -632,16 +674,21 @@ def sweep_enrolments(older_than: timedelta = STUCK_AFTER) -> int:
             FederationEnrolment.updated_at < cutoff,
         )
     ).all()
-    count = 0
+    in_hand = live_jobs(enrolment.job_id for enrolment in stuck) if stuck else set()
+    if in_hand is None:
+        log.warning("federation: the sweep cannot ask the queues; pending enrolments wait for the next one")
+        stuck, in_hand = [], set()
+    case_ids = _case_ids(enrolment.ref for enrolment in stuck)
+    waiting = []
     for enrolment in stuck:
-        case_id = db.session.scalar(sa.select(CaseFederation.case_id).where(CaseFederation.ref == enrolment.ref))
-        if case_id is None:  # the case is gone
+        if enrolment.job_id in in_hand:
+            continue  # queued behind others, waiting for a retry or running: not lost
+        if enrolment.ref not in case_ids:  # the case is gone
             enrolment.status, enrolment.updated_at = EnrolmentStatus.REMOVED, utcnow()
             continue
-        enrolment.updated_at = utcnow()
-        enqueue(enrol_case, case_id, tenant_id=tenant_id)
-        count += 1
-    count += _reenrol_outdated(tenant_id)
+        waiting.append((case_ids[enrolment.ref], enrolment))
+    _enqueue_batches(tenant_id, waiting)
+    count = len(waiting) + _reenrol_outdated(tenant_id)
     unnotified = db.session.scalars(
         sa.select(MatchAlert.id).where(
             MatchAlert.state == AlertState.OPEN,
