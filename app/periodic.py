@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from livc.admin.lifecycle.export import expire_exports
+from livc.admin.lifecycle.operations import resume_stalled_offboardings
 from livc.federation.enrolment import sweep_enrolments
 from livc.platform.audit import verify_tenant_chain
 from livc.platform.schedule import Periodic
@@ -23,4 +24,5 @@ PERIODIC = (
     Periodic("federation-sweep", sweep_enrolments.task.path, "*/10 * * * *"),
     Periodic("export-expiry", expire_exports.task.path, "23 * * * *", per_tenant=False),
     Periodic("browser-session-purge", purge_idle_browsers.task.path, "29 * * * *", per_tenant=False),
+    Periodic("offboarding-resume", resume_stalled_offboardings.task.path, "*/5 * * * *", per_tenant=False),
 )

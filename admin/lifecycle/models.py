@@ -138,7 +138,9 @@ class OffboardingReport(db.Model):
     checks: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # rows removed per table
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-STALE_RUNNING = timedelta(seconds=JOB_TIMEOUT * 2)  # a step "running" this long lost its job
+# A step "running" this long, whose job RQ no longer holds, lost its job (RQ ends a job at its
+# time-out; the margin covers a loaded worker's heartbeat): the sweep resumes it.
+STALE_RUNNING = timedelta(seconds=JOB_TIMEOUT + 120)
 REASON_MAX = 500
 # Tables never handed over: keys (destroyed, not the municipality's), sign-in sessions and
 # single-use links (credentials).

@@ -8,7 +8,9 @@ Offboarding is a sequence of steps, each its own job (``run_step``), resumable a
 
 Every step's state (pending, running, done, failed), counts and error type is written to the
 database (:class:`OffboardingStep`) so the console shows progress and a failed step can be
-resumed. The tables here are platform-level on purpose: they outlive the tenant's own rows,
+resumed. A step whose worker died (killed mid-step, its job lost with Redis) is resumed by the
+periodic :func:`resume_stalled_offboardings` once it ran longer than a job may and RQ no longer
+holds its job: the cell does not stay suspended until an operator notices. The tables here are platform-level on purpose: they outlive the tenant's own rows,
 keep its id and slug as plain values (no cascading foreign key), and hold no case content.
 See ``admin/LIFECYCLE.md`` for the export format and who can read what.
 """
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 from marshmallow import ValidationError
 from marshmallow.validate import Email
+from rq import get_current_job
 
 from livc.admin.lifecycle.export import export_of, step_export
 from livc.admin.lifecycle.models import (
@@ -51,6 +54,7 @@ from livc.admin.lifecycle.shredding import step_shred
 from livc.admin.lifecycle.verification import export_state, report_of, step_verify
 from livc.platform.accounts import EMAIL_MAX, normalise_email
 from livc.platform.db import db, tenant_context
+from livc.platform.job_status import live_jobs
 from livc.platform.jobs import enqueue, error_type, resume_paused_jobs, task
 from livc.platform.sessions import AuthSession
 from livc.platform.tenancy import Tenant, TenantStatus
@@ -161,18 +165,47 @@ def resume_offboarding(tenant: Tenant, actor: str) -> Offboarding:
         raise LifecycleError(OFFBOARDING_FINISHED)
     if step.state != StepState.FAILED and not _stalled(run):
         raise LifecycleError(STILL_RUNNING)
+    _resume(run, tenant, step, actor)
+    return run
+
+
+def _resume(run: Offboarding, tenant: Tenant, step: OffboardingStep, actor: str) -> None:
     _reset(step)
     if step.name == "verify":  # a failed verification: shred again (idempotent), then verify
         _reset(run.step("shred"))
     run.state, run.updated_at = RunState.RUNNING, utcnow()
     record_event(tenant, "tenant.offboarding_resumed", actor, {"offboarding_id": run.id, "step": _current_step(run).name})
     enqueue(run_step, run.id, tenant_id=None)
-    return run
 
 
 def _stalled(run: Offboarding) -> bool:
-    """Running, but nothing moved for longer than a job may take: its job was lost."""
-    return run.state == RunState.RUNNING and utcnow() - run.updated_at >= STALE_RUNNING
+    """Running, but nothing moved for longer than a job may take, and RQ no longer holds the
+    step's job (queued, waiting or started by a live worker): its job was lost. When Redis
+    cannot be asked, the time alone says so (RQ would have ended a job by then)."""
+    if run.state != RunState.RUNNING or utcnow() - run.updated_at < STALE_RUNNING:
+        return False
+    step = _current_step(run)
+    return not (live_jobs([step.job_id]) if step is not None else None)
+
+
+SWEEP_ACTOR = "system:offboarding-sweep"
+
+
+@task(queue="maintenance", retries=0)
+def resume_stalled_offboardings() -> int:
+    """Resume every offboarding whose step lost its job (:func:`_stalled`): the step is reset
+    and run again (steps are idempotent), audited as resumed by the sweep. Periodic,
+    platform-wide. How many were resumed."""
+    resumed = 0
+    for run_id in db.session.scalars(sa.select(Offboarding.id).where(Offboarding.state == RunState.RUNNING)).all():
+        run = db.session.scalar(sa.select(Offboarding).where(Offboarding.id == run_id).with_for_update())
+        step = _current_step(run) if run is not None else None
+        if step is None or step.state == StepState.FAILED or not _stalled(run):
+            continue
+        _resume(run, db.session.get(Tenant, run.tenant_id), step, SWEEP_ACTOR)
+        log.warning("offboarding %s: step %s lost its job and was resumed", run.id, step.name)
+        resumed += 1
+    return resumed
 
 
 def _reset(step: OffboardingStep) -> None:
@@ -215,6 +248,8 @@ def _run_one(offboarding_id: int, *, enqueue_next: bool) -> str | None:
     now = utcnow()
     step.state, step.attempts, step.started_at, step.updated_at, step.error = (
         StepState.RUNNING, step.attempts + 1, now, now, None)
+    job = get_current_job()
+    step.job_id = job.id if job is not None else None
     run.updated_at = now
     tenant = db.session.get(Tenant, run.tenant_id)
     record_event(tenant, "tenant.offboarding_step_started", run.requested_by, {"step": step.name, "attempt": step.attempts})
