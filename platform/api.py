@@ -16,6 +16,9 @@ from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from livc.platform.inputs import field_faults
 
+STALE_EDIT = _l("Someone else changed this since you opened it. Nothing you sent was saved: compare with the "
+                "current values and save again if your change is still needed.")
+
 
 class InvalidFields(HTTPException):
     """422 with every field's messages, in the user's language."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import render_template, request
@@ -10,7 +12,8 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
 from livc.platform.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX
-from livc.platform.api import InvalidFields
+from livc.platform.api import STALE_EDIT, InvalidFields
+from livc.platform.db import EditConflict
 from livc.platform.inputs import NUMBER_OUT_OF_RANGE, field_faults
 
 REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
@@ -112,6 +115,24 @@ def run_rule(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[
         return operation(*args, **kwargs), {}
     except ValidationError as error:
         return None, field_messages(error)
+    except EditConflict as conflict:
+        return None, conflict_messages(conflict)
+
+
+def conflict_messages(conflict: EditConflict) -> dict[str, list[str]]:
+    """A stale edit on a page: the message, and beside each field someone else changed meanwhile
+    its current value (the form keeps what the person typed, and the current version, so saving
+    again applies their values on purpose)."""
+    messages = {"_schema": [str(STALE_EDIT)]}
+    for name, value in conflict.current.items():
+        shown = value.value if isinstance(value, enum.Enum) else value.isoformat() if isinstance(value, date) else value
+        messages[name] = [str(_l("Changed meanwhile; it now reads: %(value)s", value="—" if shown in (None, "") else shown))]
+    return messages
+
+
+def form_status(errors: dict) -> int:
+    """The status of a form shown again: 409 for an edit someone else overtook, else 422."""
+    return 409 if str(STALE_EDIT) in errors.get("_schema", ()) else 422
 
 
 def submit_form(schema: Schema, operation: Callable[[dict], Any], *,

@@ -35,6 +35,7 @@ from livc.platform import audit, inputs
 from livc.platform.browsers import ServerSessions
 from livc.platform.db import EditConflict, db, leave_tenant
 from livc.platform.jobs import redis_connection
+from livc.platform.api import STALE_EDIT
 from livc.platform.logs import describe_error
 from livc.platform.policy import public
 from livc.platform.rls import role_problem
@@ -315,10 +316,6 @@ def _edit_conflict(error: Exception):
         response.status_code = 409
         return response
     return error_response(409, STALE_EDIT if isinstance(error, EditConflict) else None)
-
-
-STALE_EDIT = _l("Someone else changed this since you opened it. Nothing you sent was saved: compare with the "
-                "current values and save again if your change is still needed.")
 
 
 def _as_json(value):

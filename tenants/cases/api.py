@@ -231,6 +231,7 @@ class MeasureOut(Schema):
     open = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    version = fields.Integer(metadata={"description": "Send it back with a change: a change made meanwhile answers 409."})
 
 
 class NoteOut(Schema):
@@ -273,6 +274,7 @@ class FeedbackSummaryOut(Schema):
     revision = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    version = fields.Integer(metadata={"description": "Send it back with a change: a change made meanwhile answers 409."})
     released_at = fields.DateTime(allow_none=True)
     approvals = fields.Method("_approvals")
 
@@ -335,6 +337,7 @@ class CaseOut(CaseSummaryOut):
     closure_note = fields.String(allow_none=True)
     erase_after = fields.Date(allow_none=True)
     updated_at = fields.DateTime()
+    version = fields.Integer(metadata={"description": "Send it back with a change: a change made meanwhile answers 409."})
     identity_recorded = fields.Function(lambda case: case.identity_id is not None)
     team = fields.List(fields.Nested(TeamMemberOut))
     measures = fields.List(fields.Nested(MeasureOut))

@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
-from livc.platform.forms import every_field, field_messages, form_sent, form_values
+from livc.platform.forms import every_field, field_messages, form_sent, form_status, form_values
 from livc.platform.policy import Action, decide
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
@@ -165,7 +165,7 @@ def case_feedback_edit(case_id: int, feedback_id: int):
         FeedbackSchema(), lambda values: update_feedback(case, feedback, g.membership, every_field(values, FeedbackSchema()))
     )
     if errors:
-        return _page("tenants/case_feedback_edit.html", 422, errors, **context)
+        return _page("tenants/case_feedback_edit.html", form_status(errors), errors, **context)
     if changed:
         flash(_l("Saved as revision %(revision)s: every participant approves this revision again.",
                  revision=feedback.revision), "info")

@@ -546,7 +546,7 @@ def change_measure(case: Case, measure: Measure, actor: Membership, changes: Map
     _edited(measure, changes, ("organisation_id", "due_on", "status", "category", "description"))
     faults = _measure_faults(case, changes, creating=False)
     if actor.role != Role.COORDINATOR:
-        for name in sorted(set(changes) - {"status"}):
+        for name in sorted(set(changes) - {"status", "version"}):
             faults[name] = [STATUS_ONLY]
     if not measure.open:
         add_fault(faults, "status", MEASURE_CLOSED)

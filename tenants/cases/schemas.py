@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, post_load, validate, validates_schema
 
-from livc.platform.forms import REQUIRED
+from livc.platform.forms import REQUIRED, edit_version
 from livc.tenants.cases.models import (
     CHOSEN_MEASURE_CATEGORIES,
     ClosureReason,
@@ -116,6 +116,7 @@ class CaseChangeSchema(FieldSchema):
     follow_up_kind = choice(FollowUpKind)
     approached_for_other_problem = fields.Boolean()
     goal = text()
+    version = edit_version()
 
 
 class TeamMemberSchema(DecisionSchema):
@@ -142,6 +143,7 @@ class MeasureChangeSchema(FieldSchema):
     due_on = day()
     status = choice(MeasureStatus)
     category = measure_category()
+    version = edit_version()
 
 
 class NoteSchema(FieldSchema):
@@ -186,6 +188,7 @@ class FeedbackSchema(FieldSchema):
     other_elements = text()
     terrorist_phase = choice(TerroristPhase)
     phase_explanation = text()
+    version = edit_version()
 
 
 class ApprovalSchema(FieldSchema):

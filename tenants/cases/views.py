@@ -34,6 +34,7 @@ from livc.platform import registry
 from livc.platform.forms import (
     every_field,
     field_messages,
+    form_status,
     form_values,
     render_form,
     submit_form,
@@ -514,7 +515,7 @@ def case_edit(case_id: int):
     changed, errors = _submit(CaseChangeSchema(), change)
     if errors:
         _read(case, "case")
-        return _page("tenants/case_edit.html", 422, errors, **context)
+        return _page("tenants/case_edit.html", form_status(errors), errors, **context)
     flash(_l("The case was changed.") if changed else NOTHING_CHANGED, "info")
     return _to_case(case)
 
@@ -610,7 +611,7 @@ def case_measure(case_id: int, measure_id: int):
 
     changed, errors = _submit(MeasureChangeSchema(), change)
     if errors:
-        return _page("tenants/case_measure.html", 422, errors, **context)
+        return _page("tenants/case_measure.html", form_status(errors), errors, **context)
     if changed:
         flash(_l("The measure was changed; its status is now: %(status)s.",
                  status=MEASURE_STATUS_LABELS[measure.status]), "info")
