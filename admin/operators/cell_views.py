@@ -8,11 +8,11 @@ in words (:mod:`livc.admin.operators.trail`): when, which operator and their rol
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import render_template, request
 
 from livc.admin.operators import trail
 from livc.platform.audit import AuditEntry
-from livc.platform.db import db
+from livc.platform.paging import Key, keyset_page, page_args
 from livc.platform.policy import Action
 from livc.tenants.access import guard
 from livc.tenants.web import blueprint
@@ -21,7 +21,7 @@ from livc.tenants.web import blueprint
 @blueprint.get("/operator-actions")
 @guard(Action.OPERATOR_ACTIONS_VIEW)
 def operator_actions():
-    entries = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.actor.like("operator:%")).order_by(AuditEntry.seq.desc()).limit(500)
-    ).all()
-    return render_template("tenants/operator_actions.html", lines=trail.readable(entries))
+    """Newest first, a page at a time, on the trail's sequence number (unique in the cell)."""
+    query = sa.select(AuditEntry).where(AuditEntry.actor.like("operator:%"))
+    page = keyset_page(query, (Key(AuditEntry.seq, descending=True),), page_args(request.args), scope="operator_actions")
+    return render_template("tenants/operator_actions.html", lines=trail.readable(page.items), page=page)

@@ -261,5 +261,24 @@ def verify_operator_trail() -> list[str]:
     return problems
 
 
-def recent_actions(limit: int = 100) -> list[OperatorAuditEntry]:
-    return list(db.session.scalars(sa.select(OperatorAuditEntry).order_by(OperatorAuditEntry.seq.desc()).limit(limit)))
+def window_problems(entries: list[OperatorAuditEntry], *, newest: bool) -> list[str]:
+    """The breaks :func:`verify_operator_trail` would report among ``entries`` (a page of the
+    trail): changed entries, gaps and broken links between them, and, for the ``newest`` page,
+    an end that does not match the head. A page costs the same at any length of the trail; the
+    whole chain is checked by "check now" on the page and ``livc operator verify-trail``."""
+    problems: list[str] = []
+    ordered = sorted(entries, key=lambda entry: entry.seq)
+    for before, entry in zip([None, *ordered], ordered):
+        if before is None:
+            if entry.seq == 1 and entry.prev_hash != GENESIS_HASH:
+                problems.append("entry 1 does not follow entry 0")
+        elif entry.seq != before.seq + 1:
+            problems.append(f"entries {before.seq + 1} to {entry.seq - 1} are missing")
+        elif entry.prev_hash != before.hash:
+            problems.append(f"entry {entry.seq} does not follow entry {entry.seq - 1}")
+        if entry.computed_hash() != entry.hash:
+            problems.append(f"entry {entry.seq} was changed")
+    head = db.session.scalar(sa.select(OperatorAuditHead)) if newest else None
+    if head is not None and ordered and (head.seq, head.hash) != (ordered[-1].seq, ordered[-1].hash):
+        problems.append("the trail's end does not match its head")
+    return problems

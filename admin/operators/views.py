@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
@@ -11,7 +12,7 @@ from livc.admin.access import actor, operator_guard
 from livc.admin.operators import chains, trail
 from livc.admin.operators import models as operator_models
 from livc.admin.operators import operations as operators
-from livc.admin.operators.models import Operator, OperatorRole
+from livc.admin.operators.models import Operator, OperatorAuditEntry, OperatorRole
 from livc.admin.operators.operations import OperatorProblem
 from livc.admin.web import blueprint
 from livc.platform.db import db
@@ -21,6 +22,7 @@ from livc.platform.forms import (
     form_values,
     render_form,
 )
+from livc.platform.paging import Key, keyset_page, page_args
 from livc.platform.policy import OperatorAction, decide
 
 HOME_LINKS = (
@@ -89,14 +91,19 @@ def disable_operator(operator_id: int):
 
 # --- the operator audit trail ---------------------------------------------------------------
 
+#: Newest first, on the trail's own (unique) sequence number.
+TRAIL_ORDER = (Key(OperatorAuditEntry.seq, descending=True),)
+
 
 @blueprint.get("/actions")
 @operator_guard(OperatorAction.ACCOUNT)
 def actions():
-    """The operator trail in words, the last recorded check of its chain, and a live warning when
-    the chain is broken now."""
-    return render_template("admin/actions.html", lines=trail.readable(operators.recent_actions(200)),
-                           problems=operators.verify_operator_trail(), chain=chains.operator_trail_state(),
+    """The operator trail in words, newest first, a page at a time; the last recorded check of its
+    chain, and a live warning when the entries shown are broken."""
+    page = keyset_page(sa.select(OperatorAuditEntry), TRAIL_ORDER, page_args(request.args), scope="operator_trail")
+    return render_template("admin/actions.html", lines=trail.readable(page.items), page=page,
+                           problems=operators.window_problems(page.items, newest=page.previous_cursor is None),
+                           chain=chains.operator_trail_state(),
                            may_check=bool(decide(g.operator_person, OperatorAction.HEALTH_VIEW)))
 
 
