@@ -14,6 +14,7 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ FULL_VALUES = {
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
         ],
     },
-    "worker": {"replicas": 3, "queues": ["default", "mail"]},
+    "worker": {"classes": {"general": {"replicas": 3, "autoscaling": {"enabled": False}}}},
     "migrations": {"existingSecret": "livc-owner"},
     "config": {"extra": {"LIVC_HOST": "0.0.0.0"}},
 }
@@ -72,6 +73,8 @@ FAKE_SECRETS = {
     "LIVC_CUSTODIAN_CLIENT_ID": "livc-platform",
     "LIVC_CUSTODIAN_CLIENT_SECRET": "c" * 43,
 }
+# The default worker classes and the queues each serves (values.yaml).
+WORKER_CLASSES = {"worker": ["default", "mail"], "worker-federation": ["federation"], "worker-maintenance": ["maintenance"]}
 # Everything on, the key custodian too.
 CUSTODIAN_VALUES = {**copy.deepcopy(FULL_VALUES), "custodian": {"enabled": True}}
 
@@ -186,7 +189,8 @@ def find(documents: list[dict], kind: str, name: str | None = None) -> dict:
 
 
 def workload(documents: list[dict], component: str) -> dict:
-    suffix = {"web": "web", "worker": "worker", "cron": "cron", "migrate": "migrate", "custodian": "custodian"}[component]
+    suffix = {"web": "web", "worker": "worker-general", "cron": "cron", "migrate": "migrate", "custodian": "custodian",
+              "worker-federation": "worker-federation", "worker-maintenance": "worker-maintenance"}[component]
     kind = "Job" if component == "migrate" else "Deployment"
     return find(documents, kind, f"{RELEASE}-{suffix}")
 
@@ -323,16 +327,38 @@ def test_each_workload_runs_its_command(rendered):
     assert web[web.index("--port") + 1] == str(port["containerPort"]) and port["name"] == "http"
     assert web[web.index("--host") + 1] == "0.0.0.0"
     assert command_line(workload(documents, "cron")) == ["livc", "cron"]
-    worker = command_line(workload(documents, "worker"))
-    assert worker == ["livc", "worker", *rendered.values.get("worker", {}).get("queues", [])]
+    for component, queues in WORKER_CLASSES.items():
+        assert command_line(workload(documents, component)) == ["livc", "worker", *queues]
 
 
-def test_worker_queues_default_to_all(default_render):
-    assert command_line(workload(default_render.documents, "worker")) == ["livc", "worker"]
+def test_each_queue_class_has_its_own_workers(default_render):
+    """default and mail, federation, maintenance: a federation backlog never holds up mails or
+    the maintenance jobs; every queue of the platform is served, by one class."""
+    from livc.platform.jobs import QUEUES
+
+    workers = [d for d in default_render.documents if d["kind"] == "Deployment"
+               and d["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"]
+    assert len(workers) == 3
+    served = [queue for document in workers for queue in command_line(document)[2:]]
+    assert sorted(served) == sorted(QUEUES)
+    selectors = [document["spec"]["selector"]["matchLabels"] for document in workers]
+    for document in workers:  # each Deployment owns its pods, none of another class
+        assert [selects({"matchLabels": selector}, pod_labels(document)) for selector in selectors].count(True) == 1
+
+
+@pytest.mark.parametrize("classes, message", [
+    ({"maintenance": None}, "no class serves the maintenance queue"),
+    ({"general": {"queues": ["default"]}}, "no class serves the mail queue"),
+    ({"federation": {"queues": ["federation", "mail"]}}, "a queue is listed in two classes"),
+], ids=["a class dropped", "a queue left out", "a queue twice"])
+def test_every_queue_is_served_by_exactly_one_class(helm, classes, message):
+    result = run_helm(helm, "template", RELEASE, str(CHART), values={"worker": {"classes": classes}})
+    assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
 def test_cron_is_a_single_replica_replaced_not_rolled(helm):
-    documents = render(helm, {"web": {"replicas": 6}, "worker": {"replicas": 4}}).documents
+    documents = render(helm, {"web": {"replicas": 6, "autoscaling": {"enabled": False}},
+                              "worker": {"classes": {"general": {"replicas": 4, "autoscaling": {"enabled": False}}}}}).documents
     cron = workload(documents, "cron")
     assert cron["spec"]["replicas"] == 1
     assert cron["spec"]["strategy"] == {"type": "Recreate"}
@@ -368,7 +394,7 @@ def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered)
     documents = rendered.documents
     pods = pod_documents(documents)
     custodian = "custodian" in rendered.values
-    assert len(pods) == 5 if custodian else 4
+    assert len(pods) == (7 if custodian else 6)  # web, 3 worker classes, cron, migrate (, custodian)
     for document in pods:
         name = document["metadata"]["name"]
         spec = pod_spec(document)
@@ -718,7 +744,13 @@ BAD_VALUES = {
         "web:\n  resources:\n    limits:\n      memory: null\n",
         "web.resources.limits",
     ),
-    "unknown queue": ("worker:\n  queues: [reports]\n", "worker.queues"),
+    "unknown queue": ("worker:\n  classes:\n    general:\n      queues: [reports]\n", "worker.classes.general.queues"),
+    "a worker class without queues": ("worker:\n  classes:\n    general:\n      queues: []\n", "worker.classes.general.queues"),
+    "the old single worker's queues": ("worker:\n  queues: [default]\n", "worker"),
+    "redis that does not persist": ("redis:\n  persistent: false\n", "redis.persistent"),
+    "redis persistence unsaid": ("redis:\n  persistent: null\n", "persistent"),
+    "autoscaling to no pod": ("web:\n  autoscaling:\n    minReplicas: 0\n", "web.autoscaling.minReplicas"),
+    "metrics on a privileged port": ("metrics:\n  port: 80\n", "metrics.port"),
     "a second custodian": ("custodian:\n  enabled: true\n  replicas: 2\n", "custodian"),
     "custodian without threads": ("custodian:\n  threads: 0\n", "custodian.threads"),
     "custodian key creation as text": ('custodian:\n  createKey: "yes"\n', "custodian.createKey"),
@@ -745,7 +777,10 @@ def test_chart_agrees_with_the_platform():
     from livc.platform.settings import Settings
 
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
-    assert schema["worker"]["properties"]["queues"]["items"]["enum"] == list(QUEUES)
+    classes = schema["worker"]["properties"]["classes"]["additionalProperties"]
+    assert classes["properties"]["queues"]["items"]["enum"] == list(QUEUES)
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert re.search(r'define "livc.queues" -}}(.*?){{', helpers).group(1).split() == list(QUEUES)
     config = schema["config"]["properties"]
     assert config["logLevel"]["enum"] == list(
         get_args(Settings.model_fields["log_level"].annotation)

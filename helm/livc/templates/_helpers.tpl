@@ -73,6 +73,9 @@ app.kubernetes.io/part-of: livc
 {{- if $publicUrl }}
 {{- $_ := set $settings "LIVC_PUBLIC_URL" $publicUrl -}}
 {{- end }}
+{{- if .Values.metrics.enabled }}
+{{- $_ := set $settings "LIVC_METRICS_PORT" (toString (int64 .Values.metrics.port)) -}}
+{{- end }}
 {{- range $key, $value := $c.extra }}
 {{- $_ := set $settings $key (toString $value) -}}
 {{- end }}
@@ -170,11 +173,19 @@ priorityClassName: {{ . }}
 {{- define "livc.podMetadata" -}}
 labels:
   {{- include "livc.labels" (dict "root" .root "component" .component) | nindent 2 }}
+  {{- with .extraLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
   {{- with .root.Values.podLabels }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
 annotations:
   checksum/config: {{ include "livc.settings" .root | sha256sum }}
+  {{- if and .metrics .root.Values.metrics.enabled .root.Values.metrics.scrapeAnnotations }}
+  prometheus.io/scrape: "true"
+  prometheus.io/port: {{ .root.Values.metrics.port | quote }}
+  prometheus.io/path: /metrics
+  {{- end }}
   {{- with .root.Values.podAnnotations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -216,4 +227,56 @@ annotations:
 {{ include "livc.secretRef" (dict "name" "LIVC_CUSTODIAN_CLIENT_ID" "secret" .Values.existingSecret "key" .Values.secretKeys.custodianClientId) }}
 {{ include "livc.secretRef" (dict "name" "LIVC_CUSTODIAN_CLIENT_SECRET" "secret" .Values.existingSecret "key" .Values.secretKeys.custodianClientSecret) }}
 {{- end }}
+{{- end -}}
+
+{{/* Metrics ---------------------------------------------------------------------------------- */}}
+
+{{/* The port the app processes (web, worker, cron) serve their metrics on (LIVC_METRICS_PORT). */}}
+{{- define "livc.metricsPort" -}}
+{{- if .Values.metrics.enabled -}}
+- name: metrics
+  containerPort: {{ .Values.metrics.port }}
+  protocol: TCP
+{{- end -}}
+{{- end -}}
+
+{{/* Every queue of the platform (livc.platform.jobs.QUEUES; tests/test_helm.py checks they agree). */}}
+{{- define "livc.queues" -}}default mail federation maintenance{{- end -}}
+
+{{/* Autoscaling ------------------------------------------------------------------------------ */}}
+
+{{/* A HorizontalPodAutoscaler; call with (dict "root" $ "name" "<release>-web" "component" "web"
+     "extraLabels" dict "autoscaling" .Values.web.autoscaling). */}}
+{{- define "livc.hpa" -}}
+{{- $a := .autoscaling -}}
+{{- if gt (int64 $a.minReplicas) (int64 $a.maxReplicas) -}}
+{{- fail (printf "%s: autoscaling.minReplicas (%d) is above maxReplicas (%d)" .name (int64 $a.minReplicas) (int64 $a.maxReplicas)) -}}
+{{- end -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "livc.labels" (dict "root" .root "component" .component) | nindent 4 }}
+    {{- with .extraLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ .name }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+  behavior:
+    # Scale down slowly: a worker pod in its grace period finishes its job first.
+    scaleDown:
+      stabilizationWindowSeconds: 300
 {{- end -}}
