@@ -316,7 +316,11 @@ class Signal(TenantScoped, db.Model):
     """
 
     __tablename__ = "signals"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "reference"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "reference"),
+        sa.Index("ix_signals_tenant_received", "tenant_id", "received_at", "id"),  # the list's order
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(REFERENCE_MAX))  # "S-2026-014"
