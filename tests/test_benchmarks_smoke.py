@@ -1,13 +1,18 @@
-"""Smoke test of the federation benchmarks' own code (benchmarks/): the synthetic population has
-the requested mix and the quality scoring is right on a hand-made example. No network, no
-anonlink, no timing: the benchmarks themselves print figures, never assert them."""
+"""Smoke test of the benchmarks' own code (benchmarks/): the synthetic population has
+the requested mix and the quality scoring is right on a hand-made example (no network, no
+anonlink); the web load benchmark's verdicts, and one tiny run of it on PostgreSQL. No timing:
+the benchmarks themselves print figures, never assert them."""
 
 import csv
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import POSTGRES_ADMIN_URL
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -99,3 +104,49 @@ def test_febrl_dates_and_truth():
     assert quality.febrl_date("") == ("", "empty")
     assert quality.febrl_truth(["rec-1-org", "rec-2-org"], ["rec-1-dup-0", "rec-3-dup-0"]) == {
         ("rec-1-org", "rec-1-dup-0")}
+
+
+# --- web_load.py: the load benchmark of the coordinator's pages -------------------------------
+
+
+web_load = _load("web_load")
+
+
+def _figures(label, size, latency, statements, errors=None):
+    row = web_load.Figures(label, size, requests=10, seconds=10 * latency, latencies=[latency] * 10,
+                           bytes=1000, errors=errors or {}, statements=statements)
+    return row
+
+
+def test_web_load_targets_say_met_only_when_met(capsys):
+    pages = ["/cases"]
+    flat = [_figures("/cases", 10, 0.05, 20), _figures("/cases", 1000, 0.06, 20), _figures(web_load.BARE, None, 0.02, None)]
+    assert web_load.report(flat, [10, 1000], pages)
+    assert "NOT met" not in capsys.readouterr().out
+    growing = [_figures("/cases", 10, 0.05, 20), _figures("/cases", 1000, 0.5, 2200, {500: 1}),
+               _figures(web_load.BARE, None, 0.02, None)]
+    assert not web_load.report(growing, [10, 1000], pages)
+    out = capsys.readouterr().out
+    assert "NOT met  /cases: SQL statements per page independent of the cases (20 / 2200)" in out
+    assert "NOT met  /cases: p50 at 1000 cases 10.00x of 10 cases" in out
+    assert "0.04 of the bare page's" in out and "500: 1" in out
+
+
+@pytest.mark.postgres
+def test_web_load_runs_end_to_end_on_postgresql(postgres_database):
+    """Tiny cells, two requests per page: the benchmark seeds, serves, signs in and reports
+    (on the suite's migrated database: migrating a new one would take most of the time)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LIVC_")}
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "web_load.py"), "--dsn", POSTGRES_ADMIN_URL,
+         "--owner-url", postgres_database["owner"], "--app-url", postgres_database["app"], "--sizes", "2,6",
+         "--requests", "2", "--clients", "1", "--workers", "1", "--pages", "/cases,/api/cases"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    rows = {tuple(line.split()[:2]): line for line in lines if line.startswith("/")}
+    assert set(rows) == {("/cases", "2"), ("/cases", "6"), ("/api/cases", "2"), ("/api/cases", "6")}
+    assert all(line.rstrip().endswith("-") for line in rows.values()), rows  # every answer a 200
+    assert any(line.startswith(web_load.BARE) for line in lines)
+    assert "SQL statements per page independent of the cases" in done.stdout
