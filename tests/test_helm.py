@@ -810,3 +810,182 @@ def test_the_rendered_settings_start_the_app_in_production(helm):
     assert full.production and full.public_url == "https://livc.example.be"
     with pytest.raises(ConfigurationError, match="LIVC_PUBLIC_URL"):
         settings_of(render(helm).documents)
+
+
+# --- Autoscaling ---------------------------------------------------------------------------------
+
+
+def autoscalers(documents: list[dict]) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == "HorizontalPodAutoscaler"}
+
+
+def test_web_and_busy_worker_classes_scale_on_cpu(default_render):
+    """On by default for web and the default+mail and federation workers (maintenance: one pod);
+    an autoscaled Deployment leaves its replica count to the autoscaler (no tug of war at each
+    upgrade)."""
+    documents = default_render.documents
+    scalers = autoscalers(documents)
+    assert set(scalers) == {f"{RELEASE}-web", f"{RELEASE}-worker-general", f"{RELEASE}-worker-federation"}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name, scaler in scalers.items():
+        assert scaler["apiVersion"] == "autoscaling/v2"
+        target = scaler["spec"]["scaleTargetRef"]
+        deployment = find(documents, "Deployment", target["name"])
+        assert target == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert "replicas" not in deployment["spec"], name
+        [metric] = scaler["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu" and metric["resource"]["target"]["type"] == "Utilization"
+        assert container(deployment)["resources"]["requests"]["cpu"]  # what utilisation is measured against
+    web = values["web"]["autoscaling"]
+    spec = scalers[f"{RELEASE}-web"]["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (web["minReplicas"], web["maxReplicas"])
+    assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == web["targetCPUUtilizationPercentage"]
+    assert spec["minReplicas"] >= 2  # the disruption budget keeps one web pod while another moves
+    assert workload(documents, "worker-maintenance")["spec"]["replicas"] == 1
+
+
+def test_autoscaling_follows_values_and_can_be_turned_off(helm):
+    documents = render(helm, {
+        "web": {"autoscaling": {"enabled": False}, "replicas": 3},
+        "worker": {"classes": {"federation": {"autoscaling": {"minReplicas": 2, "maxReplicas": 9,
+                                                              "targetCPUUtilizationPercentage": 50}}}},
+    }).documents
+    scalers = autoscalers(documents)
+    assert f"{RELEASE}-web" not in scalers and workload(documents, "web")["spec"]["replicas"] == 3
+    spec = scalers[f"{RELEASE}-worker-federation"]["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 9)
+    assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 50
+    upside_down = run_helm(helm, "template", RELEASE, str(CHART),
+                           values={"web": {"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}})
+    assert upside_down.returncode != 0 and "minReplicas (5) is above maxReplicas (3)" in upside_down.stderr
+
+
+# --- Redis -----------------------------------------------------------------------------------------
+
+
+def test_redis_persistence_is_a_required_acknowledgement():
+    """The chart runs no Redis, but a Redis restarted empty loses queued mails, the failed-job
+    list and the offboarding's record: values must say it persists, and the README says how."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert "redis" in schema["required"]
+    assert schema["properties"]["redis"]["required"] == ["persistent"]
+    assert schema["properties"]["redis"]["properties"]["persistent"]["const"] is True
+    assert yaml.safe_load((CHART / "values.yaml").read_text())["redis"] == {"persistent": True}
+    readme = (CHART / "README.md").read_text()
+    assert "redis.persistent" in readme and "appendonly yes" in readme
+
+
+# --- Metrics and alerts ------------------------------------------------------------------------------
+
+METRICS_PORT = 9100
+ALERTS = CHART / "alerts" / "livc.rules.yaml"
+
+
+def test_app_pods_serve_metrics_on_their_own_port(rendered):
+    documents = rendered.documents
+    assert find(documents, "ConfigMap")["data"]["LIVC_METRICS_PORT"] == str(METRICS_PORT)
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+        document = workload(documents, component)
+        ports = {port["name"]: port["containerPort"] for port in container(document).get("ports", [])}
+        assert ports["metrics"] == METRICS_PORT, component
+        annotations = document["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(METRICS_PORT)
+    # Never through the web Service (and so never through the ingress).
+    assert [port["name"] for port in find(documents, "Service", f"{RELEASE}-web")["spec"]["ports"]] == ["http"]
+    for component in ("migrate",) + (("custodian",) if "custodian" in rendered.values else ()):
+        document = workload(documents, component)
+        assert "prometheus.io/scrape" not in document["spec"]["template"]["metadata"].get("annotations", {})
+        assert "metrics" not in {port["name"] for port in container(document).get("ports", [])}
+    kinds = {d["kind"] for d in documents}
+    assert not {"PodMonitor", "PrometheusRule"} & kinds  # off by default: their CRDs may not exist
+
+
+def test_metrics_can_be_turned_off(helm):
+    documents = render(helm, {"metrics": {"enabled": False}, "networkPolicy": {"enabled": True}}).documents
+    assert "LIVC_METRICS_PORT" not in find(documents, "ConfigMap")["data"]
+    web = workload(documents, "web")
+    assert [port["name"] for port in container(web)["ports"]] == ["http"]
+    assert "ports" not in container(workload(documents, "worker"))
+    assert "prometheus.io/scrape" not in web["spec"]["template"]["metadata"]["annotations"]
+    assert f"{RELEASE}-metrics" not in policies(documents)
+
+
+def test_network_policy_lets_prometheus_reach_the_metrics_port_only(helm):
+    scraper = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    documents = render(helm, {"networkPolicy": {"enabled": True, "metricsFrom": scraper}}).documents
+    policy = policies(documents)[f"{RELEASE}-metrics"]
+    [rule] = policy["ingress"]
+    assert rule == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": scraper}
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+        assert selects(policy["podSelector"], pod_labels(workload(documents, component))), component
+    assert not selects(policy["podSelector"], workload(documents, "migrate")["spec"]["template"]["metadata"]["labels"])
+
+
+def test_pod_monitor_and_alert_rules_when_asked(helm):
+    documents = render(helm, {"metrics": {
+        "podMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    }}).documents
+    monitor = find(documents, "PodMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+        assert selects(monitor["spec"]["selector"], pod_labels(workload(documents, component))), component
+    rule = find(documents, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # The very rules of the plain file, with Prometheus's own {{ $labels }} templates intact.
+    assert rule["spec"] == yaml.safe_load(ALERTS.read_text())
+    assert "{{ $labels.queue }}" in yaml.safe_dump(rule["spec"])
+
+
+def alert_rules() -> dict[str, dict]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return {rule["alert"]: rule for group in groups for rule in group["rules"]}
+
+
+def test_the_example_alerts_cover_what_operators_must_hear_of():
+    rules = alert_rules()
+    assert set(rules) == {"LivcWebErrors", "LivcJobFailures", "LivcQueueBacklog", "LivcOutboxStale",
+                          "LivcCustodianDown", "LivcMailsFailed"}
+    for name, rule in rules.items():
+        assert rule["labels"]["severity"] in ("warning", "critical"), name
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+        assert rule["expr"].count("(") == rule["expr"].count(")"), name
+    assert 'status=~"5.."' in rules["LivcWebErrors"]["expr"]
+    assert 'queue="mail"' in rules["LivcMailsFailed"]["expr"]
+    assert "-custodian" in rules["LivcCustodianDown"]["expr"]  # the chart's custodian Deployment
+
+
+def test_the_alerts_use_the_metrics_livc_exports():
+    """Every livc_* series the rules read is one livc.platform.metrics defines."""
+    import importlib.util
+
+    if importlib.util.find_spec("livc.platform.metrics") is None:
+        pytest.skip("livc.platform.metrics does not exist yet")
+    source = (REPO / "platform" / "metrics.py").read_text()
+    used = {re.sub(r"_(count|sum|bucket|total)$", "", name)
+            for rule in alert_rules().values() for name in re.findall(r"\blivc_[a-z_]+", rule["expr"])}
+    missing = sorted(name for name in used if f'"{name}' not in source and f'"{name.removeprefix("livc_")}' not in source)
+    assert not missing, f"alert rules read series livc does not export: {missing}"
+
+
+# --- The image the chart runs ------------------------------------------------------------------------
+
+
+def test_the_chart_runs_the_image_as_the_dockerfile_builds_it():
+    """The chart's uid and gid are the image's user; its ports are the image's; the image's
+    default command is the web's."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    uid = re.search(r"^ARG LIVC_UID=(\d+)$", dockerfile, re.M).group(1)
+    gid = re.search(r"^ARG LIVC_GID=(\d+)$", dockerfile, re.M).group(1)
+    assert re.search(r"^USER \$\{LIVC_UID\}:\$\{LIVC_GID\}$", dockerfile, re.M)
+    security = values["podSecurityContext"]
+    assert (security["runAsUser"], security["runAsGroup"], security["fsGroup"]) == (int(uid), int(gid), int(gid))
+    exposed = {int(port) for port in re.search(r"^EXPOSE (.+)$", dockerfile, re.M).group(1).split()}
+    assert {values["web"]["port"], values["metrics"]["port"], values["custodian"]["port"]} <= exposed
+    assert 'ENTRYPOINT ["livc"]' in dockerfile and 'CMD ["serve"]' in dockerfile
+    # Written to at run time only under /tmp (HOME, TMPDIR) and the data volumes.
+    assert "HOME=/tmp" in dockerfile and "TMPDIR=/tmp" in dockerfile
