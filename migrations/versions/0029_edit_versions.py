@@ -1,7 +1,7 @@
 """Edit versions (issue 20): two people saving the same thing no longer overwrite each other.
 
 A ``version`` integer on the rows people edit in forms and through the API: cases, measures
-of the follow-up plan, the LTF feedback form, meetings (agenda and minutes), the cell's case
+of the follow-up plan, the LTF feedback form, meetings and their agenda items (the minutes are written per item), the cell's case
 settings, and ``edit_version`` on house rules (whose ``version`` is the rules' own number). The
 ORM raises it on every change (``version_id_col``); a form or request that carries an older one
 is refused with 409 and the current values. Existing rows start at 1.
@@ -24,6 +24,7 @@ COLUMNS = {
     "measures": "version",
     "ltf_feedback": "version",
     "meetings": "version",
+    "meeting_agenda_items": "version",
     "case_settings": "version",
     "house_rules": "edit_version",
 }

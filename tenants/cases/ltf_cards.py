@@ -32,7 +32,7 @@ from marshmallow import ValidationError, fields, validate
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livc.platform import audit
-from livc.platform.db import Id, TenantScoped, db, value_enum
+from livc.platform.db import Id, TenantScoped, db, locked, value_enum
 from livc.platform.forms import REQUIRED
 from livc.platform.inputs import date_field
 from livc.platform.keys import EncryptedField, destroy_key, record_scope
@@ -254,7 +254,9 @@ def feedback_cards(feedback: LtfFeedback) -> list[LtfCard]:
 
 
 def choose_feedback_cards(feedback: LtfFeedback, actor: Membership, card_ids: list[int]) -> bool:
-    """Set the cards the form refers to (cards of its case); True when that changed."""
+    """Set the cards the form refers to (cards of its case); True when that changed. The form is
+    locked first: two choices at once take turns, the second compares with the first's."""
+    locked(feedback)
     if feedback.delivered:
         raise ValidationError({"card_ids": [str(CARDS_DELIVERED)]})
     wanted = set(card_ids)

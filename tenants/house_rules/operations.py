@@ -33,7 +33,7 @@ from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from livc.platform import audit
-from livc.platform.db import current_tenant_id, db
+from livc.platform.db import check_version, current_tenant_id, db, locked
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.house_rules.events import rules_published
@@ -243,7 +243,7 @@ def update_draft(changes: Mapping[str, Any], actor: Membership) -> list[str]:
     completeness is checked when publishing. The consent's reference and date belong to the
     prosecutor's consent and are dropped with any other basis.
     """
-    draft = start_draft(actor)
+    draft = locked(start_draft(actor))
     new: dict[str, Any] = {key: _tidy_text(changes[key]) for key in CHAPTER_KEYS if key in changes}
     new["legal_basis"] = changes.get("legal_basis", draft.legal_basis)
     if changes.get("identities_kept") is not None:
@@ -256,6 +256,7 @@ def update_draft(changes: Mapping[str, Any], actor: Membership) -> list[str]:
         new["consent_reference"] = new["consent_date"] = None
     if new["consent_date"] is not None and new["consent_date"] > utcnow().date():
         raise ValidationError({"consent_date": [CONSENT_DATE_FUTURE]})
+    check_version(draft, changes.get("edit_version"), new)
     changed = [name for name, value in new.items() if getattr(draft, name) != value]
     if not changed:
         return []

@@ -18,7 +18,15 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import NotFound
 
 from livc.platform.api import load_body
-from livc.platform.forms import apply_or_422, form_values, render_form
+from livc.platform.db import EditConflict
+from livc.platform.forms import (
+    apply_or_422,
+    conflict_messages,
+    edit_version,
+    form_status,
+    form_values,
+    render_form,
+)
 from livc.platform.inputs import date_field
 from livc.platform.openapi import documented
 from livc.platform.policy import Action, decide
@@ -86,6 +94,8 @@ DraftSchema = FieldSchema.from_dict(
         "consent_date": date_field(allow_none=True, errors=DATE_ERRORS),
         # Data minimisation (issue 18): left out or None, unchanged.
         "identities_kept": fields.Boolean(allow_none=True, error_messages={"invalid": _l("Choose one of the options.")}),
+        # The draft's edit version read (``version`` is the rules' own number): an older one answers 409.
+        "edit_version": edit_version(),
     },
     name="DraftSchema",
 )
@@ -114,6 +124,7 @@ HouseRulesOut = VersionOut.from_dict(
         "drafted_by": fields.Integer(attribute="drafted_by_id", allow_none=True),
         "published_by": fields.Integer(attribute="published_by_id", allow_none=True),
         "updated_at": fields.DateTime(),
+        "edit_version": fields.Integer(metadata={"description": "Send it back with a change of the draft: a change made meanwhile answers 409."}),
     },
     name="HouseRulesOut",
 )
@@ -243,8 +254,10 @@ def house_rules_draft():
                 check_publishable(draft)
         except ValidationError as error:
             errors = field_messages(error)
+        except EditConflict as conflict:
+            errors = conflict_messages(conflict)
     if errors:
-        return render_form("tenants/house_rules_draft.html", 422, errors, **_form_context(draft))
+        return render_form("tenants/house_rules_draft.html", form_status(errors), errors, **_form_context(draft))
     if publishing:
         return redirect(url_for("tenant.house_rules_publish"))
     flash(_l("The draft was saved. Members see it once it is published."), "info")

@@ -266,6 +266,10 @@ class AgendaItem(TenantScoped, db.Model):
 
     __tablename__ = "meeting_agenda_items"
 
+    # Raised on every change (migration 0029): minutes written on an older one answer 409.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
+
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(Id, sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)

@@ -43,7 +43,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from livc.platform import audit
-from livc.platform.db import db
+from livc.platform.db import check_version, db, locked
 from livc.platform.i18n import when
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
@@ -449,6 +449,7 @@ def _require_organiser(meeting: Meeting, actor: Membership) -> None:
 
 
 def cancel_meeting(meeting: Meeting, actor: Membership) -> Meeting:
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.status != MeetingStatus.PLANNED:
         raise_faults({"_schema": [NOT_PLANNED]})
@@ -473,6 +474,8 @@ def reschedule_meeting(meeting: Meeting, actor: Membership, values: Mapping[str,
     the reminder of the day before goes again, and every usable invitee is told by mail (the new
     day, place or link and the link to the meeting: never a case).
     """
+    locked(meeting)
+    check_version(meeting, values.get("version"))
     _require_organiser(meeting, actor)
     if meeting.status != MeetingStatus.PLANNED:
         raise_faults({"_schema": [NOT_PLANNED]})
@@ -506,6 +509,7 @@ def in_session() -> Meeting | None:
 
 def open_session(meeting: Meeting, actor: Membership) -> Meeting:
     """The meeting starts: decisions may now be taken in it, with those registered present."""
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.status != MeetingStatus.PLANNED:
         raise_faults({"_schema": [NOT_PLANNED]})
@@ -519,6 +523,7 @@ def open_session(meeting: Meeting, actor: Membership) -> Meeting:
 
 def close_session(meeting: Meeting, actor: Membership) -> Meeting:
     """The meeting is held: whoever was not registered is absent without notice."""
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.status != MeetingStatus.IN_SESSION:
         raise_faults({"_schema": [NOT_IN_SESSION]})
@@ -602,6 +607,7 @@ def suggestion_token(suggestion: Suggestion) -> str:
 
 
 def _check_agenda_open(meeting: Meeting, actor: Membership) -> None:
+    locked(meeting)  # agenda changes take turns: positions and checks see each other's work
     _require_organiser(meeting, actor)
     if meeting.status not in (MeetingStatus.PLANNED, MeetingStatus.IN_SESSION):
         raise_faults({"_schema": [AGENDA_CLOSED]})
@@ -770,6 +776,7 @@ def record_attendance(meeting: Meeting, actor: Membership, marks: Mapping[int, A
     Present is registered only in session or after, and only for a member who accepted the
     cell's current secrecy undertaking and house rules. Every fault at once; nothing half-saved.
     """
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.minutes_locked:
         raise_faults({"_schema": [locked_message(meeting)]})
@@ -805,6 +812,7 @@ def record_attendance(meeting: Meeting, actor: Membership, marks: Mapping[int, A
 
 def add_occasional_attendee(meeting: Meeting, actor: Membership, values: Mapping[str, Any]) -> OccasionalAttendee:
     """An occasional attendee (name, organisation, capacity), only once they signed the undertaking."""
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.minutes_locked:
         raise_faults({"_schema": [locked_message(meeting)]})
@@ -829,6 +837,7 @@ def add_occasional_attendee(meeting: Meeting, actor: Membership, values: Mapping
 
 
 def _check_minutes_open(meeting: Meeting, actor: Membership) -> None:
+    locked(meeting)
     _require_organiser(meeting, actor)
     if meeting.minutes_locked:
         raise_faults({"_schema": [locked_message(meeting)]})
@@ -841,7 +850,10 @@ def write_minutes(item: AgendaItem, actor: Membership, values: Mapping[str, Any]
     of what was said is kept, not even encrypted: only that the item was handled)."""
     meeting = db.session.get(Meeting, item.meeting_id)
     _check_minutes_open(meeting, actor)
+    locked(item)
     off_the_record = bool(values.get("off_the_record"))
+    check_version(item, values.get("version"), {"summary": None if off_the_record else values.get("summary"),
+                                                "off_the_record": off_the_record})
     if item.registration == Registration.ORAL_ONLY and not off_the_record and (values.get("summary") or "").strip():
         raise_faults({"summary": [MINUTES_ORAL_ONLY]})
     item.off_the_record = off_the_record
@@ -864,7 +876,8 @@ def change_item_registration(item: AgendaItem, actor: Membership, values: Mappin
     summary from the minutes, approved or not (the consent goes before the record); registered
     needs the summary then, while the minutes are still written."""
     values = coerce(values, registration=Registration)
-    meeting = db.session.get(Meeting, item.meeting_id)
+    meeting = locked(db.session.get(Meeting, item.meeting_id))
+    locked(item)
     summary = (values.get("summary") or "").strip() or None
     faults = change_faults(actor_id=actor.id, bringer_id=item.brought_by_id, current=item.registration,
                            new=values.get("registration"), content=summary, content_field="summary")
@@ -902,6 +915,7 @@ def approving_sitting(meeting: Meeting) -> Meeting | None:
 def approve_minutes(meeting: Meeting, actor: Membership) -> Meeting:
     """The next meeting in session approves the minutes (a decision of that meeting, with its
     members registered present); from then on they are locked."""
+    locked(meeting)
     if meeting.minutes_locked:
         raise_faults({"_schema": [locked_message(meeting)]})
     if meeting.status != MeetingStatus.HELD:
@@ -922,6 +936,7 @@ def approve_minutes(meeting: Meeting, actor: Membership) -> Meeting:
 
 def add_addendum(meeting: Meeting, actor: Membership, text: str | None) -> MinutesAddendum:
     """A dated correction of approved minutes."""
+    locked(meeting)
     _require_organiser(meeting, actor)
     if not meeting.minutes_locked:
         raise_faults({"text": [NOT_LOCKED_YET]})

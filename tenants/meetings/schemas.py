@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
-from livc.platform.forms import REQUIRED
+from livc.platform.forms import REQUIRED, edit_version
 from livc.platform.inputs import moment_field
 from livc.tenants.meetings.models import (
     LINK_MAX,
@@ -70,6 +70,8 @@ class RescheduleSchema(WhenAndWhereSchema):
     """Moving a planned meeting: the page sends every field; the API (``partial=True``) the
     fields that change."""
 
+    version = edit_version()
+
 
 class ItemSchema(FieldSchema):
     """Another point of the agenda."""
@@ -127,6 +129,7 @@ class OccasionalSchema(FieldSchema):
 class MinutesItemSchema(FieldSchema):
     summary = text(SUMMARY_MAX)
     off_the_record = fields.Boolean(load_default=False)
+    version = edit_version()
 
 
 class ItemRegistrationSchema(FieldSchema):

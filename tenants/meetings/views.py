@@ -27,6 +27,7 @@ from livc.platform.db import db
 from livc.platform.forms import (
     NOTHING_SENT,
     every_field,
+    form_status,
     run_rule,
     submit_form,
 )
@@ -330,7 +331,7 @@ def meeting_edit(meeting_id: int):
     _moved, errors = _submit(
         schema, lambda values: reschedule_meeting(meeting, g.membership, every_field(values, schema)))
     if errors:
-        return _edit_page(meeting, 422, errors)
+        return _edit_page(meeting, form_status(errors), errors)
     if when_and_where(meeting) == before:
         flash(_l("Nothing changed."), "info")
     else:
@@ -473,7 +474,7 @@ def meeting_minutes_item(meeting_id: int, item_id: int):
     meeting = g.resource
     _item, errors = _submit(MinutesItemSchema(), lambda values: write_minutes(g.item, g.membership, values))
     if errors:
-        return _minutes_page(meeting, 422, errors, failed=f"item-{item_id}")
+        return _minutes_page(meeting, form_status(errors), errors, failed=f"item-{item_id}")
     flash(_l("The minutes of this point are saved."), "info")
     return _to("tenant.meeting_minutes", meeting, f"item-{item_id}")
 

@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from livc.platform import audit
-from livc.platform.db import current_tenant_id, db
+from livc.platform.db import check_version, current_tenant_id, db
 from livc.platform.keys import blind_index, normalise_for_index
 from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
@@ -106,8 +106,8 @@ def default_prefix(tenant: Tenant) -> str:
 def case_settings(*, lock: bool = False) -> CaseSettings:
     """The cell's case settings, created with defaults the first time."""
     query = sa.select(CaseSettings)
-    if lock:
-        query = query.with_for_update()
+    if lock:  # and read as committed now, not as loaded earlier in the request
+        query = query.with_for_update().execution_options(populate_existing=True)
     settings = db.session.scalar(query)
     if settings is None:
         tenant = db.session.get(Tenant, current_tenant_id())
@@ -175,6 +175,7 @@ def change_settings(changes: Mapping[str, Any]) -> list[str]:
     with_reviews = new.get("reviews_after_closure", settings.reviews_after_closure)
     if with_reviews and months and keep < max(months):
         raise_faults({"retention_months_closed": [RETENTION_BEFORE_REVIEW]})
+    check_version(settings, changes.get("version"), new)
     changed = [name for name, value in new.items() if getattr(settings, name) != value]
     for name in changed:
         setattr(settings, name, new[name])

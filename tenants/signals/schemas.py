@@ -12,7 +12,7 @@ import re
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from livc.platform.forms import REQUIRED
+from livc.platform.forms import REQUIRED, edit_version
 from livc.platform.inputs import date_field
 from livc.tenants.members.schemas import DATE_ERRORS, FieldSchema
 from livc.tenants.signals.models import (
@@ -141,3 +141,4 @@ class CaseSettingsSchema(FieldSchema):
         min=1, max=120, error=_l("Between {min} and {max} months.")))
     retention_months_signals = fields.Integer(strict=False, validate=validate.Range(
         min=1, max=60, error=_l("Between {min} and {max} months.")))
+    version = edit_version()

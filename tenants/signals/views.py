@@ -29,7 +29,7 @@ from werkzeug.exceptions import NotFound
 
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.db import db
-from livc.platform.forms import apply_or_422, field_messages, form_values
+from livc.platform.forms import apply_or_422, field_messages, form_status, form_values, run_rule
 from livc.platform.openapi import documented
 from livc.platform.paging import Key, Page, PageQuery, keyset_page, page_answer, page_args
 from livc.platform.policy import Action, CaseLike, Person, decide
@@ -274,6 +274,7 @@ class CaseSettingsOut(Schema):
     retention_months_closed = fields.Integer()
     retention_months_signals = fields.Integer()
     updated_at = fields.DateTime()
+    version = fields.Integer(metadata={"description": "Send it back with a change: a change made meanwhile answers 409."})
 
 
 class CaseSettingsAnswer(Schema):
@@ -445,12 +446,9 @@ def case_settings_page():
         return no_store_page("tenants/signal_settings.html", **_settings_form_context())
     values, errors = _settings_from_form()
     if not errors:
-        try:
-            changed = change_settings(values)
-        except ValidationError as error:
-            errors = field_messages(error)
+        changed, errors = run_rule(change_settings, values)
     if errors:
-        return no_store_page("tenants/signal_settings.html", 422, errors, **_settings_form_context())
+        return no_store_page("tenants/signal_settings.html", form_status(errors), errors, **_settings_form_context())
     flash(_l("The case settings were saved.") if changed else _l("Nothing changed."), "info")
     return redirect(url_for("tenant.case_settings"))
 
