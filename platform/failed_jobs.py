@@ -1,17 +1,20 @@
-"""Failed jobs (after their retries) in RQ's registries, and putting them back on their queue.
+"""Failed jobs and putting them back: the outbox's failures first, then RQ's failed registries.
 
 Shared by ``livc jobs failed`` / ``livc jobs retry`` and the operator console's health page.
-What is shown of a failed job is its id, queue, task, tenant id, when it failed and the type of
-exception it ended with: never its arguments nor the exception's message (they may carry
-personal data).
+A job written to the outbox that failed for good (a mail after a day of tries, another job after
+its retries) is kept there as ``failed``: the list survives a Redis restart, and retrying it
+puts it back in the outbox as new. Jobs that never went through the outbox (periodic ones) are
+read from RQ's failed registries. What is shown of a failed job is its id, queue, task, tenant
+id, when it failed and the type of exception it ended with: never its arguments nor the
+exception's message (they may carry personal data).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
@@ -19,9 +22,20 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job
 from werkzeug.exceptions import Conflict, ServiceUnavailable
 
-from livc.platform.jobs import QUEUES, queue
+from livc.platform.db import db
+from livc.platform.jobs import (
+    QUEUES,
+    OutboxJob,
+    OutboxState,
+    OutgoingJob,
+    failure_type,
+    hand_over,
+    queue,
+)
+from livc.platform.timeutil import utcnow
 
-_TYPE_NAME = re.compile(r"[A-Za-z_][\w.]*")
+__all__ = ["FailedJob", "failed_jobs", "failure_type", "outbox_backlog", "outbox_failures", "queue_lengths",
+           "retry_failed"]
 
 
 @dataclass(frozen=True)
@@ -32,29 +46,27 @@ class FailedJob:
     tenant_id: int | None
     failed_at: datetime | None
     error: str
+    attempts: int | None = None  # rounds tried, for jobs kept in the outbox
 
 
-def failure_type(job) -> str:
-    """The exception type a failed job ended with; never any of the exception's message."""
-    if job.meta.get("error"):
-        return str(job.meta["error"])  # noted by the job itself (livc.platform.jobs.execute)
-    # Failed outside the job's code (work horse killed, timeout): RQ's own text. Its last line
-    # reads "Type: message" (or is a line of a multi-line message): keep only a type name.
-    result = job.latest_result()
-    lines = ((result.exc_string if result else None) or "").strip().splitlines()
-    candidate = lines[-1].split(":", 1)[0].strip() if lines and ":" in lines[-1] else ""
-    return candidate if _TYPE_NAME.fullmatch(candidate) else "?"
+def outbox_failures() -> list[FailedJob]:
+    """The outbox's jobs that failed for good, newest first (needs only the database)."""
+    rows = db.session.scalars(
+        sa.select(OutboxJob).where(OutboxJob.state == OutboxState.FAILED).order_by(OutboxJob.done_at.desc())
+    ).all()
+    return [FailedJob(row.id, row.queue, row.task, row.tenant_id, row.done_at, row.error or "?", row.attempts)
+            for row in rows]
 
 
 def failed_jobs() -> list[FailedJob]:
-    """Every failed job on every queue (needs Redis)."""
-
-
-    found = []
+    """Every failed job: the outbox's, then those in RQ's registries that are not among them
+    (RQ's part needs Redis)."""
+    found = outbox_failures()
+    known = {job.id for job in found}
     for name in QUEUES:
         q = queue(name)
         for job in Job.fetch_many(q.failed_job_registry.get_job_ids(), connection=q.connection):
-            if job is None:
+            if job is None or job.id in known:
                 continue
             # The task path, not the description: for jobs without meta it lists the arguments.
             found.append(FailedJob(job.id, name, job.meta.get("task") or job.func_name, job.meta.get("tenant_id"),
@@ -62,29 +74,53 @@ def failed_jobs() -> list[FailedJob]:
     return found
 
 
-def retry_failed(job_ids: set[str] | None) -> set[str]:
-    """Put the failed jobs ``job_ids`` (every one when None) back on their queue; the ids retried.
+def outbox_backlog() -> dict:
+    """How many outbox jobs wait for an outcome, and since when the oldest is due."""
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(OutboxJob.available_at)).where(OutboxJob.done_at.is_(None))
+    ).one()
+    return {"waiting": int(count or 0), "oldest": oldest}
 
-    Without a queue (jobs run inline, as in the demo) there is nothing to retry: 409, saying so.
-    With Redis out of reach, 503 with a clear message, not a 500: nothing was retried, and the
-    operator can try again.
+
+def retry_failed(job_ids: set[str] | None) -> set[str]:
+    """Put the failed jobs ``job_ids`` (every one when None) back; the ids retried.
+
+    An outbox job starts again as new (its rounds counted afresh) and is handed to RQ at once,
+    or by the relay when Redis cannot take it now. Without a queue (jobs run inline, as in the
+    demo) there is nothing to retry: 409, saying so. With Redis out of reach and no outbox job
+    to retry, 503 with a clear message, not a 500: the operator can try again.
     """
     if current_app.extensions["livc.settings"].jobs_inline:
         raise Conflict(_l("Jobs run inline here (no Redis is configured): there is no queue to retry jobs on."))
-    retried: set[str] = set()
+    query = sa.select(OutboxJob).where(OutboxJob.state == OutboxState.FAILED)
+    if job_ids is not None:
+        query = query.where(OutboxJob.id.in_(job_ids))
+    rows = db.session.scalars(query.with_for_update()).all()
+    now = utcnow()
+    for row in rows:
+        row.state, row.attempts, row.error = OutboxState.PENDING, 0, None
+        row.available_at, row.relayed_at, row.done_at = now, None, None
+    outgoing = [OutgoingJob.of(row) for row in rows]
+    db.session.commit()
+    retried = {item.id for item in outgoing}
     try:
         for name in QUEUES:
             registry = queue(name).failed_job_registry
             for job_id in registry.get_job_ids():
-                if job_ids is None or job_id in job_ids:
+                if job_id in retried:
+                    registry.remove(job_id, delete_job=True)  # the outbox hands it over anew
+                elif job_ids is None or job_id in job_ids:
                     try:
                         registry.requeue(job_id)
                     except InvalidJobOperation:  # retried or expired meanwhile
                         continue
                     retried.add(job_id)
     except (RedisError, OSError):
-        raise ServiceUnavailable(_l("The job queue (Redis) cannot be reached right now. "
-                                    "Jobs already put back stay queued; try again shortly.")) from None
+        if not outgoing:
+            raise ServiceUnavailable(_l("The job queue (Redis) cannot be reached right now. "
+                                        "Jobs already put back stay queued; try again shortly.")) from None
+        return retried  # the relay hands the outbox's jobs over once Redis is back
+    hand_over(outgoing)
     return retried
 
 

@@ -2,8 +2,11 @@
 
 Mails go to members (invitations, password resets, later alerts), never carry personal data
 of the people a cell discusses, and are handed to a job on the ``mail`` queue so that a slow
-or unreachable mail server never holds up a request. With ``LIVC_SMTP_URL`` unset (development
-and the demo) each mail is written as an ``.eml`` file under ``LIVC_DATA_DIR/mail`` instead.
+or unreachable mail server never holds up a request. A mail the server refuses or cannot take
+is tried again for about a day (RQ's retries, then further rounds from the job outbox:
+``MAIL_ROUNDS``) before it is failed and listed on the operator console. With
+``LIVC_SMTP_URL`` unset (development and the demo) each mail is written as an ``.eml`` file
+under ``LIVC_DATA_DIR/mail`` instead.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from livc.platform.jobs import enqueue, task
+from livc.platform.jobs import MAIL_ROUNDS, enqueue, task
 from livc.platform.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ def outbox_folder() -> Path:
     return current_app.extensions["livc.settings"].data_dir / "mail"
 
 
-@task(queue="mail")
+@task(queue="mail", rounds=MAIL_ROUNDS)
 def deliver_mail(to: str, subject: str, body: str) -> str:
     settings = current_app.extensions["livc.settings"]
     message = EmailMessage()
