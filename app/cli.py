@@ -26,7 +26,7 @@ from livc.platform.audit import verify_chain
 from livc.platform.commands import remember_factory, with_app
 from livc.platform.db import db, tenant_context
 from livc.platform.failed_jobs import failed_jobs, retry_failed
-from livc.platform.jobs import QUEUES, enqueue, ping, queue, run_worker
+from livc.platform.jobs import QUEUES, enqueue, ping, queue, run_relay, run_worker
 from livc.platform.schedule import build_scheduler
 from livc.platform.settings import ConfigurationError, load_settings
 from livc.platform.tenancy import Tenant, TenantStatus
@@ -183,6 +183,20 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUES)}")
     run_worker(app, list(queues or QUEUES), burst=burst)
+
+
+@cli.command()
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between two looks at the outbox.")
+@click.option("--once", is_flag=True, help="Relay what is due once, then stop.")
+def relay(interval: float, once: bool) -> None:
+    """Hand the job outbox's due jobs to Redis (run one or more next to the workers)."""
+
+    app = create_app()
+    if app.extensions["livc.settings"].jobs_inline:
+        raise click.ClickException("LIVC_REDIS_URL is not set: jobs run inline, there is no outbox to relay")
+    relayed = run_relay(app, interval=interval, once=once)
+    if once:
+        click.echo(f"{relayed} job(s) relayed")
 
 
 @cli.command()
