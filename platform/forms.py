@@ -158,7 +158,7 @@ def edit_version() -> fields.Integer:
     refused with 409 and the current values (:func:`livc.platform.db.check_version`). Sent by
     every edit form as a hidden field; an API client that leaves it out edits the current row."""
     return fields.Integer(
-        strict=False, load_default=None, allow_none=True, validate=validate.Range(min=1, error=_l("Not a version of this record.")),
+        strict=False, allow_none=True, validate=validate.Range(min=1, error=_l("Not a version of this record.")),
         error_messages={"invalid": _l("Not a version of this record.")},
         metadata={"description": "The version read (from the answer's `version`): an older one answers 409."},
     )
