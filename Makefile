@@ -9,7 +9,7 @@ FRONTEND   := platform/frontend/package-lock.json platform/frontend/livc.scss sc
 .PHONY: demo test lint-imports install test-tools translations clean
 
 demo: $(STAMP)
-	$(BIN)/livc demo
+	LIVC_ENV=development $(BIN)/livc demo
 
 # The import contracts first (pyproject.toml, [tool.importlinter]: nothing imports upward), then
 # the suite. pytest's exit status 5 means it collected no test at all: a broken run, never a pass.

@@ -16,7 +16,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
 from livc.admin.cli import operator_group, police_zone_group, tenant_group
-from livc.app.demo import DEMO_PASSWORD, demo_account, demo_logins, demo_operator, seed_demo
+from livc.app.demo import (
+    DEMO_PASSWORD,
+    DEMO_REFUSED,
+    demo_account,
+    demo_logins,
+    demo_operator,
+    seed_demo,
+)
 from livc.app.factory import create_app
 from livc.app.periodic import PERIODIC
 from livc.federation.cli import federation_group
@@ -27,6 +34,7 @@ from livc.platform.commands import remember_factory, with_app
 from livc.platform.db import db, tenant_context
 from livc.platform.failed_jobs import failed_jobs, retry_failed
 from livc.platform.jobs import QUEUES, enqueue, ping, queue, run_relay, run_worker
+from livc.platform.logs import never_log_tracebacks
 from livc.platform.schedule import build_scheduler
 from livc.platform.settings import ConfigurationError, load_settings
 from livc.platform.tenancy import Tenant, TenantStatus
@@ -37,6 +45,7 @@ def main() -> None:
     # Whatever the command creates (the embedded database, the outbox's mails, keys) is the
     # process user's alone, even under a permissive login umask such as 022.
     os.umask(0o077)
+    never_log_tracebacks()
     try:
         cli(standalone_mode=True)
     except ConfigurationError as error:
@@ -58,11 +67,11 @@ def cli(ctx: click.Context) -> None:
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     """Create or reuse the embedded database, migrate it, seed two demo cells and serve them."""
 
-    # The demo is development, said explicitly: an unset LIVC_ENV does not open the outbox page.
-    os.environ.setdefault("LIVC_ENV", "development")
+    # Demo accounts share a published password: seeded only where development is said
+    # explicitly (make demo does), never into a database whose deployment forgot LIVC_ENV.
     settings = load_settings()
-    if settings.production:
-        raise click.ClickException("the demo never runs in production (LIVC_ENV=production)")
+    if not settings.explicit_development:
+        raise click.ClickException(DEMO_REFUSED)
     migrating.upgrade(settings)
     app = create_app()
     host, port = host or settings.host, port or settings.port
@@ -154,6 +163,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             # The same proxies the app believes for the client address (see client_address).
             self.cfg.set("forwarded_allow_ips", settings.forwarded_allow_ips)
+            # gunicorn 25+ opens a control socket, by default in $XDG_RUNTIME_DIR or ~/.gunicorn,
+            # one path shared by every instance of the user: none (the orchestrator supervises).
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask import current_app
 
 from livc.admin.onboarding.cells import create_tenant
 from livc.admin.operators.models import Operator, OperatorRole
@@ -28,6 +29,7 @@ from livc.platform.accounts import (
     Account,
     find_account,
     get_or_create_account,
+    is_demo_address,
     new_totp_secret,
     set_password,
 )
@@ -41,6 +43,14 @@ if TYPE_CHECKING:
     from livc.admin.operators.models import Operator
 
 DEMO_PASSWORD = "demo-livc-2026"
+DEMO_REFUSED = (
+    "the demo's accounts share a published password: they are seeded only with LIVC_ENV=development "
+    "set explicitly (as `make demo` does), never into a deployment's database"
+)
+
+
+class DemoRefused(RuntimeError):
+    """Seeding the demo was asked for outside explicit development (or the test suite)."""
 
 DEMO_TENANTS = (
     {
@@ -110,7 +120,7 @@ def demo_members(tenant_slug: str) -> list[tuple[Role, str, OrganisationKind, st
 
 
 def is_demo_account(email: str) -> bool:
-    return email.endswith(f"@{DEMO_DOMAIN}")
+    return is_demo_address(email)
 
 
 def seed_demo(with_members: bool = True) -> list[Tenant]:
@@ -123,6 +133,8 @@ def seed_demo(with_members: bool = True) -> list[Tenant]:
     Without members (what most tests use) the cells stay empty and seeding stays fast.
     """
 
+    if not current_app.extensions["livc.settings"].demo_allowed:
+        raise DemoRefused(DEMO_REFUSED)
     tenants = []
     for data in DEMO_TENANTS:
         tenant = find_tenant(data["slug"]) or create_tenant(data, actor="system:demo")

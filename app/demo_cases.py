@@ -30,6 +30,7 @@ from livc.app.demo_meetings import seed_demo_meetings
 from livc.federation.linking import agree_link, request_link
 from livc.federation.models import FederationLink
 from livc.platform.accounts import (
+    DEMO_DOMAIN,
     find_account,
 )
 from livc.platform.db import db, tenant_context
@@ -888,7 +889,6 @@ class _Seeder:
         return organisation
 
 
-DEMO_DOMAIN = "demo.livc.example"  # .example is reserved: these addresses reach nobody
 
 
 def demo_email(tenant_slug: str, role: Role, variant: str | None = None) -> str:

@@ -9,6 +9,7 @@ whether an e-mail address has an account: failures look and take the same.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from livc.platform.crypto import derived_key, keyed_digest, new_token, token_dig
 from livc.platform.db import Id, TenantScoped, db
 from livc.platform.timeutil import utcnow
 
+log = logging.getLogger(__name__)
+
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 EMAIL_MAX = 254
@@ -45,6 +48,25 @@ _hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory parameters
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+#: The demo's accounts (``livc demo``), members and operator alike, live under this domain;
+#: ``.example`` is reserved (RFC 2606), so no real person's address is ever in it. Their
+#: password is published: production refuses them at sign-in (:func:`refused_as_demo`).
+DEMO_DOMAIN = "demo.livc.example"
+
+
+def is_demo_address(email: str) -> bool:
+    return normalise_email(email).endswith(f"@{DEMO_DOMAIN}")
+
+
+def refused_as_demo(email: str) -> bool:
+    """A demo account trying to sign in to a production deployment (seeded there before
+    seeding was refused, or copied from a demo database): refused, and logged."""
+    if not (is_demo_address(email) and current_app.extensions["livc.settings"].production):
+        return False
+    log.warning("sign-in of a demo account refused in production")
+    return True
 
 
 def _totp_key() -> bytes:

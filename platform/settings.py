@@ -240,6 +240,12 @@ class Settings(BaseSettings):
         return self.env == "development" and "env" in self.model_fields_set
 
     @property
+    def demo_allowed(self) -> bool:
+        """Demo cells and accounts (their password is published) may be seeded: development
+        set explicitly, or the test suite; never a deployment that left ``LIVC_ENV`` unset."""
+        return self.explicit_development or self.env == "test"
+
+    @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'livc.sqlite').resolve()}"
 

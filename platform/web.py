@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import sqlalchemy as sa
 from blinker import Namespace
 from flask import (
@@ -26,6 +27,8 @@ from flask import (
     request,
     url_for,
 )
+from flask.globals import request_ctx
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
@@ -104,13 +107,19 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
-    app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
-    app.register_error_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.register_error_handler(sa.exc.DBAPIError, _database_error)
+    app.register_error_handler(psycopg.OperationalError, _database_unavailable)
     app.register_error_handler(sa.exc.IntegrityError, _integrity_error)
     app.register_error_handler(StaleDataError, _edit_conflict)
     app.register_error_handler(EditConflict, _edit_conflict)
     app.register_error_handler(Exception, _unexpected_error)
+    app.log_exception = _logged_by_the_error_handlers
     app.register_blueprint(blueprint)
+
+
+def _logged_by_the_error_handlers(_exc_info) -> None:
+    """Flask logs an error raised outside a view before handling it; the handlers below log
+    it themselves, once and by type and place."""
 
 
 def _assign_request_id(_endpoint=None, _values=None) -> None:
@@ -267,9 +276,10 @@ def _csrf_error(error: CSRFError):
 
 
 def _internal_error(error: InternalServerError):
-    """Errors raised outside a view (a failing commit after the view returned) land here."""
+    """Errors raised outside a view (opening the browser session, a failing commit after the
+    view returned) land here."""
     original = error.original_exception
-    if isinstance(original, sa.exc.OperationalError | sa.exc.InterfaceError):
+    if database_lost(original):
         return _database_unavailable(original)
     if isinstance(original, sa.exc.IntegrityError):
         return _integrity_error(original)
@@ -280,10 +290,76 @@ def _internal_error(error: InternalServerError):
     return _http_error(error)
 
 
+#: Seconds a client is asked to wait after a 503 for a lost database (a restart or fail-over).
+RETRY_AFTER_SECONDS = 15
+
+
+def database_lost(error: BaseException | None) -> bool:
+    """The database cannot be reached or dropped the connection (a restart, a fail-over, a
+    terminated backend), as opposed to a statement it refused."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
+    return isinstance(error, psycopg.OperationalError)
+
+
+def _database_error(error: sa.exc.DBAPIError):
+    return _database_unavailable(error) if database_lost(error) else _unexpected_error(error)
+
+
 def _database_unavailable(error: Exception):
-    db.session.rollback()
+    """503 with ``Retry-After`` when the database is gone; the next request reconnects.
+
+    The answer is built without the database: its texts first (the cell loaded for this
+    request is still readable), then the broken connections are rolled back and dropped from
+    the pool, and the page is the shell-less ``unavailable.html`` (the shell's menus read the
+    database). One log line, by type and place.
+    """
+    if not g.get("request_id"):  # lost while opening the browser session, before routing
+        _assign_request_id()
+    status = ServiceUnavailable.code
+    title, message, back = _texts_without_database(status)
+    language = _language_without_database()
+    _discard_broken_connections()
     log.error("database unavailable: %s", describe_error(error))
-    return error_response(ServiceUnavailable.code)
+    # Opening the browser session reads the database: when that failed, Flask (3.1) has no
+    # session to finish the request with. A null one, so the person's cookie is left alone.
+    if getattr(request_ctx, "_session", "opened") is None:
+        request_ctx._session = current_app.session_interface.make_null_session(current_app)  # noqa: SLF001
+    if wants_json():
+        response = jsonify(error={"status": status, "title": title, "message": message})
+    else:
+        response = make_response(current_app.jinja_env.get_template("unavailable.html").render(
+            status=status, title=title, message=message, request_id=g.get("request_id"),
+            language=language, start_page=url_for("platform.home"), back=back,
+            stylesheet=url_for("static", filename="build/livc.css"),
+        ))
+    response.status_code = status
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _texts_without_database(status: int) -> tuple[str, str, str]:
+    texts = (*ERROR_TEXTS[status], _l("Back to the start page"))
+    try:
+        return tuple(str(text) for text in texts)
+    except Exception:  # the page's language needed the database: the platform's default
+        with force_locale(current_app.extensions["livc.settings"].default_locale):
+            return tuple(str(text) for text in texts)
+
+
+def _language_without_database() -> str:
+    try:
+        return str(get_locale())
+    except Exception:  # as above
+        return current_app.extensions["livc.settings"].default_locale
+
+
+def _discard_broken_connections() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # an invalidated connection may fail even to roll back
+        log.warning("rollback failed after losing the database")
+    db.engine.dispose()  # pooled connections to the lost server: the next request opens new ones
 
 
 def _is_unique_violation(error: sa.exc.IntegrityError) -> bool:

@@ -156,7 +156,7 @@ def start_demo(folder: Path, **livc_settings: str) -> Server:
     """``livc demo`` on a free port: a fresh embedded database in ``folder``, migrated and seeded."""
     port = free_port()
     data = folder / "data"
-    env = clean_env(data_dir=str(data), **livc_settings)
+    env = clean_env(data_dir=str(data), **{"env": "development", **livc_settings})  # the demo needs it said
     args = [str(console_script("livc")), "demo", "--host", "127.0.0.1", "--port", str(port)]
     return start_server(args, folder, port, env)
 

@@ -112,7 +112,7 @@ with app.app_context():
 def world(tmp_path_factory):
     """``livc demo`` seeded, the undertaking accepted, then served: (server, what it holds)."""
     folder = tmp_path_factory.mktemp("demo-meetings")
-    env = clean_env(data_dir=str(folder / "data"))
+    env = clean_env(data_dir=str(folder / "data"), env="development")
     for args in ([str(console_script("livc")), "demo", "--no-serve"], [sys.executable, "-c", SEED]):
         done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=SETUP_TIMEOUT, check=False)
         if done.returncode != 0:

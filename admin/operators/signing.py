@@ -17,6 +17,7 @@ from livc.platform.accounts import (
     check_second_factor,
     clear_failures,
     note_failure,
+    refused_as_demo,
     throttle_state,
 )
 from livc.platform.web import after_refusal
@@ -47,6 +48,8 @@ def check_credentials(email: str, password: str) -> Operator:
     operator = find_operator(email)
     if not check_password(operator, password):  # hashes even for unknown addresses
         _refuse_failure(email, "auth.sign_in_failed", operator, "password", "form", SIGN_IN_FAILED)
+    if refused_as_demo(email):
+        _refuse_failure(email, "auth.sign_in_failed", operator, "demo account in production", "form", SIGN_IN_FAILED)
     return operator
 
 

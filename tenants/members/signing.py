@@ -25,6 +25,7 @@ from livc.platform.accounts import (
     normalise_email,
     note_failure,
     password_problem,
+    refused_as_demo,
     set_password,
     throttle_state,
 )
@@ -101,6 +102,8 @@ def check_credentials(email: str, password: str) -> Account:
     if not password_ok or membership is None or not membership.usable:
         reason = "password" if not password_ok else "no usable membership"
         _refuse_failure(email, "auth.sign_in_failed", account, reason, "form", SIGN_IN_FAILED)
+    if refused_as_demo(email):
+        _refuse_failure(email, "auth.sign_in_failed", account, "demo account in production", "form", SIGN_IN_FAILED)
     return account
 
 
