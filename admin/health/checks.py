@@ -16,7 +16,7 @@ from flask import current_app
 from livc.admin.operators.chains import ChainState, tenant_chain_state
 from livc.federation.custodian_client import CustodianError, InProcessCustodian, custodian_for
 from livc.platform.db import db, tenant_context
-from livc.platform.failed_jobs import failed_jobs, queue_lengths
+from livc.platform.failed_jobs import failed_jobs, outbox_backlog, outbox_failures, queue_lengths
 from livc.platform.settings import ConfigurationError
 from livc.platform.tenancy import Tenant, TenantStatus
 from livc.platform.web import database_check
@@ -67,10 +67,12 @@ def jobs_status() -> dict:
     settings = current_app.extensions["livc.settings"]
     if settings.jobs_inline:
         return {"inline": True, "queues": {}, "failed": []}
+    backlog = outbox_backlog()  # from the database: shown even while Redis is down
     try:
-        return {"inline": False, "queues": queue_lengths(), "failed": failed_jobs()}
+        return {"inline": False, "queues": queue_lengths(), "failed": failed_jobs(), "outbox": backlog}
     except Exception as error:  # noqa: BLE001 - redis-py raises several unrelated types
-        return {"inline": False, "queues": {}, "failed": [], "problem": type(error).__name__}
+        return {"inline": False, "queues": {}, "failed": outbox_failures(), "outbox": backlog,
+                "problem": type(error).__name__}
 
 
 def platform_health() -> dict:
