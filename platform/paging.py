@@ -211,9 +211,16 @@ def decode_cursor(cursor: str, keys: int, scope: str, field_name: str = "after")
 # --- pages -----------------------------------------------------------------------------------
 
 
+def _bindable(key: Key, value: Any) -> Any:
+    """A value read from a cursor, as the key's column takes it (an enum column its member)."""
+    enum_class = getattr(key.expression.type, "enum_class", None)
+    return enum_class(value) if enum_class is not None and value is not None else value
+
+
 def _beyond(keys: Sequence[Key], values: Sequence[Any], reverse: bool):
     """The rows after ``values`` in the keys' order (before them with ``reverse``): a row-value
     comparison where every key goes the same way (an index answers it), else its expansion."""
+    values = [_bindable(key, value) for key, value in zip(keys, values)]
     if len({key.descending for key in keys}) == 1:
         columns = sa.tuple_(*(key.expression for key in keys))
         bound = sa.tuple_(*(sa.literal(value, key.expression.type) for key, value in zip(keys, values)))

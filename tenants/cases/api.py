@@ -28,10 +28,13 @@ from livc.platform import registry
 from livc.platform.api import InvalidFields, load_body
 from livc.platform.forms import REQUIRED, apply_or_422
 from livc.platform.openapi import documented
+from livc.platform.paging import PageQuery, page_answer, page_args
 from livc.platform.policy import Action
 from livc.platform.roles import ROLE_LABELS
+from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard, refuse
 from livc.tenants.cases.erasure import erase_closed_case_now
+from livc.tenants.cases.listing import case_rows_page
 from livc.tenants.cases.loads import (
     load_any_feedback,
     load_case,
@@ -71,7 +74,6 @@ from livc.tenants.cases.operations import (
     add_team_member,
     approval_state,
     approve_feedback,
-    cases_for,
     change_case,
     change_identity,
     change_measure,
@@ -410,7 +412,7 @@ class ReleasedFeedbackItemOut(Schema):
     location = fields.String()
 
 
-class CasesQuery(Schema):
+class CasesQuery(PageQuery):
     municipality = fields.String(metadata={"description": "A NIS code of one of the cell's municipalities."})
 
 
@@ -422,17 +424,22 @@ def _summary(case: Case) -> dict:
 
 
 @blueprint.get("/api/cases")
-@documented(answer=CaseSummaryOut, many=True, envelope="cases", query=CasesQuery, tags=("cases",), summary="The cases the member may read.")
+@documented(answer=CaseSummaryOut, many=True, envelope="cases", paged=True, query=CasesQuery, tags=("cases",),
+            summary="The cases the member may read.")
 @guard(Action.CELL_ENTER)
 def api_cases():
-    """The cases the member may read (the coordinator: all), by code; ``?municipality=<NIS code>``:
-    those of people living in that municipality of the cell (another code answers 400)."""
+    """The cases the member may read (the coordinator: all), the open ones first, by code, a page
+    at a time (``?per_page=``, default 50; ``next`` is the next page's path, or null);
+    ``?municipality=<NIS code>``: those of people living in that municipality of the cell
+    (another code, or a cursor that is no longer valid, answers 400)."""
     try:
         municipality = check_municipality_filter(request.args.get("municipality"))
     except ValidationError as error:
         raise BadRequest(" ".join(str(message) for message in error.messages["municipality"])) from None
-    cases = cases_for(g.person, municipality=municipality)
-    return no_store_answer(cases=CaseSummaryOut(g.person, many=True).dump(cases))
+    page = case_rows_page(g.person, page_args(request.args), utcnow().date(), municipality=municipality)
+    summaries = CaseSummaryOut(g.person, many=True)
+    summaries.stages.update({row.case.id: row.stage for row in page.items})
+    return no_store_answer(**page_answer(page, "cases", summaries.dump([row.case for row in page.items])))
 
 
 @blueprint.get("/api/cases/<int:case_id>")

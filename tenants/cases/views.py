@@ -40,12 +40,14 @@ from livc.platform.forms import (
     submit_form,
 )
 from livc.platform.i18n import day, when
+from livc.platform.paging import BadPage, PageArgs, page_args
 from livc.platform.policy import Action, decide
 from livc.platform.roles import ROLE_LABELS, Role
 from livc.platform.timeutil import utcnow
 from livc.platform.web import after_refusal
 from livc.tenants.access import guard, refuse
 from livc.tenants.cases.erasure import erase_closed_case_now
+from livc.tenants.cases.listing import case_rows_page
 from livc.tenants.cases.loads import (
     load_case,
     load_measure_case,
@@ -79,7 +81,6 @@ from livc.tenants.cases.operations import (
     add_team_member,
     approval_state,
     case_decisions,
-    cases_for,
     change_case,
     change_identity,
     change_measure,
@@ -335,29 +336,33 @@ def _stage_explained(case: Case, stage: CaseStage, next_review: Review | None) -
 @blueprint.get("/cases")
 @guard(Action.CELL_ENTER)
 def cases():
-    """The cases the member reads, the open ones first; a closed case shows its next review
-    after closure, and its last flag in grey. In a cell of several municipalities each case
-    shows where the person lives, and ``?municipality=<NIS code>`` lists one municipality's
-    (another code is answered with the filter's message, and every case)."""
+    """The cases the member reads, the open ones first, a page at a time (``?per_page=``,
+    ``?after=``: :mod:`livc.platform.paging`); a closed case shows its next review after closure,
+    and its last flag in grey. In a cell of several municipalities each case shows where the
+    person lives, and ``?municipality=<NIS code>`` lists one municipality's (another code, or a
+    page link that is no longer valid, is answered with its message, and the first page)."""
     today = _today()
     errors: dict[str, list[str]] = {}
     try:
         municipality = check_municipality_filter(request.args.get("municipality"))
     except ValidationError as error:
         municipality, errors = None, field_messages(error)
-    rows = []
-    for case in cases_for(g.person, municipality=municipality):  # the open ones first
-        upcoming = next_open_review(case)
-        rows.append({
-            "case": case,
-            "stage": STAGE_LABELS[stage_of(case, today)],
-            "next_review": upcoming.due_on if upcoming else None,
-            "after_closure": case.closed and upcoming is not None,
-            "open_measures": len(case.open_measures),
-            "overdue": any(_overdue(measure, today) for measure in case.measures),
-            "municipality": registry.name_of(case.residence_nis),
-        })
-    body = render_template("tenants/case_list.html", rows=rows, flag_labels=FLAG_LABELS,
+    try:
+        args = page_args(request.args)
+        page = case_rows_page(g.person, args, today, municipality=municipality)
+    except BadPage as refused:
+        errors.setdefault(refused.field_name, []).append(refused.description)
+        page = case_rows_page(g.person, PageArgs(), today, municipality=municipality)
+    rows = [{
+        "case": row.case,
+        "stage": STAGE_LABELS[row.stage],
+        "next_review": row.next_review_on,
+        "after_closure": row.after_closure,
+        "open_measures": row.open_measures,
+        "overdue": row.overdue,
+        "municipality": registry.name_of(row.case.residence_nis),
+    } for row in page.items]
+    body = render_template("tenants/case_list.html", rows=rows, page=page, flag_labels=FLAG_LABELS,
                            follow_up_labels=FOLLOW_UP_LABELS, today=today, errors=errors,
                            several=several_municipalities(), municipalities=territory(), municipality=municipality)
     response = make_response(body, 400 if errors else 200)

@@ -124,8 +124,8 @@ def _my_signals(person: Person) -> list[Section]:
 
 
 def _case_teams(person: Person, today: date) -> Section:
-    followed, closed = followed_cases(person, today)
-    return Section("case-teams", CASE_TEAMS, len(followed), {"cases": followed, "closed": closed})
+    followed, count, closed = followed_cases(person, today)
+    return Section("case-teams", CASE_TEAMS, count, {"cases": followed, "count": count, "closed": closed})
 
 
 def _coordinator(person: Person, membership: Membership, today: date) -> list[Section]:
@@ -137,14 +137,14 @@ def _coordinator(person: Person, membership: Membership, today: date) -> list[Se
     return [
         Section("signals-to-weigh", SIGNALS_TO_WEIGH, len(signals), signals),
         *_decisions(person, membership),
-        Section("reviews-due", REVIEWS_DUE, len(board.reviews_due), board.reviews_due),
-        Section("measures-due", MEASURES_DUE, len(board.measures_due), board.measures_due),
+        Section("reviews-due", REVIEWS_DUE, board.reviews_due_count, board.reviews_due),
+        Section("measures-due", MEASURES_DUE, board.measures_due_count, board.measures_due),
         *_panels(person),
         Section("meetings", MEETINGS, int(cadence.overdue) + cadence.requests_waiting,
                 {"meeting": next(iter(coming_meetings(person)), None), "cadence": cadence}),
         Section("feedback-forms", FEEDBACK_FORMS, len(for_me),
                 {"forms": for_me, "others": len(feedback) - len(for_me)}),
-        Section("cases-by-stage", CASES, data=board.cases_by_stage),
+        Section("cases-by-stage", CASES, data={"cases": board.cases_by_stage, "counts": board.stage_counts}),
     ]
 
 
@@ -178,10 +178,10 @@ def _mayor(person: Person, membership: Membership, today: date) -> list[Section]
 
 def _member_of_the_table(person: Person, membership: Membership, today: date) -> list[Section]:
     board = dashboard(person)
-    measures = measures_of_organisation(person, membership.organisation_id)
+    measures, count = measures_of_organisation(person, membership.organisation_id)
     return [
-        Section("my-measures", MEASURES_OF_ORGANISATION, len(measures),
-                {"measures": measures, "organisation": membership.organisation.name}),
+        Section("my-measures", MEASURES_OF_ORGANISATION, count,
+                {"measures": measures, "count": count, "organisation": membership.organisation.name}),
         _case_teams(person, today),
         *_decisions(person, membership),
         Section("feedback-to-approve", FEEDBACK_TO_APPROVE, len(board.feedback_to_approve), board.feedback_to_approve),

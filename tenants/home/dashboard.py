@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import g
 from marshmallow import Schema, fields
+from sqlalchemy.orm import selectinload
 
 from livc.platform.db import db
 from livc.platform.openapi import documented
@@ -25,6 +26,7 @@ from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
+from livc.tenants.cases.listing import first_cases_by_stage, readable, stage_column, stage_counts
 from livc.tenants.cases.models import (
     MEASURE_STATUS_LABELS,
     OPEN_MEASURE_STATUSES,
@@ -32,18 +34,13 @@ from livc.tenants.cases.models import (
     STAGE_LABELS,
     Case,
     CaseStage,
+    CaseStatus,
     FeedbackStatus,
     LtfFeedback,
     Measure,
     Review,
 )
-from livc.tenants.cases.operations import (
-    approval_state,
-    cases_for,
-    next_open_review,
-    released_feedback,
-    stage_of,
-)
+from livc.tenants.cases.operations import approval_state, released_feedback
 from livc.tenants.meetings.models import AgendaItem, Meeting, MeetingStatus
 from livc.tenants.meetings.operations import Sight, meetings_for, visible_items
 from livc.tenants.monitoring.figures import Period, Shown
@@ -61,47 +58,64 @@ LABELS = {
 DUE_WITHIN_DAYS = 14
 
 
+#: How many cases, measures or reviews a card or the API lists at most (the full lists are paged).
+SHOWN = 10
+
+
 @dataclass
 class Dashboard:
-    """What waits for one member, each case among those they may read."""
+    """What waits for one member, each case among those they may read: the first :data:`SHOWN`
+    of each list, and how many there are in all (counted in SQL, whatever the cell's size)."""
 
     open_signals: list[Signal]
     my_signals: list[Signal]
-    cases_by_stage: dict[CaseStage, list[Case]]
+    cases_by_stage: dict[CaseStage, list[Case]]  # the first few of each stage
+    stage_counts: dict[CaseStage, int]
     measures_due: list[tuple[Case, Measure]]
     reviews_due: list[tuple[Case, Review]]
     feedback_to_approve: list[tuple[Case, LtfFeedback]]
+    measures_due_count: int = 0
+    reviews_due_count: int = 0
+
+
+def _shown_and_counted(query: sa.Select, *order) -> tuple[list, int]:
+    """The first :data:`SHOWN` rows of ``query`` in ``order``, and how many rows it has."""
+    rows = [tuple(row) for row in db.session.execute(query.order_by(*order).limit(SHOWN))]
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    return rows, count or 0
 
 
 def dashboard(person: Person) -> Dashboard:
-    """``person``'s dashboard: measures and reviews due within two weeks, feedback forms they
-    take part in and did not approve yet, and the signals to weigh for the coordinator."""
+    """``person``'s dashboard: their cases by stage, measures and reviews due within two weeks,
+    feedback forms they take part in and did not approve yet, and the signals to weigh for the
+    coordinator. A constant number of statements, however many cases the cell has."""
     today = utcnow().date()
     horizon = today + timedelta(days=DUE_WITHIN_DAYS)
-    cases = cases_for(person)
-    by_stage: dict[CaseStage, list[Case]] = {stage: [] for stage in CaseStage}
-    for case in cases:
-        by_stage[stage_of(case, today)].append(case)
-    case_ids = {case.id: case for case in cases}
-    measures = db.session.scalars(
-        sa.select(Measure).where(
-            Measure.case_id.in_(case_ids), Measure.status.in_(OPEN_MEASURE_STATUSES),
+    readable_ids = readable(person, today).with_only_columns(Case.id)
+    measures, measures_count = _shown_and_counted(
+        sa.select(Case, Measure).join(Measure, Measure.case_id == Case.id).where(
+            Case.id.in_(readable_ids), Measure.status.in_(OPEN_MEASURE_STATUSES),
             Measure.due_on.is_not(None), Measure.due_on <= horizon,
-        ).order_by(Measure.due_on)
+        ).options(selectinload(Measure.organisation)),
+        Measure.due_on, Measure.id,
     )
-    reviews = db.session.scalars(
-        sa.select(Review).where(Review.case_id.in_(case_ids), Review.held_on.is_(None), Review.due_on <= horizon)
-        .order_by(Review.due_on)
+    reviews, reviews_count = _shown_and_counted(
+        sa.select(Case, Review).join(Review, Review.case_id == Case.id)
+        .where(Case.id.in_(readable_ids), Review.held_on.is_(None), Review.due_on <= horizon),
+        Review.due_on, Review.id,
     )
-    to_approve = [(item.case, item.feedback) for item in feedback_in_progress(person, cases)
+    to_approve = [(item.case, item.feedback) for item in feedback_in_progress(person)
                   if item.step == FeedbackStep.YOUR_APPROVAL]
     return Dashboard(
         open_signals=open_signals() if person.role == Role.COORDINATOR else [],
         my_signals=signals_recorded_by(person.membership_id)[:10],
-        cases_by_stage=by_stage,
-        measures_due=[(case_ids[m.case_id], m) for m in measures],
-        reviews_due=[(case_ids[r.case_id], r) for r in reviews],
+        cases_by_stage=first_cases_by_stage(person, today, SHOWN),
+        stage_counts=stage_counts(person, today),
+        measures_due=measures,
+        reviews_due=reviews,
         feedback_to_approve=to_approve,
+        measures_due_count=measures_count,
+        reviews_due_count=reviews_count,
     )
 
 
@@ -114,40 +128,41 @@ class FollowedCase:
     next_review_on: date | None
 
 
-def followed_cases(person: Person, today: date) -> tuple[list[FollowedCase], int]:
-    """The cases whose team ``person`` is in that are still followed (open, or closed with
-    reviews after closure to hold), the next review first; and how many others are closed."""
-    followed, closed = [], 0
-    for case in cases_for(person):
-        if person.membership_id not in case.team_membership_ids:
-            continue  # the coordinator reads every case, but is in the team of few
-        stage = stage_of(case, today)
-        if stage == CaseStage.CLOSED:
-            closed += 1
-            continue
-        review = case.next_review_on if not case.closed else _next_review_day(case)
-        followed.append(FollowedCase(case, stage, review))
-    followed.sort(key=lambda item: (item.next_review_on is None, item.next_review_on or today, item.case.code))
-    return followed, closed
-
-
-def _next_review_day(case: Case) -> date | None:
-    review = next_open_review(case)
-    return review.due_on if review is not None else None
-
-
-def measures_of_organisation(person: Person, organisation_id: int) -> list[tuple[Case, Measure]]:
-    """The open measures ``person``'s organisation is responsible for (a measure names an
-    organisation, not a member: :func:`livc.tenants.cases.operations.may_change_measure`), on the
-    open cases they may read; the earliest due first (so the overdue ones), those without a day last."""
-    cases = {case.id: case for case in cases_for(person, include_closed=False)}
-    measures = db.session.scalars(
-        sa.select(Measure).where(
-            Measure.case_id.in_(cases), Measure.organisation_id == organisation_id,
-            Measure.status.in_(OPEN_MEASURE_STATUSES),
-        ).order_by(Measure.due_on.is_(None), Measure.due_on, Measure.id)
+def followed_cases(person: Person, today: date) -> tuple[list[FollowedCase], int, int]:
+    """The first :data:`SHOWN` cases whose team ``person`` is in that are still followed (open,
+    or closed with reviews after closure to hold), the next review first; how many are followed
+    in all; and how many others are closed."""
+    stage = stage_column(today)
+    next_review = sa.case(
+        (Case.status == CaseStatus.CLOSED,
+         sa.select(sa.func.min(Review.due_on)).where(Review.case_id == Case.id, Review.held_on.is_(None))
+         .scalar_subquery()),
+        else_=Case.next_review_on,
     )
-    return [(cases[measure.case_id], measure) for measure in measures]
+    rows = db.session.execute(
+        readable(person, today, in_team=True).add_columns(stage, next_review)
+        .where(stage != CaseStage.CLOSED.value)
+        .order_by(next_review.is_(None), next_review, Case.code).limit(SHOWN)
+    )
+    followed = [FollowedCase(case, CaseStage(value), day) for case, value, day in rows]
+    counts = stage_counts(person, today, in_team=True)
+    closed = counts.pop(CaseStage.CLOSED)
+    return followed, sum(counts.values()), closed
+
+
+def measures_of_organisation(person: Person, organisation_id: int) -> tuple[list[tuple[Case, Measure]], int]:
+    """The first :data:`SHOWN` open measures ``person``'s organisation is responsible for (a
+    measure names an organisation, not a member:
+    :func:`livc.tenants.cases.operations.may_change_measure`), on the open cases they may read;
+    the earliest due first (so the overdue ones), those without a day last; and how many in all."""
+    today = utcnow().date()
+    return _shown_and_counted(
+        sa.select(Case, Measure).join(Measure, Measure.case_id == Case.id).where(
+            Case.id.in_(readable(person, today, include_closed=False).with_only_columns(Case.id)),
+            Measure.organisation_id == organisation_id, Measure.status.in_(OPEN_MEASURE_STATUSES),
+        ),
+        Measure.due_on.is_(None), Measure.due_on, Measure.id,
+    )
 
 
 class FeedbackStep(enum.StrEnum):
@@ -165,17 +180,18 @@ class FeedbackInProgress:
     step: FeedbackStep
 
 
-def feedback_in_progress(person: Person, readable: list[Case] | None = None) -> list[FeedbackInProgress]:
-    """The draft feedback forms of the cases ``person`` reads (``readable``, when known), with the
-    step each waits for; those waiting for ``person`` first."""
-    cases = {case.id: case for case in (cases_for(person) if readable is None else readable)}
-    drafts = db.session.scalars(
-        sa.select(LtfFeedback).where(LtfFeedback.case_id.in_(cases), LtfFeedback.status == FeedbackStatus.DRAFT)
+def feedback_in_progress(person: Person) -> list[FeedbackInProgress]:
+    """The draft feedback forms of the cases ``person`` reads, with the step each waits for;
+    those waiting for ``person`` first."""
+    today = utcnow().date()
+    drafts = db.session.execute(
+        sa.select(Case, LtfFeedback).join(LtfFeedback, LtfFeedback.case_id == Case.id)
+        .where(Case.id.in_(readable(person, today).with_only_columns(Case.id)),
+               LtfFeedback.status == FeedbackStatus.DRAFT)
         .order_by(LtfFeedback.updated_at, LtfFeedback.id)
     )
     found = []
-    for feedback in drafts:
-        case = cases[feedback.case_id]
+    for case, feedback in drafts:
         state = approval_state(case, feedback)
         if person.membership_id in {membership.id for membership in state.waiting}:
             step = FeedbackStep.YOUR_APPROVAL
@@ -268,7 +284,9 @@ class CaseRefOut(Schema):
 class StageOut(Schema):
     stage = fields.String()
     stage_label = fields.String()
-    cases = fields.List(fields.Nested(CaseRefOut))
+    count = fields.Integer(metadata={"description": "How many cases stand at this stage."})
+    cases = fields.List(fields.Nested(CaseRefOut), metadata={
+        "description": "The first ten of them by code: the case list pages through all."})
 
 
 class MeasureDueOut(Schema):
@@ -300,8 +318,10 @@ class DashboardOut(Schema):
     open_signals = fields.List(fields.Nested(SignalSummaryOut))
     my_signals = fields.List(fields.Nested(SignalSummaryOut))
     cases_by_stage = fields.List(fields.Nested(StageOut))
-    measures_due = fields.List(fields.Nested(MeasureDueOut))
-    reviews_due = fields.List(fields.Nested(ReviewDueOut))
+    measures_due = fields.List(fields.Nested(MeasureDueOut), metadata={"description": "The first ten."})
+    measures_due_count = fields.Integer()
+    reviews_due = fields.List(fields.Nested(ReviewDueOut), metadata={"description": "The first ten."})
+    reviews_due_count = fields.Integer()
     feedback_to_approve = fields.List(fields.Nested(FeedbackToApproveOut))
 
 
@@ -317,7 +337,8 @@ def _dashboard_json(board: Dashboard) -> dict:
         "open_signals": SignalSummaryOut(many=True).dump(board.open_signals),
         "my_signals": SignalSummaryOut(many=True).dump(board.my_signals),
         "cases_by_stage": [
-            {"stage": stage.value, "stage_label": str(STAGE_LABELS[stage]), "cases": [case_ref(c) for c in cases]}
+            {"stage": stage.value, "stage_label": str(STAGE_LABELS[stage]), "count": board.stage_counts[stage],
+             "cases": [case_ref(c) for c in cases]}
             for stage, cases in board.cases_by_stage.items()
         ],
         "measures_due": [
@@ -326,11 +347,13 @@ def _dashboard_json(board: Dashboard) -> dict:
              "organisation": measure.organisation.name if measure.organisation else None}
             for case, measure in board.measures_due
         ],
+        "measures_due_count": board.measures_due_count,
         "reviews_due": [
             {"case": case_ref(case), "review_id": review.id, "kind": review.kind.value,
              "kind_label": label_of(REVIEW_KIND_LABELS, review.kind), "due_on": review.due_on.isoformat()}
             for case, review in board.reviews_due
         ],
+        "reviews_due_count": board.reviews_due_count,
         "feedback_to_approve": [
             {"case": case_ref(case), "feedback_id": feedback.id, "revision": feedback.revision}
             for case, feedback in board.feedback_to_approve
