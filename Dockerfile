@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # livc's container image: `livc serve` by default; the same image runs `livc worker [queues]`,
-# `livc cron`, `livc migrate` and `livc custodian serve` (helm/livc runs each as
+# `livc cron`, `livc relay`, `livc migrate` and `livc custodian serve` (helm/livc runs each as
 # its own workload).
 #
 #   docker build -t livc:0.1.0 .

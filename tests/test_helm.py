@@ -190,7 +190,7 @@ def find(documents: list[dict], kind: str, name: str | None = None) -> dict:
 
 def workload(documents: list[dict], component: str) -> dict:
     suffix = {"web": "web", "worker": "worker-general", "cron": "cron", "migrate": "migrate", "custodian": "custodian",
-              "worker-federation": "worker-federation", "worker-maintenance": "worker-maintenance"}[component]
+              "worker-federation": "worker-federation", "worker-maintenance": "worker-maintenance", "relay": "relay"}[component]
     kind = "Job" if component == "migrate" else "Deployment"
     return find(documents, kind, f"{RELEASE}-{suffix}")
 
@@ -327,6 +327,7 @@ def test_each_workload_runs_its_command(rendered):
     assert web[web.index("--port") + 1] == str(port["containerPort"]) and port["name"] == "http"
     assert web[web.index("--host") + 1] == "0.0.0.0"
     assert command_line(workload(documents, "cron")) == ["livc", "cron"]
+    assert command_line(workload(documents, "relay")) == ["livc", "relay", "--interval", "5"]
     for component, queues in WORKER_CLASSES.items():
         assert command_line(workload(documents, component)) == ["livc", "worker", *queues]
 
@@ -394,7 +395,7 @@ def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered)
     documents = rendered.documents
     pods = pod_documents(documents)
     custodian = "custodian" in rendered.values
-    assert len(pods) == (7 if custodian else 6)  # web, 3 worker classes, cron, migrate (, custodian)
+    assert len(pods) == (8 if custodian else 7)  # web, 3 worker classes, cron, relay, migrate (, custodian)
     for document in pods:
         name = document["metadata"]["name"]
         spec = pod_spec(document)
@@ -417,7 +418,7 @@ def test_pods_are_non_root_read_only_without_capabilities_or_api_token(rendered)
             assert c["resources"]["limits"]["memory"], name
     account = find(documents, "ServiceAccount", RELEASE)
     assert account["automountServiceAccountToken"] is False
-    for component in ("web", "worker", "cron"):
+    for component in ("web", "worker", "cron", "relay"):
         assert (
             pod_spec(workload(documents, component))["serviceAccountName"]
             == account["metadata"]["name"]
@@ -433,7 +434,7 @@ def test_configmap_holds_only_non_secret_settings_in_production(rendered):
     assert data["LIVC_ENV"] == "production"
     assert all(key.startswith("LIVC_") for key in data)
     assert not set(SECRET_VARS) & set(data)
-    for component in ("web", "worker", "cron"):
+    for component in ("web", "worker", "cron", "relay"):
         sources = container(workload(documents, component))["envFrom"]
         assert sources == [
             {"configMapRef": {"name": find(documents, "ConfigMap")["metadata"]["name"]}}
@@ -453,9 +454,9 @@ def test_no_secret_value_in_the_rendered_output(rendered):
 
 
 def test_app_pods_never_receive_the_owner_url(rendered):
-    """Web, worker and cron connect as the ordinary role; only the migration Job gets the owner."""
+    """Web, worker, cron and relay connect as the ordinary role; only the migration Job gets the owner."""
     documents = rendered.documents
-    for component in ("web", "worker", "cron"):
+    for component in ("web", "worker", "cron", "relay"):
         document = workload(documents, component)
         assert APP_SECRET_VARS <= set(env_of(document))
         assert "LIVC_MIGRATE_DATABASE_URL" not in env_of(document), component
@@ -600,7 +601,7 @@ def test_web_and_worker_reach_the_custodian_service_with_the_platforms_client(cu
         assert env["LIVC_CUSTODIAN_URL"] == {"name": "LIVC_CUSTODIAN_URL", "value": address}
         for name in ("LIVC_CUSTODIAN_CLIENT_ID", "LIVC_CUSTODIAN_CLIENT_SECRET"):
             assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "livc-secrets", "key": name}
-    for component in ("cron", "migrate"):  # neither calls the custodian
+    for component in ("cron", "relay", "migrate"):  # none calls the custodian
         assert not [name for name in env_of(workload(documents, component)) if "CUSTODIAN" in name], component
 
 
@@ -674,7 +675,7 @@ def test_only_web_and_worker_pods_of_the_release_may_reach_the_custodian(helm, n
     assert all(set(peer) == {"podSelector"} for peer in rule["from"])  # no namespace or address peers
     for component in ("web", "worker"):
         assert admitted(pod_labels(workload(documents, component))), component
-    for component in ("cron", "migrate", "custodian"):
+    for component in ("cron", "relay", "migrate", "custodian"):
         labels = pod_labels(workload(documents, component)) if component != "migrate" else (
             workload(documents, "migrate")["spec"]["template"]["metadata"]["labels"])
         assert not admitted(labels), component
@@ -884,7 +885,7 @@ ALERTS = CHART / "alerts" / "livc.rules.yaml"
 def test_app_pods_serve_metrics_on_their_own_port(rendered):
     documents = rendered.documents
     assert find(documents, "ConfigMap")["data"]["LIVC_METRICS_PORT"] == str(METRICS_PORT)
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
         document = workload(documents, component)
         ports = {port["name"]: port["containerPort"] for port in container(document).get("ports", [])}
         assert ports["metrics"] == METRICS_PORT, component
@@ -917,7 +918,7 @@ def test_network_policy_lets_prometheus_reach_the_metrics_port_only(helm):
     policy = policies(documents)[f"{RELEASE}-metrics"]
     [rule] = policy["ingress"]
     assert rule == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": scraper}
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
         assert selects(policy["podSelector"], pod_labels(workload(documents, component))), component
     assert not selects(policy["podSelector"], workload(documents, "migrate")["spec"]["template"]["metadata"]["labels"])
 
@@ -931,7 +932,7 @@ def test_pod_monitor_and_alert_rules_when_asked(helm):
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron"):
+    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
         assert selects(monitor["spec"]["selector"], pod_labels(workload(documents, component))), component
     rule = find(documents, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -989,3 +990,14 @@ def test_the_chart_runs_the_image_as_the_dockerfile_builds_it():
     assert 'ENTRYPOINT ["livc"]' in dockerfile and 'CMD ["serve"]' in dockerfile
     # Written to at run time only under /tmp (HOME, TMPDIR) and the data volumes.
     assert "HOME=/tmp" in dockerfile and "TMPDIR=/tmp" in dockerfile
+
+
+def test_the_relay_hands_the_outbox_to_redis_and_may_run_twice(helm):
+    """`livc relay` runs beside the workers; a second replica is safe (each row goes once)."""
+    documents = render(helm, {"relay": {"replicas": 2, "interval": 2.5}}).documents
+    relay = workload(documents, "relay")
+    assert relay["spec"]["replicas"] == 2
+    assert command_line(relay) == ["livc", "relay", "--interval", "2.5"]
+    assert APP_SECRET_VARS <= set(env_of(relay))
+    refused = run_helm(helm, "template", RELEASE, str(CHART), values_text="relay:\n  replicas: 0\n")
+    assert refused.returncode != 0 and "relay.replicas" in refused.stderr
