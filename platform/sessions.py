@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, session
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from livc.platform import browsers
 from livc.platform.crypto import new_token, token_digest
@@ -125,8 +126,34 @@ def current(slug: str) -> Found:
         _store_token(slug, None)
         return Found(None, "expired")
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
+        _touch(row, now)
     return Found(row)
+
+
+def _touch(row: AuthSession, now: datetime) -> None:
+    """Write the session's last activity, at most once a minute, without holding up the request.
+
+    On PostgreSQL it is its own short transaction on another connection, and skips a row that is
+    locked (another request of the same session is writing it: that one's time will do), so a
+    session's concurrent requests never queue behind each other's last-seen update, which used to
+    hold the row until the end of each request. SQLite serialises its writers anyway: there the
+    update rides with the request's transaction."""
+    if db.engine.dialect.name != "postgresql":
+        row.last_seen_at = now
+        return
+    table = AuthSession.__table__
+    free = (sa.select(table.c.id)
+            .where(table.c.id == row.id, table.c.last_seen_at <= now - TOUCH_EVERY)
+            .with_for_update(skip_locked=True))
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+                               {"tenant_id": str(row.tenant_id)})
+            connection.execute(sa.update(table).where(table.c.id.in_(free)).values(last_seen_at=now))
+            connection.commit()
+    except sa.exc.TimeoutError:
+        return  # no connection free in the pool: the session's next request writes it
+    set_committed_value(row, "last_seen_at", now)
 
 
 def rotate(slug: str, row: AuthSession, privilege_version: int) -> None:
