@@ -64,6 +64,15 @@ ERROR_SCHEMA = {
                     "description": "Each field at fault with its messages (422).",
                     "additionalProperties": True,
                 },
+                "version": {
+                    "type": "integer",
+                    "description": "A stale edit (409): the record's version now, to send again once the change is reconsidered.",
+                },
+                "current": {
+                    "type": "object",
+                    "description": "A stale edit (409): each field sent that someone else changed meanwhile, with its value now.",
+                    "additionalProperties": True,
+                },
             },
         }
     },
@@ -74,7 +83,8 @@ ERROR_DESCRIPTIONS = {
     401: "Not signed in.",
     403: "Signed in, but the policy does not allow this (or the cell is suspended, or its undertaking is pending).",
     404: "Nothing at this address (or not visible to the one asking).",
-    409: "In conflict with the current state.",
+    409: ("In conflict with the current state: done already by a request at the same moment, or an edit "
+          "made on an older `version` (then `error.current` holds what changed and `error.version` the version now)."),
     410: "The link has expired or was already used.",
     413: "The body is larger than the platform accepts.",
     415: "The body is not sent as `application/json`.",
@@ -255,7 +265,8 @@ def _operation(app: Flask, rule, view, method: str, several: bool) -> dict:
     if signed_in:
         errors.update((401, 403))
     if change:
-        errors.update((400, 413))
+        # 409: a double submit that met a unique constraint, or an edit on an older version.
+        errors.update((400, 409, 413))
     if described is None:
         operation["description"] = "Not described yet: any answer."
         operation["x-undocumented"] = True
