@@ -11,7 +11,8 @@ all, a member the cases whose team they are in, until their time runs out), put 
 ``WHERE`` so a page is full; :func:`~livc.platform.policy.decide` still checks each row.
 
 The list is sorted open cases first, then by code (``status`` descending: "open" > "closed"),
-which the index ``ix_cases_list`` (migration 0032) serves.
+then by id. No index serves that mixed order yet: PostgreSQL keeps the top of the cell's cases
+in a bounded sort for each page (the facts of the page's rows are read for those rows only).
 """
 
 from __future__ import annotations
