@@ -111,13 +111,16 @@ class Process:
     restart = start
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)  # the whole group: gunicorn's and RQ's children too
+            self.process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
@@ -319,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             process.stop()
         try:
             pg.kill()
-        except subprocess.CalledProcessError:
-            pass
+        except subprocess.CalledProcessError as error:
+            print(f"pg_ctl stop failed ({error.returncode}); stop the cluster in {top / 'pg'} by hand")
         if args.keep:
             print(f"kept {top}")
         else:
