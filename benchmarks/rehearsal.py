@@ -9,7 +9,7 @@ The shape: a PostgreSQL cluster of its own (``initdb`` + ``pg_ctl`` on a free po
 temporary directory; as root through ``runuser -u postgres``), a Redis server of its own on a free
 port (append-only file on, as production must have it), the key custodian (``livc custodian
 serve``, its own key and client), ``livc serve`` (gunicorn, 2 workers), ``livc worker`` (all
-queues) and ``livc cron``. The app runs as an ordinary role under row-level security, in
+queues), ``livc cron`` and ``livc relay`` (the job outbox handed to Redis). The app runs as an ordinary role under row-level security, in
 ``LIVC_ENV=test`` with no SMTP: each delivered mail is an ``.eml`` file under the data
 directory, which is what is counted.
 
@@ -374,7 +374,8 @@ def rehearse(args, top: Path, pg: Postgres, urls: dict[str, str], processes: lis
     serve = Process("web", [str(BIN / "livc"), "serve", "--port", str(port), "--workers", "2"], env, top / "serve.log")
     worker = Process("worker", [str(BIN / "livc"), "worker"], env, top / "worker.log")
     cron = Process("cron", [str(BIN / "livc"), "cron"], env, top / "cron.log")
-    for process in (serve, worker, cron):
+    relay = Process("relay", [str(BIN / "livc"), "relay"], env, top / "relay.log")
+    for process in (serve, worker, cron, relay):
         process.start()
         processes.append(process)
     wait_for("livc serve", lambda: requests.get(f"{base}/rehearsal-a/api/session", timeout=5).ok)
