@@ -39,10 +39,11 @@ from livc.federation.models import (
     MatchAlert,
     SideStatus,
 )
-from livc.platform import audit
+from livc.platform import audit, metrics
 from livc.platform.db import current_tenant_id, db, tenant_context
 from livc.platform.jobs import task
 from livc.platform.mail import render_mail, send_mail
+from livc.platform.paging import Key, Page, PageArgs, keyset_page
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.reading import case_codes
@@ -152,12 +153,33 @@ def _own_cases(alerts: list[MatchAlert], tenant_id: int) -> dict[int, tuple[int,
     return found
 
 
-def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str]] | None = None) -> AlertView:
+@dataclass
+class _OtherCells:
+    """The other cells' names and coordinators, read once per cell for a list of alerts (not once
+    per alert)."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    contacts: dict[int, tuple[Contact, ...]] = field(default_factory=dict)
+
+    def name(self, cell_id: int) -> str:
+        if cell_id not in self.names:
+            self.names[cell_id] = db.session.get(Tenant, cell_id).name
+        return self.names[cell_id]
+
+    def contacts_of(self, cell_id: int) -> tuple[Contact, ...]:
+        if cell_id not in self.contacts:
+            self.contacts[cell_id] = contacts_in(cell_id)
+        return self.contacts[cell_id]
+
+
+def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str]] | None = None,
+          others: _OtherCells | None = None) -> AlertView:
     side = alert.side(tenant_id)
     other_side = "b" if side == "a" else "a"
     other_cell_id = getattr(alert, f"tenant_{other_side}_id")
     if own_cases is None:
         own_cases = _own_cases([alert], tenant_id)
+    others = others or _OtherCells()
     case_id, case_code = own_cases.get(alert.id, (None, None))
     confirmed = alert.state == AlertState.CONFIRMED
     heard_first = side == alert.earlier_side
@@ -165,7 +187,7 @@ def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str
     return AlertView(
         id=alert.id,
         other_cell_id=other_cell_id,
-        other_cell=db.session.get(Tenant, other_cell_id).name,
+        other_cell=others.name(other_cell_id),
         strength=strength_of(alert.score, alert.agreeing_types),
         status=getattr(alert, f"status_{side}"),
         other_status=getattr(alert, f"status_{other_side}"),
@@ -179,7 +201,7 @@ def _view(alert: MatchAlert, tenant_id: int, own_cases: dict[int, tuple[int, str
         newer_left_days=(alert.newer_left_at - alert.created_at).days if left else None,
         confirmed_at=alert.confirmed_at if confirmed else None,
         shared_reference=alert.shared_reference if confirmed else None,
-        contacts=contacts_in(other_cell_id) if confirmed else (),
+        contacts=others.contacts_of(other_cell_id) if confirmed else (),
     )
 
 
@@ -187,6 +209,30 @@ def alerts_for(tenant_id: int, *, include_withdrawn: bool = False) -> list[Alert
     """The cell's alerts, newest first (call inside the cell's tenant context). Without
     ``include_withdrawn``, withdrawn alerts are left out, except, for the earlier side, those
     withdrawn because the newer case left soon after (a probing pattern, shown to the probed)."""
+    query = _listed(tenant_id, include_withdrawn)
+    alerts = db.session.scalars(query.order_by(MatchAlert.created_at.desc(), MatchAlert.id.desc())).all()
+    return _views(alerts, tenant_id)
+
+
+#: The alerts' order, newest first (``ix_match_alerts_created``).
+ALERT_ORDER = (Key(MatchAlert.created_at, descending=True), Key(MatchAlert.id, descending=True))
+
+
+def alerts_page(tenant_id: int, args: PageArgs) -> Page:
+    """One page of the cell's alerts, withdrawn ones included, newest first: their views as
+    :func:`alerts_for` gives them, at the same cost for any number of alerts."""
+    page = keyset_page(_listed(tenant_id, include_withdrawn=True), ALERT_ORDER, args, scope="federation.alerts")
+    page.items = _views(page.items, tenant_id)
+    return page
+
+
+def _views(alerts, tenant_id: int) -> list[AlertView]:
+    own_cases = _own_cases(alerts, tenant_id)
+    others = _OtherCells()
+    return [_view(alert, tenant_id, own_cases, others) for alert in alerts]
+
+
+def _listed(tenant_id: int, include_withdrawn: bool) -> sa.Select:
     if current_tenant_id() != tenant_id:
         raise FederationError(NO_ALERT)
     query = _alerts_query(tenant_id)
@@ -199,9 +245,7 @@ def alerts_for(tenant_id: int, *, include_withdrawn: bool = False) -> list[Alert
             ),
         )
         query = query.where(sa.or_(MatchAlert.state != AlertState.WITHDRAWN, left_early))
-    alerts = db.session.scalars(query.order_by(MatchAlert.created_at.desc(), MatchAlert.id.desc())).all()
-    own_cases = _own_cases(alerts, tenant_id)
-    return [_view(alert, tenant_id, own_cases) for alert in alerts]
+    return query
 
 
 def alert_for(tenant_id: int, alert_id: int) -> AlertView | None:
@@ -305,7 +349,10 @@ def _insert_alert(values: dict) -> int | None:
         .on_conflict_do_nothing(index_elements=["link_id", "enrolment_a_id", "enrolment_b_id", "version_a", "version_b"])
         .returning(MatchAlert.id)
     )
-    return db.session.execute(statement).scalar()
+    created = db.session.execute(statement).scalar()
+    if created is not None:
+        metrics.alert_created()
+    return created
 
 
 def create_alert(link_id: int, low: FederationEnrolment, high: FederationEnrolment, decided: float,

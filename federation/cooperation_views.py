@@ -61,7 +61,11 @@ def handover_panels(occasion: CaseOccasion, **_details) -> list[Panel]:
 
 @blueprint.app_template_global()
 def cooperation_of_alert(alert_id: int):
-    """The thread of a confirmed alert, if opened (for the alert page's link)."""
+    """The thread of a confirmed alert, if opened (for the alert page's link): read with the
+    page's other alerts when the page asked for them (``g.alert_threads``), else on its own."""
+    read_with_page = g.get("alert_threads") or {}
+    if alert_id in read_with_page:
+        return read_with_page[alert_id]
     return threads.thread_of_alert(g.tenant.id, alert_id)
 
 

@@ -155,6 +155,7 @@ class MatchAlert(db.Model):
         sa.UniqueConstraint(
             "link_id", "enrolment_a_id", "enrolment_b_id", "version_a", "version_b", name="uq_match_alerts_pair"
         ),
+        sa.Index("ix_match_alerts_created", "created_at", "id"),  # the alert list's order
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

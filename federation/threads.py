@@ -129,6 +129,19 @@ def thread_of_alert(tenant_id: int, alert_id: int) -> CooperationThread | None:
     ))
 
 
+def threads_of_alerts(tenant_id: int, alert_ids) -> dict[int, CooperationThread | None]:
+    """Alert id -> its thread (None if not opened) for a page of alerts: one query for any number."""
+    ids = set(alert_ids)
+    found = dict.fromkeys(ids)
+    if ids:
+        for thread in db.session.scalars(sa.select(CooperationThread).where(
+            CooperationThread.alert_id.in_(ids),
+            sa.or_(CooperationThread.cell_a_id == tenant_id, CooperationThread.cell_b_id == tenant_id),
+        )):
+            found[thread.alert_id] = thread
+    return found
+
+
 def find_thread(tenant_id: int, thread_id: int, *, lock: bool = False) -> CooperationThread | None:
     query = sa.select(CooperationThread).where(
         CooperationThread.id == thread_id,

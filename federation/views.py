@@ -31,9 +31,11 @@ from livc.federation.models import (
 )
 from livc.federation.panels import STRENGTH_EXPLAINED, waits_for_us
 from livc.federation.suggestions import ReasonKind, suggestions_for
+from livc.federation.threads import threads_of_alerts
 from livc.platform import registry
 from livc.platform.db import db
 from livc.platform.forms import field_messages, render_form
+from livc.platform.paging import page_args
 from livc.platform.policy import Action
 from livc.platform.tenancy import Tenant, TenantStatus
 from livc.tenants.access import guard
@@ -336,10 +338,15 @@ def federation_end():
 
 
 def _alerts_context(failed_alert: int | None = None) -> dict:
-    """The cell's alerts under four headings: waiting for this cell (a step to take), waiting
-    for the other cell (confirmed here), confirmed by both (the same person), closed."""
-    views = federation_alerts.alerts_for(g.tenant.id, include_withdrawn=True)
+    """The cell's alerts, a page at a time (newest first), under four headings: waiting for this
+    cell (a step to take), waiting for the other cell (confirmed here), confirmed by both (the same
+    person), closed."""
+    page = federation_alerts.alerts_page(g.tenant.id, page_args(request.args))
+    views = page.items
+    # The confirmed alerts' threads, read together (the page links each to its thread).
+    g.alert_threads = threads_of_alerts(g.tenant.id, [view.id for view in views if view.state == AlertState.CONFIRMED])
     return {
+        "page": page,
         "waiting": [view for view in views if waits_for_us(view)],
         "theirs": [view for view in views if view.state == AlertState.OPEN and not waits_for_us(view)],
         "confirmed": [view for view in views if view.state == AlertState.CONFIRMED],

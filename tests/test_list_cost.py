@@ -203,3 +203,57 @@ def test_the_lists_of_the_operators_actions_cost_the_same_at_any_length(sqlite_a
         assert len(rows_of(kind, body)) == PER_PAGE
         assert len(every_page(app, client, kind, path)) == before[kind] + 10
     assert "The trail was tampered with" not in read(app, console, lists[0][2])[1]
+
+
+def test_the_match_alerts_cost_the_same_at_any_number_and_pages_reach_every_alert_once(sqlite_app):
+    """One real alert between two linked cells, then copies of it (half of them confirmed, which
+    shows the other cell's coordinators and the cooperation thread) written directly."""
+    from test_federation_pages import AMRANI_H, AMRANI_L, link_cells, open_person
+
+    from case_helpers import HERKO
+    from livc.federation.models import AlertState, MatchAlert, SideStatus
+
+    app = sqlite_app
+    tenants = seed_demo_tenants(app)
+    leuven, herko = ready_cell(app, tenants[LEUVEN], LEUVEN), ready_cell(app, tenants[HERKO], HERKO)
+    link_cells(app, leuven, herko)
+    open_person(app, leuven, AMRANI_L)
+    open_person(app, herko, AMRANI_H)
+
+    def add_alerts(how_many: int) -> None:
+        with app.app_context():
+            real = db.session.scalar(db.select(MatchAlert).order_by(MatchAlert.id))
+            copied = {column.key: getattr(real, column.key) for column in MatchAlert.__table__.columns
+                      if column.key not in ("id", "version_a", "version_b")}
+            for _ in range(how_many):
+                number = next(numbers)
+                confirmed = number % 2 == 0
+                db.session.add(MatchAlert(**{
+                    **copied, "version_a": f"copy-{number}", "version_b": f"copy-{number}",
+                    "created_at": utcnow() - timedelta(minutes=number),
+                    "state": AlertState.CONFIRMED if confirmed else AlertState.OPEN,
+                    "status_a": SideStatus.CONFIRMED if confirmed else SideStatus.NEW,
+                    "status_b": SideStatus.CONFIRMED if confirmed else SideStatus.NEW,
+                    "shared_reference": f"F-{number:04d}" if confirmed else None,
+                    "confirmed_at": utcnow() if confirmed else None,
+                }))
+            db.session.commit()
+            db.session.remove()
+
+    kind, first = "alerts", f"/{LEUVEN}/federation/alerts?per_page={PER_PAGE}"
+    client = signed_in(app, leuven.coordinator)
+    alert_ids = lambda body: re.findall(r'<li class="federation-alert" id="alert-\d+" data-alert="(\d+)"', body)  # noqa: E731
+    read(app, client, first)
+    add_alerts(2)
+    few, _ = read(app, client, first)
+    add_alerts(10)
+    many, body = read(app, client, first)
+    assert many <= few + 1, f"alerts: {few} statements with 3 alerts, {many} with 13"
+    assert len(alert_ids(body)) == PER_PAGE
+
+    seen, path = [], first
+    while path:
+        _cost, body = read(app, client, path)
+        seen += alert_ids(body)
+        path = next_link(kind, body)
+    assert len(seen) == len(set(seen)) == 13

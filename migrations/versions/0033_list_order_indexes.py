@@ -1,8 +1,9 @@
-"""Indexes in the order the signal list and the past meetings are paged (issue 20).
+"""Indexes in the order the signal list, the past meetings and the match alerts are paged (issue 20).
 
-Both lists are read a page at a time, newest first, on (sort key, id) within a cell: the
-signals on ``received_at``, the meetings on ``starts_at``. An index on ``(tenant_id, key, id)``
-answers "the next 50 after this row" without reading the rows before it, at any length.
+The lists are read a page at a time, newest first, on (sort key, id): the signals on
+``received_at`` and the meetings on ``starts_at`` within a cell (``tenant_id`` first), the match
+alerts (which belong to two cells) on ``created_at``. Such an index answers "the next 50 after
+this row" without reading the rows before it, at any length.
 Row-level security is unchanged (no new table).
 
 Revision ID: 0033
@@ -20,6 +21,7 @@ depends_on = None
 INDEXES = (
     ("ix_signals_tenant_received", "signals", ["tenant_id", "received_at", "id"]),
     ("ix_meetings_tenant_starts", "meetings", ["tenant_id", "starts_at", "id"]),
+    ("ix_match_alerts_created", "match_alerts", ["created_at", "id"]),
 )
 
 
