@@ -21,6 +21,7 @@ from livc.tenants.cases.models import Case, LtfFeedback, Measure, MeasureCategor
 from livc.tenants.cases.operations import add_measure, start_feedback
 from livc.tenants.cases.weighing import weigh_signal
 from livc.tenants.decisions.models import Proposal
+from livc.tenants.house_rules.models import HouseRules, HouseRulesStatus
 from livc.tenants.signals.models import Signal, Weighing
 from livc.tenants.signals.operations import submit_signal
 
@@ -122,7 +123,8 @@ WEIGHING_FORM = {
 }
 
 
-def test_cases_opened_and_signals_reported_at_once_get_distinct_codes(app, cell):
+def test_decisions_and_reports_sent_together_are_taken_once_each_with_codes_of_their_own(app, cell):
+    # Two cases opened at once (two decisions confirmed together), two signals reported at once.
     first, second = proposed_weighing(app, cell), proposed_weighing(app, cell)
     confirmations = together(*(Api(app, cell.partner).call("POST", f"/decisions/{proposal_id}/confirm")
                                for _signal_id, proposal_id in (first, second)))
@@ -140,8 +142,6 @@ def test_cases_opened_and_signals_reported_at_once_get_distinct_codes(app, cell)
     references = {answer.get_json()["signal"]["reference"] for answer in reported}
     assert references == {f"S-{year}-003", f"S-{year}-004"}
 
-
-def test_a_weighing_or_a_confirmation_sent_twice_at_once_is_taken_once_and_the_other_told(app, cell):
     # The same signal weighed twice through the API: one proposal, the other refused with the rule.
     signal_id = new_signal(app, cell)
     weighed = together(*(Api(app, cell.coordinator).call("POST", f"/signals/{signal_id}/weighing", WEIGHING)
@@ -171,7 +171,18 @@ def test_a_weighing_or_a_confirmation_sent_twice_at_once_is_taken_once_and_the_o
     assert "no longer waiting" in " ".join(
         next(a for a in confirmed if a.status_code == 422).get_json()["error"]["fields"]["_schema"])
     assert count(app, cell, Weighing, Weighing.signal_id == signal_id) == 1
-    assert count(app, cell, Case) == 1
+    assert count(app, cell, Case) == 3  # the two opened at the start, and this one
+
+    # Two coordinators start a new draft of the house rules at the same moment: the unique index
+    # (one draft per cell) is the last line, answered 409 with a message, or the second edits
+    # the first's draft; never 500, and one draft.
+    drafted = together(*(Api(app, cell.coordinator).call("PUT", "/house-rules/draft", {"general": text})
+                         for text in ("Our rules, take one.", "Our rules, take two.")))
+    assert statuses(drafted) in ([200, 200], [200, 409])
+    for answer in drafted:
+        if answer.status_code == 409:
+            assert answer.get_json()["error"]["title"] == "Changed in the meantime"
+    assert count(app, cell, HouseRules, HouseRules.status == HouseRulesStatus.DRAFT) == 1
 
 
 def test_two_people_saving_the_same_measure_or_feedback_form_lose_nothing(app, cell):
