@@ -9,7 +9,8 @@ directory and with ``PYTHONPATH`` unset, as the image would:
 
 - **web**: ``livc serve`` (gunicorn) answers ``/healthz``, a page in Dutch from the compiled
   catalogues, and the stylesheet the wheel ships;
-- **worker**: ``livc worker`` runs a job ``livc jobs ping`` put on the test Redis (db 14);
+- **worker**: ``livc worker`` runs a job ``livc jobs ping`` put on the test Redis, and
+  ``livc relay --once`` passes over the job outbox;
 - **cron**: ``livc cron`` registers its schedule in Redis and keeps running, as designed;
 - **custodian**: ``livc custodian init``, ``clients add`` and ``serve`` answer ``/healthz`` and
   issue a token to the registered client;
@@ -302,7 +303,7 @@ def test_web_serves_health_a_dutch_page_and_the_stylesheet(runtime):
     assert_install_untouched(runtime.installed)
 
 
-def test_worker_runs_a_job_put_on_its_queue(runtime):
+def test_worker_runs_a_job_and_the_relay_passes_over_the_outbox(runtime):
     with runtime.process("worker", "worker") as worker:
         ping = runtime.run("jobs", "ping", "--timeout", str(START_TIMEOUT))
         assert ping.returncode == 0, f"{ping.stderr}\n{runtime.log('worker')}"
@@ -310,6 +311,9 @@ def test_worker_runs_a_job_put_on_its_queue(runtime):
         # Not the repository's platform/ folder: the standard library's module.
         assert str(REPO) not in ping.stdout and "platform.py" in ping.stdout
         assert worker.poll() is None
+        # The relay, once: it reads the job outbox and hands what is due to Redis.
+        relayed = runtime.run("relay", "--once")
+        assert relayed.returncode == 0 and "job(s) relayed" in relayed.stdout, relayed.stderr
     assert worker.returncode == 0, runtime.log("worker")
     assert_install_untouched(runtime.installed)
 
