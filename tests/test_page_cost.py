@@ -8,13 +8,16 @@ reviews and case teams), not through 40 weighings: the point is the pages' readi
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 import pytest
+from statements import statements
 
 from auth_helpers import give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell
+from conftest import seed_demo_tenants
 from livc.platform.db import db, tenant_context
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.models import (
@@ -28,7 +31,6 @@ from livc.tenants.cases.models import (
     ReviewKind,
 )
 from livc.tenants.signals.models import FlagLevel, FollowUpKind, TargetGroup
-from statements import statements
 
 EN = {"Accept-Language": "en"}
 PAGES = ("home", "cases", "api/cases", "api/dashboard")
@@ -88,7 +90,6 @@ def signed_in(app, member):
 
 def listed_codes(page: str, body: str) -> list[str]:
     if page == "api/cases":
-        import json
         return [case["code"] for case in json.loads(body)["cases"]]
     return re.findall(r'<tr data-case="\d+"[^>]*>\s*<td><a href="[^"]+">([^<]+)</a>', body)
 
@@ -113,8 +114,6 @@ def test_each_page_runs_as_many_statements_for_43_cases_as_for_3(app, cell):
 @pytest.mark.parametrize("page", ["cases", "api/cases"])
 def test_the_case_list_answers_one_page_and_its_next_links_reach_every_case_once_in_order(sqlite_app, page):
     app = sqlite_app
-    from conftest import seed_demo_tenants
-
     tenants = seed_demo_tenants(app)
     cell = ready_cell(app, tenants[LEUVEN], LEUVEN)
     open_case(app, cell)

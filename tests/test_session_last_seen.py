@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from auth_helpers import give_session
 from case_helpers import LEUVEN, ready_cell
+from conftest import seed_demo_tenants
 from livc.platform.db import db, tenant_context
 from livc.platform.sessions import AuthSession
 from livc.platform.timeutil import utcnow
@@ -50,8 +51,6 @@ def test_last_seen_advances_at_most_once_a_minute(app, cells):
 @pytest.mark.postgres
 def test_a_request_does_not_wait_for_another_request_of_the_same_session_holding_its_row(
         postgres_app, postgres_database):
-    from conftest import seed_demo_tenants
-
     app = postgres_app
     cell = ready_cell(app, seed_demo_tenants(app)[LEUVEN], LEUVEN)
     client = app.test_client()
