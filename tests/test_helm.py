@@ -879,13 +879,15 @@ def test_redis_persistence_is_a_required_acknowledgement():
 # --- Metrics and alerts ------------------------------------------------------------------------------
 
 METRICS_PORT = 9100
+# The processes that serve metrics (livc serve, livc worker); cron and relay do not.
+METRICS_COMPONENTS = ("web", "worker", "worker-federation", "worker-maintenance")
 ALERTS = CHART / "alerts" / "livc.rules.yaml"
 
 
 def test_app_pods_serve_metrics_on_their_own_port(rendered):
     documents = rendered.documents
     assert find(documents, "ConfigMap")["data"]["LIVC_METRICS_PORT"] == str(METRICS_PORT)
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
+    for component in METRICS_COMPONENTS:
         document = workload(documents, component)
         ports = {port["name"]: port["containerPort"] for port in container(document).get("ports", [])}
         assert ports["metrics"] == METRICS_PORT, component
@@ -894,7 +896,7 @@ def test_app_pods_serve_metrics_on_their_own_port(rendered):
         assert annotations["prometheus.io/port"] == str(METRICS_PORT)
     # Never through the web Service (and so never through the ingress).
     assert [port["name"] for port in find(documents, "Service", f"{RELEASE}-web")["spec"]["ports"]] == ["http"]
-    for component in ("migrate",) + (("custodian",) if "custodian" in rendered.values else ()):
+    for component in ("cron", "relay", "migrate") + (("custodian",) if "custodian" in rendered.values else ()):
         document = workload(documents, component)
         assert "prometheus.io/scrape" not in document["spec"]["template"]["metadata"].get("annotations", {})
         assert "metrics" not in {port["name"] for port in container(document).get("ports", [])}
@@ -918,9 +920,11 @@ def test_network_policy_lets_prometheus_reach_the_metrics_port_only(helm):
     policy = policies(documents)[f"{RELEASE}-metrics"]
     [rule] = policy["ingress"]
     assert rule == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": scraper}
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
+    for component in METRICS_COMPONENTS:
         assert selects(policy["podSelector"], pod_labels(workload(documents, component))), component
     assert not selects(policy["podSelector"], workload(documents, "migrate")["spec"]["template"]["metadata"]["labels"])
+    for component in ("cron", "relay"):
+        assert not selects(policy["podSelector"], pod_labels(workload(documents, component))), component
 
 
 def test_pod_monitor_and_alert_rules_when_asked(helm):
@@ -932,7 +936,7 @@ def test_pod_monitor_and_alert_rules_when_asked(helm):
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
-    for component in ("web", "worker", "worker-federation", "worker-maintenance", "cron", "relay"):
+    for component in METRICS_COMPONENTS:
         assert selects(monitor["spec"]["selector"], pod_labels(workload(documents, component))), component
     rule = find(documents, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
