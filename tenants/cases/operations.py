@@ -667,7 +667,10 @@ def next_open_review(case: Case) -> Review | None:
 
 
 def hold_review(case: Case, review: Review, actor: Membership, values: Mapping[str, Any]) -> Review:
-    """Record a review; plan the next one (while the case is open), or reopen the case."""
+    """Record a review; plan the next one (while the case is open), or reopen the case. The case,
+    then the review, are locked first: a review sent twice is held once."""
+    locked(case)
+    locked(review)
     values = coerce(values, outcome=ReviewOutcome, flag=FlagLevel)
     faults: Faults = {}
     outcome, next_on = values.get("outcome"), values.get("next_review_on")

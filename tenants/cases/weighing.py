@@ -33,7 +33,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from livc.platform import audit, registry
-from livc.platform.db import db
+from livc.platform.db import db, locked
 from livc.platform.roles import Role
 from livc.platform.timeutil import utcnow
 from livc.tenants.cases.models import Case, CaseStatus
@@ -187,6 +187,8 @@ def _weighing_faults(signal: Signal, values: Mapping[str, Any]) -> Faults:
             add_fault(faults, "decision", minimum_missing(problems))
     if decision == WeighingDecision.ADD_TO_CASE:
         case = db.session.get(Case, values.get("case_id") or 0)
+        if case is not None:
+            locked(case)  # not closed by a decision taken at the same moment
         if case is None or case.status != CaseStatus.OPEN:
             add_fault(faults, "case_id", CASE_REQUIRED)
     if decision in (WeighingDecision.OPEN_CASE, WeighingDecision.ADD_TO_CASE):
