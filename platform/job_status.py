@@ -3,21 +3,24 @@
 A sweep that re-enqueues what looks stuck by its age alone duplicates every job still waiting
 behind a backlog (161 to 1,119 duplicate enrolment jobs were measured). A job is *live* while
 it is queued, deferred, scheduled (a retry waiting for its back-off) or started by a worker
-that is still alive (its worker key, renewed by the worker's heartbeat, exists); finished,
-failed, stopped, cancelled, expired or unknown jobs are not. Inline jobs (no Redis) are never
-live: they ran in the request that enqueued them.
+that is still alive (its worker key, renewed by the worker's heartbeat, exists), or while its
+outbox row waits to be handed to RQ (:class:`~livc.platform.jobs.OutboxJob`, not relayed yet:
+the relay will deliver it); finished, failed, stopped, cancelled, expired or unknown jobs are
+not. Inline jobs (no Redis) are never live: they ran in the request that enqueued them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import Job, JobStatus
 
-from livc.platform.jobs import redis_connection
+from livc.platform.db import db
+from livc.platform.jobs import OutboxJob, redis_connection
 
 __all__ = ["LIVE_STATES", "live_jobs"]
 
@@ -31,9 +34,11 @@ def live_jobs(job_ids: Iterable[str | None]) -> set[str] | None:
     settings = current_app.extensions["livc.settings"]
     if not ids or settings.jobs_inline:
         return set()
+    live = set(db.session.scalars(
+        sa.select(OutboxJob.id).where(OutboxJob.id.in_(ids), OutboxJob.done_at.is_(None), OutboxJob.relayed_at.is_(None))
+    ))
     connection = redis_connection(settings.redis_url)
     try:
-        live = set()
         for job in Job.fetch_many(ids, connection=connection):
             if job is None:
                 continue
