@@ -28,7 +28,7 @@ from livc.app.factory import create_app
 from livc.app.periodic import PERIODIC
 from livc.federation.cli import federation_group
 from livc.federation.custodian.cli import cli as custodian_cli
-from livc.platform import migrating
+from livc.platform import metrics, migrating
 from livc.platform.audit import verify_chain
 from livc.platform.commands import remember_factory, with_app
 from livc.platform.db import db, tenant_context
@@ -155,6 +155,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     settings = load_settings()
     app = create_app()
+    measured = metrics.prepare_for_processes() if settings.metrics_port else None
 
     class Server(BaseApplication):
         def load_config(self):
@@ -167,12 +168,21 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             # one path shared by every instance of the user: none (the orchestrator supervises).
             if "control_socket_disable" in self.cfg.settings:
                 self.cfg.set("control_socket_disable", True)
+            if measured:  # the exporter in the master, adding up the workers' values
+                self.cfg.set("when_ready", lambda _server: _export_metrics(settings))
+                self.cfg.set("child_exit", lambda _server, worker: metrics.process_ended(worker.pid))
+                self.cfg.set("on_exit", lambda _server: metrics.remove_private_directory(measured))
 
         def load(self):
             return app
 
     _without_gunicorn_banner()
     Server().run()
+
+
+def _export_metrics(settings) -> None:
+    metrics.start_exporter(settings.metrics_port, redis_url=settings.redis_url, queue_prefix=settings.queue_prefix,
+                           queues=QUEUES, database_url=settings.sqlalchemy_url)
 
 
 @cli.command()
@@ -195,7 +205,15 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     unknown = [name for name in queues if name not in QUEUES]
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUES)}")
-    run_worker(app, list(queues or QUEUES), burst=burst)
+    settings = app.extensions["livc.settings"]
+    if settings.metrics_port:  # job durations are timed in this process, alerts in work horses
+        measured = metrics.prepare_for_processes()
+        _export_metrics(settings)
+    try:
+        run_worker(app, list(queues or QUEUES), burst=burst)
+    finally:
+        if settings.metrics_port:
+            metrics.remove_private_directory(measured)
 
 
 @cli.command()

@@ -28,6 +28,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ from rq.job_lifecycle import call_exception_handlers
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from livc.platform import metrics
 from livc.platform.db import Id, db, tenant_context, value_enum
 from livc.platform.logs import describe_error
 from livc.platform.tenancy import Tenant, TenantStatus
@@ -663,7 +665,16 @@ def _worker_class():
                         hook(settings, queue.name.removeprefix(settings.queue_prefix))
                     except Exception as error:  # the job runs anyway and meets the problem itself
                         self.log.warning("before job %s: %s", job.id, describe_error(error))
-            return super().execute_job(job, queue)
+            if not metrics.enabled():
+                return super().execute_job(job, queue)
+            started = time.perf_counter()
+            try:
+                return super().execute_job(job, queue)
+            finally:  # timed here, around the work horse: one process's figures, not one per job
+                prefix = _worker_app.extensions["livc.settings"].queue_prefix if _worker_app is not None else ""
+                status = job.get_status(refresh=True) if job.connection is not None else None
+                metrics.job_ran(queue.name.removeprefix(prefix), job.meta.get("task") or job.func_name,
+                                time.perf_counter() - started, failed=status in (JobStatus.FAILED, JobStatus.SCHEDULED))
 
         def handle_exception(self, job, *exc_info):
             error = exc_info[1]

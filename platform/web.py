@@ -34,11 +34,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from livc.platform import audit, inputs
+from livc.platform import audit, inputs, metrics
+from livc.platform.api import STALE_EDIT
 from livc.platform.browsers import ServerSessions
 from livc.platform.db import EditConflict, db, leave_tenant
 from livc.platform.jobs import redis_connection
-from livc.platform.api import STALE_EDIT
 from livc.platform.logs import describe_error
 from livc.platform.policy import public
 from livc.platform.rls import role_problem
@@ -100,6 +100,7 @@ def init_app(app: Flask) -> None:
     # A URL value preprocessor runs before any blueprint's (the tenant is resolved in one), so
     # even a refusal of an unknown cell carries its request id.
     app.url_value_preprocessor(_assign_request_id)
+    metrics.init_app(app)  # request latency per endpoint, when LIVC_METRICS_PORT is set
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.teardown_request(_leave_tenant)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -28,6 +30,8 @@ import pytest
 import runtime_tasks
 import sqlalchemy as sa
 from click.testing import CliRunner
+from redis import Redis
+from rq.registry import FailedJobRegistry
 
 from admin_helpers import add_operator
 from auth_helpers import add_member, post_form
@@ -46,6 +50,14 @@ from livc.platform.roles import Role
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 PROCESS_TIMEOUT = 600  # seconds; these commands end in seconds, but a loaded CI machine is slow
+
+
+def scrape(url: str) -> dict[str, float]:
+    """``/metrics`` as sample line (name with labels) -> value."""
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        text = answer.read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
 
 
 # --- 1. The database goes away ------------------------------------------------------------------
@@ -144,24 +156,45 @@ def test_a_handler_of_its_own_prints_no_traceback_only_the_errors_type_and_place
 
 
 @pytest.mark.redis
-def test_a_worker_logs_a_failing_job_in_lines_without_a_traceback(sqlite_app, redis_url, tmp_path):
+def test_a_worker_logs_a_failing_job_without_a_traceback_and_measures_it_per_queue(sqlite_app, redis_url, tmp_path):
     settings = sqlite_app.extensions["livc.settings"]
+    prefix = f"livc-test-{uuid.uuid4().hex[:8]}:"
     values = {"env": "test", "data_dir": str(settings.data_dir.resolve()), "secret_key": settings.secret_key,
-              "redis_url": redis_url, "queue_prefix": f"livc-test-{uuid.uuid4().hex[:8]}:", "log_level": "INFO"}
+              "redis_url": redis_url, "queue_prefix": prefix, "log_level": "INFO"}
     queued = make_app(tmp_path, **values)
     with queued.app_context():
         enqueue(runtime_tasks.library_logs_a_traceback_then_fails, tenant_id=None)
-    env = clean_env(**values)
+    metrics_port = free_port()
+    env = clean_env(**values, metrics_port=str(metrics_port))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    failed = FailedJobRegistry(prefix + "default", connection=Redis.from_url(redis_url))
+    log = tmp_path / "worker.log"
 
-    run = subprocess.run([str(console_script("livc")), "worker", "--burst", "default"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=PROCESS_TIMEOUT, check=False)
+    with log.open("wb") as output:
+        worker = subprocess.Popen([str(console_script("livc")), "worker", "default"], cwd=REPO, env=env,
+                                  stdout=output, stderr=subprocess.STDOUT)
+    job = 'queue="default",task="runtime_tasks.library_logs_a_traceback_then_fails"'
+    timed = f'livc_job_duration_seconds_count{{outcome="failed",{job}}}'
+    try:
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        samples: dict[str, float] = {}
+        while not failed.get_job_ids() or timed not in samples:  # failed in the horse, then timed
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+            if failed.get_job_ids():
+                samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=PROCESS_TIMEOUT)
 
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output
+    assert samples[timed] == 1
+    assert samples[f"livc_job_failures_total{{{job}}}"] == 1
+    assert samples['livc_queue_depth{queue="default"}'] == 0
+    output = log.read_text()
     assert "could not parse (builtins.ValueError at runtime_tasks.py:" in output
-    [failed] = [line for line in output.splitlines() if "library_logs_a_traceback_then_fails" in line and "failed" in line]
-    assert "LookupError" in failed
+    [line] = [line for line in output.splitlines() if "library_logs_a_traceback_then_fails" in line and "failed" in line]
+    assert "LookupError" in line
     assert "Traceback" not in output and runtime_tasks.SECRET not in output
 
 
@@ -179,27 +212,45 @@ def test_a_command_that_dies_of_an_unexpected_error_says_so_in_one_line(tmp_path
     assert "stopped by an unexpected error: sqlalchemy.exc.OperationalError at " in line
 
 
-# --- 3. No shared control socket -------------------------------------------------------------
+# --- 3. livc serve: no shared control socket; metrics on their own port ------------------------
 
 
-def test_livc_serve_opens_no_gunicorn_control_socket(tmp_path):
-    home, runtime = tmp_path / "home", tmp_path / "run"
-    home.mkdir()
-    runtime.mkdir(mode=0o700)
-    port = free_port()
-    env = clean_env(data_dir=str(tmp_path / "data"), env="test", secret_key="t" * 40, port=str(port))
+def test_livc_serve_opens_no_control_socket_and_serves_metrics_per_endpoint_on_their_own_port(
+    tmp_path, sqlite_template
+):
+    home, runtime, data = tmp_path / "home", tmp_path / "run", tmp_path / "data"
+    for folder in (home, runtime, data):
+        folder.mkdir(mode=0o700)
+    shutil.copy(sqlite_template, data / "livc.sqlite")
+    port, metrics_port = free_port(), free_port()
+    env = clean_env(data_dir=str(data), env="test", secret_key="t" * 40, port=str(port), metrics_port=str(metrics_port))
     env.update(HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-    server = start_server([str(console_script("livc")), "serve", "--workers", "1"], tmp_path, port, env)
+    server = start_server([str(console_script("livc")), "serve", "--workers", "2"], tmp_path, port, env)
     try:
-        with urllib.request.urlopen(server.url("/healthz"), timeout=30) as answer:
-            assert answer.status == 200
+        for path in ("/healthz", "/robots.txt", "/demo-leuven/cases/48151623", "/no/such/page/42"):
+            try:
+                urllib.request.urlopen(server.url(path), timeout=30).close()
+            except urllib.error.HTTPError:
+                pass  # refused or not found: measured all the same
+        samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         server.stop()
 
+    # No control socket in the user's home or runtime folder (gunicorn's default places).
     left = [path for folder in (home, runtime) for path in folder.rglob("*")]
     assert left == [], left
-    assert "control" not in server.output().lower()
+
+    requests = {name: value for name, value in samples.items()
+                if name.startswith("livc_http_request_duration_seconds_count")}
+    healthz = 'livc_http_request_duration_seconds_count{endpoint="platform.healthz",method="GET",status="200"}'
+    assert requests.get(healthz, 0) >= 1  # the health checks that waited for the start, and ours
+    assert any('endpoint="platform.robots"' in name for name in requests)
+    # An address with an id is measured under its endpoint's name, the id nowhere.
+    assert 'livc_http_request_duration_seconds_count{endpoint="tenant.case",method="GET",status="404"}' in requests
+    assert not any("48151623" in name or "/demo-leuven" in name or "42" in name for name in samples)
+    assert samples["livc_outbox_waiting"] == 0
 
 
 # --- 4. The demo stays a demo -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from livc.federation.custodian.settings import (
     load_custodian_settings,
 )
 from livc.federation.custodian.storage import AuditLog, ClientRegistry, KeyStore
+from livc.platform import metrics
 
 
 def serve(settings: CustodianSettings, host: str | None = None, port: int | None = None, threads: int = 4) -> None:
@@ -22,6 +23,8 @@ def serve(settings: CustodianSettings, host: str | None = None, port: int | None
     KeyStore(settings.keys_path, create=settings.create_key)  # fail at start, not at the first request
     if not existed:
         click.echo(f"livc custodian: created {settings.keys_path}: a new key, epoch 1", err=True)
+
+    measured = metrics.prepare_for_processes() if settings.metrics_port else None
 
     class Server(BaseApplication):
         def load_config(self):
@@ -33,6 +36,10 @@ def serve(settings: CustodianSettings, host: str | None = None, port: int | None
             self.cfg.set("forwarded_allow_ips", settings.forwarded_allow_ips)
             if "control_socket_disable" in self.cfg.settings:  # gunicorn 27: no runtime control
                 self.cfg.set("control_socket_disable", True)
+            if settings.metrics_port:  # the exporter in the master, adding up the worker's values
+                self.cfg.set("when_ready", lambda _server: metrics.start_exporter(settings.metrics_port))
+                self.cfg.set("child_exit", lambda _server, worker: metrics.process_ended(worker.pid))
+                self.cfg.set("on_exit", lambda _server: metrics.remove_private_directory(measured))
             if settings.tls_certfile:
                 self.cfg.set("certfile", str(settings.tls_certfile))
                 self.cfg.set("keyfile", str(settings.tls_keyfile))

@@ -91,6 +91,7 @@ from livc.federation.custodian.storage import (
     check_private,
     evaluate_elements,
 )
+from livc.platform import metrics
 
 # --- OAuth2 (authlib) -----------------------------------------------------------------------
 
@@ -330,6 +331,7 @@ def create_custodian_app(config: CustodianSettings | Mapping[str, Any] | None = 
                     raise EnrolmentRefused(f"one case's keys per enrolment call (at most {settings.elements_per_enrolment})")
                 custodian.ledger.admit(token.client_id, cell, purpose, epoch, custodian.keys.created(epoch), scheme)
             evaluated = evaluate_elements(secret, elements)
+            metrics.elements_evaluated(len(evaluated))
         except CustodianError as error:
             custodian.audit.record(
                 "evaluate", client=token.client_id, cell=cell, epoch=epoch, elements=count, outcome=error.code,

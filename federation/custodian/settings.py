@@ -155,11 +155,14 @@ class CustodianSettings(BaseSettings):
     redis_url: str | None = Field(default=None, repr=False)
     # Proxies whose X-Forwarded-* headers are believed (TLS ended in front of the custodian).
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Prometheus metrics (evaluated elements, request latency) on a port of their own; off when unset.
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
     # Serve HTTPS directly (both or neither).
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
 
-    @field_validator("redis_url", "key_file", "clients_file", "audit_file", "enrolments_file", "tls_certfile", "tls_keyfile", mode="before")
+    @field_validator("redis_url", "key_file", "clients_file", "audit_file", "enrolments_file", "tls_certfile", "tls_keyfile", "metrics_port",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return value or None
