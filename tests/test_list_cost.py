@@ -257,3 +257,16 @@ def test_the_match_alerts_cost_the_same_at_any_number_and_pages_reach_every_aler
         seen += alert_ids(body)
         path = next_link(kind, body)
     assert len(seen) == len(set(seen)) == 13
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_signal_and_meeting_pages_reach_every_row_once_in_order(postgres_app):
+    """The keyset comparisons and the meetings' visibility in SQL, on PostgreSQL under RLS."""
+    app = postgres_app
+    tenants = seed_demo_tenants(app)
+    cell = ready_cell(app, tenants[LEUVEN], LEUVEN)
+    add_signals(app, cell, 7)
+    add_meetings(app, cell, 7)
+    for kind, who in (("api/signals", cell.coordinator), ("meetings", cell.partner)):
+        seen = every_page(app, signed_in(app, who), kind, f"/{cell.slug}/{kind}?per_page={PER_PAGE}")
+        assert len(seen) == len(set(seen)) == 7, kind
