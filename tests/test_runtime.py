@@ -167,7 +167,7 @@ def test_a_worker_logs_a_failing_job_without_a_traceback_and_measures_it_per_que
     metrics_port = free_port()
     env = clean_env(**values, metrics_port=str(metrics_port))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")  # as the chart sets it
     failed = FailedJobRegistry(prefix + "default", connection=Redis.from_url(redis_url))
     log = tmp_path / "worker.log"
 
@@ -185,7 +185,7 @@ def test_a_worker_logs_a_failing_job_without_a_traceback_and_measures_it_per_que
             if failed.get_job_ids():
                 samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
-        worker.terminate()
+        worker.kill()  # its (slow) warm shutdown is not what this test is about
         worker.wait(timeout=PROCESS_TIMEOUT)
 
     assert samples[timed] == 1
