@@ -261,8 +261,8 @@ def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_
     assert job.retries_left in (1, 2)  # retried with back-off, not given up
     assert job.meta["task"] == "livc.federation.enrolment.enrol_case"
     assert job.meta["error"] == "livc.federation.custodian_client.CustodianUnavailable"
-    tenant_id, task_path, args, kwargs = job.args
-    assert task_path == "livc.federation.enrolment.enrol_case"
+    tenant_id, task_path, args, kwargs, outbox_id = job.args
+    assert task_path == "livc.federation.enrolment.enrol_case" and outbox_id == job.id
     assert tenant_id == leuven.tenant_id and all(isinstance(arg, int) for arg in args) and kwargs == {}
     stored = repr(job.args) + repr(job.meta) + (job.latest_result().exc_string if job.latest_result() else "")
     assert "CustodianUnavailable" in stored
@@ -270,9 +270,12 @@ def test_a_case_opened_while_the_custodian_service_is_down_waits_and_is_matched_
         assert secret not in stored, secret
         assert secret not in run.stdout + run.stderr, secret
 
-    # The service is back (its key file kept): the periodic sweep takes the enrolment up.
+    # The service is back (its key file kept). The periodic sweep leaves an enrolment whose job
+    # waits for its retry alone (no second job); the retry, when its time comes, enrols it.
     process.start()
-    assert as_cell(app, leuven, lambda: enrolment.sweep_enrolments(older_than=timedelta(0))) == 1
+    assert as_cell(app, leuven, lambda: enrolment.sweep_enrolments(older_than=timedelta(0))) == 0
+    retries.remove(job)  # its back-off, shortened: the retry is due now
+    Queue(prefix + "federation", connection=redis).enqueue_job(job)
     work(env)
     assert enrolments(app) == {leuven.tenant_id: EnrolmentStatus.ENROLLED, herko.tenant_id: EnrolmentStatus.ENROLLED}
     [seen_in_herko] = as_cell(app, herko, lambda: alerts.alerts_for(herko.tenant_id))  # the earlier case's cell

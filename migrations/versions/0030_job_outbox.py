@@ -5,7 +5,8 @@ tenant, queue; its id is also the RQ job id), marked done by the job in its own 
 Platform-level like ``paused_jobs``, its tenant id a plain value (a job for a tenant that is
 gone is written, then skipped by the worker; done rows are purged by the relay after a
 week), but on PostgreSQL a cell's
-transaction sees and writes only its own rows (and platform-level ones it enqueues), while
+transaction sees and changes only its own rows (it may write a new row for another cell, whose
+work it wants done: two cells that link enrol each other's cases), while
 the relay, the worker's bookkeeping and the console, which set no tenant, see them all. The
 index on (done_at, available_at) serves the relay and the backlog's age.
 
@@ -52,15 +53,17 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE job_outbox ENABLE ROW LEVEL SECURITY")
         op.execute("ALTER TABLE job_outbox FORCE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY {POLICY} ON job_outbox "
-            f"USING ({CURRENT_TENANT} IS NULL OR tenant_id = {CURRENT_TENANT}) "
-            f"WITH CHECK ({CURRENT_TENANT} IS NULL OR tenant_id IS NULL OR tenant_id = {CURRENT_TENANT})"
-        )
+        # Reading, changing and deleting: a cell's own rows. Writing a new row: any tenant's,
+        # since a cell's request may want work done in another cell (two cells that link enrol
+        # each other's open cases); that job still runs in its own cell's context.
+        own = f"{CURRENT_TENANT} IS NULL OR tenant_id = {CURRENT_TENANT}"
+        op.execute(f"CREATE POLICY {POLICY} ON job_outbox USING ({own}) WITH CHECK ({own} OR tenant_id IS NULL)")
+        op.execute(f"CREATE POLICY {POLICY}_insert ON job_outbox FOR INSERT WITH CHECK (true)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP POLICY IF EXISTS {POLICY}_insert ON job_outbox")
         op.execute(f"DROP POLICY IF EXISTS {POLICY} ON job_outbox")
     op.drop_index("ix_job_outbox_done_at_available_at", table_name="job_outbox")
     op.drop_index("ix_job_outbox_tenant_id", table_name="job_outbox")
