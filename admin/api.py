@@ -16,10 +16,13 @@ from livc.admin.access import actor, operator_guard
 from livc.admin.health.checks import platform_health
 from livc.admin.onboarding.operations import (
     OnboardingSchema,
+    TenantFilters,
+    TenantListQuery,
+    invitations_sent,
     onboard,
     progress,
     resend_invitation,
-    tenant_list,
+    tenant_page,
 )
 from livc.admin.onboarding.views import load_tenant
 from livc.admin.operators import operations as operators
@@ -30,6 +33,7 @@ from livc.platform.api import InvalidFields, load_body
 from livc.platform.failed_jobs import retry_failed
 from livc.platform.forms import field_messages
 from livc.platform.openapi import documented
+from livc.platform.paging import page_answer, page_args
 from livc.platform.police_zones import find_zone, zones
 from livc.platform.policy import OperatorAction
 
@@ -56,6 +60,20 @@ class TenantOutSchema(Schema):
     municipalities = fields.List(fields.Nested(MunicipalityOutSchema))
     created_at = fields.DateTime()
     progress = fields.Function(lambda tenant: StepSchema(many=True).dump(progress(tenant)))
+
+
+class TenantListOutSchema(Schema):
+    """A cell on the console's list: directory data and the platform's own onboarding facts (the
+    steps done inside the cell are on the tenant's own answer)."""
+
+    slug = fields.String(attribute="tenant.slug")
+    name = fields.String(attribute="tenant.name")
+    kind = fields.Function(lambda row: row["tenant"].kind.value)
+    status = fields.Function(lambda row: row["tenant"].status.value)
+    languages = fields.List(fields.String(), attribute="tenant.languages")
+    municipalities = fields.List(fields.Nested(MunicipalityOutSchema), attribute="tenant.municipalities")
+    created_at = fields.DateTime(attribute="tenant.created_at")
+    invited_at = fields.DateTime(allow_none=True)
 
 
 class ResendSchema(Schema):
@@ -148,10 +166,15 @@ def api_session():
 
 
 @blueprint.get("/api/tenants")
-@documented(answer=TenantOutSchema, many=True, envelope="tenants")
+@documented(answer=TenantListOutSchema, many=True, envelope="tenants", query=TenantListQuery, paged=True,
+            summary="The cells, a page at a time (the `next` link reads the next); each cell's onboarding steps "
+                    "are in `GET /admin/api/tenants/{slug}`.")
 @operator_guard(OperatorAction.TENANTS_VIEW)
 def api_tenants():
-    return jsonify(tenants=TenantOutSchema(many=True).dump(tenant_list()))
+    page = tenant_page(page_args(request.args), TenantFilters.from_args(request.args))
+    invited = invitations_sent(page.items)
+    listed = [{"tenant": tenant, "invited_at": invited.get(tenant.slug)} for tenant in page.items]
+    return jsonify(page_answer(page, "tenants", TenantListOutSchema(many=True).dump(listed)))
 
 
 @blueprint.post("/api/tenants")

@@ -25,16 +25,19 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy.orm import selectinload
 
 from livc.admin.onboarding.cells import create_tenant
 from livc.admin.onboarding.models import ORGANISATION_DEFAULT, TenantSetup
 from livc.admin.onboarding.schemas import TenantSchema
+from livc.admin.operators.models import OperatorAuditEntry
 from livc.admin.operators.operations import record_action
 from livc.platform import audit, registry
 from livc.platform.accounts import NAME_MAX, get_or_create_account
 from livc.platform.db import db, tenant_context
 from livc.platform.forms import REQUIRED, email_field, field_messages, text_field
 from livc.platform.mail import render_mail, send_mail
+from livc.platform.paging import BadPage, Key, Page, PageArgs, PageQuery, keyset_page
 from livc.platform.roles import OrganisationKind, Role
 from livc.platform.settings import LANGUAGES
 from livc.platform.tenancy import NIS_PATTERN, Tenant, TenantKind, TenantMunicipality, TenantStatus
@@ -412,3 +415,76 @@ def finish_setup(tenant: Tenant) -> TenantSetup:
 
 def tenant_list() -> list[Tenant]:
     return list(db.session.scalars(sa.select(Tenant).order_by(Tenant.slug)))
+
+
+# --- the console's list of tenants, a page at a time ------------------------------------------
+
+#: The list's order: by address (unique), the id making it total all the same.
+TENANT_ORDER = (Key(Tenant.slug), Key(Tenant.id))
+#: Operator trail actions that send the first coordinator's invitation.
+INVITING = ("tenant.onboarded", "tenant.invitation_resent")
+UNKNOWN_CHOICE = _l("Choose one of the listed values.")
+SEARCH_MAX = 100
+
+
+class TenantListQuery(PageQuery):
+    """The list's filters in the query string (``?status=active&kind=municipality&q=leuv``)."""
+
+    status = fields.String(validate=validate.OneOf([status.value for status in TenantStatus]),
+                           metadata={"description": "Only cells in this status."})
+    kind = fields.String(validate=validate.OneOf([kind.value for kind in TenantKind]),
+                         metadata={"description": "Only cells of this kind."})
+    q = fields.String(validate=validate.Length(max=SEARCH_MAX),
+                      metadata={"description": "Only cells whose name or address contains this text."})
+
+
+@dataclass(frozen=True)
+class TenantFilters:
+    status: TenantStatus | None = None
+    kind: TenantKind | None = None
+    search: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "TenantFilters":
+        """The filters a query string asks for; :class:`BadPage` (400) for a value not offered."""
+        values = {}
+        for name, enum_class in (("status", TenantStatus), ("kind", TenantKind)):
+            raw = (args.get(name) or "").strip()
+            if raw and raw not in enum_class._value2member_map_:
+                raise BadPage(UNKNOWN_CHOICE, name)
+            values[name] = enum_class(raw) if raw else None
+        return cls(values["status"], values["kind"], (args.get("q") or "").strip()[:SEARCH_MAX])
+
+
+def tenant_page(args: PageArgs, filters: TenantFilters = TenantFilters()) -> Page[Tenant]:
+    """One page of the console's tenants, filtered and ordered in the query.
+
+    Its cost does not grow with the number of tenants: the page's tenants, their municipalities
+    (one more query) and :func:`invitations_sent` (one more). Each tenant's onboarding progress is
+    not read here: it lives in the cell's own rows, which row-level security shows only inside
+    that cell's context (one context, several queries per tenant); the tenant's page shows it.
+    """
+    query = sa.select(Tenant).options(selectinload(Tenant.municipalities))
+    if filters.status is not None:
+        query = query.where(Tenant.status == filters.status)
+    if filters.kind is not None:
+        query = query.where(Tenant.kind == filters.kind)
+    if filters.search:
+        needle = filters.search.lower()
+        query = query.where(sa.or_(sa.func.lower(Tenant.name).contains(needle, autoescape=True),
+                                   Tenant.slug.contains(needle, autoescape=True)))
+    return keyset_page(query, TENANT_ORDER, args, scope="console_tenants")
+
+
+def invitations_sent(tenants: list[Tenant]) -> dict[str, datetime]:
+    """When each tenant's first coordinator was last sent an invitation, from the operator trail
+    (a platform record): one query for the whole page, by slug."""
+    slugs = [tenant.slug for tenant in tenants]
+    if not slugs:
+        return {}
+    rows = db.session.execute(
+        sa.select(OperatorAuditEntry.tenant_slug, sa.func.max(OperatorAuditEntry.at))
+        .where(OperatorAuditEntry.tenant_slug.in_(slugs), OperatorAuditEntry.action.in_(INVITING))
+        .group_by(OperatorAuditEntry.tenant_slug)
+    ).all()
+    return {slug: at for slug, at in rows}

@@ -23,10 +23,12 @@ from livc.admin.onboarding import municipalities as finding
 from livc.admin.onboarding import operations as onboarding
 from livc.admin.onboarding.operations import (
     STEP_LABELS,
+    TenantFilters,
+    invitations_sent,
     progress,
     resend_invitation,
     rules_to_fix,
-    tenant_list,
+    tenant_page,
 )
 from livc.admin.operators import chains, trail
 from livc.admin.operators.models import OperatorAuditEntry
@@ -34,6 +36,7 @@ from livc.admin.web import blueprint
 from livc.platform import registry
 from livc.platform.db import db
 from livc.platform.forms import field_messages
+from livc.platform.paging import page_args
 from livc.platform.policy import OperatorAction, decide
 from livc.platform.settings import LANGUAGES
 from livc.platform.tenancy import Tenant, TenantKind, TenantStatus, find_tenant
@@ -66,8 +69,15 @@ def _tenant_labels() -> dict:
 @blueprint.get("/tenants")
 @operator_guard(OperatorAction.TENANTS_VIEW)
 def tenants():
-    rows = [(tenant, progress(tenant)) for tenant in tenant_list()]
-    return render_template("admin/tenants.html", rows=rows,
+    """The cells a page at a time (``?status=``, ``?kind=``, ``?q=`` in the query), each with the
+    platform's own facts: when it was onboarded and its coordinator last invited."""
+    filters = TenantFilters.from_args(request.args)
+    page = tenant_page(page_args(request.args), filters)
+    invited = invitations_sent(page.items)
+    rows = [(tenant, invited.get(tenant.slug)) for tenant in page.items]
+    return render_template("admin/tenants.html", rows=rows, page=page, filters=filters,
+                           statuses=[(status.value, STATUS_LABELS[status.value]) for status in TenantStatus],
+                           kinds=[(kind.value, KIND_LABELS[kind]) for kind in TenantKind],
                            may_onboard=decide(g.operator_person, OperatorAction.ONBOARDING_MANAGE))
 
 

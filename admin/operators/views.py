@@ -50,9 +50,14 @@ class NewOperatorSchema(Schema):
     display_name = fields.String(load_default="", validate=validate.Length(max=120))
 
 
+#: The operator accounts by e-mail address (unique), a page at a time.
+OPERATOR_ORDER = (Key(Operator.email), Key(Operator.id))
+
+
 def _operators_page(status: int = 200, errors: dict | None = None, link: str | None = None):
     roles = [(role.value, operator_models.ROLE_LABELS[role]) for role in OperatorRole]
-    return render_form("admin/operators.html", status, errors, operators=operators.operator_list(), roles=roles, link=link)
+    page = keyset_page(sa.select(Operator), OPERATOR_ORDER, page_args(request.args), scope="console_operators")
+    return render_form("admin/operators.html", status, errors, operators=page.items, page=page, roles=roles, link=link)
 
 
 @blueprint.route("/operators", methods=["GET", "POST"], endpoint="operators")
