@@ -226,6 +226,21 @@ def alerts_page(tenant_id: int, args: PageArgs) -> Page:
     return page
 
 
+def waiting_count(tenant_id: int) -> int:
+    """How many of the cell's alerts wait for its step (open, not confirmed by it yet), over all
+    its alerts and not only a page of them: one ``COUNT`` in the database."""
+    if current_tenant_id() != tenant_id:
+        raise FederationError(NO_ALERT)
+    not_confirmed_here = sa.or_(
+        sa.and_(MatchAlert.tenant_a_id == tenant_id, MatchAlert.status_a != SideStatus.CONFIRMED),
+        sa.and_(MatchAlert.tenant_b_id == tenant_id, MatchAlert.status_b != SideStatus.CONFIRMED),
+    )
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(MatchAlert)
+        .where(_seen_by(tenant_id), MatchAlert.state == AlertState.OPEN, not_confirmed_here)
+    ) or 0
+
+
 def _views(alerts, tenant_id: int) -> list[AlertView]:
     own_cases = _own_cases(alerts, tenant_id)
     others = _OtherCells()

@@ -340,7 +340,7 @@ def federation_end():
 def _alerts_context(failed_alert: int | None = None) -> dict:
     """The cell's alerts, a page at a time (newest first), under four headings: waiting for this
     cell (a step to take), waiting for the other cell (confirmed here), confirmed by both (the same
-    person), closed."""
+    person), closed. How many wait for the cell is counted over all its alerts, not the page."""
     page = federation_alerts.alerts_page(g.tenant.id, page_args(request.args))
     views = page.items
     # The confirmed alerts' threads, read together (the page links each to its thread).
@@ -348,6 +348,8 @@ def _alerts_context(failed_alert: int | None = None) -> dict:
     return {
         "page": page,
         "waiting": [view for view in views if waits_for_us(view)],
+        # Over all the cell's alerts, not this page's: a later page still says what waits.
+        "waiting_total": federation_alerts.waiting_count(g.tenant.id),
         "theirs": [view for view in views if view.state == AlertState.OPEN and not waits_for_us(view)],
         "confirmed": [view for view in views if view.state == AlertState.CONFIRMED],
         "closed": [view for view in views if view.state in (AlertState.DISMISSED, AlertState.WITHDRAWN)],
