@@ -302,6 +302,10 @@ def seed_cases(cell: Cell, *, chunk: int = 5000, seed: int = 2026) -> None:
                     "recorded_by_id": coordinator, "decided_at": opened,
                 })
                 seal = sealer.scope(f"case:{case_id}")
+                held = rng.random() < 0.5  # the case's one review (below)
+                # As the app keeps it (migration 0032): closed with a review after closure to
+                # hold, closed, or open with its two measures.
+                base_stage = (("closed" if held else "aftercare") if closed else "follow_up")
                 rows["cases"].append({
                     "id": case_id, "tenant_id": cell.tenant_id, "code": f"BEN-{opened.year}-{number:06d}",
                     "status": cases.CaseStatus.CLOSED if closed else cases.CaseStatus.OPEN,
@@ -315,6 +319,7 @@ def seed_cases(cell: Cell, *, chunk: int = 5000, seed: int = 2026) -> None:
                     "closure_reason": rng.choice(list(cases.ClosureReason)) if closed else None,
                     "erase_after": (opened + timedelta(days=200 + 5 * 365)).date() if closed else None,
                     "updated_at": opened, "goal_ciphertext": seal("Keep the young person in school and at work."),
+                    "base_stage": base_stage,
                 })
                 for m in range(2):
                     status = (cases.MeasureStatus.DONE if closed
@@ -326,7 +331,6 @@ def seed_cases(cell: Cell, *, chunk: int = 5000, seed: int = 2026) -> None:
                         "created_by_id": coordinator, "updated_at": opened,
                         "description_ciphertext": seal(f"Measure {m + 1}: guidance by the youth service."),
                     })
-                held = rng.random() < 0.5
                 rows["reviews"].append({
                     "tenant_id": cell.tenant_id, "case_id": case_id,
                     "kind": cases.ReviewKind.AFTER_CLOSURE if closed else cases.ReviewKind.FOLLOW_UP,

@@ -10,9 +10,15 @@ with one ``selectinload`` each. Who may read which case is the policy's rule (th
 all, a member the cases whose team they are in, until their time runs out), put in the
 ``WHERE`` so a page is full; :func:`~livc.platform.policy.decide` still checks each row.
 
-The list is sorted open cases first, then by code (``status`` descending: "open" > "closed"),
-then by id. No index serves that mixed order yet: PostgreSQL keeps the top of the cell's cases
-in a bounded sort for each page (the facts of the page's rows are read for those rows only).
+The stage apart from the day is kept on the case (``Case.base_stage``, migration 0032, written
+after every flush that touches a case, a measure or a review); only "evaluation" (an open case
+whose next review is due) is read against the day. So a stage is a plain expression over two
+columns of the case, which the index ``(tenant_id, base_stage, code, id, next_review_on)``
+holds: the counts are a ``GROUP BY`` over that index and the first cases of a stage a short scan
+of it. The list is sorted open cases first, then by code (``status`` descending: "open" >
+"closed"), then by id, the order of the index ``(tenant_id, status DESC, code, id)``: a page is
+read from the index, whatever the cell's size. Open measures and overdue ones are counted from
+the page's measures, loaded with it.
 """
 
 from __future__ import annotations
@@ -28,14 +34,11 @@ from livc.platform.paging import Key, Page, PageArgs, keyset_page
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.tenants.cases.models import (
-    OPEN_MEASURE_STATUSES,
     Case,
     CaseStage,
     CaseStatus,
     CaseTeamMember,
-    Measure,
     Review,
-    ReviewKind,
 )
 
 #: The list's order: open cases first, then by code (unique in a cell), then by id.
@@ -76,17 +79,12 @@ def readable(person: Person, today: date, *, include_closed: bool = True, munici
 
 
 def stage_column(today: date):
-    """:func:`~livc.tenants.cases.operations.stage_of` as SQL: the stage's value of each case."""
-    aftercare_due = sa.exists().where(
-        Review.case_id == Case.id, Review.kind == ReviewKind.AFTER_CLOSURE, Review.held_on.is_(None)
-    )
-    has_measures = sa.exists().where(Measure.case_id == Case.id)
+    """:func:`~livc.tenants.cases.operations.stage_of` as SQL over the case's own columns: its
+    kept stage, or "evaluation" for an open case whose next review is due by ``today``."""
+    followed = Case.base_stage.in_((CaseStage.BUILDING, CaseStage.FOLLOW_UP))
     return sa.case(
-        (Case.status == CaseStatus.CLOSED,
-         sa.case((aftercare_due, CaseStage.AFTERCARE.value), else_=CaseStage.CLOSED.value)),
-        (sa.and_(Case.next_review_on.is_not(None), Case.next_review_on <= today), CaseStage.EVALUATION.value),
-        (~has_measures, CaseStage.BUILDING.value),
-        else_=CaseStage.FOLLOW_UP.value,
+        (sa.and_(followed, Case.next_review_on <= today), CaseStage.EVALUATION.value),
+        else_=Case.base_stage,
     )
 
 
@@ -95,55 +93,54 @@ def _next_review_column():
             .scalar_subquery())
 
 
-def _open_measures_column():
-    return (sa.select(sa.func.count(Measure.id))
-            .where(Measure.case_id == Case.id, Measure.status.in_(OPEN_MEASURE_STATUSES)).scalar_subquery())
-
-
-def _overdue_column(today: date):
-    return sa.exists().where(
-        Measure.case_id == Case.id, Measure.status.in_(OPEN_MEASURE_STATUSES),
-        Measure.due_on.is_not(None), Measure.due_on < today,
-    )
+def _open_and_overdue(case: Case, today: date) -> tuple[int, bool]:
+    """How many of ``case``'s measures are open, and whether one of them is past its day."""
+    measures = case.open_measures
+    return len(measures), any(m.due_on is not None and m.due_on < today for m in measures)
 
 
 def case_rows_page(person: Person, args: PageArgs, today: date, *, municipality: str | None = None) -> Page[CaseRow]:
     """One page of the cases ``person`` may read, open ones first, by code, each with its facts."""
     query = readable(person, today, municipality=municipality).add_columns(
-        stage_column(today), _next_review_column(), _open_measures_column(), _overdue_column(today),
+        stage_column(today), _next_review_column(),
     ).options(selectinload(Case.team), selectinload(Case.measures))
     page = keyset_page(query, LIST_KEYS, args, scope="cases")
     page.items = [
-        CaseRow(case, CaseStage(stage), next_review, open_measures or 0, bool(overdue))
-        for case, stage, next_review, open_measures, overdue in page.items
+        CaseRow(case, CaseStage(stage), next_review, *_open_and_overdue(case, today))
+        for case, stage, next_review in page.items
         if decide(person, Action.CASE_READ, case)
     ]
     return page
 
 
 def stage_counts(person: Person, today: date, *, in_team: bool = False) -> dict[CaseStage, int]:
-    """How many of the cases ``person`` may read stand at each stage (one ``GROUP BY``)."""
-    cases = readable(person, today, in_team=in_team).subquery()
+    """How many of the cases ``person`` may read stand at each stage (one ``GROUP BY`` over the
+    stage index)."""
     stage = stage_column(today)
     counted = db.session.execute(
-        sa.select(stage.label("stage"), sa.func.count()).select_from(Case)
-        .where(Case.id.in_(sa.select(cases.c.id))).group_by(stage)
+        readable(person, today, in_team=in_team).with_only_columns(stage.label("stage"), sa.func.count())
+        .group_by(stage)
     )
     counts = {stage: 0 for stage in CaseStage}
     for value, count in counted:
-        counts[CaseStage(value)] = count
+        counts[CaseStage(value)] += count
     return counts
 
 
 def first_cases_by_stage(person: Person, today: date, limit: int, *, in_team: bool = False) -> dict[CaseStage, list[Case]]:
     """The first ``limit`` cases (by code) of each stage, of those ``person`` may read: one
-    statement (a window function numbers each stage's cases), and one for their teams."""
-    stage = stage_column(today).label("stage")
-    numbered = readable(person, today, in_team=in_team).with_only_columns(
-        Case.id, stage, sa.func.row_number().over(partition_by=stage, order_by=(Case.code, Case.id)).label("number"),
-    ).subquery()
-    query = (sa.select(Case, numbered.c.stage).join(numbered, numbered.c.id == Case.id)
-             .where(numbered.c.number <= limit).order_by(Case.code, Case.id).options(selectinload(Case.team)))
+    statement (each stage's first cases read in code order from an index, ``UNION ALL``), and one
+    for their teams."""
+    stage = stage_column(today)
+    parts = []
+    for each in CaseStage:
+        first = (readable(person, today, in_team=in_team)
+                 .with_only_columns(Case.id, sa.literal(each.value).label("stage"))
+                 .where(stage == each.value).order_by(Case.code, Case.id).limit(limit).subquery())
+        parts.append(sa.select(first.c.id, first.c.stage))
+    chosen = sa.union_all(*parts).subquery()
+    query = (sa.select(Case, chosen.c.stage).join(chosen, chosen.c.id == Case.id)
+             .order_by(Case.code, Case.id).options(selectinload(Case.team)))
     found: dict[CaseStage, list[Case]] = {stage: [] for stage in CaseStage}
     for case, value in db.session.execute(query):
         if decide(person, Action.CASE_READ, case):

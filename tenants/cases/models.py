@@ -30,7 +30,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from livc.platform.db import Id, TenantScoped, db, value_enum
 from livc.platform.keys import EncryptedField, record_scope
@@ -252,6 +252,11 @@ class Case(TenantScoped, db.Model):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     opened_by_id: Mapped[int | None] = membership_column()
     next_review_on: Mapped[date | None] = mapped_column(index=True)
+    # The stage apart from the day (never "evaluation", which is read against today): kept by
+    # livc.tenants.cases.stages after every flush touching the case, its measures or reviews
+    # (migration 0032), so lists count and pick the cases of a stage from an index.
+    base_stage: Mapped[CaseStage] = mapped_column(value_enum(CaseStage), default=CaseStage.BUILDING,
+                                                  server_default=CaseStage.BUILDING.value)
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = membership_column()
     closure_reason: Mapped[ClosureReason | None] = mapped_column(value_enum(ClosureReason))
@@ -299,6 +304,12 @@ class Case(TenantScoped, db.Model):
     @property
     def open_measures(self) -> list[Measure]:
         return [measure for measure in self.measures if measure.status in OPEN_MEASURE_STATUSES]
+
+
+# The case list's order (open first, by code) and the stages' counts and first cases, from an
+# index (migration 0032).
+sa.Index("ix_cases_tenant_list", Case.tenant_id, Case.status.desc(), Case.code, Case.id)
+sa.Index("ix_cases_tenant_stage", Case.tenant_id, Case.base_stage, Case.code, Case.id, Case.next_review_on)
 
 
 class CaseTeamMember(TenantScoped, db.Model):
@@ -486,3 +497,60 @@ class FeedbackApproval(TenantScoped, db.Model):
     membership_id: Mapped[int | None] = membership_column()
     revision: Mapped[int]
     approved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the stage kept on the case ----------------------------------------------------------------
+
+
+def base_stage_rule(case_id):
+    """``stage_of``'s rule apart from the day, as SQL over the case ``case_id`` (a column):
+    closed with a review after closure to hold, closed, open without measures, open with them."""
+    cases = Case.__table__
+    aftercare_due = sa.exists().where(
+        Review.__table__.c.case_id == case_id, Review.__table__.c.kind == ReviewKind.AFTER_CLOSURE.value,
+        Review.__table__.c.held_on.is_(None),
+    )
+    has_measures = sa.exists().where(Measure.__table__.c.case_id == case_id)
+    return sa.case(
+        (cases.c.status == CaseStatus.CLOSED.value,
+         sa.case((aftercare_due, CaseStage.AFTERCARE.value), else_=CaseStage.CLOSED.value)),
+        (has_measures, CaseStage.FOLLOW_UP.value),
+        else_=CaseStage.BUILDING.value,
+    )
+
+
+_TOUCHED = "livc_cases_touched"
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _keep_base_stage(session, _context) -> None:
+    """After a flush that adds, changes or removes a case, a measure or a review: the
+    ``base_stage`` of the cases concerned written again by :func:`base_stage_rule` (one UPDATE,
+    rows whose stage is unchanged left alone; the case's edit version is not raised)."""
+    touched = set()
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, Case):
+            if instance not in session.deleted:
+                touched.add(instance.id)
+        elif isinstance(instance, Measure | Review):
+            touched.add(instance.case_id)
+    touched.discard(None)
+    if not touched:
+        return
+    cases = Case.__table__
+    rule = base_stage_rule(cases.c.id)
+    session.connection().execute(
+        sa.update(cases).where(cases.c.id.in_(sorted(touched)), cases.c.base_stage != rule).values(base_stage=rule)
+    )
+    session.info.setdefault(_TOUCHED, set()).update(touched)
+
+
+@sa.event.listens_for(Session, "after_flush_postexec")
+def _expire_base_stage(session, _context) -> None:
+    """The cases whose stage was written again read it afresh when next asked."""
+    touched = session.info.pop(_TOUCHED, None)
+    if not touched:
+        return
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Case) and instance.id in touched:
+            session.expire(instance, ["base_stage"])

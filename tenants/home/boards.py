@@ -32,7 +32,6 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.decisions.operations import overdue
 from livc.tenants.decisions.reading import waiting
 from livc.tenants.home.dashboard import (
-    URGENCY_ORDER,
     FeedbackStep,
     WithTheOfficer,
     coming_meetings,
@@ -120,7 +119,7 @@ def _next_meeting(person: Person) -> Section:
 def _my_signals(person: Person) -> list[Section]:
     if not decide(person, Action.SIGNAL_SUBMIT):
         return []
-    return [Section("my-signals", MY_SIGNALS, data=signals_recorded_by(person.membership_id)[:MY_SIGNALS_SHOWN])]
+    return [Section("my-signals", MY_SIGNALS, data=signals_recorded_by(person.membership_id, MY_SIGNALS_SHOWN))]
 
 
 def _case_teams(person: Person, today: date) -> Section:
@@ -130,12 +129,11 @@ def _case_teams(person: Person, today: date) -> Section:
 
 def _coordinator(person: Person, membership: Membership, today: date) -> list[Section]:
     board = dashboard(person)
-    signals = sorted(board.open_signals, key=lambda signal: URGENCY_ORDER[signal.urgency])
     cadence = cadence_state()
     feedback = feedback_in_progress(person)
     for_me = [item for item in feedback if item.step != FeedbackStep.OTHERS]
     return [
-        Section("signals-to-weigh", SIGNALS_TO_WEIGH, len(signals), signals),
+        Section("signals-to-weigh", SIGNALS_TO_WEIGH, board.open_signals_count, board.open_signals),
         *_decisions(person, membership),
         Section("reviews-due", REVIEWS_DUE, board.reviews_due_count, board.reviews_due),
         Section("measures-due", MEASURES_DUE, board.measures_due_count, board.measures_due),

@@ -46,7 +46,7 @@ from livc.tenants.meetings.operations import Sight, meetings_for, visible_items
 from livc.tenants.monitoring.figures import Period, Shown
 from livc.tenants.monitoring.reading import figures
 from livc.tenants.signals.models import Signal, Urgency
-from livc.tenants.signals.operations import open_signals, signals_recorded_by
+from livc.tenants.signals.operations import open_signals, open_signals_count, signals_recorded_by
 from livc.tenants.signals.views import LABELS as SIGNAL_LABELS
 from livc.tenants.signals.views import SignalSummaryOut
 from livc.tenants.web import blueprint, label_of, no_store_answer
@@ -76,6 +76,7 @@ class Dashboard:
     feedback_to_approve: list[tuple[Case, LtfFeedback]]
     measures_due_count: int = 0
     reviews_due_count: int = 0
+    open_signals_count: int = 0
 
 
 def _shown_and_counted(query: sa.Select, *order) -> tuple[list, int]:
@@ -106,9 +107,11 @@ def dashboard(person: Person) -> Dashboard:
     )
     to_approve = [(item.case, item.feedback) for item in feedback_in_progress(person)
                   if item.step == FeedbackStep.YOUR_APPROVAL]
+    coordinator = person.role == Role.COORDINATOR
     return Dashboard(
-        open_signals=open_signals() if person.role == Role.COORDINATOR else [],
-        my_signals=signals_recorded_by(person.membership_id)[:10],
+        open_signals=open_signals(SHOWN) if coordinator else [],
+        open_signals_count=open_signals_count() if coordinator else 0,
+        my_signals=signals_recorded_by(person.membership_id, SHOWN),
         cases_by_stage=first_cases_by_stage(person, today, SHOWN),
         stage_counts=stage_counts(person, today),
         measures_due=measures,
@@ -315,8 +318,10 @@ class FeedbackToApproveOut(Schema):
 class DashboardOut(Schema):
     """What :func:`_dashboard_json` answers."""
 
-    open_signals = fields.List(fields.Nested(SignalSummaryOut))
-    my_signals = fields.List(fields.Nested(SignalSummaryOut))
+    open_signals = fields.List(fields.Nested(SignalSummaryOut),
+                               metadata={"description": "The first ten, the most urgent first."})
+    open_signals_count = fields.Integer()
+    my_signals = fields.List(fields.Nested(SignalSummaryOut), metadata={"description": "The last ten."})
     cases_by_stage = fields.List(fields.Nested(StageOut))
     measures_due = fields.List(fields.Nested(MeasureDueOut), metadata={"description": "The first ten."})
     measures_due_count = fields.Integer()
@@ -335,6 +340,7 @@ def _dashboard_json(board: Dashboard) -> dict:
 
     return {
         "open_signals": SignalSummaryOut(many=True).dump(board.open_signals),
+        "open_signals_count": board.open_signals_count,
         "my_signals": SignalSummaryOut(many=True).dump(board.my_signals),
         "cases_by_stage": [
             {"stage": stage.value, "stage_label": str(STAGE_LABELS[stage]), "count": board.stage_counts[stage],

@@ -402,12 +402,20 @@ def find_signal(signal_id: int) -> Signal | None:
     return db.session.get(Signal, signal_id)
 
 
-def open_signals() -> list[Signal]:
-    return list(
-        db.session.scalars(
-            sa.select(Signal).where(Signal.status == SignalStatus.NEW).order_by(Signal.received_at)
-        )
-    )
+#: The signals to weigh, the most urgent first, then the longest waiting.
+_URGENCY_RANK = sa.case({Urgency.URGENT.value: 0, Urgency.SOON.value: 1}, value=Signal.urgency, else_=2)
+
+
+def open_signals(limit: int | None = None) -> list[Signal]:
+    """The signals still to weigh, the most urgent first, then the oldest (at most ``limit``)."""
+    query = (sa.select(Signal).where(Signal.status == SignalStatus.NEW)
+             .order_by(_URGENCY_RANK, Signal.received_at, Signal.id).limit(limit))
+    return list(db.session.scalars(query))
+
+
+def open_signals_count() -> int:
+    """How many signals wait to be weighed (the status index)."""
+    return db.session.scalar(sa.select(sa.func.count(Signal.id)).where(Signal.status == SignalStatus.NEW)) or 0
 
 
 def signals_query(recorded_by: int | None = None) -> sa.Select:
