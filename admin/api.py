@@ -63,8 +63,8 @@ class TenantOutSchema(Schema):
 
 
 class TenantListOutSchema(Schema):
-    """A cell on the console's list: directory data and the platform's own onboarding facts (the
-    steps done inside the cell are on the tenant's own answer)."""
+    """A cell on the console's list: directory data, its onboarding steps (booleans and dates
+    only) and the platform's own facts."""
 
     slug = fields.String(attribute="tenant.slug")
     name = fields.String(attribute="tenant.name")
@@ -74,6 +74,7 @@ class TenantListOutSchema(Schema):
     municipalities = fields.List(fields.Nested(MunicipalityOutSchema), attribute="tenant.municipalities")
     created_at = fields.DateTime(attribute="tenant.created_at")
     invited_at = fields.DateTime(allow_none=True)
+    progress = fields.Function(lambda row: StepSchema(many=True).dump(row["progress"]))
 
 
 class ResendSchema(Schema):
@@ -167,13 +168,13 @@ def api_session():
 
 @blueprint.get("/api/tenants")
 @documented(answer=TenantListOutSchema, many=True, envelope="tenants", query=TenantListQuery, paged=True,
-            summary="The cells, a page at a time (the `next` link reads the next); each cell's onboarding steps "
-                    "are in `GET /admin/api/tenants/{slug}`.")
+            summary="The cells, a page at a time (the `next` link reads the next), each with its onboarding steps.")
 @operator_guard(OperatorAction.TENANTS_VIEW)
 def api_tenants():
     page = tenant_page(page_args(request.args), TenantFilters.from_args(request.args))
     invited = invitations_sent(page.items)
-    listed = [{"tenant": tenant, "invited_at": invited.get(tenant.slug)} for tenant in page.items]
+    listed = [{"tenant": tenant, "invited_at": invited.get(tenant.slug), "progress": progress(tenant)}
+              for tenant in page.items]
     return jsonify(page_answer(page, "tenants", TenantListOutSchema(many=True).dump(listed)))
 
 

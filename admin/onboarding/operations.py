@@ -460,9 +460,10 @@ def tenant_page(args: PageArgs, filters: TenantFilters = TenantFilters()) -> Pag
     """One page of the console's tenants, filtered and ordered in the query.
 
     Its cost does not grow with the number of tenants: the page's tenants, their municipalities
-    (one more query) and :func:`invitations_sent` (one more). Each tenant's onboarding progress is
-    not read here: it lives in the cell's own rows, which row-level security shows only inside
-    that cell's context (one context, several queries per tenant); the tenant's page shows it.
+    (one more query) and :func:`invitations_sent` (one more). Each listed tenant's onboarding
+    :func:`progress` lives in the cell's own rows, which row-level security shows only inside
+    that cell's context: the pages read it for the page's tenants alone, a cost bounded by the
+    page's size (at most ``per_page`` contexts), never by the number of tenants.
     """
     query = sa.select(Tenant).options(selectinload(Tenant.municipalities))
     if filters.status is not None:

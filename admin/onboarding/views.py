@@ -69,12 +69,13 @@ def _tenant_labels() -> dict:
 @blueprint.get("/tenants")
 @operator_guard(OperatorAction.TENANTS_VIEW)
 def tenants():
-    """The cells a page at a time (``?status=``, ``?kind=``, ``?q=`` in the query), each with the
-    platform's own facts: when it was onboarded and its coordinator last invited."""
+    """The cells a page at a time (``?status=``, ``?kind=``, ``?q=`` in the query), each with its
+    onboarding steps done and the platform's own facts: when it was onboarded and its
+    coordinator last invited."""
     filters = TenantFilters.from_args(request.args)
     page = tenant_page(page_args(request.args), filters)
     invited = invitations_sent(page.items)
-    rows = [(tenant, invited.get(tenant.slug)) for tenant in page.items]
+    rows = [(tenant, invited.get(tenant.slug), progress(tenant)) for tenant in page.items]
     return render_template("admin/tenants.html", rows=rows, page=page, filters=filters,
                            statuses=[(status.value, STATUS_LABELS[status.value]) for status in TenantStatus],
                            kinds=[(kind.value, KIND_LABELS[kind]) for kind in TenantKind],
