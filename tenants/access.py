@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+import sqlalchemy as sa
 from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from limits import RateLimitItemPerMinute
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
 
 from livc.platform import audit, sessions
@@ -122,13 +124,13 @@ def load_person() -> None:
     if g.pop("session_cookie_refused", False):
         endpoint = request.endpoint
         after_refusal(lambda: audit.record("auth.session_cookie_refused", details={"endpoint": endpoint}))
-    found = sessions.current(g.tenant.slug)
+    found = sessions.current(g.tenant.slug, also=_with_member)
     row = found.row
     if found.ended:
         flash(SESSION_ENDED, "warning")
     if row is None:
         return
-    membership = db.session.get(Membership, row.membership_id)
+    membership = found.joined[0] if found.joined else db.session.get(Membership, row.membership_id)
     if membership is None or not membership.usable:
         sessions.end(g.tenant.slug, row)
         flash(SESSION_ENDED, "warning")
@@ -139,6 +141,14 @@ def load_person() -> None:
     g.membership = membership
     g.person = person_for(membership)
     g.audit_actor = f"account:{membership.account_id}"
+
+
+def _with_member(query: sa.Select) -> sa.Select:
+    """The session's query, with its membership, account and organisation in the same statement
+    (what :func:`load_person` reads next: one round trip instead of four on every request)."""
+    return (query.add_columns(Membership)
+            .outerjoin(Membership, Membership.id == sessions.AuthSession.membership_id)
+            .options(joinedload(Membership.account), joinedload(Membership.organisation)))
 
 
 def person_for(membership: Membership) -> Person:

@@ -59,12 +59,17 @@ CELL_PAGES = (
 
 
 #: What the policy decides an item on, where it needs a resource: the strategic table's seats.
+#: The resource can only grant here (a seat at the table lets a member in; the roles at the
+#: table are let in whatever its seats), so the policy is asked without it first and the
+#: resource is read only for those that answer refuses: most members' pages skip its queries.
 MENU_RESOURCES = {Action.STRATEGY_VIEW: load_strategic_table}
 
 
 def _may(action: Action) -> bool:
     load = MENU_RESOURCES.get(action)
-    return bool(decide(g.person, action, load() if load is not None else None))
+    if decide(g.person, action, None):
+        return True
+    return load is not None and bool(decide(g.person, action, load()))
 
 
 def cell_pages() -> list[tuple[str, str]]:

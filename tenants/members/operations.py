@@ -86,11 +86,15 @@ def publish_undertaking(text: str | None) -> Undertaking:
 
 
 def has_accepted_current(membership: Membership) -> bool:
-    version = current_undertaking().version
+    """Has ``membership`` accepted the cell's current undertaking (version 1, the standard one,
+    while the cell published none)? One statement: it is asked on every content page."""
+    latest = (sa.select(Undertaking.version).where(Undertaking.tenant_id == membership.tenant_id)
+              .order_by(Undertaking.version.desc()).limit(1).scalar_subquery())
     return (
         db.session.execute(
             sa.select(UndertakingAcceptance.id).where(
-                UndertakingAcceptance.membership_id == membership.id, UndertakingAcceptance.version == version
+                UndertakingAcceptance.membership_id == membership.id,
+                UndertakingAcceptance.version == sa.func.coalesce(latest, 1),
             )
         ).first()
         is not None
