@@ -353,17 +353,22 @@ def cases():
     except BadPage as refused:
         errors.setdefault(refused.field_name, []).append(refused.description)
         page = case_rows_page(g.person, PageArgs(), today, municipality=municipality)
+    # The labels translated once for the page, not once per row (a lazy text looks its
+    # translation up again each time it is shown).
+    stage_labels = {stage: str(label) for stage, label in STAGE_LABELS.items()}
     rows = [{
         "case": row.case,
-        "stage": STAGE_LABELS[row.stage],
+        "stage": stage_labels[row.stage],
         "next_review": row.next_review_on,
         "after_closure": row.after_closure,
         "open_measures": row.open_measures,
         "overdue": row.overdue,
         "municipality": registry.name_of(row.case.residence_nis),
     } for row in page.items]
-    body = render_template("tenants/case_list.html", rows=rows, page=page, flag_labels=FLAG_LABELS,
-                           follow_up_labels=FOLLOW_UP_LABELS, today=today, errors=errors,
+    body = render_template("tenants/case_list.html", rows=rows, page=page,
+                           flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
+                           follow_up_labels={kind: str(label) for kind, label in FOLLOW_UP_LABELS.items()},
+                           today=today, errors=errors,
                            several=several_municipalities(), municipalities=territory(), municipality=municipality)
     response = make_response(body, 400 if errors else 200)
     response.headers["Cache-Control"] = "no-store"
