@@ -9,9 +9,12 @@ The shape: a PostgreSQL cluster of its own (``initdb`` + ``pg_ctl`` on a free po
 temporary directory; as root through ``runuser -u postgres``), a Redis server of its own on a free
 port (append-only file on, as production must have it), the key custodian (``livc custodian
 serve``, its own key and client), ``livc serve`` (gunicorn, 2 workers), ``livc worker`` (all
-queues), ``livc cron`` and ``livc relay`` (the job outbox handed to Redis). The app runs as an ordinary role under row-level security, in
-``LIVC_ENV=test`` with no SMTP: each delivered mail is an ``.eml`` file under the data
-directory, which is what is counted.
+queues), ``livc cron`` and ``livc relay`` (the job outbox handed to Redis). The app runs as an
+ordinary role under row-level security. The services run with ``LIVC_ENV=development`` (set
+explicitly): the same request path as production, errors answered by the app's handlers rather
+than propagated as under ``test``, with no SMTP and plain-HTTP cookies: each delivered mail is
+an ``.eml`` file under the data directory, which is what is counted. (The cells are prepared
+in-process beforehand with the test helpers, under ``LIVC_ENV=test``.)
 
 The day, in six rounds (calm; the worker killed; Redis killed; the custodian killed; PostgreSQL
 stopped in immediate mode; calm again, after each was restarted): in each round and each cell,
@@ -371,10 +374,11 @@ def rehearse(args, top: Path, pg: Postgres, urls: dict[str, str], processes: lis
         db.session.remove()
         db.engine.dispose()
 
-    serve = Process("web", [str(BIN / "livc"), "serve", "--port", str(port), "--workers", "2"], env, top / "serve.log")
-    worker = Process("worker", [str(BIN / "livc"), "worker"], env, top / "worker.log")
-    cron = Process("cron", [str(BIN / "livc"), "cron"], env, top / "cron.log")
-    relay = Process("relay", [str(BIN / "livc"), "relay"], env, top / "relay.log")
+    served = {**env, "LIVC_ENV": "development"}  # not "test": Flask would propagate errors past the handlers
+    serve = Process("web", [str(BIN / "livc"), "serve", "--port", str(port), "--workers", "2"], served, top / "serve.log")
+    worker = Process("worker", [str(BIN / "livc"), "worker"], served, top / "worker.log")
+    cron = Process("cron", [str(BIN / "livc"), "cron"], served, top / "cron.log")
+    relay = Process("relay", [str(BIN / "livc"), "relay"], served, top / "relay.log")
     for process in (serve, worker, cron, relay):
         process.start()
         processes.append(process)
