@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +35,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # The suite empties this Redis database: keep it for tests. Under pytest-xdist each worker takes
 # a database of its own (gw0: 14, gw1: 13, ...), so that one worker never empties another's.
 _XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-REDIS_URL = os.environ.get("LIVC_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{14 - _XDIST_WORKER}")
+_REDIS_BASE = urlsplit(os.environ.get("LIVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
+REDIS_URL = _REDIS_BASE._replace(path=f"/{int(_REDIS_BASE.path.strip('/') or 0) - _XDIST_WORKER}").geturl()
 OWNER_ROLE, APP_ROLE = "livc_test_owner", "livc_test_app"
 REPO = Path(__file__).resolve().parent.parent
 
