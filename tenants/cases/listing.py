@@ -64,18 +64,28 @@ def readable(person: Person, today: date, *, include_closed: bool = True, munici
              in_team: bool = False) -> sa.Select:
     """The select of the cases ``person`` may read (``in_team``: only those whose team they are in,
     even for the coordinator), with the list's filters."""
-    query = sa.select(Case)
+    query = sa.select(Case).where(*readable_where(person, today, Case.id, in_team=in_team))
     if not include_closed:
         query = query.where(Case.status == CaseStatus.OPEN)
     if municipality is not None:
         query = query.where(Case.residence_nis == municipality)
-    if in_team or person.role != Role.COORDINATOR:
-        team = sa.select(CaseTeamMember.case_id).where(
-            CaseTeamMember.membership_id == person.membership_id, CaseTeamMember.removed_at.is_(None),
-            sa.or_(CaseTeamMember.until.is_(None), CaseTeamMember.until >= today),
-        )
-        query = query.where(Case.id.in_(team))
     return query
+
+
+def readable_where(person: Person, today: date, case_id, *, in_team: bool = False) -> list:
+    """The conditions on ``case_id`` (a column: ``Case.id``, ``Measure.case_id``, ...) that keep
+    the cases ``person`` may read: none for the coordinator, who reads every case of the cell (the
+    policy's rule, :func:`livc.platform.policy.decide` with ``CASE_READ``), so a query of theirs
+    reads its own index and never a list of all the cell's cases; for every other member (and with
+    ``in_team``), the cases whose team they are in until their time runs out (read from the index
+    ``ix_case_team_members_member_cases``, migration 0034)."""
+    if not in_team and person.role == Role.COORDINATOR:
+        return []
+    team = sa.select(CaseTeamMember.case_id).where(
+        CaseTeamMember.membership_id == person.membership_id, CaseTeamMember.removed_at.is_(None),
+        sa.or_(CaseTeamMember.until.is_(None), CaseTeamMember.until >= today),
+    )
+    return [case_id.in_(team)]
 
 
 def stage_column(today: date):

@@ -328,6 +328,13 @@ class CaseTeamMember(TenantScoped, db.Model):
     membership: Mapped[Membership | None] = relationship(foreign_keys=[membership_id])
 
 
+#: Which cases a member's teams give them to read (:func:`livc.tenants.cases.listing.readable`), read
+#: from the index alone (migration 0034).
+sa.Index("ix_case_team_members_member_cases", CaseTeamMember.membership_id, CaseTeamMember.case_id,
+         CaseTeamMember.until, postgresql_where=CaseTeamMember.removed_at.is_(None),
+         sqlite_where=CaseTeamMember.removed_at.is_(None))
+
+
 class Measure(TenantScoped, db.Model):
     """A measure of the personal follow-up plan: who does what, by when."""
 
@@ -363,6 +370,10 @@ class Measure(TenantScoped, db.Model):
     @property
     def open(self) -> bool:
         return self.status in OPEN_MEASURE_STATUSES
+
+
+#: The measures due (the dashboards): in the order they are shown, the status for the count.
+sa.Index("ix_measures_tenant_due", Measure.tenant_id, Measure.due_on, Measure.id, Measure.status)
 
 
 class ProgressNote(TenantScoped, db.Model):
@@ -417,6 +428,11 @@ class Review(TenantScoped, db.Model):
     @property
     def held(self) -> bool:
         return self.held_on is not None
+
+
+#: The reviews still to hold, in the order the dashboards show them.
+sa.Index("ix_case_reviews_tenant_due", Review.tenant_id, Review.due_on, Review.id,
+         postgresql_where=Review.held_on.is_(None), sqlite_where=Review.held_on.is_(None))
 
 
 class LtfFeedback(TenantScoped, db.Model):
@@ -484,6 +500,11 @@ class LtfFeedback(TenantScoped, db.Model):
 
 
 FEEDBACK_TEXT_FIELDS = ("effectiveness", "cooperation", "distance", "further_note", "other_elements", "phase_explanation")
+
+
+#: The draft feedback forms (the dashboards), the oldest change first.
+sa.Index("ix_ltf_feedback_tenant_status", LtfFeedback.tenant_id, LtfFeedback.status, LtfFeedback.updated_at,
+         LtfFeedback.id)
 
 
 class FeedbackApproval(TenantScoped, db.Model):

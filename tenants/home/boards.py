@@ -32,10 +32,12 @@ from livc.platform.timeutil import utcnow
 from livc.tenants.decisions.operations import overdue
 from livc.tenants.decisions.reading import waiting
 from livc.tenants.home.dashboard import (
+    FEEDBACK_READ,
     FeedbackStep,
     WithTheOfficer,
     coming_meetings,
     dashboard,
+    feedback_drafts_count,
     feedback_in_progress,
     feedback_with_the_officer,
     followed_cases,
@@ -132,6 +134,7 @@ def _coordinator(person: Person, membership: Membership, today: date) -> list[Se
     cadence = cadence_state()
     feedback = feedback_in_progress(person)
     for_me = [item for item in feedback if item.step != FeedbackStep.OTHERS]
+    drafts = feedback_drafts_count(person) if len(feedback) >= FEEDBACK_READ else len(feedback)
     return [
         Section("signals-to-weigh", SIGNALS_TO_WEIGH, board.open_signals_count, board.open_signals),
         *_decisions(person, membership),
@@ -141,7 +144,7 @@ def _coordinator(person: Person, membership: Membership, today: date) -> list[Se
         Section("meetings", MEETINGS, int(cadence.overdue) + cadence.requests_waiting,
                 {"meeting": next(iter(coming_meetings(person)), None), "cadence": cadence}),
         Section("feedback-forms", FEEDBACK_FORMS, len(for_me),
-                {"forms": for_me, "others": len(feedback) - len(for_me)}),
+                {"forms": for_me, "others": drafts - len(for_me)}),
         Section("cases-by-stage", CASES, data={"cases": board.cases_by_stage, "counts": board.stage_counts}),
     ]
 

@@ -26,7 +26,13 @@ from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
-from livc.tenants.cases.listing import first_cases_by_stage, readable, stage_column, stage_counts
+from livc.tenants.cases.listing import (
+    first_cases_by_stage,
+    readable,
+    readable_where,
+    stage_column,
+    stage_counts,
+)
 from livc.tenants.cases.models import (
     MEASURE_STATUS_LABELS,
     OPEN_MEASURE_STATUSES,
@@ -40,7 +46,7 @@ from livc.tenants.cases.models import (
     Measure,
     Review,
 )
-from livc.tenants.cases.operations import approval_state, released_feedback
+from livc.tenants.cases.operations import approval_state
 from livc.tenants.meetings.models import AgendaItem, Meeting, MeetingStatus
 from livc.tenants.meetings.operations import Sight, meetings_for, visible_items
 from livc.tenants.monitoring.figures import Period, Shown
@@ -79,11 +85,22 @@ class Dashboard:
     open_signals_count: int = 0
 
 
-def _shown_and_counted(query: sa.Select, *order) -> tuple[list, int]:
-    """The first :data:`SHOWN` rows of ``query`` in ``order``, and how many rows it has."""
-    rows = [tuple(row) for row in db.session.execute(query.order_by(*order).limit(SHOWN))]
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    return rows, count or 0
+#: How many draft feedback forms the dashboards weigh at most (the oldest change first): each
+#: asks who approved it, so they are bounded; how many there are in all is counted apart.
+FEEDBACK_READ = 50
+
+
+def _shown_and_counted(entity, conditions: list, *order, joined: bool = False, options=()) -> tuple[list, int]:
+    """The first :data:`SHOWN` rows of ``entity`` (a measure or a review) meeting ``conditions``,
+    each with its case, in ``order``; and how many rows meet them, counted on ``entity``'s own
+    index (``joined``: through its case, when a condition is on the case)."""
+    shown = (sa.select(Case, entity).select_from(entity).join(Case, Case.id == entity.case_id)
+             .where(*conditions).order_by(*order).limit(SHOWN).options(*options))
+    rows = [tuple(row) for row in db.session.execute(shown)]
+    counted = sa.select(sa.func.count(entity.id)).select_from(entity)
+    if joined:
+        counted = counted.join(Case, Case.id == entity.case_id)
+    return rows, db.session.scalar(counted.where(*conditions)) or 0
 
 
 def dashboard(person: Person) -> Dashboard:
@@ -92,17 +109,13 @@ def dashboard(person: Person) -> Dashboard:
     coordinator. A constant number of statements, however many cases the cell has."""
     today = utcnow().date()
     horizon = today + timedelta(days=DUE_WITHIN_DAYS)
-    readable_ids = readable(person, today).with_only_columns(Case.id)
     measures, measures_count = _shown_and_counted(
-        sa.select(Case, Measure).join(Measure, Measure.case_id == Case.id).where(
-            Case.id.in_(readable_ids), Measure.status.in_(OPEN_MEASURE_STATUSES),
-            Measure.due_on.is_not(None), Measure.due_on <= horizon,
-        ).options(selectinload(Measure.organisation)),
-        Measure.due_on, Measure.id,
+        Measure, [*readable_where(person, today, Measure.case_id), Measure.status.in_(OPEN_MEASURE_STATUSES),
+                  Measure.due_on.is_not(None), Measure.due_on <= horizon],
+        Measure.due_on, Measure.id, options=(selectinload(Measure.organisation),),
     )
     reviews, reviews_count = _shown_and_counted(
-        sa.select(Case, Review).join(Review, Review.case_id == Case.id)
-        .where(Case.id.in_(readable_ids), Review.held_on.is_(None), Review.due_on <= horizon),
+        Review, [*readable_where(person, today, Review.case_id), Review.held_on.is_(None), Review.due_on <= horizon],
         Review.due_on, Review.id,
     )
     to_approve = [(item.case, item.feedback) for item in feedback_in_progress(person)
@@ -160,11 +173,9 @@ def measures_of_organisation(person: Person, organisation_id: int) -> tuple[list
     the earliest due first (so the overdue ones), those without a day last; and how many in all."""
     today = utcnow().date()
     return _shown_and_counted(
-        sa.select(Case, Measure).join(Measure, Measure.case_id == Case.id).where(
-            Case.id.in_(readable(person, today, include_closed=False).with_only_columns(Case.id)),
-            Measure.organisation_id == organisation_id, Measure.status.in_(OPEN_MEASURE_STATUSES),
-        ),
-        Measure.due_on.is_(None), Measure.due_on, Measure.id,
+        Measure, [*readable_where(person, today, Measure.case_id), Case.status == CaseStatus.OPEN,
+                  Measure.organisation_id == organisation_id, Measure.status.in_(OPEN_MEASURE_STATUSES)],
+        Measure.due_on.is_(None), Measure.due_on, Measure.id, joined=True,
     )
 
 
@@ -183,15 +194,23 @@ class FeedbackInProgress:
     step: FeedbackStep
 
 
-def feedback_in_progress(person: Person) -> list[FeedbackInProgress]:
-    """The draft feedback forms of the cases ``person`` reads, with the step each waits for;
-    those waiting for ``person`` first."""
-    today = utcnow().date()
+def _drafts_where(person: Person) -> list:
+    return [*readable_where(person, utcnow().date(), LtfFeedback.case_id), LtfFeedback.status == FeedbackStatus.DRAFT]
+
+
+def feedback_drafts_count(person: Person) -> int:
+    """How many draft feedback forms the cases ``person`` reads have (one count on the index)."""
+    return db.session.scalar(
+        sa.select(sa.func.count(LtfFeedback.id)).select_from(LtfFeedback).where(*_drafts_where(person))
+    ) or 0
+
+
+def feedback_in_progress(person: Person, limit: int = FEEDBACK_READ) -> list[FeedbackInProgress]:
+    """The draft feedback forms of the cases ``person`` reads, the ``limit`` changed the longest
+    ago, with the step each waits for; those waiting for ``person`` first."""
     drafts = db.session.execute(
-        sa.select(Case, LtfFeedback).join(LtfFeedback, LtfFeedback.case_id == Case.id)
-        .where(Case.id.in_(readable(person, today).with_only_columns(Case.id)),
-               LtfFeedback.status == FeedbackStatus.DRAFT)
-        .order_by(LtfFeedback.updated_at, LtfFeedback.id)
+        sa.select(Case, LtfFeedback).select_from(LtfFeedback).join(Case, Case.id == LtfFeedback.case_id)
+        .where(*_drafts_where(person)).order_by(LtfFeedback.updated_at, LtfFeedback.id).limit(limit)
     )
     found = []
     for case, feedback in drafts:
@@ -216,14 +235,21 @@ class WithTheOfficer:
     answer_to_record: list[tuple[Case, LtfFeedback]]
 
 
-def feedback_with_the_officer() -> WithTheOfficer:
-    released = list(reversed(released_feedback()))
+def feedback_with_the_officer(limit: int = FEEDBACK_READ) -> WithTheOfficer:
+    """The first ``limit`` released forms to deliver and the first ``limit`` delivered ones whose
+    answer waits, read in SQL (the forms released over the years are never all read)."""
+    def first(*conditions, order) -> list[tuple[Case, LtfFeedback]]:
+        rows = db.session.execute(
+            sa.select(Case, LtfFeedback).select_from(LtfFeedback).join(Case, Case.id == LtfFeedback.case_id)
+            .where(LtfFeedback.status == FeedbackStatus.RELEASED, *conditions)
+            .order_by(order, LtfFeedback.id).limit(limit)
+        )
+        return [(case, feedback) for case, feedback in rows]
+
     return WithTheOfficer(
-        to_deliver=[(case, feedback) for case, feedback in released if not feedback.delivered],
-        answer_to_record=sorted(
-            ((case, feedback) for case, feedback in released if feedback.delivered and feedback.answer_note_id is None),
-            key=lambda row: row[1].delivered_at,
-        ),
+        to_deliver=first(LtfFeedback.delivered_at.is_(None), order=LtfFeedback.released_at),
+        answer_to_record=first(LtfFeedback.delivered_at.is_not(None), LtfFeedback.answer_note_id.is_(None),
+                               order=LtfFeedback.delivered_at),
     )
 
 
