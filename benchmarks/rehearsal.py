@@ -185,7 +185,11 @@ class Client:
     def call(self, method: str, path: str, body: dict | None = None) -> requests.Response | None:
         try:
             if not self.token:
-                self.token = self.http.get(f"{self.base}/{self.slug}/api/session", timeout=TIMEOUT).json()["csrf_token"]
+                first = self.http.get(f"{self.base}/{self.slug}/api/session", timeout=TIMEOUT)
+                if first.status_code != 200:  # e.g. 503 while PostgreSQL is down: counted as such
+                    self.statuses[first.status_code] += 1
+                    return None
+                self.token = first.json()["csrf_token"]
             answer = self.http.request(method, f"{self.base}/{self.slug}/api{path}", json=body, timeout=TIMEOUT,
                                        headers={"X-CSRFToken": self.token, "Accept-Language": "en"})
         except (requests.RequestException, ValueError, KeyError):
