@@ -78,8 +78,15 @@ def operational_table() -> Table | None:
     return next((table for table in tables if serves_as_operational(table.kind)), None)
 
 
-def _open_cases() -> list[Case]:
-    return list(db.session.scalars(sa.select(Case).where(Case.status == CaseStatus.OPEN).order_by(Case.opened_at)))
+def _open_cases() -> tuple[int, int, datetime | None]:
+    """How many cases are open, how many of them are problematic, and when the oldest was opened:
+    one aggregate, whatever the number of cases (never the cases themselves)."""
+    problematic = sa.case((Case.flag.in_(PROBLEMATIC_FLAGS), 1))
+    count, flagged, oldest = db.session.execute(
+        sa.select(sa.func.count(Case.id), sa.func.count(problematic), sa.func.min(Case.opened_at))
+        .where(Case.status == CaseStatus.OPEN)
+    ).one()
+    return count or 0, flagged or 0, oldest
 
 
 def _urgent_decisions_waiting() -> int:
@@ -101,13 +108,12 @@ def cadence_state(now: datetime | None = None) -> CadenceState:
     """The operational table's cadence now, its last held meeting and when the next is due."""
     now = now or utcnow()
     table = operational_table()
-    cases = _open_cases()
-    problematic = sum(1 for case in cases if case.flag in PROBLEMATIC_FLAGS)
+    open_cases, problematic, oldest_opened = _open_cases()
     urgent = _urgent_decisions_waiting()
     requests = db.session.scalar(
         sa.select(sa.func.count(MeetingRequest.id)).where(MeetingRequest.meeting_id.is_(None))
     ) or 0
-    cadence = cadence_for(problematic, urgent, len(cases))
+    cadence = cadence_for(problematic, urgent, open_cases)
     last_held = next_planned = None
     if table is not None:
         of_table = sa.select(Meeting).where(Meeting.table_id == table.id)
@@ -118,7 +124,7 @@ def cadence_state(now: datetime | None = None) -> CadenceState:
             of_table.where(Meeting.status.in_((MeetingStatus.PLANNED, MeetingStatus.IN_SESSION)), Meeting.ends_at >= now)
             .order_by(Meeting.starts_at).limit(1)
         )
-    base = last_held.starts_at if last_held is not None else (cases[0].opened_at if cases else None)
+    base = last_held.starts_at if last_held is not None else oldest_opened
     if cadence == Cadence.AD_HOC:
         next_due = now.date() if requests else None
     elif base is None:
@@ -132,7 +138,7 @@ def cadence_state(now: datetime | None = None) -> CadenceState:
     return CadenceState(
         table_id=table.id if table is not None else None,
         cadence=cadence,
-        open_cases=len(cases),
+        open_cases=open_cases,
         problematic_cases=problematic,
         urgent_decisions_waiting=urgent,
         requests_waiting=requests,
