@@ -42,8 +42,9 @@ CODE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{3}\b")  # a case code
 def livc(app, *args: str):
     """``livc ARGS`` as an operator runs it, against the test app's database and data folder."""
     settings = app.extensions["livc.settings"]
-    env = {"LIVC_DATA_DIR": str(settings.data_dir), "LIVC_ENV": "test", "LIVC_SECRET_KEY": "t" * 40,
-           "LIVC_REDIS_URL": ""}
+    # `livc demo` seeds only where development is said explicitly (its accounts' password is published).
+    env = {"LIVC_DATA_DIR": str(settings.data_dir), "LIVC_ENV": "development" if args[0] == "demo" else "test",
+           "LIVC_SECRET_KEY": "t" * 40, "LIVC_REDIS_URL": ""}
     if settings.database_url:
         env |= {"LIVC_DATABASE_URL": settings.database_url, "LIVC_MIGRATE_DATABASE_URL": settings.migration_url}
     result = CliRunner().invoke(cli, list(args), env=env)

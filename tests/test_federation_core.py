@@ -3,6 +3,7 @@ with the real in-process custodian and inline jobs, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -31,6 +32,7 @@ from livc.federation.models import (
     SideStatus,
 )
 from livc.platform.db import db, tenant_context
+from livc.platform.jobs import Enqueued
 from livc.platform.timeutil import utcnow
 
 AMRANI_L = {"given_names": "Mohammed", "family_name": "El Amrani", "date_of_birth": "1990-03-07",
@@ -275,7 +277,8 @@ def test_a_lost_enrolment_job_is_picked_up_by_the_sweeper(app, two, monkeypatch)
     leuven, herko = two
     link(app, leuven, herko)
     open_person(app, herko, AMRANI_H)
-    monkeypatch.setattr(enrolment, "enqueue", lambda *args, **kwargs: None)  # the job is lost
+    # The job is lost: enqueued in a Redis that lost it (no job of that id anywhere).
+    monkeypatch.setattr(enrolment, "enqueue", lambda *args, **kwargs: Enqueued(job_id=uuid.uuid4().hex, inline=False))
     case_l, _ = open_person(app, leuven, AMRANI_L)
     monkeypatch.undo()
     [pending] = [e for e in rows(app, FederationEnrolment) if e.tenant_id == leuven.tenant_id]

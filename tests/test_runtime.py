@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -173,7 +174,7 @@ def test_a_worker_logs_a_failing_job_without_a_traceback_and_measures_it_per_que
 
     with log.open("wb") as output:
         worker = subprocess.Popen([str(console_script("livc")), "worker", "default"], cwd=REPO, env=env,
-                                  stdout=output, stderr=subprocess.STDOUT)
+                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     job = 'queue="default",task="runtime_tasks.library_logs_a_traceback_then_fails"'
     timed = f'livc_job_duration_seconds_count{{outcome="failed",{job}}}'
     try:
@@ -185,7 +186,9 @@ def test_a_worker_logs_a_failing_job_without_a_traceback_and_measures_it_per_que
             if failed.get_job_ids():
                 samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
-        worker.kill()  # its (slow) warm shutdown is not what this test is about
+        # Its (slow) warm shutdown is not what this test is about: the worker and whatever it
+        # forked (its work horse, its scheduler) end at once, none left behind.
+        os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=PROCESS_TIMEOUT)
 
     assert samples[timed] == 1
