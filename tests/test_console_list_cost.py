@@ -15,7 +15,8 @@ import re
 from itertools import count
 
 import pytest
-from statements import statements
+from statements import every_page as walk_pages
+from statements import read as statements_read
 
 from admin_helpers import add_operator, give_operator_session
 from livc.admin.operators.models import OperatorRole
@@ -59,31 +60,12 @@ def rows_of(kind: str, body: str) -> list[str]:
     return re.findall(r'data-operator="(\d+)"', body)
 
 
-def next_link(kind: str, body: str) -> str | None:
-    if kind.startswith("api/"):
-        return json.loads(body)["next"]
-    found = re.search(r'<a class="govuk-link govuk-pagination__link" href="([^"]+)" rel="next">', body)
-    return found[1].replace("&amp;", "&") if found else None
-
-
 def read(app, client, path: str) -> tuple[int, str]:
-    with statements(app) as ran:
-        answer = client.get(path, headers=EN)
-    assert answer.status_code == 200, (path, answer.status_code)
-    return len(ran), answer.get_data(as_text=True)
+    return statements_read(app, client, path, EN)
 
 
 def every_page(app, client, kind: str, first: str) -> list[str]:
-    seen, path = [], first
-    for _ in range(50):
-        _cost, body = read(app, client, path)
-        rows = rows_of(kind, body)
-        assert len(rows) <= PER_PAGE, (kind, rows)
-        seen += rows
-        path = next_link(kind, body)
-        if path is None:
-            return seen
-    raise AssertionError(f"{kind}: the next links never end")
+    return walk_pages(app, client, kind, first, rows_of, PER_PAGE, EN)
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from datetime import timedelta
 from itertools import count
 
 import pytest
-from statements import statements
+from statements import every_page as walk_pages
+from statements import next_link
+from statements import read as statements_read
 
 from admin_helpers import add_operator, give_operator_session
 from auth_helpers import add_member, give_session
@@ -120,33 +122,12 @@ def rows_of(kind: str, body: str) -> list[str]:
     return re.findall(r'data-action="[^"]+"', body)  # both trails: one line per entry
 
 
-def next_link(kind: str, body: str) -> str | None:
-    if kind.startswith("api/"):
-        return json.loads(body)["next"]
-    found = re.search(r'<a class="govuk-link govuk-pagination__link" href="([^"]+)" rel="next">', body)
-    return found[1].replace("&amp;", "&") if found else None
-
-
 def read(app, client, path: str) -> tuple[int, str]:
-    """The statements a page ran, and its body."""
-    with statements(app) as ran:
-        answer = client.get(path, headers=EN)
-    assert answer.status_code == 200, (path, answer.status_code)
-    return len(ran), answer.get_data(as_text=True)
+    return statements_read(app, client, path, EN)
 
 
 def every_page(app, client, kind: str, first: str) -> list[str]:
-    """Every row the list shows, following its next links from the first page."""
-    seen, path = [], first
-    for _ in range(50):
-        _cost, body = read(app, client, path)
-        rows = rows_of(kind, body)
-        assert len(rows) <= PER_PAGE, (kind, rows)
-        seen += rows
-        path = next_link(kind, body)
-        if path is None:
-            return seen
-    raise AssertionError(f"{kind}: the next links never end")
+    return walk_pages(app, client, kind, first, rows_of, PER_PAGE, EN)
 
 
 CELL_LISTS = {  # list -> (who reads it, how rows are added)
