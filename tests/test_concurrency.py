@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from auth_helpers import csrf_token, give_session
+from auth_helpers import MemberApi, csrf_token, give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell, signal_values, weighing_values
 from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import Case, LtfFeedback, Measure, MeasureCategory
@@ -41,17 +41,11 @@ def cell(app, cells):
     return ready_cell(app, cells[LEUVEN], LEUVEN)
 
 
-class Api:
-    """A member's own JSON client (its own session and CSRF token)."""
-
-    def __init__(self, app, member):
-        self.client = app.test_client()
-        give_session(app, self.client, member)
-        token = self.client.get(f"{BASE}/api/session").get_json()["csrf_token"]
-        self.headers = {"X-CSRFToken": token, **EN}
+class Api(MemberApi):
+    """A member's own JSON client; ``call`` makes a request to release together with another."""
 
     def call(self, method: str, path: str, body=None):
-        return lambda: self.client.open(f"{BASE}/api{path}", method=method, json=body, headers=self.headers)
+        return lambda: self.send(method, f"{BASE}/api{path}", body)
 
 
 def page_client(app, member):

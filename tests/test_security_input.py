@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from admin_helpers import add_operator, give_operator_session, operator_csrf
-from auth_helpers import PASSWORD, add_member, csrf_token, give_session, post_form
+from auth_helpers import PASSWORD, MemberApi, add_member, csrf_token, give_session, post_form
 from case_helpers import LEUVEN, open_case, ready_cell
 from conftest import make_app, seed_demo_tenants
 from livc.platform.db import db, tenant_context
@@ -38,17 +38,7 @@ def cell(app, cells):
     return ready_cell(app, cells[LEUVEN], LEUVEN)
 
 
-class Api:
-    """A member's JSON client with the CSRF token of their session."""
-
-    def __init__(self, app, member):
-        self.client = app.test_client()
-        give_session(app, self.client, member)
-        token = self.client.get(f"/{member.tenant_slug}/api/session").get_json()["csrf_token"]
-        self.headers = {"X-CSRFToken": token, **EN}
-
-    def send(self, method: str, path: str, body=None, **kwargs):
-        return self.client.open(path, method=method, json=body, headers=self.headers, **kwargs)
+Api = MemberApi
 
 
 def signal_body(**overrides) -> dict:
