@@ -33,6 +33,7 @@ from livc.platform.db import db
 from livc.platform.paging import Key, Page, PageArgs, keyset_page
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
+from livc.tenants.cases import tallies
 from livc.tenants.cases.models import (
     Case,
     CaseStage,
@@ -124,8 +125,11 @@ def case_rows_page(person: Person, args: PageArgs, today: date, *, municipality:
 
 
 def stage_counts(person: Person, today: date, *, in_team: bool = False) -> dict[CaseStage, int]:
-    """How many of the cases ``person`` may read stand at each stage (one ``GROUP BY`` over the
-    stage index)."""
+    """How many of the cases ``person`` may read stand at each stage: for the coordinator, who
+    reads the whole cell, from the tallies the database keeps (:mod:`livc.tenants.cases.tallies`);
+    for a member, one ``GROUP BY`` over their team's cases."""
+    if not readable_where(person, today, Case.id, in_team=in_team):
+        return tallies.stage_counts(today)
     stage = stage_column(today)
     counted = db.session.execute(
         readable(person, today, in_team=in_team).with_only_columns(stage.label("stage"), sa.func.count())
@@ -137,24 +141,37 @@ def stage_counts(person: Person, today: date, *, in_team: bool = False) -> dict[
     return counts
 
 
+def _of_stage(stage: CaseStage, today: date) -> list[tuple[CaseStage, list]]:
+    """Where the cases of ``stage`` are on the stage index: the kept stage with, for the open
+    ones, whether their next review is due; one entry per kept stage, so each reads one range
+    of the index in code order."""
+    due = Case.next_review_on <= today
+    if stage == CaseStage.EVALUATION:
+        return [(CaseStage.BUILDING, [due]), (CaseStage.FOLLOW_UP, [due])]
+    if stage in (CaseStage.BUILDING, CaseStage.FOLLOW_UP):
+        return [(stage, [sa.or_(Case.next_review_on.is_(None), Case.next_review_on > today)])]
+    return [(stage, [])]
+
+
 def first_cases_by_stage(person: Person, today: date, limit: int, *, in_team: bool = False) -> dict[CaseStage, list[Case]]:
     """The first ``limit`` cases (by code) of each stage, of those ``person`` may read: one
-    statement (each stage's first cases read in code order from an index, ``UNION ALL``), and one
-    for their teams."""
-    stage = stage_column(today)
+    statement (each stage's first cases read in code order from its range of the stage index,
+    ``UNION ALL``), and one for their teams."""
     parts = []
     for each in CaseStage:
-        first = (readable(person, today, in_team=in_team)
-                 .with_only_columns(Case.id, sa.literal(each.value).label("stage"))
-                 .where(stage == each.value).order_by(Case.code, Case.id).limit(limit).subquery())
-        parts.append(sa.select(first.c.id, first.c.stage))
+        for kept, conditions in _of_stage(each, today):
+            first = (readable(person, today, in_team=in_team)
+                     .with_only_columns(Case.id, sa.literal(each.value).label("stage"))
+                     .where(Case.base_stage == kept, *conditions).order_by(Case.code, Case.id).limit(limit).subquery())
+            parts.append(sa.select(first.c.id, first.c.stage))
     chosen = sa.union_all(*parts).subquery()
     query = (sa.select(Case, chosen.c.stage).join(chosen, chosen.c.id == Case.id)
              .order_by(Case.code, Case.id).options(selectinload(Case.team)))
     found: dict[CaseStage, list[Case]] = {stage: [] for stage in CaseStage}
     for case, value in db.session.execute(query):
-        if decide(person, Action.CASE_READ, case):
-            found[CaseStage(value)].append(case)
+        shown = found[CaseStage(value)]
+        if len(shown) < limit and decide(person, Action.CASE_READ, case):
+            shown.append(case)
     return found
 
 

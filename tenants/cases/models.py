@@ -310,6 +310,33 @@ class Case(TenantScoped, db.Model):
 # index (migration 0032).
 sa.Index("ix_cases_tenant_list", Case.tenant_id, Case.status.desc(), Case.code, Case.id)
 sa.Index("ix_cases_tenant_stage", Case.tenant_id, Case.base_stage, Case.code, Case.id, Case.next_review_on)
+# When the oldest open case was opened (the meetings' cadence), from the index's first entry.
+sa.Index("ix_cases_tenant_open_since", Case.tenant_id, Case.status, Case.opened_at)
+
+#: The day of a tally for a case without a next review or a measure without a due day: after
+#: every day a dashboard asks about, so "due by" never counts it.
+NO_DAY = date(9999, 12, 31)
+
+
+#: What a tally counts.
+TALLY_CASE, TALLY_MEASURE = "case", "measure"
+
+
+class CaseTally(TenantScoped, db.Model):
+    """How many of a cell's cases stand at one kept stage with one flag and next review day
+    (``state`` = ``Case.base_stage``), or how many of its measures have one status and due day
+    (``flag`` empty): kept by the database's triggers on ``cases`` and ``measures`` in the
+    statement that changes a row (migration 0035), read by :mod:`livc.tenants.cases.tallies`.
+    Never written by the app."""
+
+    __tablename__ = "case_tallies"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "subject", "state", "flag", "day"),)
+
+    subject: Mapped[str] = mapped_column(sa.String(10))
+    state: Mapped[str] = mapped_column(sa.String(30))
+    flag: Mapped[str] = mapped_column(sa.String(20))
+    day: Mapped[date]
+    n: Mapped[int]
 
 
 class CaseTeamMember(TenantScoped, db.Model):

@@ -26,6 +26,7 @@ from livc.platform.roles import Role
 from livc.platform.tenancy import Tenant
 from livc.platform.timeutil import utcnow
 from livc.tenants.access import guard
+from livc.tenants.cases import tallies
 from livc.tenants.cases.listing import (
     first_cases_by_stage,
     readable,
@@ -90,13 +91,17 @@ class Dashboard:
 FEEDBACK_READ = 50
 
 
-def _shown_and_counted(entity, conditions: list, *order, joined: bool = False, options=()) -> tuple[list, int]:
+def _shown_and_counted(entity, conditions: list, *order, joined: bool = False, options=(),
+                       kept: int | None = None) -> tuple[list, int]:
     """The first :data:`SHOWN` rows of ``entity`` (a measure or a review) meeting ``conditions``,
-    each with its case, in ``order``; and how many rows meet them, counted on ``entity``'s own
-    index (``joined``: through its case, when a condition is on the case)."""
+    each with its case, in ``order``; and how many rows meet them: ``kept`` when the tallies
+    gave it, else counted on ``entity``'s own index (``joined``: through its case, when a
+    condition is on the case)."""
     shown = (sa.select(Case, entity).select_from(entity).join(Case, Case.id == entity.case_id)
              .where(*conditions).order_by(*order).limit(SHOWN).options(*options))
     rows = [tuple(row) for row in db.session.execute(shown)]
+    if kept is not None:
+        return rows, kept
     counted = sa.select(sa.func.count(entity.id)).select_from(entity)
     if joined:
         counted = counted.join(Case, Case.id == entity.case_id)
@@ -109,10 +114,12 @@ def dashboard(person: Person) -> Dashboard:
     coordinator. A constant number of statements, however many cases the cell has."""
     today = utcnow().date()
     horizon = today + timedelta(days=DUE_WITHIN_DAYS)
+    of_readable = readable_where(person, today, Measure.case_id)
     measures, measures_count = _shown_and_counted(
-        Measure, [*readable_where(person, today, Measure.case_id), Measure.status.in_(OPEN_MEASURE_STATUSES),
+        Measure, [*of_readable, Measure.status.in_(OPEN_MEASURE_STATUSES),
                   Measure.due_on.is_not(None), Measure.due_on <= horizon],
         Measure.due_on, Measure.id, options=(selectinload(Measure.organisation),),
+        kept=None if of_readable else tallies.open_measures_due(horizon),
     )
     reviews, reviews_count = _shown_and_counted(
         Review, [*readable_where(person, today, Review.case_id), Review.held_on.is_(None), Review.due_on <= horizon],

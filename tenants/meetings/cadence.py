@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 
 from livc.platform.db import db
 from livc.platform.timeutil import utcnow
+from livc.tenants.cases import tallies
 from livc.tenants.cases.models import Case, CaseStatus
 from livc.tenants.cases.operations import add_months
 from livc.tenants.cell.models import Table, serves_as_operational
@@ -79,14 +80,14 @@ def operational_table() -> Table | None:
 
 
 def _open_cases() -> tuple[int, int, datetime | None]:
-    """How many cases are open, how many of them are problematic, and when the oldest was opened:
-    one aggregate, whatever the number of cases (never the cases themselves)."""
-    problematic = sa.case((Case.flag.in_(PROBLEMATIC_FLAGS), 1))
-    count, flagged, oldest = db.session.execute(
-        sa.select(sa.func.count(Case.id), sa.func.count(problematic), sa.func.min(Case.opened_at))
-        .where(Case.status == CaseStatus.OPEN)
-    ).one()
-    return count or 0, flagged or 0, oldest
+    """How many cases are open, how many of them are problematic (the tallies the database
+    keeps), and when the oldest was opened (the first entry of an index): whatever the number of
+    cases, never the cases themselves."""
+    count, flagged = tallies.open_cases(PROBLEMATIC_FLAGS)
+    oldest = db.session.scalar(
+        sa.select(Case.opened_at).where(Case.status == CaseStatus.OPEN).order_by(Case.opened_at).limit(1)
+    )
+    return count, flagged, oldest
 
 
 def _urgent_decisions_waiting() -> int:
