@@ -25,6 +25,7 @@ from livc.tenants.access import person_for
 from livc.tenants.cases import operations as cases
 from livc.tenants.cases.models import Case, CaseTeamMember, Review
 from livc.tenants.cell.models import Table, TableKind, TableSeat
+from livc.tenants.home.dashboard import dashboard
 from livc.tenants.meetings import operations as meetings
 from livc.tenants.members.models import Membership, Organisation
 from livc.tenants.signals.models import FollowUpKind
@@ -155,6 +156,25 @@ def test_the_coordinator_sees_each_queue_counted_on_top_and_the_overdue_first_sa
     assert "A secret description" not in page
     assert "<table" not in page.split('class="dashboard"')[1].split("All pages")[0]  # lists reflow at 360 px
     assert page.index('class="dashboard"') < page.index("All pages") and "Is this person known to the cell?" in page
+
+
+def test_the_signals_to_weigh_come_most_urgent_first_then_the_longest_waiting(app, cell):
+    """Ten at most on the card: the urgent and the soon ones before any of the twelve normal
+    ones, each urgency oldest first (read per urgency from its index, then merged)."""
+    def arrange():
+        partner = membership(cell.partner)
+        for n, urgency in enumerate(["normal"] * 6 + ["soon", "urgent"] + ["normal"] * 6 + ["soon"]):
+            signal = submit_signal(partner, signal_values(urgency=urgency, family_name=f"Waiting{n:02d}"))
+            signal.received_at = utcnow() - timedelta(hours=100 - n)
+
+    in_cell(app, cell, arrange)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        board = dashboard(person_for(membership(cell.coordinator)))
+        shown = [(s.urgency.value, s.received_at) for s in board.open_signals]
+    assert board.open_signals_count == 15
+    assert [urgency for urgency, _ in shown] == ["urgent", "soon", "soon"] + ["normal"] * 7
+    assert shown[1][1] < shown[2][1] and [day for _, day in shown[3:]] == sorted(day for _, day in shown[3:])
+    assert shown[3][1] == min(day for urgency, day in shown if urgency == "normal")
 
 
 def test_the_coordinator_is_told_when_the_cell_is_overdue_for_a_meeting(app, cell):

@@ -15,8 +15,9 @@ SQLite: the same triggers in its dialect. A later migration that rebuilds ``case
 ``measures`` with Alembic's batch mode drops them, and must create them again
 (:data:`SQLITE_TRIGGERS`); ``tests/test_case_tallies.py`` fails when they are missing.
 
-Also an index ``(tenant_id, status, opened_at)`` on cases: when the oldest open case was opened
-(the cadence) from the index's first entry.
+Also two indexes: ``(tenant_id, status, opened_at)`` on cases, when the oldest open case was
+opened (the cadence) from the index's first entry; ``(tenant_id, status, urgency, received_at,
+id)`` on signals, the first signals to weigh of each urgency (the dashboard) read in order.
 
 The fill runs with row-level security not forced for the owner (the migration's own tables), so
 that it reads every cell's rows when the owner is an ordinary role; it fills ``base_stage``
@@ -152,6 +153,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_case_tallies_tenant_id", "case_tallies", ["tenant_id"])
     op.create_index("ix_cases_tenant_open_since", "cases", ["tenant_id", "status", "opened_at"])
+    op.create_index("ix_signals_tenant_waiting", "signals", ["tenant_id", "status", "urgency", "received_at", "id"])
     isolate_tenant_table(op, "case_tallies")
     if op.get_bind().dialect.name == "postgresql":
         tables = ("cases", "measures", "case_reviews", "case_tallies")
@@ -174,6 +176,7 @@ def downgrade() -> None:
     else:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_index("ix_signals_tenant_waiting", table_name="signals")
     op.drop_index("ix_cases_tenant_open_since", table_name="cases")
     release_tenant_table(op, "case_tallies")
     op.drop_index("ix_case_tallies_tenant_id", table_name="case_tallies")

@@ -319,6 +319,8 @@ class Signal(TenantScoped, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "reference"),
         sa.Index("ix_signals_tenant_received", "tenant_id", "received_at", "id"),  # the list's order
+        # The signals to weigh, the oldest of each urgency first (the dashboard).
+        sa.Index("ix_signals_tenant_waiting", "tenant_id", "status", "urgency", "received_at", "id"),
         {"sqlite_autoincrement": True},
     )
 

@@ -407,9 +407,19 @@ _URGENCY_RANK = sa.case({Urgency.URGENT.value: 0, Urgency.SOON.value: 1}, value=
 
 
 def open_signals(limit: int | None = None) -> list[Signal]:
-    """The signals still to weigh, the most urgent first, then the oldest (at most ``limit``)."""
-    query = (sa.select(Signal).where(Signal.status == SignalStatus.NEW)
-             .order_by(_URGENCY_RANK, Signal.received_at, Signal.id).limit(limit))
+    """The signals still to weigh, the most urgent first, then the oldest (at most ``limit``:
+    the first of each urgency read in order from the index ``(tenant_id, status, urgency,
+    received_at, id)``, however many wait)."""
+    waiting = sa.select(Signal).where(Signal.status == SignalStatus.NEW)
+    if limit is not None:
+        firsts = [
+            waiting.with_only_columns(Signal.id).where(Signal.urgency == urgency)
+            .order_by(Signal.received_at, Signal.id).limit(limit).subquery()
+            for urgency in Urgency
+        ]
+        chosen = sa.union_all(*(sa.select(first.c.id) for first in firsts)).subquery()
+        waiting = sa.select(Signal).join(chosen, chosen.c.id == Signal.id)
+    query = waiting.order_by(_URGENCY_RANK, Signal.received_at, Signal.id).limit(limit)
     return list(db.session.scalars(query))
 
 
