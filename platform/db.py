@@ -71,6 +71,20 @@ def locked(instance: Row) -> Row:
     return instance
 
 
+def cell_lock(name: str) -> None:
+    """Take turns on ``name`` with the other transactions of the same cell until this one ends
+    (a PostgreSQL transaction-level advisory lock keyed on the name and the cell).
+
+    For a check that no single row can hold, such as "no other meeting of the cell is in
+    session": the second request waits for the first to commit, then sees what it did. SQLite
+    serialises writers by itself.
+    """
+    tenant_id = current_tenant_id()
+    if tenant_id is None or db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{name}:{tenant_id}", 0))))
+
+
 class EditConflict(Exception):
     """Someone else changed a row since the person read it (an optimistic version check).
 

@@ -9,7 +9,7 @@ and the unique constraints behind them are what these tests rely on.
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +20,11 @@ from livc.platform.db import db, tenant_context
 from livc.tenants.cases.models import Case, LtfFeedback, Measure, MeasureCategory
 from livc.tenants.cases.operations import add_measure, start_feedback
 from livc.tenants.cases.weighing import weigh_signal
+from livc.tenants.cell.models import Table
 from livc.tenants.decisions.models import Proposal
 from livc.tenants.house_rules.models import HouseRules, HouseRulesStatus
+from livc.tenants.meetings.models import Meeting, MeetingStatus
+from livc.tenants.meetings.operations import plan_meeting
 from livc.tenants.signals.models import Signal, Weighing
 from livc.tenants.signals.operations import submit_signal
 
@@ -249,3 +252,23 @@ def membership_org(app, cell) -> int:
         organisation_id = membership(cell.coordinator).organisation_id
         db.session.remove()
     return organisation_id
+
+
+def test_two_meetings_opened_at_the_same_moment_are_not_both_in_session(app, cell):
+    """Decisions are taken in the one meeting in session: two meetings of the cell opened
+    together, the second waits for the first and is refused with the rule, never both open."""
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        coordinator = membership(cell.coordinator)
+        table_id = db.session.scalar(sa.select(Table.id))
+        today = datetime.combine(date.today(), datetime.min.time())
+        ids = [plan_meeting(coordinator, {
+            "table_id": table_id, "starts_at": today.replace(hour=hour), "ends_at": today.replace(hour=hour + 1),
+            "place": "Town hall, room 2"}).id for hour in (9, 11)]
+        db.session.commit()
+        db.session.remove()
+    opened = together(*(Api(app, cell.coordinator).call("POST", f"/meetings/{meeting_id}/session", {"action": "open"})
+                        for meeting_id in ids))
+    assert statuses(opened) == [200, 422]
+    refused = next(answer for answer in opened if answer.status_code == 422).get_json()["error"]
+    assert "Another meeting of the cell is in session" in " ".join(refused["fields"]["_schema"])
+    assert count(app, cell, Meeting, Meeting.status == MeetingStatus.IN_SESSION) == 1

@@ -43,7 +43,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from livc.platform import audit
-from livc.platform.db import check_version, db, locked
+from livc.platform.db import cell_lock, check_version, db, locked
 from livc.platform.i18n import when
 from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
@@ -513,6 +513,7 @@ def open_session(meeting: Meeting, actor: Membership) -> Meeting:
     _require_organiser(meeting, actor)
     if meeting.status != MeetingStatus.PLANNED:
         raise_faults({"_schema": [NOT_PLANNED]})
+    cell_lock("meetings.in_session")  # two meetings opened at once: the second sees the first
     if in_session() is not None:
         raise_faults({"_schema": [ANOTHER_IN_SESSION]})
     meeting.status, meeting.opened_at = MeetingStatus.IN_SESSION, _now()
