@@ -17,14 +17,16 @@ columns of the case, which the index ``(tenant_id, base_stage, code, id, next_re
 holds: the counts are a ``GROUP BY`` over that index and the first cases of a stage a short scan
 of it. The list is sorted open cases first, then by code (``status`` descending: "open" >
 "closed"), then by id, the order of the index ``(tenant_id, status DESC, code, id)``: a page is
-read from the index, whatever the cell's size. Open measures and overdue ones are counted from
-the page's measures, loaded with it.
+read from the index, whatever the cell's size. A page reads only the columns it shows (never a
+ciphertext), with its open measures counted and their earliest day found in SQL, per case, from
+the measures' ``case_id`` index.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -35,11 +37,17 @@ from livc.platform.policy import Action, Person, decide
 from livc.platform.roles import Role
 from livc.tenants.cases import tallies
 from livc.tenants.cases.models import (
+    OPEN_MEASURE_STATUSES,
     Case,
     CaseStage,
     CaseStatus,
     CaseTeamMember,
+    ClosureReason,
+    FlagLevel,
+    FollowUpKind,
+    Measure,
     Review,
+    TargetGroup,
 )
 
 #: The list's order: open cases first, then by code (unique in a cell), then by id.
@@ -47,10 +55,51 @@ LIST_KEYS = (Key(Case.status, descending=True), Key(Case.code), Key(Case.id))
 
 
 @dataclass(frozen=True)
+class ListedCase:
+    """A case as the list reads it: the columns the page and the API show, and its cell for the
+    policy. Its ``team`` (who in the case team may read it) is read only for a reader whose right
+    the policy checks against the team: asked for when not read, it raises rather than answer
+    with an empty team."""
+
+    id: int
+    tenant_id: int
+    code: str
+    status: CaseStatus
+    flag: FlagLevel
+    follow_up_kind: FollowUpKind
+    target_group: TargetGroup
+    approached_for_other_problem: bool
+    residence_nis: str | None
+    opened_at: datetime
+    next_review_on: date | None
+    closed_at: datetime | None
+    closure_reason: ClosureReason | None
+    team: frozenset[int] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status == CaseStatus.CLOSED
+
+    @property
+    def team_membership_ids(self) -> frozenset[int]:
+        if self.team is None:
+            raise LookupError(f"the team of case {self.id} was not read for this list")
+        return self.team
+
+    @property
+    def agenda_attendee_ids(self) -> frozenset[int]:
+        raise LookupError("a listed case has no agenda: the list checks reading it only")
+
+
+#: The columns a :class:`ListedCase` is made of, in its fields' order.
+LISTED_COLUMNS = tuple(getattr(Case, field.name) for field in fields(ListedCase) if field.name != "team")
+
+
+@dataclass(frozen=True)
 class CaseRow:
     """A case as a list shows it: where it stands, its next review, its open measures."""
 
-    case: Case
+    case: ListedCase
     stage: CaseStage
     next_review_on: date | None
     open_measures: int
@@ -99,28 +148,56 @@ def stage_column(today: date):
     )
 
 
+@cache
 def _next_review_column():
     return (sa.select(sa.func.min(Review.due_on)).where(Review.case_id == Case.id, Review.held_on.is_(None))
             .scalar_subquery())
 
 
-def _open_and_overdue(case: Case, today: date) -> tuple[int, bool]:
-    """How many of ``case``'s measures are open, and whether one of them is past its day."""
-    measures = case.open_measures
-    return len(measures), any(m.due_on is not None and m.due_on < today for m in measures)
+@cache
+def _open_measures_columns() -> tuple:
+    """How many of a case's measures are open, and the earliest day one of them is due (past
+    ``today``: one is overdue), as two scalar subqueries on the measures' ``case_id`` index, so
+    a page loads no measure (built once, as they never change)."""
+    still_open = (Measure.case_id == Case.id, Measure.status.in_(OPEN_MEASURE_STATUSES))
+    return (sa.select(sa.func.count(Measure.id)).where(*still_open).scalar_subquery(),
+            sa.select(sa.func.min(Measure.due_on)).where(*still_open).scalar_subquery())
+
+
+def _team_readers(case_ids: list[int], today: date) -> dict[int, frozenset[int]]:
+    """Who in each case's team may read it on ``today`` (:attr:`Case.team_membership_ids`), for
+    a page of cases in one statement."""
+    readers: dict[int, set[int]] = {case_id: set() for case_id in case_ids}
+    if case_ids:
+        members = db.session.execute(sa.select(CaseTeamMember.case_id, CaseTeamMember.membership_id).where(
+            CaseTeamMember.case_id.in_(case_ids), CaseTeamMember.removed_at.is_(None),
+            CaseTeamMember.membership_id.is_not(None),
+            sa.or_(CaseTeamMember.until.is_(None), CaseTeamMember.until >= today),
+        ))
+        for case_id, membership_id in members:
+            readers[case_id].add(membership_id)
+    return {case_id: frozenset(ids) for case_id, ids in readers.items()}
 
 
 def case_rows_page(person: Person, args: PageArgs, today: date, *, municipality: str | None = None) -> Page[CaseRow]:
-    """One page of the cases ``person`` may read, open ones first, by code, each with its facts."""
-    query = readable(person, today, municipality=municipality).add_columns(
-        stage_column(today), _next_review_column(),
-    ).options(selectinload(Case.team), selectinload(Case.measures))
+    """One page of the cases ``person`` may read, open ones first, by code, each with its facts:
+    one statement of the columns the list shows; for a reader other than the coordinator (whose
+    right the policy checks against the case team), one more for the teams."""
+    open_measures, earliest_due = _open_measures_columns()
+    query = readable(person, today, municipality=municipality).with_only_columns(
+        *LISTED_COLUMNS, stage_column(today), _next_review_column(), open_measures, earliest_due,
+    )
     page = keyset_page(query, LIST_KEYS, args, scope="cases")
-    page.items = [
-        CaseRow(case, CaseStage(stage), next_review, *_open_and_overdue(case, today))
-        for case, stage, next_review in page.items
-        if decide(person, Action.CASE_READ, case)
-    ]
+    width = len(LISTED_COLUMNS)
+    teams = None if person.role == Role.COORDINATOR else _team_readers([row[0] for row in page.items], today)
+    rows = []
+    for row in page.items:
+        case = ListedCase(*row[:width], team=None if teams is None else teams[row[0]])
+        stage, next_review, open_count, earliest = row[width:]
+        if decide(person, Action.CASE_READ, case):
+            rows.append(CaseRow(case, CaseStage(stage), next_review, open_count,
+                                earliest is not None and earliest < today))
+    page.items = rows
     return page
 
 
