@@ -26,7 +26,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    flash,
+    g,
+    get_template_attribute,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 
@@ -47,7 +56,7 @@ from livc.platform.timeutil import utcnow
 from livc.platform.web import after_refusal
 from livc.tenants.access import guard, refuse
 from livc.tenants.cases.erasure import erase_closed_case_now
-from livc.tenants.cases.listing import case_rows_page
+from livc.tenants.cases.listing import CaseRow, case_rows_page
 from livc.tenants.cases.loads import (
     load_case,
     load_measure_case,
@@ -333,6 +342,34 @@ def _stage_explained(case: Case, stage: CaseStage, next_review: Review | None) -
 # --- the list and the case page --------------------------------------------------------------
 
 
+def _case_list_rows(listed: list[CaseRow]) -> list[dict]:
+    """The list's rows as it shows them. What many rows share is worked out once for the page,
+    not once a row: the labels (a lazy text looks its translation up again each time it is
+    shown), the days, the municipalities, the flags (drawn by the case pages' own macro) and the
+    links (a case's page is the list's address and its id, the rule ``/cases/<int:case_id>``: one
+    ``url_for``)."""
+    stage_labels = {stage: str(label) for stage, label in STAGE_LABELS.items()}
+    flag_labels = {flag: str(label) for flag, label in FLAG_LABELS.items()}
+    days = {value: day(value) for value in {row.next_review_on for row in listed}}
+    places = {nis: registry.name_of(nis) for nis in {row.case.residence_nis for row in listed}}
+    draw_flag = get_template_attribute("tenants/case_macros.html", "flag")
+    flags = {(level, closed): draw_flag(level, flag_labels, closed=closed)
+             for level, closed in {(row.case.flag, row.case.closed) for row in listed}}
+    cases_url = url_for("tenant.cases")
+    return [{
+        "case": row.case,
+        "link": f"{cases_url}/{row.case.id}",
+        "stage": stage_labels[row.stage],
+        "flag": flags[row.case.flag, row.case.closed],
+        "next_review": row.next_review_on,
+        "next_review_day": days[row.next_review_on],
+        "after_closure": row.after_closure,
+        "open_measures": row.open_measures,
+        "overdue": row.overdue,
+        "municipality": places[row.case.residence_nis],
+    } for row in listed]
+
+
 @blueprint.get("/cases")
 @guard(Action.CELL_ENTER)
 def cases():
@@ -353,20 +390,8 @@ def cases():
     except BadPage as refused:
         errors.setdefault(refused.field_name, []).append(refused.description)
         page = case_rows_page(g.person, PageArgs(), today, municipality=municipality)
-    # The labels translated once for the page, not once per row (a lazy text looks its
-    # translation up again each time it is shown).
-    stage_labels = {stage: str(label) for stage, label in STAGE_LABELS.items()}
-    rows = [{
-        "case": row.case,
-        "stage": stage_labels[row.stage],
-        "next_review": row.next_review_on,
-        "after_closure": row.after_closure,
-        "open_measures": row.open_measures,
-        "overdue": row.overdue,
-        "municipality": registry.name_of(row.case.residence_nis),
-    } for row in page.items]
+    rows = _case_list_rows(page.items)
     body = render_template("tenants/case_list.html", rows=rows, page=page,
-                           flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
                            follow_up_labels={kind: str(label) for kind, label in FOLLOW_UP_LABELS.items()},
                            today=today, errors=errors,
                            several=several_municipalities(), municipalities=territory(), municipality=municipality)
