@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, redirect, request
+from flask import Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, format_date, format_time, get_locale
 from werkzeug.exceptions import NotFound
 
@@ -98,3 +98,18 @@ def day(value: date | datetime | None, style: str = "medium") -> str:
     if isinstance(value, datetime):
         value = (value.replace(tzinfo=ZoneInfo("UTC")) if value.tzinfo is None else value).astimezone(BELGIAN_TIME).date()
     return format_date(value, style)
+
+
+def translated(text) -> str:
+    """``text`` (a lazy text, or a plain string) in the reader's language, looked up once per
+    request and language: a list of fifty rows shows the same few labels fifty times, and each
+    lazy text would look its translation up again (a third of a list answer's time). The text
+    is kept beside its translation, so its ``id`` is not reused within the request."""
+    if isinstance(text, str) or not has_request_context():
+        return str(text)
+    cache = g.setdefault("livc_translated", {})
+    key = (id(text), get_locale())
+    kept = cache.get(key)
+    if kept is None:
+        kept = cache[key] = (text, str(text))
+    return kept[1]

@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 
 from livc.platform.db import enter_tenant
 from livc.platform.forms import render_form
+from livc.platform.i18n import translated
 from livc.platform.policy import Person
 from livc.platform.roles import ORGANISATION_KIND_LABELS, ROLE_LABELS
 from livc.platform.tenancy import SLUG_PATTERN, Tenant, TenantKind, TenantStatus, find_tenant
@@ -100,7 +101,7 @@ def no_store_answer(status: int = 200, location: str | None = None, **body: Any)
 
 def label_of(labels: dict, value: Any) -> str | None:
     """A choice's label in the reader's language, for an answer (``None`` stays ``None``)."""
-    return str(labels[value]) if value is not None else None
+    return translated(labels[value]) if value is not None else None
 
 
 def enum_value(enum_type: type[Enum], **kwargs: Any) -> fields.Enum:

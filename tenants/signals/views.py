@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields
+from sqlalchemy.orm import defer
 from werkzeug.exceptions import NotFound
 
 from livc.platform.api import InvalidFields, load_body
@@ -137,10 +138,16 @@ def _is_coordinator(person: Person) -> bool:
 SIGNAL_ORDER = (Key(Signal.received_at, descending=True), Key(Signal.id, descending=True))
 
 
+#: What a list of signals never shows, so never reads: what was observed and the reporter's
+#: contact details, encrypted (reading one from a listed signal is a mistake, and raises).
+_NOT_LISTED = tuple(defer(column, raiseload=True) for column in (
+    Signal.observation_ciphertext, Signal.reporter_contact_ciphertext, Signal.assessment_note_ciphertext))
+
+
 def _visible_signals(person: Person) -> Page:
     """The page of signals asked for: the coordinator sees every signal; others those they
     recorded. Newest first, one page at a time (``?after=``, ``?per_page=``)."""
-    query = signals_query(None if _is_coordinator(person) else person.membership_id)
+    query = signals_query(None if _is_coordinator(person) else person.membership_id).options(*_NOT_LISTED)
     return keyset_page(query, SIGNAL_ORDER, page_args(request.args), scope="signals")
 
 
