@@ -38,6 +38,7 @@ from livc.platform.logs import never_log_tracebacks
 from livc.platform.schedule import build_scheduler
 from livc.platform.settings import ConfigurationError, load_settings
 from livc.platform.tenancy import Tenant, TenantStatus
+from livc.tenants.cases import tallies as case_tallies
 from livc.tenants.retention.operations import apply_retention
 
 
@@ -240,6 +241,47 @@ def cron() -> None:
     build_scheduler(app, PERIODIC).start()
 
 
+def _tenants(slug: str | None) -> list[Tenant]:
+    """Every tenant by address, or the one at ``slug`` (refused when there is none)."""
+    query = sa.select(Tenant).order_by(Tenant.slug)
+    if slug:
+        query = query.where(Tenant.slug == slug)
+    tenants = db.session.scalars(query).all()
+    if slug and not tenants:
+        raise click.ClickException(f"no tenant at {slug!r}")
+    return tenants
+
+
+@cli.group()
+def tallies() -> None:
+    """The counts of cases and measures the database keeps for the dashboards."""
+
+
+@tallies.command("check")
+@click.option("--tenant", "slug", default=None, help="Only this tenant (its address).")
+@click.option("--repair", is_flag=True, help="Write the tallies that differ again from the rows.")
+@with_app
+def tallies_check(app, slug: str | None, repair: bool) -> None:
+    """Compare each tenant's tallies with a count of its cases and measures (they differ only
+    when rows were loaded with the triggers disabled); exit status 1 when one differs and
+    ``--repair`` was not given."""
+    differing = 0
+    for tenant in _tenants(slug):
+        db.session.rollback()
+        with tenant_context(tenant.id):
+            found = case_tallies.drift()
+            if found and repair:
+                case_tallies.recount()
+                db.session.commit()
+        if not found:
+            click.echo(f"ok        {tenant.slug}")
+            continue
+        click.echo(f"{'REPAIRED' if repair else 'DIFFERS '}  {tenant.slug}: {len(found)} tallies differed")
+        differing += not repair
+    if differing:
+        sys.exit(1)
+
+
 @cli.group()
 def audit() -> None:
     """The audit trail."""
@@ -251,14 +293,8 @@ def audit() -> None:
 def audit_verify(app, slug: str | None) -> None:
     """Check every tenant's hash chain; exit status 1 when one is broken."""
 
-    query = sa.select(Tenant).order_by(Tenant.slug)
-    if slug:
-        query = query.where(Tenant.slug == slug)
-    tenants = db.session.scalars(query).all()
-    if slug and not tenants:
-        raise click.ClickException(f"no tenant at {slug!r}")
     broken = 0
-    for tenant in tenants:
+    for tenant in _tenants(slug):
         db.session.rollback()
         with tenant_context(tenant.id):
             report = verify_chain()

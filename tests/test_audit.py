@@ -29,7 +29,7 @@ def _report(app, tenant_id: int) -> audit.ChainReport:
         return report
 
 
-def _tamper(app, tenant_id: int, statement: str) -> None:
+def tamper(app, tenant_id: int, statement: str) -> None:
     """Change the trail the way an attacker with database access would: as the table owner."""
     engine = sa.create_engine(app.extensions["livc.settings"].migration_url, poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
@@ -39,12 +39,13 @@ def _tamper(app, tenant_id: int, statement: str) -> None:
     engine.dispose()
 
 
-def _verify_cli(app):
+def livc_cli(app, *args: str):
+    """``livc ARGS`` against the app's database, as an operator runs it."""
     settings = app.extensions["livc.settings"]
     env = {"LIVC_DATA_DIR": str(settings.data_dir), "LIVC_ENV": "test", "LIVC_SECRET_KEY": "t" * 40}
     if settings.database_url:
         env |= {"LIVC_DATABASE_URL": settings.database_url, "LIVC_MIGRATE_DATABASE_URL": settings.migration_url}
-    return CliRunner().invoke(cli, ["audit", "verify"], env=env)
+    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def test_entries_form_an_unbroken_chain_per_cell(app, demo_tenants):
@@ -62,10 +63,10 @@ def test_entries_form_an_unbroken_chain_per_cell(app, demo_tenants):
 def test_verify_reports_a_changed_entry(app, demo_tenants):
     leuven = demo_tenants["demo-leuven"]
     _record_some(app, leuven, 3)
-    _tamper(app, leuven, "UPDATE audit_entries SET subject = 'case:OTHER' WHERE seq = 3 AND tenant_id = :t")
+    tamper(app, leuven, "UPDATE audit_entries SET subject = 'case:OTHER' WHERE seq = 3 AND tenant_id = :t")
     assert _report(app, leuven).problems == ["entry 3 was changed"]
 
-    result = _verify_cli(app)
+    result = livc_cli(app, "audit", "verify")
     assert result.exit_code == 1
     assert "TAMPERED  demo-leuven: entry 3 was changed" in result.output
     assert "ok        demo-herko" in result.output
@@ -74,20 +75,20 @@ def test_verify_reports_a_changed_entry(app, demo_tenants):
 def test_verify_reports_a_removed_entry(app, demo_tenants):
     leuven = demo_tenants["demo-leuven"]
     _record_some(app, leuven, 3)
-    _tamper(app, leuven, "DELETE FROM audit_entries WHERE seq = 2 AND tenant_id = :t")
+    tamper(app, leuven, "DELETE FROM audit_entries WHERE seq = 2 AND tenant_id = :t")
     assert _report(app, leuven).problems == ["entries 2 to 2 are missing"]
 
 
 def test_verify_reports_entries_cut_off_at_the_end(app, demo_tenants):
     leuven = demo_tenants["demo-leuven"]
     _record_some(app, leuven, 3)
-    _tamper(app, leuven, "DELETE FROM audit_entries WHERE seq = 4 AND tenant_id = :t")
+    tamper(app, leuven, "DELETE FROM audit_entries WHERE seq = 4 AND tenant_id = :t")
     assert _report(app, leuven).problems == ["entries 4 to 4 are missing at the end"]
 
 
 def test_verify_passes_on_an_untouched_trail(app, demo_tenants):
     _record_some(app, demo_tenants["demo-herko"], 2)
-    result = _verify_cli(app)
+    result = livc_cli(app, "audit", "verify")
     assert result.exit_code == 0, result.output
     assert "ok        demo-herko: 3 entries, chain intact" in result.output
 

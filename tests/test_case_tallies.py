@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_audit import livc_cli, tamper
 
 from case_helpers import LEUVEN, case_confirmer, confirmed, membership, open_case, ready_cell
 from livc.platform.db import db, tenant_context
@@ -151,3 +152,21 @@ def test_sqlite_keeps_its_tally_triggers(app):
     with app.app_context():
         names = set(db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
     assert expected <= names
+
+
+def test_an_operator_finds_tallies_that_differ_from_the_rows_and_repairs_them(app, cell):
+    """Rows loaded with the triggers disabled leave the tallies behind: ``livc tallies check``
+    says which cell differs (exit 1), ``--repair`` counts them again."""
+    open_case(app, cell)
+    tamper(app, cell.tenant_id, "UPDATE case_tallies SET n = n + 5 WHERE tenant_id = :t AND subject = 'case'")
+
+    checked = livc_cli(app, "tallies", "check")
+    assert checked.exit_code == 1
+    assert f"DIFFERS   {cell.slug}: 1 tallies differed" in checked.output
+
+    repaired = livc_cli(app, "tallies", "check", "--tenant", cell.slug, "--repair")
+    assert repaired.exit_code == 0 and f"REPAIRED  {cell.slug}" in repaired.output
+    assert livc_cli(app, "tallies", "check").exit_code == 0
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        assert_tallies_true()
+        assert tallies.stage_counts(date.today())[CaseStage.BUILDING] == 1

@@ -19,11 +19,14 @@ import sqlalchemy as sa
 
 from livc.platform.db import db
 from livc.tenants.cases.models import (
+    NO_DAY,
     OPEN_MEASURE_STATUSES,
     TALLY_CASE,
     TALLY_MEASURE,
+    Case,
     CaseStage,
     CaseTally,
+    Measure,
 )
 from livc.tenants.signals.models import FlagLevel
 
@@ -61,3 +64,40 @@ def open_measures_due(by: date) -> int:
             CaseTally.day <= by,
         )
     ) or 0)
+
+
+def _counted() -> dict[tuple[str, str, str, date], int]:
+    """What the cell's tallies must hold, counted on its cases and measures."""
+    review_day = sa.func.coalesce(Case.next_review_on, NO_DAY)
+    due_day = sa.func.coalesce(Measure.due_on, NO_DAY)
+    cases = db.session.execute(
+        sa.select(Case.base_stage, Case.flag, review_day, sa.func.count())
+        .group_by(Case.base_stage, Case.flag, review_day)
+    )
+    measures = db.session.execute(
+        sa.select(Measure.status, due_day, sa.func.count()).group_by(Measure.status, due_day)
+    )
+    counted = {(TALLY_CASE, str(stage), str(flag), _as_day(day)): n for stage, flag, day, n in cases}
+    counted |= {(TALLY_MEASURE, str(status), "", _as_day(day)): n for status, day, n in measures}
+    return counted
+
+
+def _as_day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def drift() -> dict[tuple[str, str, str, date], tuple[int, int]]:
+    """Where the cell's tallies differ from a count of its rows: key -> (kept, counted). Empty
+    unless the triggers were bypassed (a restore or bulk load with triggers disabled)."""
+    kept = {(t.subject, t.state, t.flag, t.day): t.n for t in db.session.scalars(sa.select(CaseTally)) if t.n}
+    counted = _counted()
+    return {key: (kept.get(key, 0), counted.get(key, 0)) for key in kept.keys() | counted.keys()
+            if kept.get(key, 0) != counted.get(key, 0)}
+
+
+def recount() -> None:
+    """Write the cell's tallies again from its rows (after :func:`drift` found a difference)."""
+    db.session.execute(sa.delete(CaseTally))
+    db.session.add_all(CaseTally(subject=subject, state=state, flag=flag, day=day, n=n)
+                       for (subject, state, flag, day), n in _counted().items())
+    db.session.flush()
