@@ -284,7 +284,7 @@ def _internal_error(error: InternalServerError):
         return _database_unavailable(original)
     if isinstance(original, sa.exc.IntegrityError):
         return _integrity_error(original)
-    if isinstance(original, StaleDataError | EditConflict):
+    if isinstance(original, StaleDataError | EditConflict) or clashed(original):
         return _edit_conflict(original)
     if original is not None:
         return _unexpected_error(original)
@@ -298,12 +298,28 @@ RETRY_AFTER_SECONDS = 15
 def database_lost(error: BaseException | None) -> bool:
     """The database cannot be reached or dropped the connection (a restart, a fail-over, a
     terminated backend), as opposed to a statement it refused."""
+    if clashed(error):
+        return False
     if isinstance(error, sa.exc.DBAPIError):
         return error.connection_invalidated or isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
     return isinstance(error, psycopg.OperationalError)
 
 
+#: PostgreSQL's answers to two transactions that waited on each other: one is rolled back.
+_CLASHES = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def clashed(error: BaseException | None) -> bool:
+    """The database rolled this request's transaction back because another one, running at the
+    same moment, needed what it held (a deadlock): nothing was saved, and trying again works."""
+    if isinstance(error, sa.exc.DBAPIError):
+        error = error.orig
+    return isinstance(error, _CLASHES)
+
+
 def _database_error(error: sa.exc.DBAPIError):
+    if clashed(error):
+        return _edit_conflict(error)
     return _database_unavailable(error) if database_lost(error) else _unexpected_error(error)
 
 

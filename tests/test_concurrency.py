@@ -9,15 +9,18 @@ and the unique constraints behind them are what these tests rely on.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_runtime import superuser
 
 from auth_helpers import MemberApi, csrf_token, give_session
 from case_helpers import LEUVEN, membership, open_case, ready_cell, signal_values, weighing_values
+from conftest import APP_ROLE
 from livc.platform.db import db, tenant_context
-from livc.tenants.cases.models import Case, LtfFeedback, Measure, MeasureCategory
+from livc.tenants.cases.models import Case, LtfFeedback, Measure, MeasureCategory, MeasureStatus
 from livc.tenants.cases.operations import add_measure, start_feedback
 from livc.tenants.cases.weighing import weigh_signal
 from livc.tenants.cell.models import Table
@@ -272,3 +275,49 @@ def test_two_meetings_opened_at_the_same_moment_are_not_both_in_session(app, cel
     refused = next(answer for answer in opened if answer.status_code == 422).get_json()["error"]
     assert "Another meeting of the cell is in session" in " ".join(refused["fields"]["_schema"])
     assert count(app, cell, Meeting, Meeting.status == MeetingStatus.IN_SESSION) == 1
+
+
+def test_a_request_the_database_rolls_back_in_a_deadlock_answers_409_and_saves_nothing(app, cell):
+    """Another transaction holds the measure's tally (migration 0035) and then wants the measure
+    the request is changing: PostgreSQL ends the request's transaction (the request's backend
+    checks for deadlocks first). The person is told it clashed (409), not that the database is
+    gone (503) nor that the app failed (500); nothing was saved and trying again works."""
+    case_id, _code = open_case(app, cell)
+    with app.test_request_context(), tenant_context(cell.tenant_id):
+        coordinator = membership(cell.coordinator)
+        measure_id = add_measure(db.session.get(Case, case_id), coordinator, {
+            "description": "Talk with the parents", "category": MeasureCategory.GUIDANCE,
+            "organisation_id": coordinator.organisation_id}).id
+        db.session.commit()
+        db.session.remove()
+    api = Api(app, cell.coordinator)
+    change = api.call("PATCH", f"/cases/{case_id}/measures/{measure_id}", {"status": "in_progress"})
+    admin = superuser(app)
+    other = admin.connect().execution_options(isolation_level="READ COMMITTED")
+    other.execute(sa.text("SET deadlock_timeout = '60s'"))  # so the request's backend finds the cycle
+    answers = []
+    try:
+        other.execute(sa.text("UPDATE case_tallies SET n = n WHERE tenant_id = :t AND subject = 'measure'"),
+                      {"t": cell.tenant_id})
+        request = threading.Thread(target=lambda: answers.append(change()))
+        request.start()
+        deadline = time.monotonic() + 120
+        with admin.connect() as watcher:
+            while not watcher.scalar(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = :role AND datname = current_database() "
+                    "AND wait_event_type = 'Lock'"), {"role": APP_ROLE}):
+                assert time.monotonic() < deadline, "the request never waited on the tally"
+                time.sleep(0.02)
+        other.execute(sa.text("UPDATE measures SET updated_at = updated_at WHERE id = :m"), {"m": measure_id})
+        request.join(120)
+    finally:
+        other.rollback()
+        other.close()
+        admin.dispose()
+    [answer] = answers
+    assert answer.status_code == 409, answer.get_data(as_text=True)[:300]
+    assert answer.get_json()["error"]["title"] == "Changed in the meantime"
+    with app.app_context(), tenant_context(cell.tenant_id):
+        assert db.session.get(Measure, measure_id).status == MeasureStatus.PLANNED
+        db.session.remove()
+    assert change().status_code == 200
