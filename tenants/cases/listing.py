@@ -4,9 +4,8 @@ The case list, its API and the dashboards used to load every case, then ask, cas
 its measures, its next review and (for a closed case) whether a review after closure is still
 due: some 2,000 statements for 2,000 cases. Here the rule of
 :func:`livc.tenants.cases.operations.stage_of` is written once more as an SQL expression
-(:func:`stage_column`), so that one statement lists a page of cases with where each stands, and
-one ``GROUP BY`` counts the cases of each stage; the team and the measures a page shows come
-with one ``selectinload`` each. Who may read which case is the policy's rule (the coordinator
+(:func:`stage_column`), so that one statement lists a page of cases with where each stands.
+Who may read which case is the policy's rule (the coordinator
 all, a member the cases whose team they are in, until their time runs out), put in the
 ``WHERE`` so a page is full; :func:`~livc.platform.policy.decide` still checks each row.
 
@@ -14,8 +13,9 @@ The stage apart from the day is kept on the case (``Case.base_stage``, migration
 after every flush that touches a case, a measure or a review); only "evaluation" (an open case
 whose next review is due) is read against the day. So a stage is a plain expression over two
 columns of the case, which the index ``(tenant_id, base_stage, code, id, next_review_on)``
-holds: the counts are a ``GROUP BY`` over that index and the first cases of a stage a short scan
-of it. The list is sorted open cases first, then by code (``status`` descending: "open" >
+holds: the first cases of a stage are a short scan of the stage's range of it. The coordinator's
+counts per stage come from the tallies the database keeps (:mod:`livc.tenants.cases.tallies`,
+migration 0035), a member's from a ``GROUP BY`` over their team's cases. The list is sorted open cases first, then by code (``status`` descending: "open" >
 "closed"), then by id, the order of the index ``(tenant_id, status DESC, code, id)``: a page is
 read from the index, whatever the cell's size. A page reads only the columns it shows (never a
 ciphertext), with its open measures counted and their earliest day found in SQL, per case, from
