@@ -30,7 +30,6 @@ from livc.tenants.signals.models import TargetGroup
 EN = {"Accept-Language": "en"}
 PAGE = f"/{LEUVEN}/scenarios"
 API = f"/{LEUVEN}/api"
-TODAY = date.today()
 
 
 @pytest.fixture
@@ -254,7 +253,7 @@ def test_a_plan_started_from_a_scenario_proposes_its_measures_which_the_team_ada
     # here) and category, an organisation of its kind, today + its period.
     assert 'value="Leerlingenbegeleiding of een traject naar opleiding"' in page
     assert re.search(rf'name="measures\.1\.organisation_id".*?<option value="{clb}" selected', page, re.S)
-    assert f'value="{(TODAY + timedelta(days=60)).isoformat()}"' in page
+    assert f'value="{(date.today() + timedelta(days=60)).isoformat()}"' in page
     assert re.search(r'name="measures\.2\.category".*?<option value="housing" selected', page, re.S)
 
     saved = post_form(coordinator, path, {
@@ -262,18 +261,18 @@ def test_a_plan_started_from_a_scenario_proposes_its_measures_which_the_team_ada
         # Adapted: another organisation (the cell has no CAW), another text and date.
         "measures.0.keep": "yes", "measures.0.description": "Weekly talk with the OCMW's counsellor",
         "measures.0.category": "guidance", "measures.0.organisation_id": ocmw,
-        "measures.0.due_on": (TODAY + timedelta(days=21)).isoformat(),
+        "measures.0.due_on": (date.today() + timedelta(days=21)).isoformat(),
         "measures.1.keep": "yes", "measures.1.description": "Pupil guidance or a route to training",
         "measures.1.category": "education", "measures.1.organisation_id": clb,
-        "measures.1.due_on": (TODAY + timedelta(days=60)).isoformat(),
+        "measures.1.due_on": (date.today() + timedelta(days=60)).isoformat(),
         # Left out by the team.
         "measures.2.description": "Support in finding stable housing", "measures.2.category": "housing",
-        "measures.2.organisation_id": ocmw, "measures.2.due_on": (TODAY + timedelta(days=60)).isoformat(),
+        "measures.2.organisation_id": ocmw, "measures.2.due_on": (date.today() + timedelta(days=60)).isoformat(),
     }, form_path=f"{path}?scenario={scenario_id}")
     assert saved.status_code == 302, text(saved)
     assert measures_of(app, cell, case_id) == [
-        ("Weekly talk with the OCMW's counsellor", "guidance", ocmw, TODAY + timedelta(days=21)),
-        ("Pupil guidance or a route to training", "education", clb, TODAY + timedelta(days=60)),
+        ("Weekly talk with the OCMW's counsellor", "guidance", ocmw, date.today() + timedelta(days=21)),
+        ("Pupil guidance or a route to training", "education", clb, date.today() + timedelta(days=60)),
     ]
     plan = text(coordinator.get(f"/{LEUVEN}/cases/{case_id}", headers=EN))
     assert "Education" in plan and "Add a follow-up scenario's measures" in plan
@@ -317,7 +316,7 @@ def test_the_api_proposes_a_scenarios_measures_and_adds_the_adapted_plan_at_once
     assert [(row["category"], row["organisation_kind"]) for row in rows] == [
         ("guidance", "caw"), ("education", "clb"), ("housing", "ocmw")]
     assert rows[0]["organisation_id"] is None  # the cell has no CAW: the team chooses
-    assert rows[1]["due_on"] == (TODAY + timedelta(days=60)).isoformat()
+    assert rows[1]["due_on"] == (date.today() + timedelta(days=60)).isoformat()
 
     rows[0]["organisation_id"] = organisation_id(app, cell, OrganisationKind.OCMW)
     faulty = [dict(rows[0]), {**rows[1], "description": "", "category": "police-ish"}]

@@ -34,7 +34,6 @@ from livc.tenants.strategy.operations import propose_entry
 EN = {"Accept-Language": "en"}
 PAGE = f"/{LEUVEN}/strategy"
 API = f"/{LEUVEN}/api/strategy"
-TODAY = date.today()
 
 
 @pytest.fixture
@@ -77,9 +76,9 @@ def form(owner_id: int, **overrides) -> dict:
         "title": "Working agreement on the feedback forms to the LTF",
         "text": "The information officer passes each released form on within five working days.",
         "owner_membership_id": str(owner_id),
-        "decided_on": (TODAY - timedelta(days=3)).isoformat(),
-        "due_on": (TODAY + timedelta(days=60)).isoformat(),
-        "year": str(TODAY.year),
+        "decided_on": (date.today() - timedelta(days=3)).isoformat(),
+        "due_on": (date.today() + timedelta(days=60)).isoformat(),
+        "year": str(date.today().year),
         "way": "propose",
         **overrides,
     }
@@ -164,7 +163,7 @@ def test_one_member_alone_cannot_record_an_entry_a_second_member_at_the_table_co
     assert state["recorded"] and state["decision"] == DecisionStatus.TAKEN and state["taken_in"] == TakenIn.CONFIRMATION
     assert state["participants"] == {cell.mayor.membership_id, cell.coordinator.membership_id}
     listing = text(mayor.get(PAGE, headers=EN))
-    assert f'data-year="{TODAY.year}"' in listing and "Working agreement on the feedback forms to the LTF" in listing
+    assert f'data-year="{date.today().year}"' in listing and "Working agreement on the feedback forms to the LTF" in listing
     assert "No entry is waiting for confirmation." in listing
     with app.app_context(), tenant_context(cell.tenant_id):
         actions = set(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.subject == f"policy_entry:{entry_id}")))
@@ -183,7 +182,7 @@ def test_the_strategic_tables_meeting_in_session_records_an_entry_at_once(app, c
     table_id = seat(app, cell, cell.mayor, cell.coordinator)
     with app.test_request_context(), tenant_context(cell.tenant_id):
         coordinator = membership(cell.coordinator)
-        starts = datetime.combine(TODAY, time(9, 0))
+        starts = datetime.combine(date.today(), time(9, 0))
         meeting = plan_meeting(coordinator, {"table_id": table_id, "place": "Town hall",
                                              "starts_at": starts, "ends_at": starts + timedelta(hours=2)})
         open_session(meeting, coordinator)
@@ -332,7 +331,7 @@ def test_a_main_table_is_not_the_strategic_table_beside_a_strategic_one(app, cel
 def test_a_refused_entry_answers_422_with_every_message_and_what_was_typed(app, cell):
     mayor = client_for(app, cell.mayor)
     typed = form(cell.mayor.membership_id, title="Priority on polarisation in schools",
-                 decided_on=(TODAY + timedelta(days=2)).isoformat(), due_on=(TODAY - timedelta(days=30)).isoformat(),
+                 decided_on=(date.today() + timedelta(days=2)).isoformat(), due_on=(date.today() - timedelta(days=30)).isoformat(),
                  owner_organisation_id=str(organisation_of(app, cell, cell.partner)), year="1999",
                  text="Follow up LEU-2026-004 at school.")
     answer = post_form(mayor, f"{PAGE}/new", typed, headers=EN)
@@ -341,7 +340,7 @@ def test_a_refused_entry_answers_422_with_every_message_and_what_was_typed(app, 
     assert 'value="Priority on polarisation in schools"' in page and "Follow up LEU-2026-004 at school." in page
     assert "Enter a year, such as 2026." in page and 'value="1999"' in page
     # The shape of every field is checked first; then the rules answer every fault at once.
-    answer = post_form(mayor, f"{PAGE}/new", {**typed, "year": str(TODAY.year)}, headers=EN)
+    answer = post_form(mayor, f"{PAGE}/new", {**typed, "year": str(date.today().year)}, headers=EN)
     page = text(answer)
     assert answer.status_code == 422
     for message in ("The date of the decision cannot lie in the future.", "The due date comes after the date of the decision.",
@@ -361,13 +360,13 @@ def test_a_refused_entry_answers_422_with_every_message_and_what_was_typed(app, 
 
 
 def test_a_yearly_evaluation_looks_back_once_per_year(app, cell):
-    last_year = str(TODAY.year - 1)
+    last_year = str(date.today().year - 1)
     recorded_entry(app, cell, cell.coordinator, cell.mayor, kind="yearly_evaluation", year=last_year, due_on=None)
     api = Api(app, cell.coordinator)
     twice = api.post(API, form(cell.mayor.membership_id, kind="yearly_evaluation", year=last_year))
     assert twice.status_code == 422
     assert twice.get_json()["error"]["fields"]["year"] == [f"The yearly evaluation of {last_year} is already recorded or waiting for confirmation."]
-    ahead = api.post(API, form(cell.mayor.membership_id, kind="yearly_evaluation", year=str(TODAY.year + 1)))
+    ahead = api.post(API, form(cell.mayor.membership_id, kind="yearly_evaluation", year=str(date.today().year + 1)))
     assert ahead.get_json()["error"]["fields"]["year"] == ["A yearly evaluation looks back: its year is the year of the decision or an earlier one."]
 
 
@@ -387,7 +386,7 @@ def test_bad_filters_give_a_field_message_not_an_error(app, cell):
 
 def test_an_overdue_entry_is_said_in_words(app, cell):
     recorded_entry(app, cell, cell.coordinator, cell.mayor, title="Priority on radicalisation online",
-                   decided_on=(TODAY - timedelta(days=90)).isoformat(), due_on=(TODAY - timedelta(days=10)).isoformat())
+                   decided_on=(date.today() - timedelta(days=90)).isoformat(), due_on=(date.today() - timedelta(days=10)).isoformat())
     page = text(client_for(app, cell.mayor).get(PAGE, headers=EN))
     assert "Overdue entries: 1." in page
     assert re.search(r"Overdue: it was due on [^<]+\.", page)
@@ -403,7 +402,7 @@ def test_another_cells_entries_are_not_found(app, cells, cell):
     with app.test_request_context(), tenant_context(herko.tenant_id):
         proposal = propose_entry(membership(herko.coordinator), {
             "kind": "priority", "title": "Their priority", "owner_membership_id": herko.mayor.membership_id,
-            "decided_on": TODAY, "year": TODAY.year})
+            "decided_on": date.today(), "year": date.today().year})
         theirs = proposal.subject_id
         db.session.commit()
         db.session.remove()
@@ -429,7 +428,7 @@ def test_the_whole_path_through_the_api(app, cell):
     assert entry["state"] == "recorded" and entry["status"] == "planned" and entry["kind_label"] == "Policy priority"
     assert entry["owner"]["membership_id"] == cell.mayor.membership_id and entry["history"] == []
     assert mayor.post(f"{API}/{entry['id']}/status", {"status": "done"}).status_code == 201
-    assert [e["id"] for e in mayor.get(f"{API}?status=done&year={TODAY.year}&kind=priority").get_json()["entries"]] == [entry["id"]]
+    assert [e["id"] for e in mayor.get(f"{API}?status=done&year={date.today().year}&kind=priority").get_json()["entries"]] == [entry["id"]]
     assert mayor.get(f"{API}?status=planned").get_json()["entries"] == []
     bad = mayor.post(API, {"kind": "wish", "title": "", "decided_on": "tomorrow"})
     assert bad.status_code == 422 and {"kind", "decided_on"} <= set(bad.get_json()["error"]["fields"])
@@ -459,7 +458,7 @@ def test_the_demo_mayor_finds_agreements_priorities_last_years_evaluation_and_an
     kinds = sorted(entry["kind"] for entry in entries)
     assert kinds == ["ltf_agreement", "other_agreement", "priority", "priority", "yearly_evaluation"]
     evaluation = next(entry for entry in entries if entry["kind"] == "yearly_evaluation")
-    assert evaluation["year"] == TODAY.year - 1 and evaluation["status"] == "done"
+    assert evaluation["year"] == date.today().year - 1 and evaluation["status"] == "done"
     assert [entry["kind"] for entry in entries if entry["overdue"]] == ["other_agreement"]
     assert all(entry["state"] == "recorded" for entry in entries)
     page = text(client_for(app, member).get(PAGE, headers=EN))
