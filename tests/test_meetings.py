@@ -25,6 +25,7 @@ from livc.tenants.decisions.operations import current_sitting
 from livc.tenants.meetings import operations
 from livc.tenants.meetings.cadence import Cadence, cadence_state
 from livc.tenants.meetings.models import (
+    MEETING_ZONE,
     AgendaItem,
     Attendance,
     CalendarFeed,
@@ -33,6 +34,7 @@ from livc.tenants.meetings.models import (
     MeetingRequest,
     MeetingStatus,
     to_local,
+    to_utc,
 )
 from livc.tenants.meetings.reminders import send_meeting_reminders
 from livc.tenants.members.models import Membership
@@ -607,8 +609,13 @@ def test_the_api_lists_past_and_planned_meetings_with_attendance_and_minutes_sta
 def test_the_reminder_of_the_day_before_names_the_table_and_never_a_case(app, cell, tmp_path):
     case_id, code = open_case(app, cell)
     held_with_case_item(app, cell, case_id, days=1)
+    # Tomorrow at 10:00 in Belgium: within the reminder's 36 hours at any hour of today (a
+    # meeting at 14:00 on the machine's next day was out of reach just after midnight).
+    tomorrow = datetime.now(MEETING_ZONE).date() + timedelta(days=1)
+    starts = to_utc(datetime.combine(tomorrow, datetime.min.time()).replace(hour=10))
     with app.test_request_context(), tenant_context(cell.tenant_id):
-        db.session.execute(sa.update(Meeting).values(status=MeetingStatus.PLANNED))
+        db.session.execute(sa.update(Meeting).values(status=MeetingStatus.PLANNED, starts_at=starts,
+                                                     ends_at=starts + timedelta(hours=2)))
         assert send_meeting_reminders() >= len(cell.members())
         db.session.commit()
         assert send_meeting_reminders() == 0  # once
