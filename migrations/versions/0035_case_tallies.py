@@ -71,11 +71,21 @@ def _changed(state: str, flag: str, day: str) -> str:
             f"{flag_changed} OR OLD.{day} IS DISTINCT FROM NEW.{day}")
 
 
-def postgres_statements() -> list[str]:
+def trigger_statements(dialect: str) -> list[str]:
+    """The triggers (and on PostgreSQL their functions) that keep the tallies, for ``dialect``."""
+    no_day = f"DATE '{NO_DAY}'" if dialect == "postgresql" else f"'{NO_DAY}'"
     statements = []
     for subject, table, state, flag, day in SUBJECTS:
-        old = _values(subject, state, flag, day, "OLD", f"DATE '{NO_DAY}'")
-        new = _values(subject, state, flag, day, "NEW", f"DATE '{NO_DAY}'")
+        old = _values(subject, state, flag, day, "OLD", no_day)
+        new = _values(subject, state, flag, day, "NEW", no_day)
+        if dialect != "postgresql":
+            statements += [
+                f"CREATE TRIGGER tally_{table}_insert AFTER INSERT ON {table} BEGIN {_increment(new, '')} END",
+                f"CREATE TRIGGER tally_{table}_delete AFTER DELETE ON {table} BEGIN {_decrement(old)} END",
+                f"CREATE TRIGGER tally_{table}_update AFTER UPDATE ON {table} WHEN {_changed(state, flag, day)} "
+                f"BEGIN {_decrement(old)} {_increment(new, '')} END",
+            ]
+            continue
         statements += [
             f"""CREATE FUNCTION livc_tally_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -92,20 +102,6 @@ BEGIN
 END $$""",
             f"CREATE TRIGGER tally_{table} AFTER INSERT OR DELETE OR UPDATE ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION livc_tally_{table}()",
-        ]
-    return statements
-
-
-def sqlite_statements() -> list[str]:
-    statements = []
-    for subject, table, state, flag, day in SUBJECTS:
-        old = _values(subject, state, flag, day, "OLD", f"'{NO_DAY}'")
-        new = _values(subject, state, flag, day, "NEW", f"'{NO_DAY}'")
-        statements += [
-            f"CREATE TRIGGER tally_{table}_insert AFTER INSERT ON {table} BEGIN {_increment(new, '')} END",
-            f"CREATE TRIGGER tally_{table}_delete AFTER DELETE ON {table} BEGIN {_decrement(old)} END",
-            f"CREATE TRIGGER tally_{table}_update AFTER UPDATE ON {table} WHEN {_changed(state, flag, day)} "
-            f"BEGIN {_decrement(old)} {_increment(new, '')} END",
         ]
     return statements
 
@@ -159,12 +155,12 @@ def upgrade() -> None:
         tables = ("cases", "measures", "case_reviews", "case_tallies")
         for table in tables:
             op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        for statement in _fill(f"DATE '{NO_DAY}'") + postgres_statements():
+        for statement in _fill(f"DATE '{NO_DAY}'") + trigger_statements("postgresql"):
             op.execute(statement)
         for table in tables:
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     else:
-        for statement in _fill(f"'{NO_DAY}'") + sqlite_statements():
+        for statement in _fill(f"'{NO_DAY}'") + trigger_statements("sqlite"):
             op.execute(statement)
 
 

@@ -17,7 +17,6 @@ refused, so a client that sends ``{}`` by mistake changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import g, request, url_for
@@ -172,44 +171,24 @@ class CaseSummaryOut(AnswerFor):
     stage = fields.Method("_stage")
     stage_label = fields.Method("_stage_label")
     flag = enum_value(FlagLevel)
-    flag_label = fields.Method("_flag_label")
+    flag_label = fields.Function(lambda case: label_of(FLAG_LABELS, case.flag))
     follow_up_kind = enum_value(FollowUpKind)
-    follow_up_kind_label = fields.Method("_follow_up_kind_label")
+    follow_up_kind_label = fields.Function(lambda case: label_of(FOLLOW_UP_LABELS, case.follow_up_kind))
     target_group = fields.Method("_target_group")
     target_group_label = fields.Method("_target_group_label")
     opened_at = fields.DateTime()
     residence_nis = fields.String(allow_none=True)  # the municipality of residence, one of the cell's
-    residence_name = fields.Method("_residence_name")
+    residence_name = fields.Function(lambda case: registry.name_of(case.residence_nis))
     next_review_on = fields.Date(allow_none=True)
     open_measures = fields.Method("_open_measures")
     closed_at = fields.DateTime(allow_none=True)
     closure_reason = enum_value(ClosureReason, allow_none=True)
-    closure_reason_label = fields.Method("_closure_reason_label")
+    closure_reason_label = fields.Function(lambda case: label_of(CLOSURE_LABELS, case.closure_reason))
 
     def __init__(self, person=None, **kwargs) -> None:
         super().__init__(person, **kwargs)
         self.stages: dict[int, CaseStage] = {}  # a case's stage, worked out once per answer
         self.open_counts: dict[int, int] = {}  # a listed case's open measures, counted in SQL
-        self.labels: dict[tuple[str, Any], str | None] = {}  # a label, translated once per answer
-
-    def _once(self, kind: str, value: Any, text: Callable[[Any], str | None]) -> str | None:
-        """``text(value)``, worked out once per answer: a page of cases shows the same few labels
-        and municipalities again and again, and a lazy text looks its translation up each time."""
-        if (kind, value) not in self.labels:
-            self.labels[kind, value] = text(value)
-        return self.labels[kind, value]
-
-    def _flag_label(self, case: Case) -> str | None:
-        return self._once("flag", case.flag, lambda flag: label_of(FLAG_LABELS, flag))
-
-    def _follow_up_kind_label(self, case: Case) -> str | None:
-        return self._once("follow_up_kind", case.follow_up_kind, lambda kind: label_of(FOLLOW_UP_LABELS, kind))
-
-    def _residence_name(self, case: Case) -> str | None:
-        return self._once("residence", case.residence_nis, registry.name_of)
-
-    def _closure_reason_label(self, case: Case) -> str | None:
-        return self._once("closure_reason", case.closure_reason, lambda reason: label_of(CLOSURE_LABELS, reason))
 
     def _stage_of(self, case: Case) -> CaseStage:
         if case.id not in self.stages:
@@ -220,7 +199,7 @@ class CaseSummaryOut(AnswerFor):
         return self._stage_of(case).value
 
     def _stage_label(self, case: Case) -> str:
-        return self._once("stage", self._stage_of(case), lambda stage: str(STAGE_LABELS[stage]))
+        return label_of(STAGE_LABELS, self._stage_of(case))
 
     def _open_measures(self, case: Case) -> int:
         if case.id in self.open_counts:
@@ -231,9 +210,7 @@ class CaseSummaryOut(AnswerFor):
         return case.target_group.value if target_group_visible(self.person, case) else None
 
     def _target_group_label(self, case: Case) -> str | None:
-        if not target_group_visible(self.person, case):
-            return None
-        return self._once("target_group", case.target_group, lambda group: label_of(TARGET_GROUP_LABELS, group))
+        return label_of(TARGET_GROUP_LABELS, case.target_group) if target_group_visible(self.person, case) else None
 
 
 class TeamMemberOut(Schema):
