@@ -189,7 +189,9 @@ def case_rows_page(person: Person, args: PageArgs, today: date, *, municipality:
     )
     page = keyset_page(query, LIST_KEYS, args, scope="cases")
     width = len(LISTED_COLUMNS)
-    teams = None if person.role == Role.COORDINATOR else _team_readers([row[0] for row in page.items], today)
+    # The team is read only for a reader whose right depends on it (readable_where's own rule).
+    in_teams = bool(readable_where(person, today, Case.id))
+    teams = _team_readers([row[0] for row in page.items], today) if in_teams else None
     rows = []
     for row in page.items:
         case = ListedCase(*row[:width], team=None if teams is None else teams[row[0]])
